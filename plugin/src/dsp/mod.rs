@@ -1,0 +1,7 @@
+//! Signal processing units. Plain structs with no framework types: each one is prepared with
+//! `prepare` (which may allocate), cleared with `reset`, and run with `process*` on preallocated
+//! memory only, so the audio thread can call everything but `prepare`.
+
+pub mod gain;
+pub mod mix;
+pub mod sanitize;

@@ -1,0 +1,184 @@
+//! Orator: speaks typed text with a local neural voice and mixes it into the host's audio.
+//!
+//! This file is glue: the plugin struct, its `Plugin` implementation, the CLAP and VST3
+//! descriptions and the export macros. Parameters live in [`params`], the saved session in
+//! [`state`], signal processing in [`dsp`].
+
+pub mod dsp;
+pub mod params;
+pub mod state;
+
+use dsp::gain::db_to_gain;
+use dsp::mix::{MixGains, Mixer};
+use nice_plug::prelude::*;
+use params::OratorParams;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+/// Port names shared by every layout.
+const STEREO_NAMES: PortNames = PortNames {
+    layout: Some("Stereo + sidechain"),
+    main_input: Some("Input"),
+    main_output: Some("Output"),
+    aux_inputs: &["Sidechain"],
+    aux_outputs: &[],
+};
+
+/// The plugin instance. `process` runs on the host's audio thread with exclusive access; every
+/// other method runs on the main thread. Nothing here is shared except through `params`.
+pub struct Orator {
+    /// Parameters and the saved session, shared with the host wrapper and (later) the editor.
+    params: Arc<OratorParams>,
+    /// The output mix. Audio thread only; sized in `activate` so `process` never allocates.
+    mixer: Mixer,
+}
+
+impl Default for Orator {
+    /// Cheap on purpose: hosts create instances just to scan them, so nothing is loaded here.
+    fn default() -> Self {
+        Self {
+            params: Arc::new(OratorParams::default()),
+            mixer: Mixer::new(MixGains::default()),
+        }
+    }
+}
+
+impl Orator {
+    /// The mix gains the parameters ask for right now.
+    fn target_gains(&self) -> MixGains {
+        MixGains {
+            dry: db_to_gain(self.params.dry_gain_db.value()),
+            voice: db_to_gain(self.params.voice_gain_db.value()),
+            output: db_to_gain(self.params.output_gain_db.value()),
+        }
+    }
+}
+
+impl Plugin for Orator {
+    const NAME: &'static str = "Orator";
+    const VENDOR: &'static str = "Orator";
+    const URL: &'static str = env!("CARGO_PKG_REPOSITORY");
+    const EMAIL: &'static str = "orator@example.invalid";
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+
+    /// Stereo with an optional stereo sidechain (the music bus to duck against) comes first, as
+    /// hosts use the first layout by default; then plain stereo, then mono variants.
+    const AUDIO_IO_LAYOUTS: &'static [AudioIOLayout] = &[
+        AudioIOLayout {
+            main_input_channels: NonZeroU32::new(2),
+            main_output_channels: NonZeroU32::new(2),
+            aux_input_ports: &[new_nonzero_u32(2)],
+            aux_output_ports: &[],
+            names: STEREO_NAMES,
+        },
+        AudioIOLayout {
+            main_input_channels: NonZeroU32::new(2),
+            main_output_channels: NonZeroU32::new(2),
+            aux_input_ports: &[],
+            aux_output_ports: &[],
+            names: PortNames {
+                layout: Some("Stereo"),
+                aux_inputs: &[],
+                ..STEREO_NAMES
+            },
+        },
+        AudioIOLayout {
+            main_input_channels: NonZeroU32::new(1),
+            main_output_channels: NonZeroU32::new(1),
+            aux_input_ports: &[new_nonzero_u32(1)],
+            aux_output_ports: &[],
+            names: PortNames {
+                layout: Some("Mono + sidechain"),
+                ..STEREO_NAMES
+            },
+        },
+        AudioIOLayout {
+            main_input_channels: NonZeroU32::new(1),
+            main_output_channels: NonZeroU32::new(1),
+            aux_input_ports: &[],
+            aux_output_ports: &[],
+            names: PortNames {
+                layout: Some("Mono"),
+                aux_inputs: &[],
+                ..STEREO_NAMES
+            },
+        },
+    ];
+
+    type Editor = ();
+    type SysExMessage = ();
+    type BackgroundTask = ();
+
+    fn params(&self) -> Arc<dyn Params> {
+        self.params.clone()
+    }
+
+    /// Sizes every buffer for this sample rate and block size. Hosts may call this repeatedly
+    /// (for example around a state load); it only resizes, so repeated calls are harmless.
+    fn activate(
+        &mut self,
+        _audio_io_layout: &AudioIOLayout,
+        buffer_config: &BufferConfig,
+        _context: &mut impl ActivateContext<Self>,
+    ) -> bool {
+        let sample_rate = buffer_config.sample_rate;
+        if !(sample_rate.is_finite() && sample_rate > 0.0) {
+            nice_error!("Refusing to activate at a sample rate of {sample_rate} Hz");
+            return false;
+        }
+        // Allocation happens here so that `process` never allocates.
+        self.mixer
+            .prepare(sample_rate, buffer_config.max_buffer_size as usize);
+        self.mixer.set_gains(self.target_gains());
+        true
+    }
+
+    fn reset(&mut self) {
+        self.mixer.set_gains(self.target_gains());
+        self.mixer.reset();
+    }
+
+    fn process(
+        &mut self,
+        buffer: &mut Buffer,
+        _aux: &mut AuxiliaryBuffers,
+        _context: &mut impl ProcessContext<Self>,
+    ) -> ProcessStatus {
+        // Parameters may change between blocks (automation, a preset load): pick them up here,
+        // since `reset` is not called after a preset load.
+        self.mixer.set_gains(self.target_gains());
+        // No speech source is connected yet: the realtime path adds the voice bus here.
+        self.mixer.process(buffer.as_slice(), &[]);
+        ProcessStatus::Normal
+    }
+}
+
+impl ClapPlugin for Orator {
+    const CLAP_ID: &'static str = "org.orator.orator";
+    const CLAP_DESCRIPTION: Option<&'static str> =
+        Some("Speaks typed text with a local neural voice and mixes it into the track");
+    const CLAP_MANUAL_URL: Option<&'static str> = None;
+    const CLAP_SUPPORT_URL: Option<&'static str> = None;
+    const CLAP_FEATURES: &'static [ClapFeature] = &[
+        ClapFeature::AudioEffect,
+        ClapFeature::Stereo,
+        ClapFeature::Mono,
+        ClapFeature::Mixing,
+        ClapFeature::Utility,
+        ClapFeature::Custom("speech"),
+        ClapFeature::Custom("text-to-speech"),
+    ];
+}
+
+impl Vst3Plugin for Orator {
+    const VST3_CLASS_ID: [u8; 16] = *b"OratorSpeechTTS1";
+    const VST3_SUBCATEGORIES: &'static [Vst3SubCategory] = &[
+        Vst3SubCategory::Fx,
+        Vst3SubCategory::Tools,
+        Vst3SubCategory::Generator,
+        Vst3SubCategory::Stereo,
+    ];
+}
+
+nice_export_clap!(Orator);
+nice_export_vst3!(Orator);

@@ -1,0 +1,91 @@
+//! Host-visible parameters and the persisted session.
+//!
+//! Parameter ids are short and permanent: hosts store automation and presets by them, so an id is
+//! never renamed or reused. Ranges are in decibels because that is how people read faders; the
+//! bottom of each gain range means silence and shows as `-inf`.
+
+use crate::dsp::gain::SILENCE_DB;
+use crate::state::SharedSession;
+use nice_plug::prelude::*;
+use std::sync::Arc;
+
+/// The loudest any gain goes, in dB: enough to lift a quiet voice, not enough to hurt.
+pub const MAX_GAIN_DB: f32 = 12.0;
+
+/// All of Orator's parameters. Written by the host (automation) and the editor through the
+/// framework's atomic parameter storage; read by the audio thread once per block.
+#[derive(Params)]
+pub struct OratorParams {
+    /// What the user typed plus the session schema; saved with the project.
+    #[persist = "session"]
+    pub session: Arc<SharedSession>,
+
+    /// Level of the host's own signal passing through, in dB.
+    #[id = "dry"]
+    pub dry_gain_db: FloatParam,
+
+    /// Level of the speech mixed in, in dB.
+    #[id = "voice"]
+    pub voice_gain_db: FloatParam,
+
+    /// Level of the final mix, in dB.
+    #[id = "out"]
+    pub output_gain_db: FloatParam,
+}
+
+impl Default for OratorParams {
+    fn default() -> Self {
+        Self {
+            session: Arc::default(),
+            dry_gain_db: gain_param("Dry Gain"),
+            voice_gain_db: gain_param("Voice Gain"),
+            output_gain_db: gain_param("Output Gain"),
+        }
+    }
+}
+
+/// A gain fader from silence to +12 dB, at 0 dB by default. Smoothing happens in the mixer's own
+/// ramps (see `dsp::gain`), so the parameter itself is unsmoothed.
+fn gain_param(name: &str) -> FloatParam {
+    FloatParam::new(
+        name,
+        0.0,
+        FloatRange::Linear {
+            min: SILENCE_DB,
+            max: MAX_GAIN_DB,
+        },
+    )
+    .with_step_size(0.01)
+    .with_unit(" dB")
+    .with_value_to_string(Arc::new(|db| {
+        if db <= SILENCE_DB {
+            String::from("-inf")
+        } else {
+            format!("{db:.2}")
+        }
+    }))
+    .with_string_to_value(Arc::new(|text| {
+        let text = text.trim().trim_end_matches("dB").trim();
+        if text.eq_ignore_ascii_case("-inf") || text.eq_ignore_ascii_case("inf") {
+            Some(SILENCE_DB)
+        } else {
+            text.parse::<f32>().ok().filter(|db| db.is_finite())
+        }
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gain_text_round_trips_including_silence() {
+        let params = OratorParams::default();
+        let p = &params.dry_gain_db;
+        assert_eq!(p.normalized_value_to_string(0.0, false), "-inf");
+        let n = p.string_to_normalized_value("-6 dB").unwrap();
+        assert!((p.preview_plain(n) + 6.0).abs() < 1e-4);
+        assert_eq!(p.string_to_normalized_value("-inf"), Some(0.0));
+        assert_eq!(p.string_to_normalized_value("loud"), None);
+    }
+}

@@ -1,0 +1,159 @@
+//! Non-parameter state saved with the host's project: what the user typed, under a schema
+//! version so later releases can migrate it.
+
+use serde::{Deserialize, Serialize};
+use std::sync::{Arc, RwLock};
+
+/// The schema this build writes. Bump it when [`Session`] changes shape, and teach
+/// [`Session::validate`] to accept (and migrate) the older one.
+pub const SESSION_SCHEMA: u32 = 1;
+
+/// The largest editor text kept in a project (8 MiB). A host should never hand us more; a
+/// bigger blob is corrupt or hostile and is refused.
+pub const MAX_TEXT_BYTES: usize = 8 << 20;
+
+/// Everything Orator saves besides its parameters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Session {
+    /// Version of this layout; see [`SESSION_SCHEMA`].
+    pub schema: u32,
+    /// The editor's text, exactly as typed.
+    pub text: String,
+}
+
+impl Default for Session {
+    fn default() -> Self {
+        Self {
+            schema: SESSION_SCHEMA,
+            text: String::new(),
+        }
+    }
+}
+
+/// Why a saved session was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SessionError {
+    /// Saved by a newer Orator.
+    #[error(
+        "the project was saved by a newer Orator (session schema {found}, this build reads up to \
+         {SESSION_SCHEMA}); update Orator to open it without losing its text"
+    )]
+    NewerSchema {
+        /// The schema found in the blob.
+        found: u32,
+    },
+    /// Schema 0 was never written by any release.
+    #[error("the saved session has schema 0, which no Orator release writes; the blob is corrupt")]
+    UnknownSchema,
+    /// The text is larger than any real project holds.
+    #[error("the saved text is {bytes} bytes, more than the {MAX_TEXT_BYTES}-byte limit")]
+    TextTooLarge {
+        /// Size of the refused text.
+        bytes: usize,
+    },
+}
+
+impl Session {
+    /// Checks a session read from a project before it replaces the current one.
+    pub fn validate(&self) -> Result<(), SessionError> {
+        match self.schema {
+            0 => return Err(SessionError::UnknownSchema),
+            s if s > SESSION_SCHEMA => return Err(SessionError::NewerSchema { found: s }),
+            _ => {}
+        }
+        if self.text.len() > MAX_TEXT_BYTES {
+            return Err(SessionError::TextTooLarge {
+                bytes: self.text.len(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The session shared between the editor (writes the text), the host's state save/load (main
+/// thread) and, later, the speech worker (reads the text).
+///
+/// A `RwLock` is fine here because the audio thread never touches it; readers are short (a clone
+/// of the text). A poisoned lock is recovered rather than propagated: the data is plain values,
+/// so a panic elsewhere cannot leave it half-written.
+#[derive(Debug, Default)]
+pub struct SharedSession(RwLock<Session>);
+
+impl SharedSession {
+    /// A copy of the current session.
+    pub fn snapshot(&self) -> Session {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Replaces the text the editor shows.
+    pub fn set_text(&self, text: String) {
+        self.0.write().unwrap_or_else(|e| e.into_inner()).text = text;
+    }
+
+    /// Replaces the whole session after validating it; on error the current session is kept.
+    pub fn try_replace(&self, session: Session) -> Result<(), SessionError> {
+        session.validate()?;
+        *self.0.write().unwrap_or_else(|e| e.into_inner()) = session;
+        Ok(())
+    }
+}
+
+impl<'a> nice_plug::params::persist::PersistentField<'a, Session> for Arc<SharedSession> {
+    fn set(&self, new_value: Session) {
+        if let Err(err) = self.try_replace(new_value) {
+            // Main thread (state load): logging is allowed here.
+            nice_plug::nice_error!("Ignoring the saved Orator session: {err}");
+        }
+    }
+
+    fn map<F, R>(&self, f: F) -> R
+    where
+        F: Fn(&Session) -> R,
+    {
+        f(&self.0.read().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn newer_or_zero_schema_and_huge_text_are_refused_keeping_the_old_session() {
+        let shared = SharedSession::default();
+        shared.set_text("keep me".into());
+        for bad in [
+            Session {
+                schema: SESSION_SCHEMA + 1,
+                text: "new".into(),
+            },
+            Session {
+                schema: 0,
+                text: "zero".into(),
+            },
+            Session {
+                schema: SESSION_SCHEMA,
+                text: "x".repeat(MAX_TEXT_BYTES + 1),
+            },
+        ] {
+            assert!(shared.try_replace(bad).is_err());
+            assert_eq!(shared.snapshot().text, "keep me");
+        }
+        let err = Session {
+            schema: 7,
+            text: String::new(),
+        }
+        .validate()
+        .unwrap_err();
+        assert!(err.to_string().contains("update Orator"), "{err}");
+    }
+
+    #[test]
+    fn unknown_fields_and_wrong_types_do_not_deserialize() {
+        assert!(serde_json::from_str::<Session>(r#"{"schema":1,"text":"a","x":1}"#).is_err());
+        assert!(serde_json::from_str::<Session>(r#"{"schema":"1","text":"a"}"#).is_err());
+        let ok: Session = serde_json::from_str(r#"{"schema":1,"text":"héllo ✓"}"#).unwrap();
+        assert_eq!(ok.text, "héllo ✓");
+    }
+}

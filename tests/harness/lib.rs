@@ -1,0 +1,537 @@
+//! A small in-process CLAP host built on `clack-host`, used to test the *built* Orator bundle the
+//! way a DAW sees it: load the `.clap`, read its descriptor, ports and parameters, save and load
+//! state, activate at any sample rate and process blocks of any size with parameter events.
+//!
+//! Everything runs on the calling thread. That is legal for a host (CLAP only requires that
+//! audio-thread calls are not concurrent), and it keeps tests deterministic.
+
+pub mod signal;
+
+use anyhow::{Context, Result, anyhow, bail, ensure};
+use clack_extensions::audio_ports::{AudioPortFlags, AudioPortInfoBuffer, PluginAudioPorts};
+use clack_extensions::latency::PluginLatency;
+use clack_extensions::params::{ParamInfoBuffer, PluginParams};
+use clack_extensions::state::PluginState;
+use clack_host::events::Pckn;
+use clack_host::events::event_types::ParamValueEvent;
+use clack_host::prelude::*;
+use std::ffi::CString;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, OnceLock};
+
+/// Plugin libraries loaded by this process. Like most DAWs, the harness never unloads a plugin
+/// library while the process runs: Rust (and C++) plugins register thread-local destructors, and
+/// `dlclose` before every thread that called into the library has exited makes those
+/// destructors jump into unmapped code (seen here as a SIGSEGV in `__nptl_deallocate_tsd`).
+static ENTRIES: OnceLock<Mutex<Vec<(PathBuf, PluginEntry)>>> = OnceLock::new();
+
+fn load_entry(path: &Path) -> Result<PluginEntry> {
+    let mut entries = ENTRIES
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    if let Some((_, entry)) = entries.iter().find(|(p, _)| p == path) {
+        return Ok(entry.clone());
+    }
+    // SAFETY: loading a dynamic library runs its initialisers; the file is our own build.
+    let entry = unsafe { PluginEntry::load(path) }
+        .map_err(|e| anyhow!("could not load {}: {e:?}", path.display()))?;
+    entries.push((path.to_path_buf(), entry.clone()));
+    Ok(entry)
+}
+
+/// nice-plug's CLAP state blob is the JSON length as a little-endian `u64`, then the JSON.
+pub fn state_json(blob: &[u8]) -> Result<&[u8]> {
+    let (len, json) = blob
+        .split_at_checked(8)
+        .context("state blob shorter than its header")?;
+    let len = u64::from_le_bytes(len.try_into()?);
+    ensure!(
+        len == json.len() as u64,
+        "state length header says {len}, blob has {}",
+        json.len()
+    );
+    Ok(json)
+}
+
+/// Builds a state blob around `json` in nice-plug's layout (see [`state_json`]).
+pub fn state_blob(json: &[u8]) -> Vec<u8> {
+    let mut blob = (json.len() as u64).to_le_bytes().to_vec();
+    blob.extend_from_slice(json);
+    blob
+}
+
+/// The Orator CLAP plugin id.
+pub const ORATOR_ID: &str = "org.orator.orator";
+
+/// Where the release bundle is, unless `ORATOR_CLAP` names another file.
+pub fn bundle_path() -> PathBuf {
+    path_from_env("ORATOR_CLAP", "target/bundled/Orator.clap")
+}
+
+/// Where the debug build with `assert_process_allocs` is, unless `ORATOR_CLAP_ALLOC_CHECK` names
+/// another file.
+pub fn alloc_check_bundle_path() -> PathBuf {
+    path_from_env("ORATOR_CLAP_ALLOC_CHECK", "target/alloc-check/Orator.clap")
+}
+
+fn path_from_env(var: &str, default_in_workspace: &str) -> PathBuf {
+    match std::env::var_os(var) {
+        Some(path) => PathBuf::from(path),
+        None => Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join(default_in_workspace),
+    }
+}
+
+/// Host callbacks shared across threads. The plugin may ask for a main-thread callback (nice-plug
+/// does after some parameter changes); the harness answers it in [`LoadedPlugin::pump`].
+#[derive(Default)]
+pub struct SharedState {
+    callback_requested: AtomicBool,
+}
+
+impl<'a> SharedHandler<'a> for SharedState {
+    fn request_restart(&self) {}
+    fn request_process(&self) {}
+    fn request_callback(&self) {
+        self.callback_requested.store(true, Ordering::Release);
+    }
+}
+
+/// The host type: no host extensions beyond what CLAP requires.
+pub struct TestHost;
+
+impl HostHandlers for TestHost {
+    type Shared<'a> = SharedState;
+    type MainThread<'a> = ();
+    type AudioProcessor<'a> = ();
+}
+
+/// What the plugin's descriptor says about it.
+#[derive(Debug, Clone)]
+pub struct Descriptor {
+    pub id: String,
+    pub name: String,
+    pub vendor: String,
+    pub version: String,
+    pub features: Vec<String>,
+}
+
+/// One parameter as the host sees it.
+#[derive(Debug, Clone)]
+pub struct ParamSpec {
+    pub id: ClapId,
+    pub name: String,
+    pub min: f64,
+    pub max: f64,
+    pub default: f64,
+}
+
+/// One audio port as the host sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PortSpec {
+    pub name: String,
+    pub channels: u32,
+    pub is_main: bool,
+}
+
+/// A parameter change delivered with a block, at a sample offset within it.
+#[derive(Debug, Clone, Copy)]
+pub struct ParamChange {
+    pub id: ClapId,
+    pub value: f64,
+    pub time: u32,
+}
+
+/// Buffers and the started processor of an active plugin.
+struct Active {
+    processor: StartedPluginAudioProcessor<TestHost>,
+    /// Per input port, per channel: the audio handed to the plugin.
+    inputs: Vec<Vec<Vec<f32>>>,
+    /// Per output port, per channel: where the plugin writes.
+    outputs: Vec<Vec<Vec<f32>>>,
+    input_ports: AudioPorts,
+    output_ports: AudioPorts,
+    events_in: EventBuffer,
+    events_out: EventBuffer,
+    max_frames: u32,
+    steady_time: u64,
+}
+
+/// A loaded plugin instance.
+pub struct LoadedPlugin {
+    active: Option<Active>,
+    instance: PluginInstance<TestHost>,
+    // Keeps the library loaded for as long as the instance lives (dropped after it).
+    _entry: PluginEntry,
+    pub descriptor: Descriptor,
+}
+
+fn text(bytes: Option<&std::ffi::CStr>) -> String {
+    bytes
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+impl LoadedPlugin {
+    /// Loads the bundle at `path` and creates an Orator instance.
+    pub fn load(path: &Path) -> Result<Self> {
+        ensure!(
+            path.exists(),
+            "no plugin at {} — build it first with `cargo xtask bundle orator --release` (or run \
+             `cargo xtask test`, which does)",
+            path.display()
+        );
+        let entry = load_entry(path)?;
+        let factory = entry
+            .get_plugin_factory()
+            .context("the bundle has no CLAP plugin factory")?;
+        let descriptor = factory
+            .plugin_descriptors()
+            .find(|d| {
+                d.id()
+                    .is_some_and(|id| id.to_bytes() == ORATOR_ID.as_bytes())
+            })
+            .with_context(|| format!("the bundle does not contain {ORATOR_ID}"))?;
+        let descriptor = Descriptor {
+            id: text(descriptor.id()),
+            name: text(descriptor.name()),
+            vendor: text(descriptor.vendor()),
+            version: text(descriptor.version()),
+            features: descriptor
+                .features()
+                .map(|f| f.to_string_lossy().into_owned())
+                .collect(),
+        };
+        let host_info = HostInfo::new(
+            "Orator test host",
+            "Orator",
+            "https://example.invalid",
+            "0.1.0",
+        )
+        .map_err(|e| anyhow!("{e:?}"))?;
+        let id = CString::new(ORATOR_ID)?;
+        let instance = PluginInstance::<TestHost>::new(
+            |_| SharedState::default(),
+            |_| (),
+            &entry,
+            &id,
+            &host_info,
+        )
+        .map_err(|e| anyhow!("could not instantiate {ORATOR_ID}: {e:?}"))?;
+        Ok(Self {
+            active: None,
+            instance,
+            _entry: entry,
+            descriptor,
+        })
+    }
+
+    /// Runs the main-thread callback if the plugin asked for one.
+    pub fn pump(&mut self) {
+        let requested = self
+            .instance
+            .access_shared_handler(|s| s.callback_requested.swap(false, Ordering::AcqRel));
+        if requested {
+            self.instance.call_on_main_thread_callback();
+        }
+    }
+
+    /// Every parameter the plugin exposes.
+    pub fn params(&mut self) -> Result<Vec<ParamSpec>> {
+        let ext = self
+            .instance
+            .plugin_shared_handle()
+            .get_extension::<PluginParams>()
+            .context("the plugin does not implement the params extension")?;
+        let handle = self.instance.plugin_handle();
+        let mut buffer = ParamInfoBuffer::new();
+        let mut specs = Vec::new();
+        for index in 0..ext.count(&handle) {
+            let info = ext
+                .get_info(&handle, index, &mut buffer)
+                .with_context(|| format!("parameter {index} has no info"))?;
+            specs.push(ParamSpec {
+                id: info.id,
+                name: String::from_utf8_lossy(info.name).into_owned(),
+                min: info.min_value,
+                max: info.max_value,
+                default: info.default_value,
+            });
+        }
+        Ok(specs)
+    }
+
+    /// The parameter called `name`.
+    pub fn param(&mut self, name: &str) -> Result<ParamSpec> {
+        self.params()?
+            .into_iter()
+            .find(|p| p.name == name)
+            .with_context(|| format!("no parameter named {name:?}"))
+    }
+
+    /// The CLAP value the plugin parses from `text` (for nice-plug float parameters the CLAP
+    /// value is normalised 0..1, so tests speak in the plugin's own units through this).
+    pub fn value_from_text(&mut self, id: ClapId, text: &str) -> Result<f64> {
+        let ext = self
+            .instance
+            .plugin_shared_handle()
+            .get_extension::<PluginParams>()
+            .context("no params extension")?;
+        let c_text = CString::new(text)?;
+        ext.text_to_value(&self.instance.plugin_handle(), id, &c_text)
+            .with_context(|| format!("the plugin could not parse {text:?}"))
+    }
+
+    /// How the plugin displays a CLAP value of a parameter.
+    pub fn value_to_text(&mut self, id: ClapId, value: f64) -> Result<String> {
+        let ext = self
+            .instance
+            .plugin_shared_handle()
+            .get_extension::<PluginParams>()
+            .context("no params extension")?;
+        let mut buffer = [0u8; 256];
+        let text = ext
+            .value_to_text(&self.instance.plugin_handle(), id, value, &mut buffer)
+            .map_err(|_| anyhow!("the plugin could not format {value}"))?;
+        Ok(String::from_utf8_lossy(text).into_owned())
+    }
+
+    /// The plugin's current value for a parameter (plain units).
+    pub fn param_value(&mut self, id: ClapId) -> Result<f64> {
+        let ext = self
+            .instance
+            .plugin_shared_handle()
+            .get_extension::<PluginParams>()
+            .context("no params extension")?;
+        ext.get_value(&self.instance.plugin_handle(), id)
+            .context("the plugin did not report a value")
+    }
+
+    /// The audio ports on one side.
+    pub fn ports(&mut self, is_input: bool) -> Result<Vec<PortSpec>> {
+        let ext = self
+            .instance
+            .plugin_shared_handle()
+            .get_extension::<PluginAudioPorts>()
+            .context("the plugin does not implement the audio-ports extension")?;
+        let handle = self.instance.plugin_handle();
+        let mut buffer = AudioPortInfoBuffer::new();
+        (0..ext.count(&handle, is_input))
+            .map(|index| {
+                let info = ext
+                    .get(&handle, index, is_input, &mut buffer)
+                    .with_context(|| format!("port {index} has no info"))?;
+                Ok(PortSpec {
+                    name: String::from_utf8_lossy(info.name).into_owned(),
+                    channels: info.channel_count,
+                    is_main: info.flags.contains(AudioPortFlags::IS_MAIN),
+                })
+            })
+            .collect()
+    }
+
+    /// The latency the plugin reports, in samples (0 if it does not implement the extension).
+    pub fn latency(&mut self) -> u32 {
+        match self
+            .instance
+            .plugin_shared_handle()
+            .get_extension::<PluginLatency>()
+        {
+            Some(ext) => ext.get(&self.instance.plugin_handle()),
+            None => 0,
+        }
+    }
+
+    /// Saves the plugin state.
+    pub fn save_state(&mut self) -> Result<Vec<u8>> {
+        let ext = self
+            .instance
+            .plugin_shared_handle()
+            .get_extension::<PluginState>()
+            .context("the plugin does not implement the state extension")?;
+        let mut blob = Vec::new();
+        ext.save(&self.instance.plugin_handle(), &mut blob)
+            .map_err(|e| anyhow!("state save failed: {e:?}"))?;
+        Ok(blob)
+    }
+
+    /// Loads a state blob; an error means the plugin refused it.
+    pub fn load_state(&mut self, blob: &[u8]) -> Result<()> {
+        let ext = self
+            .instance
+            .plugin_shared_handle()
+            .get_extension::<PluginState>()
+            .context("the plugin does not implement the state extension")?;
+        let mut reader = blob;
+        ext.load(&self.instance.plugin_handle(), &mut reader)
+            .map_err(|e| anyhow!("the plugin refused the state: {e:?}"))
+    }
+
+    /// Activates at `sample_rate` for blocks of `min_frames..=max_frames` and starts processing.
+    pub fn activate(&mut self, sample_rate: f64, min_frames: u32, max_frames: u32) -> Result<()> {
+        self.deactivate();
+        let input_specs = self.ports(true)?;
+        let output_specs = self.ports(false)?;
+        let config = PluginAudioConfiguration {
+            sample_rate,
+            min_frames_count: min_frames,
+            max_frames_count: max_frames,
+        };
+        let stopped = self.instance.activate(|_, _| (), config).map_err(|e| {
+            anyhow!("activation at {sample_rate} Hz / {max_frames} frames failed: {e:?}")
+        })?;
+        let processor = stopped
+            .start_processing()
+            .map_err(|e| anyhow!("start_processing failed: {e:?}"))?;
+        let buffers = |specs: &[PortSpec]| -> Vec<Vec<Vec<f32>>> {
+            specs
+                .iter()
+                .map(|p| vec![vec![0.0; max_frames as usize]; p.channels as usize])
+                .collect()
+        };
+        let channel_total = |specs: &[PortSpec]| specs.iter().map(|p| p.channels as usize).sum();
+        self.active = Some(Active {
+            processor,
+            inputs: buffers(&input_specs),
+            outputs: buffers(&output_specs),
+            input_ports: AudioPorts::with_capacity(channel_total(&input_specs), input_specs.len()),
+            output_ports: AudioPorts::with_capacity(
+                channel_total(&output_specs),
+                output_specs.len(),
+            ),
+            events_in: EventBuffer::with_capacity(64),
+            events_out: EventBuffer::with_capacity(64),
+            max_frames,
+            steady_time: 0,
+        });
+        Ok(())
+    }
+
+    /// Stops processing and deactivates, if active.
+    pub fn deactivate(&mut self) {
+        if let Some(active) = self.active.take() {
+            let stopped = active.processor.stop_processing();
+            self.instance.deactivate(stopped);
+        }
+    }
+
+    /// Calls the plugin's `reset` from the audio side.
+    pub fn reset(&mut self) -> Result<()> {
+        self.active
+            .as_mut()
+            .context("not active")?
+            .processor
+            .reset();
+        Ok(())
+    }
+
+    /// Processes one block. `main_in` (one slice per channel) feeds input port 0, `sidechain`
+    /// (if given) port 1; other inputs are silent. Output port 0 is copied into `main_out`, which
+    /// must have one slice per output channel, all `frames` long.
+    pub fn process(
+        &mut self,
+        main_in: &[&[f32]],
+        sidechain: Option<&[&[f32]]>,
+        main_out: &mut [&mut [f32]],
+        changes: &[ParamChange],
+    ) -> Result<ProcessStatus> {
+        let active = self
+            .active
+            .as_mut()
+            .context("process() before activate()")?;
+        let frames = main_out.first().map_or(0, |c| c.len());
+        ensure!(
+            frames as u32 <= active.max_frames,
+            "block of {frames} frames exceeds the activated maximum {}",
+            active.max_frames
+        );
+        for (port_index, port) in active.inputs.iter_mut().enumerate() {
+            let source = match port_index {
+                0 => Some(main_in),
+                1 => sidechain,
+                _ => None,
+            };
+            for (channel_index, channel) in port.iter_mut().enumerate() {
+                let dst = &mut channel[..frames];
+                match source.and_then(|s| s.get(channel_index)) {
+                    Some(src) => dst.copy_from_slice(&src[..frames]),
+                    None => dst.fill(0.0),
+                }
+            }
+        }
+        // Poison the output so that a sample the plugin forgets to write is caught.
+        for port in active.outputs.iter_mut() {
+            for channel in port.iter_mut() {
+                channel[..frames].fill(f32::NAN);
+            }
+        }
+        active.events_in.clear();
+        active.events_out.clear();
+        for change in changes {
+            active.events_in.push(&ParamValueEvent::new(
+                change.time,
+                change.id,
+                Pckn::match_all(),
+                change.value,
+            ));
+        }
+
+        let input_buffers = active
+            .input_ports
+            .with_input_buffers(active.inputs.iter_mut().map(|port| {
+                AudioPortBuffer {
+                    latency: 0,
+                    channels: AudioPortBufferType::f32_input_only(
+                        port.iter_mut()
+                            .map(|c| InputChannel::variable(&mut c[..frames])),
+                    ),
+                }
+            }));
+        let mut output_buffers =
+            active
+                .output_ports
+                .with_output_buffers(active.outputs.iter_mut().map(|port| AudioPortBuffer {
+                    latency: 0,
+                    channels: AudioPortBufferType::f32_output_only(
+                        port.iter_mut().map(|c| &mut c[..frames]),
+                    ),
+                }));
+        let status = active
+            .processor
+            .process(
+                &input_buffers,
+                &mut output_buffers,
+                &active.events_in.as_input(),
+                &mut active.events_out.as_output(),
+                Some(active.steady_time),
+                None,
+            )
+            .map_err(|e| anyhow!("process() failed: {e:?}"))?;
+        active.steady_time += frames as u64;
+
+        let out_port = active
+            .outputs
+            .first()
+            .context("the plugin has no output port")?;
+        if main_out.len() != out_port.len() {
+            bail!(
+                "main output has {} channels, caller passed {}",
+                out_port.len(),
+                main_out.len()
+            );
+        }
+        for (dst, src) in main_out.iter_mut().zip(out_port) {
+            dst.copy_from_slice(&src[..frames]);
+        }
+        Ok(status)
+    }
+}
+
+impl Drop for LoadedPlugin {
+    fn drop(&mut self) {
+        self.deactivate();
+    }
+}
