@@ -165,8 +165,8 @@ impl ClapPlugin for Orator {
         ClapFeature::Mono,
         ClapFeature::Mixing,
         ClapFeature::Utility,
-        ClapFeature::Custom("speech"),
-        ClapFeature::Custom("text-to-speech"),
+        ClapFeature::Custom("orator:speech"),
+        ClapFeature::Custom("orator:text-to-speech"),
     ];
 }
 

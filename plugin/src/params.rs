@@ -55,7 +55,6 @@ fn gain_param(name: &str) -> FloatParam {
             max: MAX_GAIN_DB,
         },
     )
-    .with_step_size(0.01)
     .with_unit(" dB")
     .with_value_to_string(Arc::new(|db| {
         if db <= SILENCE_DB {

@@ -1,1 +1,218 @@
-fn main() {}
+//! `cargo xtask`: the project's tasks in one place, so a fresh machine needs only Rust.
+//!
+//! - `setup`: installs what the tests need that a fresh Debian machine lacks.
+//! - `build`: release CLAP and VST3 bundles in `target/bundled/` (README command 1).
+//! - `test`: every check CI runs, installing what it needs first (README command 2).
+//! - `bundle …`: nice-plug's bundler, unchanged.
+
+use anyhow::{Context, Result, bail};
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Python packages for the VST3 host test, pinned so a run today equals a run next month.
+const PYTHON_TEST_PACKAGES: &[&str] = &["pedalboard==0.9.26", "numpy==2.4.6", "pytest==9.2.0"];
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("setup") => setup().map(|_| ()),
+        Some("build") => build(),
+        Some("test") => test(),
+        Some("bundle") | Some("bundle-universal") | Some("known-packages") => {
+            nice_plug_xtask::main_with_args("cargo xtask", args)
+        }
+        _ => {
+            eprintln!(
+                "usage: cargo xtask <setup | build | test | bundle <package> [--release]>\n\n\
+                 setup   install what the tests need (Debian packages, a Python venv)\n\
+                 build   build the release CLAP and VST3 bundles into target/bundled/\n\
+                 test    run every check CI runs (installs what it needs first)"
+            );
+            bail!("unknown or missing command")
+        }
+    }
+}
+
+/// The workspace root (this crate lives in `<root>/xtask`).
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// Cargo's target directory, honouring `CARGO_TARGET_DIR`.
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"))
+}
+
+/// Runs a command in the workspace root, echoing it, and fails if it fails.
+fn run(program: &str, args: &[&str], envs: &[(&str, &OsStr)]) -> Result<()> {
+    eprintln!("\n==> {program} {}", args.join(" "));
+    let status = Command::new(program)
+        .args(args)
+        .envs(envs.iter().copied())
+        .current_dir(root())
+        .status()
+        .with_context(|| format!("could not start `{program}` — is it installed?"))?;
+    if !status.success() {
+        bail!("`{program} {}` failed ({status})", args.join(" "));
+    }
+    Ok(())
+}
+
+fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
+}
+
+/// Installs Debian packages that are not installed yet (one `apt-get update` first).
+fn apt_install(packages: &[&str]) -> Result<()> {
+    let missing: Vec<&str> = packages
+        .iter()
+        .copied()
+        .filter(|p| {
+            !Command::new("dpkg-query")
+                .args(["-W", "-f=${db:Status-Abbrev}", p])
+                .output()
+                .is_ok_and(|o| o.stdout.starts_with(b"ii"))
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let is_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.trim_ascii() == b"0");
+    let (program, prefix): (&str, &[&str]) = if is_root {
+        ("apt-get", &[])
+    } else {
+        ("sudo", &["apt-get"])
+    };
+    let mut update = prefix.to_vec();
+    update.extend(["update", "-qq"]);
+    run(program, &update, &[]).context(
+        "apt-get update failed: run this as root (or with sudo) to install Debian packages",
+    )?;
+    let mut install = prefix.to_vec();
+    install.extend(["install", "-y", "-qq", "--no-install-recommends"]);
+    install.extend(missing.iter().copied());
+    // apt must never stop to ask a question in CI.
+    let quiet = [("DEBIAN_FRONTEND", OsStr::new("noninteractive"))];
+    run(program, &install, &quiet)
+        .with_context(|| format!("could not install Debian packages {missing:?}"))
+}
+
+/// Creates (once) a Python virtual environment with the VST3 test host and returns its python.
+fn python_venv() -> Result<PathBuf> {
+    let venv = target_dir().join("test-venv");
+    let python = venv.join("bin").join("python");
+    let stamp = venv.join("orator-requirements.txt");
+    let wanted = PYTHON_TEST_PACKAGES.join("\n");
+    if std::fs::read_to_string(&stamp).is_ok_and(|s| s == wanted) && python.exists() {
+        return Ok(python);
+    }
+    let venv_str = venv.to_string_lossy().into_owned();
+    if run("python3", &["-m", "venv", &venv_str], &[]).is_err() {
+        // Debian's own python3 ships venv separately.
+        apt_install(&["python3-venv"])?;
+        run("python3", &["-m", "venv", "--clear", &venv_str], &[])?;
+    }
+    let python_str = python.to_string_lossy().into_owned();
+    let mut pip = vec![
+        python_str.as_str(),
+        "-m",
+        "pip",
+        "install",
+        "-q",
+        "--disable-pip-version-check",
+    ];
+    pip.extend(PYTHON_TEST_PACKAGES);
+    run(pip[0], &pip[1..], &[]).context("could not install the Python test packages from PyPI")?;
+    std::fs::write(&stamp, wanted).context("could not write the venv stamp")?;
+    Ok(python)
+}
+
+/// Everything the tests need beyond Rust. Returns the test venv's python.
+fn setup() -> Result<PathBuf> {
+    python_venv()
+}
+
+fn bundle_release() -> Result<()> {
+    nice_plug_xtask::main_with_args(
+        "cargo xtask",
+        ["bundle", "orator", "--release"].map(String::from),
+    )
+}
+
+fn build() -> Result<()> {
+    bundle_release()?;
+    let bundled = target_dir().join("bundled");
+    eprintln!(
+        "\nBundles ready:\n  {}\n  {}",
+        bundled.join("Orator.clap").display(),
+        bundled.join("Orator.vst3").display()
+    );
+    Ok(())
+}
+
+fn test() -> Result<()> {
+    let python = setup()?;
+    let cargo = cargo();
+    run(&cargo, &["fmt", "--all", "--check"], &[])?;
+    run(
+        &cargo,
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
+        &[],
+    )?;
+
+    // The bundles the host tests load: the release build as shipped, and a debug build that
+    // aborts on any allocation in process(). The debug library is copied aside at once, because
+    // the next `cargo test` rebuilds the same file without the feature.
+    bundle_release()?;
+    run(
+        &cargo,
+        &[
+            "build",
+            "-p",
+            "orator",
+            "--features",
+            "assert_process_allocs",
+        ],
+        &[],
+    )?;
+    let alloc_check = target_dir().join("alloc-check").join("Orator.clap");
+    std::fs::create_dir_all(alloc_check.parent().context("no parent")?)?;
+    std::fs::copy(
+        target_dir().join("debug").join("liborator.so"),
+        &alloc_check,
+    )
+    .context("could not copy the allocation-checking build")?;
+
+    let clap = target_dir().join("bundled").join("Orator.clap");
+    let vst3 = target_dir().join("bundled").join("Orator.vst3");
+    run(
+        &cargo,
+        &["test", "--workspace"],
+        &[
+            ("ORATOR_CLAP", clap.as_os_str()),
+            ("ORATOR_CLAP_ALLOC_CHECK", alloc_check.as_os_str()),
+        ],
+    )?;
+    let python_str = python.to_string_lossy().into_owned();
+    run(
+        &python_str,
+        &["-m", "pytest", "-q", "tests/vst3"],
+        &[("ORATOR_VST3", vst3.as_os_str())],
+    )
+}

@@ -8,7 +8,7 @@
 #[inline(always)]
 pub fn sanitize(x: f32) -> f32 {
     let magnitude = x.abs();
-    if magnitude >= f32::MIN_POSITIVE && magnitude <= f32::MAX {
+    if (f32::MIN_POSITIVE..=f32::MAX).contains(&magnitude) {
         x
     } else {
         0.0
