@@ -42,20 +42,24 @@ pub struct Mixer {
     voice_curve: Vec<f32>,
     /// Per-sample output gain for the current piece; sized in `prepare`.
     output_curve: Vec<f32>,
+    /// The current piece of the voice, sanitised and padded with silence; sized in `prepare`.
+    voice_scratch: Vec<f32>,
     /// Non-finite or subnormal input samples replaced with silence since the last `reset`.
     replaced_inputs: u64,
 }
 
 impl Mixer {
-    /// A mixer at unity gains. Call [`Mixer::prepare`] before processing.
+    /// A mixer resting at `gains`, usable at once in short pieces; [`Mixer::prepare`] sizes it
+    /// for the host's blocks and sample rate.
     pub fn new(gains: MixGains) -> Self {
         Self {
             dry: GainRamp::new(gains.dry),
             voice: GainRamp::new(gains.voice),
             output: GainRamp::new(gains.output),
-            dry_curve: Vec::new(),
-            voice_curve: Vec::new(),
-            output_curve: Vec::new(),
+            dry_curve: vec![0.0; MIN_PIECE],
+            voice_curve: vec![0.0; MIN_PIECE],
+            output_curve: vec![0.0; MIN_PIECE],
+            voice_scratch: vec![0.0; MIN_PIECE],
             replaced_inputs: 0,
         }
     }
@@ -63,11 +67,12 @@ impl Mixer {
     /// Sizes the gain curves for blocks of up to `max_block` frames and sets the ramp lengths.
     /// Allocates; call from `activate`, never from `process`.
     pub fn prepare(&mut self, sample_rate_hz: f32, max_block: usize) {
-        let len = max_block.clamp(1, MAX_PIECE);
+        let len = max_block.clamp(MIN_PIECE, MAX_PIECE);
         for curve in [
             &mut self.dry_curve,
             &mut self.voice_curve,
             &mut self.output_curve,
+            &mut self.voice_scratch,
         ] {
             curve.clear();
             curve.resize(len, 0.0);
@@ -103,18 +108,16 @@ impl Mixer {
     /// silence. Every output sample is written and is finite and never subnormal.
     ///
     /// # Realtime safety
-    /// No allocation, locking or panicking paths; call [`Mixer::prepare`] first (an unprepared
-    /// mixer processes in one-sample pieces rather than failing).
+    /// No allocation, locking or panicking paths. Blocks longer than the prepared size are
+    /// processed in pieces.
     pub fn process(&mut self, channels: &mut [&mut [f32]], voice: &[f32]) {
         let frames = channels.iter().map(|c| c.len()).min().unwrap_or(0);
         let piece_len = self.dry_curve.len().max(1);
         let mut start = 0;
         while start < frames {
             let len = piece_len.min(frames - start);
-            let end = start + len;
-            let voice_piece = voice.get(start..end.min(voice.len())).unwrap_or(&[]);
-            self.process_piece(channels, start, end, voice_piece);
-            start = end;
+            self.process_piece(channels, start, start + len, voice);
+            start += len;
         }
     }
 
@@ -126,26 +129,30 @@ impl Mixer {
         voice: &[f32],
     ) {
         let len = end - start;
+        // The voice for this piece, sanitised and zero-padded to the piece length, so the inner
+        // loops below run over equal-length slices with no bounds checks and vectorise.
+        let voice_piece = &mut self.voice_scratch[..len];
+        let available = voice.get(start..).unwrap_or(&[]);
+        let copied = available.len().min(len);
+        for (dst, &src) in voice_piece.iter_mut().zip(&available[..copied]) {
+            *dst = sanitize(src);
+        }
+        voice_piece[copied..].fill(0.0);
+
         let ramping = self.dry.is_ramping() || self.voice.is_ramping() || self.output.is_ramping();
-        if !ramping || self.dry_curve.len() < len {
-            // Steady gains: one multiply-add per sample, which the compiler vectorises.
+        if !ramping {
+            // Steady gains: one multiply-add per sample.
             let dry = self.dry.current() * self.output.current();
             let wet = self.voice.current() * self.output.current();
-            if ramping {
-                // Unprepared mixer: advance the ramps one sample at a time.
-                let mut one = [0.0f32];
-                for ramp in [&mut self.dry, &mut self.voice, &mut self.output] {
-                    ramp.fill(&mut one);
-                }
-            }
             for channel in channels.iter_mut() {
                 let samples = &mut channel[start..end];
-                for (i, x) in samples.iter_mut().enumerate() {
-                    let input = sanitize(*x);
-                    self.replaced_inputs += u64::from(input != *x || x.is_nan());
-                    let v = voice.get(i).copied().map_or(0.0, sanitize);
+                let mut replaced = 0u32;
+                for (x, &v) in samples.iter_mut().zip(voice_piece.iter()) {
+                    let (input, bad) = sanitize_counted(*x);
+                    replaced += bad;
                     *x = sanitize(input * dry + v * wet);
                 }
+                self.replaced_inputs += u64::from(replaced);
             }
             return;
         }
@@ -153,18 +160,38 @@ impl Mixer {
         self.dry.fill(&mut self.dry_curve[..len]);
         self.voice.fill(&mut self.voice_curve[..len]);
         self.output.fill(&mut self.output_curve[..len]);
+        let curves = self.dry_curve[..len]
+            .iter()
+            .zip(&self.voice_curve[..len])
+            .zip(&self.output_curve[..len]);
         for channel in channels.iter_mut() {
             let samples = &mut channel[start..end];
-            for (i, x) in samples.iter_mut().enumerate() {
-                let input = sanitize(*x);
-                self.replaced_inputs += u64::from(input != *x || x.is_nan());
-                let v = voice.get(i).copied().map_or(0.0, sanitize);
-                let mixed = input * self.dry_curve[i] + v * self.voice_curve[i];
-                *x = sanitize(mixed * self.output_curve[i]);
+            let mut replaced = 0u32;
+            for ((x, &v), ((&dry, &wet), &out)) in samples
+                .iter_mut()
+                .zip(voice_piece.iter())
+                .zip(curves.clone())
+            {
+                let (input, bad) = sanitize_counted(*x);
+                replaced += bad;
+                *x = sanitize((input * dry + v * wet) * out);
             }
+            self.replaced_inputs += u64::from(replaced);
         }
     }
 }
+
+/// [`sanitize`] that also says (as 0 or 1, to sum without branches) whether a non-zero sample
+/// had to be replaced.
+#[inline(always)]
+fn sanitize_counted(x: f32) -> (f32, u32) {
+    let clean = sanitize(x);
+    (clean, u32::from(clean == 0.0 && x != 0.0))
+}
+
+/// Shortest piece the gain curves cover, allocated in [`Mixer::new`] so that even a mixer that
+/// was never prepared processes (with 1-sample ramps) instead of failing.
+pub const MIN_PIECE: usize = 64;
 
 /// Longest piece the gain curves cover; longer host blocks are processed in pieces so the curves
 /// stay small (3 × 16 KiB) whatever block size a host announces.
@@ -217,7 +244,7 @@ mod tests {
     #[test]
     fn blocks_longer_than_prepared_are_processed_in_pieces() {
         let mut mixer = Mixer::new(MixGains::default());
-        mixer.prepare(8_000.0, 16);
+        mixer.prepare(8_000.0, 1);
         mixer.set_gains(MixGains {
             dry: 0.0,
             ..MixGains::default()
@@ -235,9 +262,12 @@ mod tests {
             output: 0.0,
             ..MixGains::default()
         });
-        let mut signal = vec![1.0f32; 3];
+        let mut signal = vec![1.0f32; 300];
         mixer.process(&mut [&mut signal], &[1.0]);
-        assert!(signal.iter().all(|x| x.is_finite()));
+        assert!(
+            signal.iter().all(|&x| x == 0.0),
+            "output gain 0 must silence"
+        );
     }
 
     #[test]
