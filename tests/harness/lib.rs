@@ -239,13 +239,17 @@ impl LoadedPlugin {
         }
     }
 
-    /// Every parameter the plugin exposes.
-    pub fn params(&mut self) -> Result<Vec<ParamSpec>> {
-        let ext = self
-            .instance
+    /// The plugin's params extension.
+    fn params_ext(&self) -> Result<PluginParams> {
+        self.instance
             .plugin_shared_handle()
             .get_extension::<PluginParams>()
-            .context("the plugin does not implement the params extension")?;
+            .context("the plugin does not implement the params extension")
+    }
+
+    /// Every parameter the plugin exposes.
+    pub fn params(&mut self) -> Result<Vec<ParamSpec>> {
+        let ext = self.params_ext()?;
         let handle = self.instance.plugin_handle();
         let mut buffer = ParamInfoBuffer::new();
         let mut specs = Vec::new();
@@ -275,11 +279,7 @@ impl LoadedPlugin {
     /// The CLAP value the plugin parses from `text` (for nice-plug float parameters the CLAP
     /// value is normalised 0..1, so tests speak in the plugin's own units through this).
     pub fn value_from_text(&mut self, id: ClapId, text: &str) -> Result<f64> {
-        let ext = self
-            .instance
-            .plugin_shared_handle()
-            .get_extension::<PluginParams>()
-            .context("no params extension")?;
+        let ext = self.params_ext()?;
         let c_text = CString::new(text)?;
         ext.text_to_value(&self.instance.plugin_handle(), id, &c_text)
             .with_context(|| format!("the plugin could not parse {text:?}"))
@@ -287,11 +287,7 @@ impl LoadedPlugin {
 
     /// How the plugin displays a CLAP value of a parameter.
     pub fn value_to_text(&mut self, id: ClapId, value: f64) -> Result<String> {
-        let ext = self
-            .instance
-            .plugin_shared_handle()
-            .get_extension::<PluginParams>()
-            .context("no params extension")?;
+        let ext = self.params_ext()?;
         let mut buffer = [0u8; 256];
         let text = ext
             .value_to_text(&self.instance.plugin_handle(), id, value, &mut buffer)
@@ -301,11 +297,7 @@ impl LoadedPlugin {
 
     /// The plugin's current value for a parameter (plain units).
     pub fn param_value(&mut self, id: ClapId) -> Result<f64> {
-        let ext = self
-            .instance
-            .plugin_shared_handle()
-            .get_extension::<PluginParams>()
-            .context("no params extension")?;
+        let ext = self.params_ext()?;
         ext.get_value(&self.instance.plugin_handle(), id)
             .context("the plugin did not report a value")
     }
