@@ -7,6 +7,7 @@
 pub mod dsp;
 pub mod params;
 pub mod state;
+pub mod tts;
 
 use dsp::gain::db_to_gain;
 use dsp::mix::{MixGains, Mixer};

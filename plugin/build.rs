@@ -1,0 +1,39 @@
+//! Links libsonic statically: the espeak-ng built by `espeak-rs-sys` calls it (speed changes)
+//! but does not link it, and a plugin must not depend on a shared library the user's machine
+//! may lack. Debian: `apt-get install libsonic-dev` (`cargo xtask setup` does it).
+
+use std::path::PathBuf;
+
+fn main() {
+    println!("cargo:rerun-if-env-changed=SONIC_LIB_DIR");
+    let target = std::env::var("TARGET").unwrap_or_default();
+    // x86_64-unknown-linux-gnu → x86_64-linux-gnu (Debian's multiarch folder).
+    let multiarch = target.replacen("-unknown", "", 1);
+    let candidates: Vec<PathBuf> = std::env::var_os("SONIC_LIB_DIR")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain(
+            [
+                format!("/usr/lib/{multiarch}"),
+                "/usr/lib".into(),
+                "/usr/local/lib".into(),
+            ]
+            .map(PathBuf::from),
+        )
+        .collect();
+    match candidates
+        .iter()
+        .find(|dir| dir.join("libsonic.a").is_file())
+    {
+        Some(dir) => {
+            println!("cargo:rustc-link-search=native={}", dir.display());
+            println!("cargo:rustc-link-lib=static=sonic");
+        }
+        None => {
+            println!(
+                "cargo:warning=libsonic.a not found in {candidates:?}: install libsonic-dev \
+                 (or set SONIC_LIB_DIR); linking will fail with undefined sonic* symbols"
+            );
+        }
+    }
+}

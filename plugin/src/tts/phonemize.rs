@@ -1,0 +1,324 @@
+//! Text to phonemes with espeak-ng, producing exactly what piper-tts 1.8.0's phonemizer produces
+//! (Piper voices are trained on that output, so any difference is audible).
+//!
+//! Piper uses a function that exists only in its espeak-ng fork,
+//! `espeak_TextToPhonemesWithTerminator`: like `espeak_TextToPhonemes`, one clause per call, but
+//! it also reports how the clause ended (full stop, comma, question…), which Piper turns back into
+//! punctuation symbols the voice was trained to pause and inflect on. The espeak-ng vendored by
+//! `espeak-rs-sys` keeps the fork's `TranslateClauseWithTerminator`, so [`Espeak::clauses`]
+//! re-creates the fork's function from the same internal calls.
+//!
+//! espeak-ng keeps global state and is not thread-safe: every call goes through one process-wide
+//! mutex. It is initialised with `espeakINITIALIZE_DONT_EXIT`, because without it missing data
+//! makes espeak-ng call `exit()` — inside the user's DAW.
+
+use espeak_rs_sys as sys;
+use std::ffi::{CStr, CString, c_char, c_int, c_void};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use unicode_normalization::UnicodeNormalization;
+
+/// Why phonemisation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PhonemizeError {
+    /// The data folder is missing or unusable.
+    #[error(
+        "espeak-ng could not start with the data in {path}: check that the folder exists and \
+         holds phontab, phondata, phonindex, intonations and en_dict (set ORATOR_RESOURCES to \
+         Orator's resources folder if it moved)"
+    )]
+    Init {
+        /// The data folder tried.
+        path: PathBuf,
+    },
+    /// espeak-ng has no such voice.
+    #[error(
+        "espeak-ng has no voice {0:?}; the voice's .onnx.json names an espeak voice this build lacks"
+    )]
+    UnknownVoice(String),
+    /// The text cannot be handed to C (it contains a NUL character).
+    #[error("the text contains a NUL character")]
+    Nul,
+}
+
+/// How a clause ended, as Piper encodes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Terminator {
+    /// The punctuation Piper appends (`.`, `?`, `!`, `,`, `:`, `;`), or none.
+    pub punctuation: Option<char>,
+    /// Whether the clause ends a sentence.
+    pub end_of_sentence: bool,
+}
+
+// Clause flags from espeak-ng's translate.h (the values are part of its data format).
+const CLAUSE_INTONATION_FULL_STOP: c_int = 0x0000_0000;
+const CLAUSE_INTONATION_COMMA: c_int = 0x0000_1000;
+const CLAUSE_INTONATION_QUESTION: c_int = 0x0000_2000;
+const CLAUSE_INTONATION_EXCLAMATION: c_int = 0x0000_3000;
+const CLAUSE_TYPE_CLAUSE: c_int = 0x0004_0000;
+const CLAUSE_TYPE_SENTENCE: c_int = 0x0008_0000;
+const CLAUSE_PERIOD: c_int = 40 | CLAUSE_INTONATION_FULL_STOP | CLAUSE_TYPE_SENTENCE;
+const CLAUSE_COMMA: c_int = 20 | CLAUSE_INTONATION_COMMA | CLAUSE_TYPE_CLAUSE;
+const CLAUSE_QUESTION: c_int = 40 | CLAUSE_INTONATION_QUESTION | CLAUSE_TYPE_SENTENCE;
+const CLAUSE_EXCLAMATION: c_int = 45 | CLAUSE_INTONATION_EXCLAMATION | CLAUSE_TYPE_SENTENCE;
+const CLAUSE_COLON: c_int = 30 | CLAUSE_INTONATION_FULL_STOP | CLAUSE_TYPE_CLAUSE;
+const CLAUSE_SEMICOLON: c_int = 30 | CLAUSE_INTONATION_COMMA | CLAUSE_TYPE_CLAUSE;
+
+impl Terminator {
+    /// Decodes espeak-ng's clause flags the way Piper does.
+    fn from_flags(flags: c_int) -> Self {
+        let punctuation = match flags & 0x000F_FFFF {
+            CLAUSE_PERIOD => Some('.'),
+            CLAUSE_QUESTION => Some('?'),
+            CLAUSE_EXCLAMATION => Some('!'),
+            CLAUSE_COMMA => Some(','),
+            CLAUSE_COLON => Some(':'),
+            CLAUSE_SEMICOLON => Some(';'),
+            _ => None,
+        };
+        Self {
+            punctuation,
+            end_of_sentence: flags & CLAUSE_TYPE_SENTENCE == CLAUSE_TYPE_SENTENCE,
+        }
+    }
+}
+
+// espeak-ng internals (non-static C symbols in the statically linked library) that the fork's
+// `espeak_TextToPhonemesWithTerminator` is made of.
+unsafe extern "C" {
+    /// The text decoder the clause reader reads from (readclause.c).
+    static mut p_decoder: *mut sys::espeak_ng_TEXT_DECODER;
+    /// The current voice's translator (translate.c); opaque here.
+    static mut translator: *mut c_void;
+    fn TranslateClauseWithTerminator(
+        tr: *mut c_void,
+        tone_out: *mut c_int,
+        voice_change: *mut *mut c_char,
+        terminator_out: *mut c_int,
+    );
+    fn GetTranslatedPhonemeString(phoneme_mode: c_int) -> *const c_char;
+}
+
+/// The initialised espeak-ng. Owned by [`ESPEAK`]; reach it through [`Espeak::lock`].
+#[derive(Debug)]
+pub struct Espeak {
+    /// Data folder espeak-ng was initialised with.
+    data_dir: PathBuf,
+    /// Voice currently selected, to skip redundant (slow) voice loads.
+    voice: Option<String>,
+}
+
+/// espeak-ng's global state, behind the one lock every caller must take.
+static ESPEAK: Mutex<Option<Espeak>> = Mutex::new(None);
+
+/// Exclusive access to espeak-ng.
+pub struct EspeakGuard(MutexGuard<'static, Option<Espeak>>);
+
+impl Espeak {
+    /// Locks espeak-ng, initialising it from `data_dir` (the `espeak-ng-data` folder) on first
+    /// use. Later calls with another folder keep the first one: espeak-ng cannot be
+    /// re-initialised in one process.
+    pub fn lock(data_dir: &Path) -> Result<EspeakGuard, PhonemizeError> {
+        let mut guard = ESPEAK.lock().unwrap_or_else(|e| e.into_inner());
+        if guard.is_none() {
+            let init_error = || PhonemizeError::Init {
+                path: data_dir.to_path_buf(),
+            };
+            let path =
+                CString::new(data_dir.as_os_str().as_encoded_bytes()).map_err(|_| init_error())?;
+            if !data_dir.join("phontab").is_file() {
+                return Err(init_error());
+            }
+            // SAFETY: `path` is a valid C string for the duration of the call; the lock above
+            // serialises every espeak-ng call in the process.
+            let rate = unsafe {
+                sys::espeak_Initialize(
+                    sys::espeak_AUDIO_OUTPUT_AUDIO_OUTPUT_SYNCHRONOUS,
+                    0,
+                    path.as_ptr(),
+                    sys::espeakINITIALIZE_DONT_EXIT as c_int,
+                )
+            };
+            if rate <= 0 {
+                return Err(init_error());
+            }
+            *guard = Some(Espeak {
+                data_dir: data_dir.to_path_buf(),
+                voice: None,
+            });
+        }
+        Ok(EspeakGuard(guard))
+    }
+}
+
+impl EspeakGuard {
+    fn state(&mut self) -> &mut Espeak {
+        // `lock` only returns a guard after filling the slot.
+        self.0.get_or_insert_with(|| Espeak {
+            data_dir: PathBuf::new(),
+            voice: None,
+        })
+    }
+
+    /// The data folder espeak-ng runs on.
+    pub fn data_dir(&mut self) -> PathBuf {
+        self.state().data_dir.clone()
+    }
+
+    /// Selects an espeak voice by name (`en-us`, …).
+    pub fn set_voice(&mut self, voice: &str) -> Result<(), PhonemizeError> {
+        if self.state().voice.as_deref() == Some(voice) {
+            return Ok(());
+        }
+        let name = CString::new(voice).map_err(|_| PhonemizeError::UnknownVoice(voice.into()))?;
+        // SAFETY: valid C string; serialised by the guard.
+        let status = unsafe { sys::espeak_SetVoiceByName(name.as_ptr()) };
+        if status != sys::espeak_ERROR_EE_OK {
+            return Err(PhonemizeError::UnknownVoice(voice.into()));
+        }
+        self.state().voice = Some(voice.to_owned());
+        Ok(())
+    }
+
+    /// espeak-ng's clauses for `text`: (IPA phonemes, how the clause ended), in order.
+    pub fn clauses(&mut self, text: &str) -> Result<Vec<(String, Terminator)>, PhonemizeError> {
+        let c_text = CString::new(text).map_err(|_| PhonemizeError::Nul)?;
+        let mut clauses = Vec::new();
+        let mut cursor: *const c_void = c_text.as_ptr().cast();
+        while !cursor.is_null() {
+            let mut flags: c_int = 0;
+            // SAFETY: re-creation of the fork's espeak_TextToPhonemesWithTerminator. `cursor`
+            // points into `c_text`, which outlives the loop; the decoder reads up to its NUL.
+            // espeak-ng's globals are only touched under the guard. UTF-8 mode ignores the
+            // encoding argument, so the translator's encoding field is not needed.
+            let phonemes = unsafe {
+                if p_decoder.is_null() {
+                    p_decoder = sys::create_text_decoder();
+                }
+                if sys::text_decoder_decode_string_multibyte(
+                    p_decoder,
+                    cursor,
+                    0,
+                    sys::espeakCHARS_UTF8 as c_int,
+                ) != sys::espeak_ng_STATUS_ENS_OK
+                {
+                    break;
+                }
+                TranslateClauseWithTerminator(
+                    translator,
+                    std::ptr::null_mut(),
+                    std::ptr::null_mut(),
+                    &mut flags,
+                );
+                cursor = sys::text_decoder_get_buffer(p_decoder);
+                let ptr = GetTranslatedPhonemeString(sys::espeakPHONEMES_IPA as c_int);
+                if ptr.is_null() {
+                    String::new()
+                } else {
+                    CStr::from_ptr(ptr).to_string_lossy().into_owned()
+                }
+            };
+            clauses.push((phonemes, Terminator::from_flags(flags)));
+        }
+        Ok(clauses)
+    }
+}
+
+/// Removes espeak-ng's language-switch marks, `(en)…(fr)`, which surround words it reads with
+/// another language's rules; Piper drops them.
+fn strip_language_flags(phonemes: &str) -> String {
+    let mut out = String::with_capacity(phonemes.len());
+    let mut rest = phonemes;
+    while let Some(open) = rest.find('(') {
+        match rest[open + 1..].find(')') {
+            // Piper's pattern is `\([^)]+\)`: at least one character inside.
+            Some(len) if len > 0 => {
+                out.push_str(&rest[..open]);
+                rest = &rest[open + 1 + len + 1..];
+            }
+            _ => {
+                out.push_str(&rest[..=open]);
+                rest = &rest[open + 1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Removes the emoji/text presentation selectors U+FE0E and U+FE0F. They carry no sound, and
+/// the espeak-ng vendored here mangles multi-word emoji names after them ("✔️ and ✔" reads
+/// "heavy and heavy check mark mark"), where Piper's fork reads them as if they were absent.
+fn without_presentation_selectors(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.contains(['\u{FE0E}', '\u{FE0F}']) {
+        text.replace(['\u{FE0E}', '\u{FE0F}'], "").into()
+    } else {
+        text.into()
+    }
+}
+
+/// Phonemes of one sentence, one Unicode scalar (after NFD decomposition) per phoneme, as Piper
+/// feeds them to the voice's phoneme id map.
+pub type SentencePhonemes = Vec<char>;
+
+/// Converts text to phonemes grouped by sentence, exactly as piper-tts 1.8.0 does.
+pub fn phonemize(
+    espeak: &mut EspeakGuard,
+    voice: &str,
+    text: &str,
+) -> Result<Vec<SentencePhonemes>, PhonemizeError> {
+    espeak.set_voice(voice)?;
+    let mut sentences = Vec::new();
+    let mut sentence = SentencePhonemes::new();
+    for (phonemes, terminator) in espeak.clauses(&without_presentation_selectors(text))? {
+        let mut clause = strip_language_flags(&phonemes);
+        if let Some(p) = terminator.punctuation {
+            clause.push(p);
+            if matches!(p, ',' | ':' | ';') {
+                clause.push(' ');
+            }
+        }
+        sentence.extend(clause.nfd());
+        if terminator.end_of_sentence {
+            sentences.push(std::mem::take(&mut sentence));
+        }
+    }
+    if !sentence.is_empty() {
+        sentences.push(sentence);
+    }
+    Ok(sentences)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn language_flags_are_removed_like_piper_does() {
+        assert_eq!(strip_language_flags("(fr)bɔ̃ʒuʁ(en) wɜːld"), "bɔ̃ʒuʁ wɜːld");
+        assert_eq!(strip_language_flags("a() b"), "a() b");
+        assert_eq!(strip_language_flags("a(b"), "a(b");
+    }
+
+    #[test]
+    fn presentation_selectors_are_removed() {
+        assert_eq!(
+            without_presentation_selectors("a ✔\u{FE0F} b ✔\u{FE0E}"),
+            "a ✔ b ✔"
+        );
+        assert!(matches!(
+            without_presentation_selectors("plain"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+    }
+
+    #[test]
+    fn terminators_decode_to_piper_punctuation() {
+        let t = Terminator::from_flags(CLAUSE_QUESTION);
+        assert_eq!((t.punctuation, t.end_of_sentence), (Some('?'), true));
+        let t = Terminator::from_flags(CLAUSE_COMMA);
+        assert_eq!((t.punctuation, t.end_of_sentence), (Some(','), false));
+        let t = Terminator::from_flags(CLAUSE_TYPE_SENTENCE | 70);
+        assert_eq!((t.punctuation, t.end_of_sentence), (None, true));
+    }
+}
