@@ -19,7 +19,18 @@ use std::process::Command;
 const BUILD_DEBIAN_PACKAGES: &[&str] = &["cmake", "libclang-dev", "libsonic-dev", "pkg-config"];
 
 /// Python packages for the VST3 host test, pinned so a run today equals a run next month.
-const PYTHON_TEST_PACKAGES: &[&str] = &["pedalboard==0.9.26", "numpy==2.4.6", "pytest==9.2.0"];
+/// piper-tts is the reference the speech tests compare Orator against.
+const PYTHON_TEST_PACKAGES: &[&str] = &[
+    "pedalboard==0.9.26",
+    "numpy==2.4.6",
+    "pytest==9.2.0",
+    "piper-tts==1.8.0",
+    "soundfile==0.14.0",
+];
+
+/// What README command 1 renders to show the whole chain works.
+const DEMO_TEXT: &str =
+    "Hello! This is Orator, speaking through the plugin's own engine and mixer.";
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -40,7 +51,8 @@ fn main() -> Result<()> {
             eprintln!(
                 "usage: cargo xtask <setup | build | test | bundle <package> [--release]>\n\n\
                  setup   install what the tests need (Debian packages, a Python venv)\n\
-                 build   build the release CLAP and VST3 bundles into target/bundled/\n\
+                 assets  fetch the voice and ONNX Runtime, build espeak-ng data\n\
+                 build   build the bundles (with resources) and render a demo sentence\n\
                  test    run every check CI runs (installs what it needs first)"
             );
             bail!("unknown or missing command")
@@ -191,10 +203,26 @@ fn build() -> Result<()> {
     assets::espeak_data("release")?;
     let bundled = target_dir().join("bundled");
     install_resources(&bundled)?;
+    // nice-plug's bundler copies a binary named like the package under the bundle name
+    // ("Orator"), the name the standalone app will want; the CLI keeps its own name instead.
+    let cli = bundled.join("orator");
+    std::fs::remove_file(bundled.join("Orator")).ok();
+    std::fs::copy(target_dir().join("release").join("orator"), &cli)
+        .context("could not copy the orator CLI into target/bundled")?;
+    let demo = target_dir().join("orator-demo.wav");
+    run(
+        &cli.to_string_lossy(),
+        &["say", DEMO_TEXT, "--out", &demo.to_string_lossy()],
+        &[],
+    )
+    .context("the bundled CLI could not render speech")?;
     eprintln!(
-        "\nBundles ready:\n  {}\n  {}",
+        "\nReady:\n  {}\n  {}\n  {} (with the resources in {})\n  {} (speech rendered by it)",
         bundled.join("Orator.clap").display(),
-        bundled.join("Orator.vst3").display()
+        bundled.join("Orator.vst3").display(),
+        cli.display(),
+        bundled.join("Orator-resources").display(),
+        demo.display()
     );
     Ok(())
 }
@@ -253,7 +281,14 @@ fn test() -> Result<()> {
     let python_str = python.to_string_lossy().into_owned();
     run(
         &python_str,
-        &["-m", "pytest", "-q", "tests/vst3"],
-        &[("ORATOR_VST3", vst3.as_os_str())],
+        &["-m", "pytest", "-q", "tests/vst3", "tests/speech"],
+        &[
+            ("ORATOR_VST3", vst3.as_os_str()),
+            (
+                "ORATOR_CLI",
+                target_dir().join("bundled").join("orator").as_os_str(),
+            ),
+            ("ORATOR_RESOURCES", target_dir().join("assets").as_os_str()),
+        ],
     )
 }

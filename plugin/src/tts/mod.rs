@@ -2,4 +2,9 @@
 //!
 //! Everything here runs off the audio thread.
 
+pub mod engine;
+pub mod onnx;
 pub mod phonemize;
+pub mod resample;
+pub mod resources;
+pub mod voice;

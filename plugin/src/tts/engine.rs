@@ -1,0 +1,225 @@
+//! The speech engine: text in, audio out, one sentence at a time as each is ready.
+//!
+//! [`Engine::speak`] hands each sentence's audio to a callback as soon as it is synthesised, so
+//! a caller can start playing the first sentence while later ones are computed. The callback
+//! interface is what the chunked decoder will feed later (windows of a sentence instead of
+//! whole sentences) without changing callers.
+
+use super::onnx::Voice;
+use super::phonemize::{Espeak, PhonemizeError, phonemize};
+use super::voice::{SynthesisSettings, VoiceError};
+use std::ops::ControlFlow;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+/// Why speaking failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SpeakError {
+    /// Phonemisation failed.
+    #[error(transparent)]
+    Phonemize(#[from] PhonemizeError),
+    /// The voice failed.
+    #[error(transparent)]
+    Voice(#[from] VoiceError),
+}
+
+/// One piece of speech.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Chunk {
+    /// Mono samples at [`Chunk::sample_rate`].
+    pub samples: Vec<f32>,
+    /// The voice's sample rate.
+    pub sample_rate: u32,
+    /// Which sentence of the text this belongs to (0-based).
+    pub sentence: usize,
+}
+
+/// Counters the editor and benches read. Written by whichever thread synthesises (relaxed
+/// atomics: each value is independent, readers only display them).
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// Sentences synthesised.
+    pub sentences: AtomicU64,
+    /// Nanoseconds spent phonemising.
+    pub phonemize_ns: AtomicU64,
+    /// Nanoseconds spent in the voice model.
+    pub infer_ns: AtomicU64,
+    /// Samples of audio produced (at the voice's rate).
+    pub samples: AtomicU64,
+    /// Phonemes the voice did not know (skipped).
+    pub unknown_phonemes: AtomicU64,
+    /// Failed speak calls.
+    pub errors: AtomicU64,
+}
+
+impl Metrics {
+    /// Real-time factor so far: synthesis time over audio time (below 1 is faster than real
+    /// time).
+    pub fn real_time_factor(&self, sample_rate: u32) -> Option<f64> {
+        let samples = self.samples.load(Ordering::Relaxed);
+        let busy =
+            self.phonemize_ns.load(Ordering::Relaxed) + self.infer_ns.load(Ordering::Relaxed);
+        (samples > 0).then(|| busy as f64 * 1e-9 / (samples as f64 / f64::from(sample_rate)))
+    }
+}
+
+/// The longest piece of text handed to espeak-ng at once. espeak-ng is shared by the whole
+/// process; bounded pieces keep one huge paste from holding it for seconds.
+const MAX_PIECE_CHARS: usize = 2000;
+
+/// A voice plus the phonemizer data it needs.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    /// The voice (shared with every other engine using the same model file).
+    pub voice: Arc<Voice>,
+    /// espeak-ng's data folder.
+    espeak_data: PathBuf,
+    /// Counters.
+    pub metrics: Arc<Metrics>,
+}
+
+impl Engine {
+    /// An engine speaking with `voice`, phonemising with the espeak-ng data in `espeak_data`.
+    pub fn new(voice: Arc<Voice>, espeak_data: PathBuf) -> Self {
+        Self {
+            voice,
+            espeak_data,
+            metrics: Arc::default(),
+        }
+    }
+
+    /// Speaks `text`, calling `on_chunk` with each sentence's audio as soon as it is ready.
+    /// Returning `ControlFlow::Break` from the callback stops early (Stop/Skip). Empty or
+    /// whitespace-only text produces no audio and no error.
+    pub fn speak(
+        &self,
+        text: &str,
+        settings: &SynthesisSettings,
+        on_chunk: &mut dyn FnMut(Chunk) -> ControlFlow<()>,
+    ) -> Result<(), SpeakError> {
+        let result = self.speak_inner(text, settings, on_chunk);
+        if result.is_err() {
+            self.metrics.errors.fetch_add(1, Ordering::Relaxed);
+        }
+        result
+    }
+
+    fn speak_inner(
+        &self,
+        text: &str,
+        settings: &SynthesisSettings,
+        on_chunk: &mut dyn FnMut(Chunk) -> ControlFlow<()>,
+    ) -> Result<(), SpeakError> {
+        let clean = clean_text(text);
+        let mut sentence_index = 0;
+        for piece in pieces(&clean, MAX_PIECE_CHARS) {
+            let started = Instant::now();
+            let sentences = {
+                let mut espeak = Espeak::lock(&self.espeak_data)?;
+                phonemize(&mut espeak, &self.voice.config.espeak_voice, piece)?
+            };
+            self.metrics
+                .phonemize_ns
+                .fetch_add(elapsed_ns(started), Ordering::Relaxed);
+            for phonemes in sentences {
+                let mut unknown = 0;
+                let ids = self.voice.config.phoneme_ids(&phonemes, &mut unknown);
+                self.metrics
+                    .unknown_phonemes
+                    .fetch_add(unknown as u64, Ordering::Relaxed);
+                if ids.len() <= 3 {
+                    continue; // nothing speakable (only start/end symbols)
+                }
+                let started = Instant::now();
+                let samples = self.voice.infer(&ids, settings)?;
+                self.metrics
+                    .infer_ns
+                    .fetch_add(elapsed_ns(started), Ordering::Relaxed);
+                self.metrics.sentences.fetch_add(1, Ordering::Relaxed);
+                self.metrics
+                    .samples
+                    .fetch_add(samples.len() as u64, Ordering::Relaxed);
+                let chunk = Chunk {
+                    samples,
+                    sample_rate: self.voice.config.sample_rate,
+                    sentence: sentence_index,
+                };
+                sentence_index += 1;
+                if on_chunk(chunk).is_break() {
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn elapsed_ns(since: Instant) -> u64 {
+    u64::try_from(since.elapsed().as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// Replaces control characters (other than line breaks and tabs) with spaces: they carry no
+/// speech and some make espeak-ng misread the text around them.
+fn clean_text(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() && !matches!(c, '\n' | '\t') {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+/// Splits text into pieces of at most about `max_chars` characters, preferring paragraph
+/// breaks, then sentence ends, then spaces, so espeak-ng still sees whole sentences.
+fn pieces(text: &str, max_chars: usize) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = text.trim();
+    while !rest.is_empty() {
+        if rest.chars().count() <= max_chars {
+            out.push(rest);
+            break;
+        }
+        let limit = rest
+            .char_indices()
+            .nth(max_chars)
+            .map_or(rest.len(), |(i, _)| i);
+        let window = &rest[..limit];
+        let cut = window
+            .rfind("\n\n")
+            .or_else(|| window.rfind(['.', '!', '?', '\n']).map(|i| i + 1))
+            .or_else(|| window.rfind(' '))
+            .filter(|&i| i > 0)
+            .unwrap_or(limit);
+        out.push(rest[..cut].trim());
+        rest = rest[cut..].trim_start();
+    }
+    out.retain(|p| !p.is_empty());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_become_spaces_but_line_breaks_stay() {
+        assert_eq!(clean_text("a\u{0}b\u{7}c\nd\te"), "a b c\nd\te");
+    }
+
+    #[test]
+    fn long_text_is_cut_at_sentence_ends_within_the_limit() {
+        let text = "One two. Three four. Five six seven.";
+        let parts = pieces(text, 12);
+        assert_eq!(parts, ["One two.", "Three four.", "Five six", "seven."]);
+        assert!(pieces("   ", 10).is_empty());
+        let huge = "word ".repeat(10_000);
+        let parts = pieces(&huge, MAX_PIECE_CHARS);
+        assert!(parts.iter().all(|p| p.chars().count() <= MAX_PIECE_CHARS));
+        assert_eq!(parts.join(" ").split_whitespace().count(), 10_000);
+    }
+}

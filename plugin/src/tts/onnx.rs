@@ -1,0 +1,205 @@
+//! ONNX Runtime: one environment per process (ONNX Runtime allows no more), and one session per
+//! voice file shared by every plugin instance in the process.
+//!
+//! Session options, chosen by measurement on the 2-core build machine (shared/DECISIONS.md):
+//! one intra-op thread (two were slower on two busy cores, and the host's audio threads need
+//! the other core), graph optimisation disabled (halves session creation, no synthesis
+//! slowdown), memory pattern off (shapes vary per sentence; with it on, peak memory grows).
+
+use super::voice::{SynthesisSettings, VoiceConfig, VoiceError};
+use ort::session::Session;
+use ort::session::builder::GraphOptimizationLevel;
+use ort::value::Tensor;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+
+/// The process's ONNX Runtime environment, created on first use from the library file.
+static ENVIRONMENT: OnceLock<ort::environment::Environment> = OnceLock::new();
+/// Serialises environment creation (a failed attempt may be retried with another library).
+static ENVIRONMENT_INIT: Mutex<()> = Mutex::new(());
+
+/// Why ONNX Runtime could not start.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "ONNX Runtime could not be loaded from {path}: {message}. Check that the file exists and is \
+     ONNX Runtime 1.32 for this platform (set ORATOR_RESOURCES to Orator's resources folder if \
+     it moved)"
+)]
+pub struct RuntimeError {
+    /// The library tried.
+    pub path: PathBuf,
+    /// What failed.
+    pub message: String,
+}
+
+/// Loads ONNX Runtime from `library` (an absolute path: relative names would resolve against
+/// the host's executable) unless it is already loaded.
+pub fn runtime(library: &Path) -> Result<&'static ort::environment::Environment, RuntimeError> {
+    if let Some(env) = ENVIRONMENT.get() {
+        return Ok(env);
+    }
+    let _guard = ENVIRONMENT_INIT.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(env) = ENVIRONMENT.get() {
+        return Ok(env);
+    }
+    let error = |message: String| RuntimeError {
+        path: library.to_path_buf(),
+        message,
+    };
+    if !library.is_file() {
+        return Err(error("no such file".into()));
+    }
+    let env = ort::init_from(library)
+        .map_err(|e| error(e.to_string()))?
+        .with_name("orator")
+        .build()
+        .map_err(|e| error(e.to_string()))?;
+    Ok(ENVIRONMENT.get_or_init(|| env))
+}
+
+/// Creates a session with the options the module docs explain.
+fn build_session(env: &ort::environment::Environment, model: &[u8]) -> Result<Session, String> {
+    let text = |e: &dyn std::fmt::Display| e.to_string();
+    let builder = Session::builder(env).map_err(|e| text(&e))?;
+    let builder = builder.with_intra_threads(1).map_err(|e| text(&e))?;
+    let builder = builder
+        .with_optimization_level(GraphOptimizationLevel::Disable)
+        .map_err(|e| text(&e))?;
+    let mut builder = builder.with_memory_pattern(false).map_err(|e| text(&e))?;
+    builder.commit_from_memory(model).map_err(|e| text(&e))
+}
+
+/// A loaded Piper voice: its config and its ONNX Runtime session.
+#[derive(Debug)]
+pub struct Voice {
+    /// The model file, canonical.
+    pub path: PathBuf,
+    /// The parsed `.onnx.json`.
+    pub config: VoiceConfig,
+    /// ONNX Runtime runs need `&mut Session`: one synthesis at a time per voice.
+    session: Mutex<Session>,
+    /// Whether the model takes a speaker id.
+    has_sid: bool,
+}
+
+/// Voices loaded in this process, by canonical (model, config) paths. Weak, so a voice no
+/// instance uses is freed.
+static VOICES: Mutex<Option<HashMap<VoiceKey, Weak<Voice>>>> = Mutex::new(None);
+
+/// A voice's identity: its canonical model and config paths.
+type VoiceKey = (PathBuf, PathBuf);
+
+/// A Piper voice's config file: the model's name plus `.json`.
+pub fn config_path(model: &Path) -> PathBuf {
+    let mut path = model.as_os_str().to_owned();
+    path.push(".json");
+    PathBuf::from(path)
+}
+
+impl Voice {
+    /// The voice whose model is `model` (its config is `model` + `.json`, see
+    /// [`config_path`]), loading it unless another instance in this process already has. Slow (half a second): never call it on
+    /// the audio thread or the main thread.
+    pub fn load(model: &Path, runtime_library: &Path) -> Result<Arc<Voice>, VoiceError> {
+        let canonical = |path: &Path| {
+            path.canonicalize().map_err(|source| VoiceError::Io {
+                path: path.to_path_buf(),
+                source,
+            })
+        };
+        // The config is the one beside the name the user chose (which may be a link to a model
+        // elsewhere), so both files are part of the voice's identity.
+        let config_path = config_path(model);
+        let key = (canonical(model)?, canonical(&config_path)?);
+        let mut voices = VOICES.lock().unwrap_or_else(|e| e.into_inner());
+        let voices = voices.get_or_insert_with(HashMap::new);
+        voices.retain(|_, voice| voice.strong_count() > 0);
+        if let Some(voice) = voices.get(&key).and_then(Weak::upgrade) {
+            return Ok(voice);
+        }
+        let voice = Arc::new(Self::load_uncached(&key.0, &config_path, runtime_library)?);
+        voices.insert(key, Arc::downgrade(&voice));
+        Ok(voice)
+    }
+
+    fn load_uncached(
+        path: &Path,
+        config_path: &Path,
+        runtime_library: &Path,
+    ) -> Result<Voice, VoiceError> {
+        let config = VoiceConfig::load(config_path)?;
+        let onnx = |message: String| VoiceError::Onnx {
+            path: path.to_path_buf(),
+            message,
+        };
+        let env = runtime(runtime_library).map_err(|e| onnx(e.to_string()))?;
+        let bytes = std::fs::read(path).map_err(|source| VoiceError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let session = build_session(env, &bytes)
+            .map_err(|e| onnx(format!("not a usable voice model ({e})")))?;
+        let names: Vec<&str> = session.inputs().iter().map(|i| i.name()).collect();
+        for needed in ["input", "input_lengths", "scales"] {
+            if !names.contains(&needed) {
+                return Err(onnx(format!(
+                    "the model has no {needed:?} input (inputs: {names:?}); is it a Piper voice?"
+                )));
+            }
+        }
+        let has_sid = names.contains(&"sid");
+        if config.num_speakers > 1 && !has_sid {
+            return Err(onnx(format!(
+                "the config says {} speakers but the model takes no speaker id; the .onnx and \
+                 .onnx.json do not belong together",
+                config.num_speakers
+            )));
+        }
+        Ok(Voice {
+            path: path.to_path_buf(),
+            config,
+            session: Mutex::new(session),
+            has_sid,
+        })
+    }
+
+    /// Runs the model on one sentence's phoneme ids and returns its audio (mono, at
+    /// `config.sample_rate`, model level: roughly within ±1).
+    pub fn infer(&self, ids: &[i64], settings: &SynthesisSettings) -> Result<Vec<f32>, VoiceError> {
+        let settings = settings.sanitized();
+        let onnx = |e: ort::Error| VoiceError::Onnx {
+            path: self.path.clone(),
+            message: e.to_string(),
+        };
+        let input = Tensor::from_array(([1usize, ids.len()], ids.to_vec())).map_err(onnx)?;
+        let lengths = Tensor::from_array(([1usize], vec![ids.len() as i64])).map_err(onnx)?;
+        let scales = Tensor::from_array((
+            [3usize],
+            vec![
+                settings.noise_scale,
+                settings.length_scale,
+                settings.noise_w,
+            ],
+        ))
+        .map_err(onnx)?;
+        let mut session = self.session.lock().unwrap_or_else(|e| e.into_inner());
+        let outputs = if self.has_sid {
+            let speaker = settings
+                .speaker
+                .unwrap_or(0)
+                .clamp(0, i64::from(self.config.num_speakers) - 1);
+            let sid = Tensor::from_array(([1usize], vec![speaker])).map_err(onnx)?;
+            session.run(ort::inputs![
+                "input" => input, "input_lengths" => lengths, "scales" => scales, "sid" => sid
+            ])
+        } else {
+            session.run(ort::inputs![
+                "input" => input, "input_lengths" => lengths, "scales" => scales
+            ])
+        }
+        .map_err(onnx)?;
+        let (_, audio) = outputs[0].try_extract_tensor::<f32>().map_err(onnx)?;
+        Ok(audio.iter().map(|x| x * settings.volume).collect())
+    }
+}

@@ -1,0 +1,286 @@
+//! A Piper voice's configuration (`<voice>.onnx.json`): sample rate, espeak voice, inference
+//! defaults, speakers, and the phoneme → id map.
+
+use serde::Deserialize;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+/// Why a voice could not be loaded. Every variant names the file and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum VoiceError {
+    /// A file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The `.onnx.json` is not valid JSON of the expected shape.
+    #[error("{path} is not a Piper voice config: {source}")]
+    Json {
+        /// The file.
+        path: PathBuf,
+        /// The parse error.
+        source: serde_json::Error,
+    },
+    /// The config parses but cannot work.
+    #[error("{path}: {reason}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// ONNX Runtime refused the model or failed to run it.
+    #[error("{path}: ONNX Runtime: {message}")]
+    Onnx {
+        /// The model file.
+        path: PathBuf,
+        /// ONNX Runtime's message.
+        message: String,
+    },
+}
+
+#[derive(Deserialize)]
+struct RawAudio {
+    sample_rate: u32,
+}
+
+#[derive(Deserialize)]
+struct RawEspeak {
+    voice: String,
+}
+
+#[derive(Deserialize)]
+struct RawInference {
+    noise_scale: Option<f32>,
+    length_scale: Option<f32>,
+    noise_w: Option<f32>,
+}
+
+#[derive(Deserialize)]
+struct RawConfig {
+    audio: RawAudio,
+    espeak: Option<RawEspeak>,
+    inference: Option<RawInference>,
+    phoneme_type: Option<String>,
+    phoneme_id_map: HashMap<String, Vec<i64>>,
+    num_speakers: Option<u32>,
+    #[serde(default)]
+    speaker_id_map: BTreeMap<String, i64>,
+}
+
+/// How to speak: Piper's inference scales plus Orator's volume and speaker choice.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SynthesisSettings {
+    /// Phoneme duration multiplier: above 1 is slower, below 1 faster.
+    pub length_scale: f32,
+    /// Variation of the voice's timbre (latent noise).
+    pub noise_scale: f32,
+    /// Variation of phoneme durations.
+    pub noise_w: f32,
+    /// Linear gain applied to the model output.
+    pub volume: f32,
+    /// Speaker id for multi-speaker voices (ignored by single-speaker ones).
+    pub speaker: Option<i64>,
+}
+
+impl SynthesisSettings {
+    /// The settings with every float made finite and within a sane range, so a garbage value
+    /// from the UI or a preset cannot make the model misbehave.
+    pub fn sanitized(self) -> Self {
+        let clamp = |v: f32, lo: f32, hi: f32, default: f32| {
+            if v.is_finite() {
+                v.clamp(lo, hi)
+            } else {
+                default
+            }
+        };
+        Self {
+            length_scale: clamp(self.length_scale, 0.25, 4.0, 1.0),
+            noise_scale: clamp(self.noise_scale, 0.0, 2.0, 0.667),
+            noise_w: clamp(self.noise_w, 0.0, 2.0, 0.8),
+            volume: clamp(self.volume, 0.0, 4.0, 1.0),
+            speaker: self.speaker,
+        }
+    }
+}
+
+/// A parsed, validated voice config.
+#[derive(Debug, Clone)]
+pub struct VoiceConfig {
+    /// Output sample rate of the model.
+    pub sample_rate: u32,
+    /// espeak-ng voice used to phonemise text for this model.
+    pub espeak_voice: String,
+    /// The voice's own inference defaults.
+    pub defaults: SynthesisSettings,
+    /// Number of speakers (1 for single-speaker voices).
+    pub num_speakers: u32,
+    /// Speaker names → ids, for multi-speaker voices.
+    pub speakers: BTreeMap<String, i64>,
+    /// Phoneme (one Unicode scalar) → ids.
+    id_map: HashMap<char, Vec<i64>>,
+    /// Ids of the padding, start and end symbols.
+    pad: Vec<i64>,
+    bos: Vec<i64>,
+    eos: Vec<i64>,
+}
+
+impl VoiceConfig {
+    /// Reads and validates `<model>.onnx.json`.
+    pub fn load(path: &Path) -> Result<Self, VoiceError> {
+        let bytes = std::fs::read(path).map_err(|source| VoiceError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(&bytes, path)
+    }
+
+    /// Parses config bytes; `path` is only used in error messages.
+    pub fn parse(bytes: &[u8], path: &Path) -> Result<Self, VoiceError> {
+        let raw: RawConfig = serde_json::from_slice(bytes).map_err(|source| VoiceError::Json {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let invalid = |reason: String| VoiceError::Invalid {
+            path: path.to_path_buf(),
+            reason,
+        };
+        if let Some(kind) = raw.phoneme_type.as_deref()
+            && kind != "espeak"
+        {
+            return Err(invalid(format!(
+                "phoneme_type {kind:?} is not supported (Orator reads espeak voices)"
+            )));
+        }
+        if !(8000..=192_000).contains(&raw.audio.sample_rate) {
+            return Err(invalid(format!(
+                "audio.sample_rate {} is outside 8000–192000 Hz",
+                raw.audio.sample_rate
+            )));
+        }
+        let mut id_map = HashMap::new();
+        for (symbol, ids) in raw.phoneme_id_map {
+            let mut chars = symbol.chars();
+            if let (Some(c), None) = (chars.next(), chars.next()) {
+                if ids.is_empty() || ids.iter().any(|&id| id < 0) {
+                    return Err(invalid(format!(
+                        "phoneme {symbol:?} has invalid ids {ids:?}"
+                    )));
+                }
+                id_map.insert(c, ids);
+            }
+        }
+        let special = |c: char| {
+            id_map
+                .get(&c)
+                .cloned()
+                .ok_or_else(|| invalid(format!("phoneme_id_map lacks the {c:?} symbol")))
+        };
+        let (pad, bos, eos) = (special('_')?, special('^')?, special('$')?);
+        let inference = raw.inference.unwrap_or(RawInference {
+            noise_scale: None,
+            length_scale: None,
+            noise_w: None,
+        });
+        let num_speakers = raw.num_speakers.unwrap_or(1).max(1);
+        Ok(Self {
+            sample_rate: raw.audio.sample_rate,
+            espeak_voice: raw.espeak.map_or_else(|| "en-us".to_owned(), |e| e.voice),
+            defaults: SynthesisSettings {
+                length_scale: inference.length_scale.unwrap_or(1.0),
+                noise_scale: inference.noise_scale.unwrap_or(0.667),
+                noise_w: inference.noise_w.unwrap_or(0.8),
+                volume: 1.0,
+                speaker: (num_speakers > 1).then_some(0),
+            }
+            .sanitized(),
+            num_speakers,
+            speakers: raw.speaker_id_map,
+            id_map,
+            pad,
+            bos,
+            eos,
+        })
+    }
+
+    /// Piper's phoneme → id conversion: `^ _`, then each phoneme followed by `_`, then `$`.
+    /// Phonemes the voice does not know are skipped and counted in `unknown`.
+    pub fn phoneme_ids(&self, phonemes: &[char], unknown: &mut usize) -> Vec<i64> {
+        let mut ids = Vec::with_capacity(phonemes.len() * 2 + 3);
+        ids.extend(&self.bos);
+        ids.extend(&self.pad);
+        for phoneme in phonemes {
+            match self.id_map.get(phoneme) {
+                Some(phoneme_ids) => {
+                    ids.extend(phoneme_ids);
+                    ids.extend(&self.pad);
+                }
+                None => *unknown += 1,
+            }
+        }
+        ids.extend(&self.eos);
+        ids
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"{"audio":{"sample_rate":22050},"espeak":{"voice":"en-us"},
+        "inference":{"noise_scale":0.5,"length_scale":1.2,"noise_w":0.7},
+        "phoneme_id_map":{"_":[0],"^":[1],"$":[2],"a":[14],"b":[15],"ab":[99]}}"#;
+
+    #[test]
+    fn ids_follow_pipers_layout_and_skip_unknown_phonemes() {
+        let config = VoiceConfig::parse(MINIMAL.as_bytes(), Path::new("v.json")).unwrap();
+        let mut unknown = 0;
+        assert_eq!(
+            config.phoneme_ids(&['a', 'x', 'b'], &mut unknown),
+            [1, 0, 14, 0, 15, 0, 2]
+        );
+        assert_eq!(unknown, 1);
+        assert_eq!(config.defaults.length_scale, 1.2);
+        assert_eq!(config.num_speakers, 1);
+        assert_eq!(config.defaults.speaker, None);
+    }
+
+    #[test]
+    fn broken_configs_name_the_file_and_the_problem() {
+        let path = Path::new("bad.onnx.json");
+        let err = VoiceConfig::parse(b"{", path).unwrap_err().to_string();
+        assert!(
+            err.contains("bad.onnx.json") && err.contains("not a Piper voice config"),
+            "{err}"
+        );
+        let no_pad = MINIMAL.replace(r#""_":[0],"#, "");
+        let err = VoiceConfig::parse(no_pad.as_bytes(), path)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("lacks the '_' symbol"), "{err}");
+        let text_type = MINIMAL.replace(r#""audio""#, r#""phoneme_type":"text","audio""#);
+        let err = VoiceConfig::parse(text_type.as_bytes(), path)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not supported"), "{err}");
+    }
+
+    #[test]
+    fn garbage_settings_are_made_safe() {
+        let s = SynthesisSettings {
+            length_scale: f32::NAN,
+            noise_scale: 100.0,
+            noise_w: -1.0,
+            volume: f32::INFINITY,
+            speaker: None,
+        }
+        .sanitized();
+        assert_eq!(
+            (s.length_scale, s.noise_scale, s.noise_w, s.volume),
+            (1.0, 2.0, 0.0, 1.0)
+        );
+    }
+}

@@ -1,0 +1,165 @@
+//! The speech engine with the real default voice, real ONNX Runtime and real espeak-ng data
+//! (built by `cargo xtask assets`, found through ORATOR_RESOURCES or `target/assets`): what it
+//! produces, and what it does with bad input.
+
+use orator::tts::engine::{Chunk, Engine};
+use orator::tts::onnx::Voice;
+use orator::tts::resources::Resources;
+use orator::tts::voice::VoiceError;
+use std::ops::ControlFlow;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+fn resources() -> Resources {
+    let dir = std::env::var_os("ORATOR_RESOURCES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/assets"));
+    Resources::first_valid(&[dir]).expect("run `cargo xtask assets` first")
+}
+
+fn engine() -> Engine {
+    let r = resources();
+    let voice = Voice::load(&r.default_voice(), &r.onnxruntime()).expect("default voice loads");
+    Engine::new(voice, r.espeak_data())
+}
+
+fn speak_all(engine: &Engine, text: &str) -> Vec<Chunk> {
+    let mut chunks = Vec::new();
+    let settings = engine.voice.config.defaults;
+    engine
+        .speak(text, &settings, &mut |c| {
+            chunks.push(c);
+            ControlFlow::Continue(())
+        })
+        .expect("speak");
+    chunks
+}
+
+#[test]
+fn each_sentence_arrives_as_its_own_chunk_of_real_speech() {
+    let engine = engine();
+    let chunks = speak_all(&engine, "Good morning. How are you today? Fine, thanks!");
+    assert_eq!(chunks.len(), 3, "one chunk per sentence");
+    for (i, chunk) in chunks.iter().enumerate() {
+        assert_eq!(chunk.sentence, i);
+        assert_eq!(chunk.sample_rate, 22050);
+        let seconds = chunk.samples.len() as f32 / 22050.0;
+        assert!((0.3..4.0).contains(&seconds), "sentence {i}: {seconds} s");
+        let peak = chunk.samples.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+        let rms =
+            (chunk.samples.iter().map(|x| x * x).sum::<f32>() / chunk.samples.len() as f32).sqrt();
+        assert!(chunk.samples.iter().all(|x| x.is_finite()));
+        assert!(peak > 0.05 && peak <= 1.5, "sentence {i}: peak {peak}");
+        assert!(
+            rms > 0.01,
+            "sentence {i}: rms {rms} — silence is not speech"
+        );
+    }
+    // Longer text takes longer to say.
+    assert!(chunks[1].samples.len() > chunks[0].samples.len());
+    assert!(
+        engine
+            .metrics
+            .real_time_factor(22050)
+            .is_some_and(|rtf| rtf > 0.0)
+    );
+}
+
+#[test]
+fn the_voice_is_shared_by_everyone_who_loads_the_same_file() {
+    let r = resources();
+    let a = Voice::load(&r.default_voice(), &r.onnxruntime()).unwrap();
+    let other_spelling = r.root.join("voices/../voices/en_US-joe-medium.onnx");
+    let b = Voice::load(&other_spelling, &r.onnxruntime()).unwrap();
+    assert!(
+        Arc::ptr_eq(&a, &b),
+        "one session per voice file per process"
+    );
+}
+
+#[test]
+fn empty_whitespace_and_control_text_produce_nothing_without_error() {
+    let engine = engine();
+    for text in ["", "   \n\t  ", "\u{0}\u{7}\u{1b}", "…", "— — —"] {
+        let chunks = speak_all(&engine, text);
+        assert!(chunks.iter().all(|c| !c.samples.is_empty()), "{text:?}");
+        assert!(chunks.len() <= 1, "{text:?} gave {} chunks", chunks.len());
+    }
+    let with_controls = speak_all(&engine, "Hello\u{0}there\u{7}.");
+    assert_eq!(with_controls.len(), 1);
+}
+
+#[test]
+fn a_megabyte_of_text_streams_its_first_sentence_and_stops_on_request() {
+    let engine = engine();
+    let text = "This sentence repeats to fill a megabyte of text. ".repeat(20_000);
+    assert!(text.len() >= 1_000_000);
+    let mut chunks = 0;
+    let settings = engine.voice.config.defaults;
+    engine
+        .speak(&text, &settings, &mut |_| {
+            chunks += 1;
+            if chunks == 2 {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        })
+        .unwrap();
+    assert_eq!(chunks, 2, "stopped after the second sentence");
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("orator-test-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn corrupt_and_mismatched_voices_fail_with_the_file_and_the_problem() {
+    let r = resources();
+    let dir = temp_dir("voices");
+    let config = std::fs::read(r.default_voice().with_extension("onnx.json")).unwrap();
+
+    // Garbage model bytes with a valid config.
+    let garbage = dir.join("garbage.onnx");
+    std::fs::write(&garbage, b"this is not an onnx model").unwrap();
+    std::fs::write(dir.join("garbage.onnx.json"), &config).unwrap();
+    let err = Voice::load(&garbage, &r.onnxruntime()).unwrap_err();
+    assert!(matches!(err, VoiceError::Onnx { .. }), "{err}");
+    assert!(err.to_string().contains("garbage.onnx"), "{err}");
+
+    // A truncated config.
+    let model = r.default_voice();
+    let truncated = dir.join("truncated.onnx");
+    std::os::unix::fs::symlink(&model, &truncated).unwrap();
+    std::fs::write(dir.join("truncated.onnx.json"), &config[..config.len() / 2]).unwrap();
+    let err = Voice::load(&truncated, &r.onnxruntime())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("truncated.onnx.json") && err.contains("not a Piper voice config"),
+        "{err}"
+    );
+
+    // A config claiming many speakers for a single-speaker model.
+    let text = String::from_utf8(config.clone()).unwrap();
+    let mismatched = dir.join("mismatched.onnx");
+    std::os::unix::fs::symlink(&model, &mismatched).unwrap();
+    std::fs::write(
+        dir.join("mismatched.onnx.json"),
+        text.replace("\"num_speakers\": 1", "\"num_speakers\": 4"),
+    )
+    .unwrap();
+    let err = Voice::load(&mismatched, &r.onnxruntime())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("do not belong together"), "{err}");
+
+    // A missing model.
+    let err = Voice::load(&dir.join("missing.onnx"), &r.onnxruntime())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("missing.onnx"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -1,0 +1,27 @@
+//! A missing ONNX Runtime library is a clear error naming the file, and loading a voice then
+//! fails the same way instead of crashing. Its own test binary, so that no other test has
+//! loaded ONNX Runtime into the process first.
+
+use orator::tts::onnx::{Voice, runtime};
+use std::path::{Path, PathBuf};
+
+#[test]
+fn a_missing_library_is_reported_by_name_and_voices_fail_cleanly() {
+    let missing = Path::new("/nonexistent/libonnxruntime.so.1.32.0");
+    let err = runtime(missing).unwrap_err().to_string();
+    assert!(
+        err.contains("/nonexistent/libonnxruntime.so.1.32.0"),
+        "{err}"
+    );
+    assert!(
+        err.contains("no such file") && err.contains("ORATOR_RESOURCES"),
+        "{err}"
+    );
+
+    let assets = std::env::var_os("ORATOR_RESOURCES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/assets"));
+    let model = assets.join("voices/en_US-joe-medium.onnx");
+    let err = Voice::load(&model, missing).unwrap_err().to_string();
+    assert!(err.contains("ONNX Runtime could not be loaded"), "{err}");
+}
