@@ -163,3 +163,36 @@ fn corrupt_and_mismatched_voices_fail_with_the_file_and_the_problem() {
     assert!(err.contains("missing.onnx"), "{err}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn a_repeated_phrase_comes_from_the_cache_identically_and_a_stopped_one_is_not_cached() {
+    use orator::tts::cache::PhraseCache;
+    use std::sync::Mutex;
+    let cache = Arc::new(Mutex::new(PhraseCache::default()));
+    let engine = engine().with_cache(cache.clone());
+    let text = "Thanks for the follow! Enjoy the stream.";
+    let first = speak_all(&engine, text);
+    let sentences_after_first = engine
+        .metrics
+        .sentences
+        .load(std::sync::atomic::Ordering::Relaxed);
+    let second = speak_all(&engine, text);
+    assert_eq!(first, second, "a cache hit replays the same audio");
+    assert_eq!(
+        engine
+            .metrics
+            .sentences
+            .load(std::sync::atomic::Ordering::Relaxed),
+        sentences_after_first,
+        "the hit synthesised nothing"
+    );
+    assert_eq!(cache.lock().unwrap().counts(), (1, 1));
+
+    // Stopped after its first sentence: not cached, so the next request synthesises.
+    let settings = engine.voice.config.defaults;
+    let other = "One. Two. Three.";
+    engine
+        .speak(other, &settings, &mut |_| ControlFlow::Break(()))
+        .unwrap();
+    assert_eq!(cache.lock().unwrap().len(), 1);
+}

@@ -5,13 +5,14 @@
 //! interface is what the chunked decoder will feed later (windows of a sentence instead of
 //! whole sentences) without changing callers.
 
+use super::cache::{PhraseCache, PhraseKey, Rendered};
 use super::onnx::Voice;
 use super::phonemize::{Espeak, PhonemizeError, phonemize};
 use super::voice::{SynthesisSettings, VoiceError};
 use std::ops::ControlFlow;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 /// Why speaking failed.
@@ -78,6 +79,8 @@ pub struct Engine {
     espeak_data: PathBuf,
     /// Counters.
     pub metrics: Arc<Metrics>,
+    /// Rendered phrases, shared with whoever else the caller gives it to.
+    cache: Option<Arc<Mutex<PhraseCache>>>,
 }
 
 impl Engine {
@@ -87,7 +90,14 @@ impl Engine {
             voice,
             espeak_data,
             metrics: Arc::default(),
+            cache: None,
         }
+    }
+
+    /// Serves repeated phrases from `cache` (and fills it).
+    pub fn with_cache(mut self, cache: Arc<Mutex<PhraseCache>>) -> Self {
+        self.cache = Some(cache);
+        self
     }
 
     /// Speaks `text`, calling `on_chunk` with each sentence's audio as soon as it is ready.
@@ -112,11 +122,63 @@ impl Engine {
         settings: &SynthesisSettings,
         on_chunk: &mut dyn FnMut(Chunk) -> ControlFlow<()>,
     ) -> Result<(), SpeakError> {
+        let Some(cache) = &self.cache else {
+            return self.synthesize(text, settings, on_chunk);
+        };
+        let key = PhraseKey::new(
+            self.voice.path.clone(),
+            self.voice.config_path.clone(),
+            settings,
+            text,
+        );
+        let cached = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&key);
+        if let Some(rendered) = cached {
+            for (sentence, samples) in rendered.sentences.iter().enumerate() {
+                let chunk = Chunk {
+                    samples: samples.to_vec(),
+                    sample_rate: rendered.sample_rate,
+                    sentence,
+                };
+                if on_chunk(chunk).is_break() {
+                    break;
+                }
+            }
+            return Ok(());
+        }
+        let mut sentences = Vec::new();
+        let mut complete = true;
+        self.synthesize(text, settings, &mut |chunk| {
+            sentences.push(Arc::<[f32]>::from(chunk.samples.as_slice()));
+            let flow = on_chunk(chunk);
+            complete &= flow.is_continue();
+            flow
+        })?;
+        if complete {
+            let rendered = Rendered {
+                sample_rate: self.voice.config.sample_rate,
+                sentences,
+            };
+            cache
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(key, Arc::new(rendered));
+        }
+        Ok(())
+    }
+
+    /// Phonemises and synthesises, sentence by sentence.
+    fn synthesize(
+        &self,
+        text: &str,
+        settings: &SynthesisSettings,
+        on_chunk: &mut dyn FnMut(Chunk) -> ControlFlow<()>,
+    ) -> Result<(), SpeakError> {
         let clean = clean_text(text);
         let mut sentence_index = 0;
         for piece in pieces(&clean, MAX_PIECE_CHARS) {
             let started = Instant::now();
             let sentences = {
+                let _span = tracing::debug_span!("phonemize", chars = piece.len()).entered();
                 let mut espeak = Espeak::lock(&self.espeak_data)?;
                 phonemize(&mut espeak, &self.voice.config.espeak_voice, piece)?
             };
@@ -133,7 +195,10 @@ impl Engine {
                     continue; // nothing speakable (only start/end symbols)
                 }
                 let started = Instant::now();
-                let samples = self.voice.infer(&ids, settings)?;
+                let samples = {
+                    let _span = tracing::debug_span!("infer", ids = ids.len()).entered();
+                    self.voice.infer(&ids, settings)?
+                };
                 self.metrics
                     .infer_ns
                     .fetch_add(elapsed_ns(started), Ordering::Relaxed);

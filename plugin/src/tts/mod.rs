@@ -2,6 +2,7 @@
 //!
 //! Everything here runs off the audio thread.
 
+pub mod cache;
 pub mod engine;
 pub mod onnx;
 pub mod phonemize;

@@ -75,6 +75,8 @@ fn build_session(env: &ort::environment::Environment, model: &[u8]) -> Result<Se
 pub struct Voice {
     /// The model file, canonical.
     pub path: PathBuf,
+    /// The config file, canonical.
+    pub config_path: PathBuf,
     /// The parsed `.onnx.json`.
     pub config: VoiceConfig,
     /// ONNX Runtime runs need `&mut Session`: one synthesis at a time per voice.
@@ -118,7 +120,7 @@ impl Voice {
         if let Some(voice) = voices.get(&key).and_then(Weak::upgrade) {
             return Ok(voice);
         }
-        let voice = Arc::new(Self::load_uncached(&key.0, &config_path, runtime_library)?);
+        let voice = Arc::new(Self::load_uncached(&key.0, &key.1, runtime_library)?);
         voices.insert(key, Arc::downgrade(&voice));
         Ok(voice)
     }
@@ -158,6 +160,7 @@ impl Voice {
         }
         Ok(Voice {
             path: path.to_path_buf(),
+            config_path: config_path.to_path_buf(),
             config,
             session: Mutex::new(session),
             has_sid,
