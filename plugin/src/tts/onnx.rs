@@ -1,10 +1,13 @@
 //! ONNX Runtime: one environment per process (ONNX Runtime allows no more), and one session per
 //! voice file shared by every plugin instance in the process.
 //!
-//! Session options, chosen by measurement on the 2-core build machine (shared/DECISIONS.md):
-//! one intra-op thread (two were slower on two busy cores, and the host's audio threads need
-//! the other core), graph optimisation disabled (halves session creation, no synthesis
-//! slowdown), memory pattern off (shapes vary per sentence; with it on, peak memory grows).
+//! Session options, chosen by measurement (docs/PERFORMANCE.md):
+//! - intra-op threads: one fewer than the machine's cores, 1 to 4. The host's audio thread must
+//!   keep a core to itself; on the 2-core build machine that means one thread (16 words: 0.94 s
+//!   with one, 0.52 s with two when nothing else runs).
+//! - graph optimisation disabled: session creation 183 ms instead of 499 ms, synthesis time the
+//!   same (measured through onnxruntime 1.32 with this voice).
+//! - memory pattern off: shapes vary per sentence; with it on, peak memory grows.
 
 use super::voice::{SynthesisSettings, VoiceConfig, VoiceError};
 use ort::session::Session;
@@ -58,11 +61,20 @@ pub fn runtime(library: &Path) -> Result<&'static ort::environment::Environment,
     Ok(ENVIRONMENT.get_or_init(|| env))
 }
 
+/// ONNX Runtime threads for synthesis: all cores but one for the host, at least 1, at most 4
+/// (more gives little on Piper-sized models).
+pub fn intra_op_threads() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    cores.saturating_sub(1).clamp(1, 4)
+}
+
 /// Creates a session with the options the module docs explain.
 fn build_session(env: &ort::environment::Environment, model: &[u8]) -> Result<Session, String> {
     let text = |e: &dyn std::fmt::Display| e.to_string();
     let builder = Session::builder(env).map_err(|e| text(&e))?;
-    let builder = builder.with_intra_threads(1).map_err(|e| text(&e))?;
+    let builder = builder
+        .with_intra_threads(intra_op_threads())
+        .map_err(|e| text(&e))?;
     let builder = builder
         .with_optimization_level(GraphOptimizationLevel::Disable)
         .map_err(|e| text(&e))?;
