@@ -196,3 +196,28 @@ fn a_repeated_phrase_comes_from_the_cache_identically_and_a_stopped_one_is_not_c
         .unwrap();
     assert_eq!(cache.lock().unwrap().len(), 1);
 }
+
+#[test]
+fn a_long_sentence_starts_with_its_first_clause_group() {
+    let text = "When you finish the first part of the tutorial, save your work, close the editor, \
+                open the terminal, type the command exactly as shown, press enter, and wait for \
+                the build to complete before you move on to the second part of the lesson today.";
+    let split = speak_all(&engine(), text);
+    let whole = speak_all(&engine().whole_sentences(), text);
+    assert_eq!(whole.len(), 1, "spoken whole, as Piper does");
+    assert!(
+        split.len() >= 2,
+        "cut at clause ends: {} chunks",
+        split.len()
+    );
+    let total = |chunks: &[Chunk]| chunks.iter().map(|c| c.samples.len()).sum::<usize>() as f32;
+    let ratio = total(&split) / total(&whole);
+    assert!(
+        (0.85..1.15).contains(&ratio),
+        "same speech, about the same length: {ratio}"
+    );
+    assert!(
+        split[0].samples.len() * 2 < whole[0].samples.len(),
+        "first chunk is a fraction"
+    );
+}

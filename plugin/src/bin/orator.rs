@@ -42,6 +42,10 @@ enum Command {
         /// output), up to 2.
         #[arg(long, default_value_t = 1.0)]
         variation: f32,
+        /// Speak every sentence in one piece, exactly as Piper does (by default sentences over
+        /// about 25 words are cut at clause ends so speech starts sooner).
+        #[arg(long)]
+        whole_sentences: bool,
         /// Output sample rate in Hz (default: the voice's own rate).
         #[arg(long)]
         sample_rate: Option<u32>,
@@ -59,21 +63,43 @@ fn main() -> Result<()> {
             voice,
             rate,
             variation,
+            whole_sentences,
             sample_rate,
             resources,
-        } => say(&text, &out, voice, rate, variation, sample_rate, resources),
+        } => say(
+            &text,
+            &out,
+            Options {
+                voice,
+                rate,
+                variation,
+                whole_sentences,
+                sample_rate,
+                resources,
+            },
+        ),
     }
 }
 
-fn say(
-    text: &str,
-    out: &std::path::Path,
+/// `say`'s options.
+struct Options {
     voice: Option<PathBuf>,
     rate: f32,
     variation: f32,
+    whole_sentences: bool,
     sample_rate: Option<u32>,
     resources: Option<PathBuf>,
-) -> Result<()> {
+}
+
+fn say(text: &str, out: &std::path::Path, options: Options) -> Result<()> {
+    let Options {
+        voice,
+        rate,
+        variation,
+        whole_sentences,
+        sample_rate,
+        resources,
+    } = options;
     if !(variation.is_finite() && (0.0..=2.0).contains(&variation)) {
         bail!("--variation must be between 0 and 2 (got {variation})");
     }
@@ -94,7 +120,10 @@ fn say(
     let voice = Voice::load(&model, &resources.onnxruntime())
         .with_context(|| format!("could not load the voice {}", model.display()))?;
     let load_time = started.elapsed();
-    let engine = Engine::new(voice.clone(), resources.espeak_data());
+    let mut engine = Engine::new(voice.clone(), resources.espeak_data());
+    if whole_sentences {
+        engine = engine.whole_sentences();
+    }
     let mut settings = voice.config.defaults;
     settings.length_scale /= rate;
     settings.noise_scale *= variation;

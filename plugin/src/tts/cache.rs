@@ -24,13 +24,21 @@ pub struct PhraseKey {
     pub speaker: Option<i64>,
     /// Length, noise, noise-w scales and volume, as bits (exact float identity).
     pub settings: [u32; 4],
+    /// Whether long sentences were cut at clause ends (it changes the audio).
+    pub split_long_sentences: bool,
     /// The text as given.
     pub text: String,
 }
 
 impl PhraseKey {
     /// The key for speaking `text` with these files and settings.
-    pub fn new(model: PathBuf, config: PathBuf, settings: &SynthesisSettings, text: &str) -> Self {
+    pub fn new(
+        model: PathBuf,
+        config: PathBuf,
+        settings: &SynthesisSettings,
+        split_long_sentences: bool,
+        text: &str,
+    ) -> Self {
         let s = settings.sanitized();
         Self {
             model,
@@ -42,6 +50,7 @@ impl PhraseKey {
                 s.noise_w.to_bits(),
                 s.volume.to_bits(),
             ],
+            split_long_sentences,
             text: text.to_owned(),
         }
     }
@@ -179,7 +188,13 @@ mod tests {
             volume: 1.0,
             speaker: None,
         };
-        PhraseKey::new("/v.onnx".into(), "/v.onnx.json".into(), &settings, text)
+        PhraseKey::new(
+            "/v.onnx".into(),
+            "/v.onnx.json".into(),
+            &settings,
+            true,
+            text,
+        )
     }
 
     fn audio(samples: usize) -> Arc<Rendered> {

@@ -7,7 +7,7 @@
 
 use super::cache::{PhraseCache, PhraseKey, Rendered};
 use super::onnx::Voice;
-use super::phonemize::{Espeak, PhonemizeError, phonemize};
+use super::phonemize::{Espeak, PhonemizeError, group_clauses, phonemize_clauses};
 use super::voice::{SynthesisSettings, VoiceError};
 use std::ops::ControlFlow;
 use std::path::PathBuf;
@@ -26,14 +26,14 @@ pub enum SpeakError {
     Voice(#[from] VoiceError),
 }
 
-/// One piece of speech.
+/// One piece of speech: a sentence, or a clause group of a long sentence.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Chunk {
     /// Mono samples at [`Chunk::sample_rate`].
     pub samples: Vec<f32>,
     /// The voice's sample rate.
     pub sample_rate: u32,
-    /// Which sentence of the text this belongs to (0-based).
+    /// Position of this chunk in the text's speech (0-based).
     pub sentence: usize,
 }
 
@@ -66,6 +66,14 @@ impl Metrics {
     }
 }
 
+/// Sentences longer than this many phonemes (about 25 words) are synthesised clause group by
+/// clause group, so their first audio comes sooner; shorter ones are spoken whole, as Piper does.
+pub const LONG_SENTENCE_PHONEMES: usize = 160;
+
+/// The smallest clause group a long sentence is cut into (about 8 words): shorter pieces lose
+/// prosody without bringing the first audio much sooner.
+pub const MIN_CLAUSE_GROUP_PHONEMES: usize = 48;
+
 /// The longest piece of text handed to espeak-ng at once. espeak-ng is shared by the whole
 /// process; bounded pieces keep one huge paste from holding it for seconds.
 const MAX_PIECE_CHARS: usize = 2000;
@@ -81,6 +89,8 @@ pub struct Engine {
     pub metrics: Arc<Metrics>,
     /// Rendered phrases, shared with whoever else the caller gives it to.
     cache: Option<Arc<Mutex<PhraseCache>>>,
+    /// Whether long sentences are cut at clause ends (see [`LONG_SENTENCE_PHONEMES`]).
+    split_long_sentences: bool,
 }
 
 impl Engine {
@@ -91,7 +101,15 @@ impl Engine {
             espeak_data,
             metrics: Arc::default(),
             cache: None,
+            split_long_sentences: true,
         }
+    }
+
+    /// Speaks every sentence whole, exactly as Piper does, however long (first audio of a long
+    /// sentence then waits for all of it).
+    pub fn whole_sentences(mut self) -> Self {
+        self.split_long_sentences = false;
+        self
     }
 
     /// Serves repeated phrases from `cache` (and fills it).
@@ -129,6 +147,7 @@ impl Engine {
             self.voice.path.clone(),
             self.voice.config_path.clone(),
             settings,
+            self.split_long_sentences,
             text,
         );
         let cached = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&key);
@@ -180,12 +199,20 @@ impl Engine {
             let sentences = {
                 let _span = tracing::debug_span!("phonemize", chars = piece.len()).entered();
                 let mut espeak = Espeak::lock(&self.espeak_data)?;
-                phonemize(&mut espeak, &self.voice.config.espeak_voice, piece)?
+                phonemize_clauses(&mut espeak, &self.voice.config.espeak_voice, piece)?
             };
             self.metrics
                 .phonemize_ns
                 .fetch_add(elapsed_ns(started), Ordering::Relaxed);
-            for phonemes in sentences {
+            let groups = sentences.iter().flat_map(|sentence| {
+                let long = if self.split_long_sentences {
+                    LONG_SENTENCE_PHONEMES
+                } else {
+                    usize::MAX
+                };
+                group_clauses(sentence, long, MIN_CLAUSE_GROUP_PHONEMES)
+            });
+            for phonemes in groups {
                 let mut unknown = 0;
                 let ids = self.voice.config.phoneme_ids(&phonemes, &mut unknown);
                 self.metrics

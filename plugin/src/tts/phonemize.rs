@@ -261,15 +261,31 @@ fn without_presentation_selectors(text: &str) -> std::borrow::Cow<'_, str> {
 /// feeds them to the voice's phoneme id map.
 pub type SentencePhonemes = Vec<char>;
 
+/// One sentence's phonemes, kept in espeak-ng's clauses (each ends with its punctuation, as
+/// Piper appends it), so a long sentence can be synthesised clause group by clause group.
+pub type ClausedSentence = Vec<SentencePhonemes>;
+
 /// Converts text to phonemes grouped by sentence, exactly as piper-tts 1.8.0 does.
 pub fn phonemize(
     espeak: &mut EspeakGuard,
     voice: &str,
     text: &str,
 ) -> Result<Vec<SentencePhonemes>, PhonemizeError> {
+    Ok(phonemize_clauses(espeak, voice, text)?
+        .into_iter()
+        .map(|clauses| clauses.concat())
+        .collect())
+}
+
+/// Like [`phonemize`], but each sentence keeps its clauses apart.
+pub fn phonemize_clauses(
+    espeak: &mut EspeakGuard,
+    voice: &str,
+    text: &str,
+) -> Result<Vec<ClausedSentence>, PhonemizeError> {
     espeak.set_voice(voice)?;
     let mut sentences = Vec::new();
-    let mut sentence = SentencePhonemes::new();
+    let mut sentence = ClausedSentence::new();
     for (phonemes, terminator) in espeak.clauses(&without_presentation_selectors(text))? {
         let mut clause = strip_language_flags(&phonemes);
         if let Some(p) = terminator.punctuation {
@@ -278,15 +294,46 @@ pub fn phonemize(
                 clause.push(' ');
             }
         }
-        sentence.extend(clause.nfd());
+        sentence.push(clause.nfd().collect());
         if terminator.end_of_sentence {
             sentences.push(std::mem::take(&mut sentence));
         }
     }
-    if !sentence.is_empty() {
+    if sentence.iter().any(|c| !c.is_empty()) {
         sentences.push(sentence);
     }
+    sentences.retain(|s| s.iter().any(|c| !c.is_empty()));
     Ok(sentences)
+}
+
+/// Groups a sentence's clauses for synthesis. A sentence of at most `long` phonemes stays
+/// whole (exactly as Piper speaks it); a longer one is cut at clause ends into groups of at
+/// least `min_group` phonemes, so its first audio arrives after the first group rather than
+/// after the whole sentence. A final short remainder joins the group before it.
+pub fn group_clauses(
+    sentence: &ClausedSentence,
+    long: usize,
+    min_group: usize,
+) -> Vec<SentencePhonemes> {
+    let total: usize = sentence.iter().map(Vec::len).sum();
+    if total <= long {
+        return vec![sentence.concat()];
+    }
+    let mut groups: Vec<SentencePhonemes> = Vec::new();
+    let mut current = SentencePhonemes::new();
+    for clause in sentence {
+        current.extend(clause);
+        if current.len() >= min_group {
+            groups.push(std::mem::take(&mut current));
+        }
+    }
+    if !current.is_empty() {
+        match groups.last_mut() {
+            Some(last) if current.len() < min_group => last.extend(current),
+            _ => groups.push(current),
+        }
+    }
+    groups
 }
 
 #[cfg(test)]
@@ -310,6 +357,26 @@ mod tests {
             without_presentation_selectors("plain"),
             std::borrow::Cow::Borrowed(_)
         ));
+    }
+
+    #[test]
+    fn long_sentences_are_grouped_at_clause_ends_and_short_ones_stay_whole() {
+        let clause = |s: &str| s.chars().collect::<Vec<_>>();
+        let sentence = vec![
+            clause("aaaa, "),
+            clause("bb, "),
+            clause("cccccc, "),
+            clause("d."),
+        ];
+        assert_eq!(group_clauses(&sentence, 100, 5), vec![sentence.concat()]);
+        let groups = group_clauses(&sentence, 10, 5);
+        let text: Vec<String> = groups.iter().map(|g| g.iter().collect()).collect();
+        assert_eq!(text, ["aaaa, ", "bb, cccccc, d."]);
+        assert_eq!(
+            groups.concat(),
+            sentence.concat(),
+            "nothing lost or reordered"
+        );
     }
 
     #[test]
