@@ -55,6 +55,12 @@ def test_same_audio_as_piper_without_noise(tmp_path, piper, text):
     assert snr_db > 80, f"SNR {snr_db:.1f} dB"
 
 
+def test_two_processes_render_the_same_phrase_identically(tmp_path):
+    first, _ = orator_say(tmp_path, TEXTS[3])
+    second, _ = orator_say(tmp_path, TEXTS[3])
+    np.testing.assert_array_equal(first, second)
+
+
 def test_rate_and_sample_rate_options(tmp_path):
     base, _ = orator_say(tmp_path, TEXTS[1], "--variation", "0")
     fast, _ = orator_say(tmp_path, TEXTS[1], "--variation", "0", "--rate", "2")

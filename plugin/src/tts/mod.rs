@@ -4,6 +4,7 @@
 
 pub mod cache;
 pub mod engine;
+pub mod graph;
 pub mod onnx;
 pub mod phonemize;
 pub mod resample;

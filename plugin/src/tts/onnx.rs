@@ -9,10 +9,13 @@
 //!   same (measured through onnxruntime 1.32 with this voice).
 //! - memory pattern off: shapes vary per sentence; with it on, peak memory grows.
 
+use super::graph::{self, NoiseInput};
 use super::voice::{SynthesisSettings, VoiceConfig, VoiceError};
 use ort::session::Session;
 use ort::session::builder::GraphOptimizationLevel;
 use ort::value::Tensor;
+use rand::SeedableRng;
+use rand_distr::Distribution;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
@@ -95,6 +98,38 @@ pub struct Voice {
     session: Mutex<Session>,
     /// Whether the model takes a speaker id.
     has_sid: bool,
+    /// Noise inputs that replaced the model's random nodes (empty if the rewrite did not apply;
+    /// the voice then works but does not repeat exactly).
+    noise: Vec<NoiseInput>,
+}
+
+/// Channels of the noise fed to the rewritten graph: enough for Piper's latent (192 channels in
+/// every published voice) and its duration noise (2).
+const NOISE_CHANNELS: usize = 192;
+
+/// Latent frames allowed per phoneme id at length scale 1 (measured 2.2 on the default voice,
+/// so 4× headroom); scaled by the length scale. A sentence that still needs more is retried
+/// once with 4× the length.
+const NOISE_FRAMES_PER_ID: f32 = 8.0;
+
+/// A stable 64-bit seed for one inference: FNV-1a over the phoneme ids and the settings' bits,
+/// so the same phrase with the same settings draws the same noise in every process.
+pub fn phrase_seed(ids: &[i64], settings: &SynthesisSettings) -> u64 {
+    let s = settings.sanitized();
+    let mut hash = 0xcbf2_9ce4_8422_2325u64;
+    let words = ids.iter().map(|&id| id as u64).chain([
+        u64::from(s.length_scale.to_bits()),
+        u64::from(s.noise_scale.to_bits()),
+        u64::from(s.noise_w.to_bits()),
+        s.speaker.map_or(u64::MAX, |v| v as u64),
+    ]);
+    for word in words {
+        for byte in word.to_le_bytes() {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    hash
 }
 
 /// Voices loaded in this process, by canonical (model, config) paths. Weak, so a voice no
@@ -152,6 +187,15 @@ impl Voice {
             path: path.to_path_buf(),
             source,
         })?;
+        // Repeatability: replace the random nodes (see `graph`); a model that does not fit still
+        // loads, it just does not repeat exactly.
+        let (bytes, noise) = match graph::make_repeatable(&bytes) {
+            Ok(rewritten) => (rewritten.model, rewritten.noise),
+            Err(err) => {
+                tracing::warn!("{}: output will not repeat exactly: {err}", path.display());
+                (bytes, Vec::new())
+            }
+        };
         let session = build_session(env, &bytes)
             .map_err(|e| onnx(format!("not a usable voice model ({e})")))?;
         let names: Vec<&str> = session.inputs().iter().map(|i| i.name()).collect();
@@ -176,44 +220,98 @@ impl Voice {
             config,
             session: Mutex::new(session),
             has_sid,
+            noise,
         })
     }
 
+    /// Whether the same phrase renders identically every time (the random nodes were replaced).
+    pub fn is_repeatable(&self) -> bool {
+        !self.noise.is_empty()
+    }
+
     /// Runs the model on one sentence's phoneme ids and returns its audio (mono, at
-    /// `config.sample_rate`, model level: roughly within ±1).
+    /// `config.sample_rate`, model level: roughly within ±1). The noise the model draws comes
+    /// from [`phrase_seed`], so the same ids and settings give the same audio.
     pub fn infer(&self, ids: &[i64], settings: &SynthesisSettings) -> Result<Vec<f32>, VoiceError> {
         let settings = settings.sanitized();
+        let frames = (ids.len() as f32 * NOISE_FRAMES_PER_ID * settings.length_scale.max(1.0))
+            .ceil() as usize;
+        match self.run(ids, &settings, frames.max(64)) {
+            Err(_) if self.is_repeatable() => self.run(ids, &settings, frames.max(64) * 4),
+            result => result,
+        }
+    }
+
+    fn run(
+        &self,
+        ids: &[i64],
+        settings: &SynthesisSettings,
+        noise_frames: usize,
+    ) -> Result<Vec<f32>, VoiceError> {
         let onnx = |e: ort::Error| VoiceError::Onnx {
             path: self.path.clone(),
             message: e.to_string(),
         };
-        let input = Tensor::from_array(([1usize, ids.len()], ids.to_vec())).map_err(onnx)?;
-        let lengths = Tensor::from_array(([1usize], vec![ids.len() as i64])).map_err(onnx)?;
-        let scales = Tensor::from_array((
-            [3usize],
-            vec![
-                settings.noise_scale,
-                settings.length_scale,
-                settings.noise_w,
-            ],
-        ))
-        .map_err(onnx)?;
-        let mut session = self.session.lock().unwrap_or_else(|e| e.into_inner());
-        let outputs = if self.has_sid {
+        let mut inputs: Vec<(
+            std::borrow::Cow<'_, str>,
+            ort::session::SessionInputValue<'_>,
+        )> = vec![
+            (
+                "input".into(),
+                Tensor::from_array(([1usize, ids.len()], ids.to_vec()))
+                    .map_err(onnx)?
+                    .into(),
+            ),
+            (
+                "input_lengths".into(),
+                Tensor::from_array(([1usize], vec![ids.len() as i64]))
+                    .map_err(onnx)?
+                    .into(),
+            ),
+            (
+                "scales".into(),
+                Tensor::from_array((
+                    [3usize],
+                    vec![
+                        settings.noise_scale,
+                        settings.length_scale,
+                        settings.noise_w,
+                    ],
+                ))
+                .map_err(onnx)?
+                .into(),
+            ),
+        ];
+        if self.has_sid {
             let speaker = settings
                 .speaker
                 .unwrap_or(0)
                 .clamp(0, i64::from(self.config.num_speakers) - 1);
-            let sid = Tensor::from_array(([1usize], vec![speaker])).map_err(onnx)?;
-            session.run(ort::inputs![
-                "input" => input, "input_lengths" => lengths, "scales" => scales, "sid" => sid
-            ])
-        } else {
-            session.run(ort::inputs![
-                "input" => input, "input_lengths" => lengths, "scales" => scales
-            ])
+            inputs.push((
+                "sid".into(),
+                Tensor::from_array(([1usize], vec![speaker]))
+                    .map_err(onnx)?
+                    .into(),
+            ));
         }
-        .map_err(onnx)?;
+        let seed = phrase_seed(ids, settings);
+        for (k, noise) in self.noise.iter().enumerate() {
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(
+                seed ^ (k as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+            );
+            let normal = rand_distr::StandardNormal;
+            let values: Vec<f32> = (0..NOISE_CHANNELS * noise_frames)
+                .map(|_| {
+                    let z: f32 = normal.sample(&mut rng);
+                    noise.mean + noise.scale * z
+                })
+                .collect();
+            let tensor = Tensor::from_array(([1usize, NOISE_CHANNELS, noise_frames], values))
+                .map_err(onnx)?;
+            inputs.push((noise.name.clone().into(), tensor.into()));
+        }
+        let mut session = self.session.lock().unwrap_or_else(|e| e.into_inner());
+        let outputs = session.run(inputs).map_err(onnx)?;
         let (_, audio) = outputs[0].try_extract_tensor::<f32>().map_err(onnx)?;
         Ok(audio.iter().map(|x| x * settings.volume).collect())
     }

@@ -1,0 +1,432 @@
+//! Makes a Piper model repeatable: its `RandomNormalLike` nodes (duration noise and latent noise)
+//! draw from ONNX Runtime's generator, whose state advances with every call, so the same
+//! sentence never renders twice the same. At load time each such node is replaced by a slice of
+//! a new graph input, which Orator fills with noise from a PRNG seeded by what is being said:
+//! the same phrase then renders identically on every call and in every process (offline bounces
+//! repeat; a cache hit and a fresh synthesis agree).
+//!
+//! `RandomNormalLike(x)` becomes `Slice(noise, starts=[0,0], ends=Shape(x)[1..3], axes=[1,2])`,
+//! where `noise` is a `[1, C, L]` input at least as large as `x` (C and L chosen per call).
+//!
+//! The rewrite works on the protobuf wire format directly: every byte of the model it does not
+//! need to change is copied as is (no schema, so nothing is lost or reordered).
+
+/// Why a model could not be rewritten (the voice then runs unchanged, without repeatability).
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum GraphError {
+    /// The bytes are not a well-formed protobuf.
+    #[error("the model is not a well-formed ONNX protobuf ({0})")]
+    Malformed(&'static str),
+    /// No random node to replace: the model is already deterministic (or not a Piper graph).
+    #[error("the model has no RandomNormalLike node")]
+    NoRandomNodes,
+    /// A random node this rewrite does not handle.
+    #[error("unsupported RandomNormalLike node: {0}")]
+    Unsupported(String),
+}
+
+/// A rewritten model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Repeatable {
+    /// The new model bytes.
+    pub model: Vec<u8>,
+    /// The noise inputs to feed, in the order of the nodes they replaced.
+    pub noise: Vec<NoiseInput>,
+}
+
+/// One noise input: its name and the distribution the replaced node drew from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NoiseInput {
+    /// Graph input name.
+    pub name: String,
+    /// Mean of the replaced node's normal distribution.
+    pub mean: f32,
+    /// Standard deviation of the replaced node's normal distribution.
+    pub scale: f32,
+}
+
+// Protobuf wire types.
+const VARINT: u8 = 0;
+const FIXED64: u8 = 1;
+const LEN: u8 = 2;
+const FIXED32: u8 = 5;
+
+/// One field of a message: number, wire type, and its raw bytes (the whole field, tag
+/// included) plus, for LEN fields, the payload.
+struct Field<'a> {
+    number: u64,
+    wire: u8,
+    raw: &'a [u8],
+    payload: &'a [u8],
+    varint: u64,
+}
+
+fn read_varint(bytes: &[u8], pos: &mut usize) -> Result<u64, GraphError> {
+    let mut value = 0u64;
+    for shift in (0..64).step_by(7) {
+        let byte = *bytes
+            .get(*pos)
+            .ok_or(GraphError::Malformed("truncated varint"))?;
+        *pos += 1;
+        value |= u64::from(byte & 0x7f) << shift;
+        if byte & 0x80 == 0 {
+            return Ok(value);
+        }
+    }
+    Err(GraphError::Malformed("varint too long"))
+}
+
+fn fields(message: &[u8]) -> Result<Vec<Field<'_>>, GraphError> {
+    let mut out = Vec::new();
+    let mut pos = 0;
+    while pos < message.len() {
+        let start = pos;
+        let tag = read_varint(message, &mut pos)?;
+        let (number, wire) = (tag >> 3, (tag & 7) as u8);
+        let mut varint = 0;
+        let mut payload: &[u8] = &[];
+        match wire {
+            VARINT => varint = read_varint(message, &mut pos)?,
+            FIXED64 => pos += 8,
+            FIXED32 => pos += 4,
+            LEN => {
+                let len = usize::try_from(read_varint(message, &mut pos)?)
+                    .map_err(|_| GraphError::Malformed("length overflow"))?;
+                let end = pos
+                    .checked_add(len)
+                    .ok_or(GraphError::Malformed("length overflow"))?;
+                payload = message
+                    .get(pos..end)
+                    .ok_or(GraphError::Malformed("truncated field"))?;
+                pos = end;
+            }
+            _ => return Err(GraphError::Malformed("unknown wire type")),
+        }
+        let raw = message
+            .get(start..pos)
+            .ok_or(GraphError::Malformed("truncated field"))?;
+        out.push(Field {
+            number,
+            wire,
+            raw,
+            payload,
+            varint,
+        });
+    }
+    Ok(out)
+}
+
+fn put_varint(out: &mut Vec<u8>, mut value: u64) {
+    while value >= 0x80 {
+        out.push((value as u8) | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
+fn put_len(out: &mut Vec<u8>, number: u64, payload: &[u8]) {
+    put_varint(out, number << 3 | u64::from(LEN));
+    put_varint(out, payload.len() as u64);
+    out.extend_from_slice(payload);
+}
+
+fn put_uint(out: &mut Vec<u8>, number: u64, value: u64) {
+    put_varint(out, number << 3 | u64::from(VARINT));
+    put_varint(out, value);
+}
+
+/// An INT attribute (AttributeProto: name = 1, i = 3, type = 20 with INT = 2).
+fn int_attribute(name: &str, value: i64) -> Vec<u8> {
+    let mut a = Vec::new();
+    put_len(&mut a, 1, name.as_bytes());
+    put_uint(&mut a, 3, value as u64);
+    put_uint(&mut a, 20, 2);
+    a
+}
+
+/// A NodeProto: input = 1, output = 2, name = 3, op_type = 4, attribute = 5.
+fn node(
+    op: &str,
+    name: &str,
+    inputs: &[&str],
+    outputs: &[&str],
+    attributes: &[Vec<u8>],
+) -> Vec<u8> {
+    let mut n = Vec::new();
+    for input in inputs {
+        put_len(&mut n, 1, input.as_bytes());
+    }
+    for output in outputs {
+        put_len(&mut n, 2, output.as_bytes());
+    }
+    put_len(&mut n, 3, name.as_bytes());
+    put_len(&mut n, 4, op.as_bytes());
+    for attribute in attributes {
+        put_len(&mut n, 5, attribute);
+    }
+    n
+}
+
+/// An int64 TensorProto initializer: dims = 1, data_type = 2 (INT64 = 7), name = 8, raw_data = 9.
+fn int64_initializer(name: &str, values: &[i64]) -> Vec<u8> {
+    let mut t = Vec::new();
+    put_uint(&mut t, 1, values.len() as u64);
+    put_uint(&mut t, 2, 7);
+    put_len(&mut t, 8, name.as_bytes());
+    let raw: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+    put_len(&mut t, 9, &raw);
+    t
+}
+
+/// A float input of shape [b, c, n] (ValueInfoProto name = 1, type = 2; TypeProto tensor_type = 1;
+/// Tensor elem_type = 1 (FLOAT = 1), shape = 2; TensorShapeProto dim = 1; Dimension dim_param = 2).
+fn float_input(name: &str) -> Vec<u8> {
+    let mut shape = Vec::new();
+    for param in [
+        "orator_noise_batch",
+        "orator_noise_channels",
+        "orator_noise_length",
+    ] {
+        let mut dim = Vec::new();
+        put_len(&mut dim, 2, param.as_bytes());
+        put_len(&mut shape, 1, &dim);
+    }
+    let mut tensor = Vec::new();
+    put_uint(&mut tensor, 1, 1);
+    put_len(&mut tensor, 2, &shape);
+    let mut ty = Vec::new();
+    put_len(&mut ty, 1, &tensor);
+    let mut info = Vec::new();
+    put_len(&mut info, 1, name.as_bytes());
+    put_len(&mut info, 2, &ty);
+    info
+}
+
+fn text(bytes: &[u8]) -> Result<&str, GraphError> {
+    std::str::from_utf8(bytes).map_err(|_| GraphError::Malformed("a name is not UTF-8"))
+}
+
+/// Replaces every `RandomNormalLike` node of the model's main graph (see the module docs).
+pub fn make_repeatable(model: &[u8]) -> Result<Repeatable, GraphError> {
+    let mut out = Vec::with_capacity(model.len() + 4096);
+    let mut noise = Vec::new();
+    let mut found_graph = false;
+    for field in fields(model)? {
+        // ModelProto.graph = 7
+        if field.number == 7 && field.wire == LEN && !found_graph {
+            found_graph = true;
+            let graph = rewrite_graph(field.payload, &mut noise)?;
+            put_len(&mut out, 7, &graph);
+        } else {
+            out.extend_from_slice(field.raw);
+        }
+    }
+    if !found_graph {
+        return Err(GraphError::Malformed("no graph"));
+    }
+    if noise.is_empty() {
+        return Err(GraphError::NoRandomNodes);
+    }
+    Ok(Repeatable { model: out, noise })
+}
+
+fn rewrite_graph(graph: &[u8], noise: &mut Vec<NoiseInput>) -> Result<Vec<u8>, GraphError> {
+    let mut out = Vec::with_capacity(graph.len() + 4096);
+    for field in fields(graph)? {
+        // GraphProto.node = 1
+        if field.number != 1 || field.wire != LEN {
+            out.extend_from_slice(field.raw);
+            continue;
+        }
+        let parts = fields(field.payload)?;
+        let op_type = parts
+            .iter()
+            .find(|f| f.number == 4)
+            .map(|f| f.payload)
+            .unwrap_or_default();
+        let domain = parts
+            .iter()
+            .find(|f| f.number == 7)
+            .map(|f| f.payload)
+            .unwrap_or_default();
+        if op_type != b"RandomNormalLike" || !(domain.is_empty() || domain == b"ai.onnx") {
+            out.extend_from_slice(field.raw);
+            continue;
+        }
+        let inputs: Vec<&str> = parts
+            .iter()
+            .filter(|f| f.number == 1)
+            .map(|f| text(f.payload))
+            .collect::<Result<_, _>>()?;
+        let outputs: Vec<&str> = parts
+            .iter()
+            .filter(|f| f.number == 2)
+            .map(|f| text(f.payload))
+            .collect::<Result<_, _>>()?;
+        let (&[like], &[result]) = (inputs.as_slice(), outputs.as_slice()) else {
+            return Err(GraphError::Unsupported(format!(
+                "inputs {inputs:?}, outputs {outputs:?}"
+            )));
+        };
+        let (mut mean, mut scale) = (0.0f32, 1.0f32);
+        for attribute in parts.iter().filter(|f| f.number == 5) {
+            let attr = fields(attribute.payload)?;
+            let name = attr
+                .iter()
+                .find(|f| f.number == 1)
+                .map(|f| f.payload)
+                .unwrap_or_default();
+            let float = attr
+                .iter()
+                .find(|f| f.number == 2 && f.wire == FIXED32)
+                .and_then(|f| f.raw.last_chunk::<4>())
+                .map(|b| f32::from_le_bytes(*b));
+            let int = attr.iter().find(|f| f.number == 3).map(|f| f.varint);
+            match (name, float, int) {
+                (b"mean", Some(v), _) => mean = v,
+                (b"scale", Some(v), _) => scale = v,
+                (b"seed", _, _) => {}
+                (b"dtype", _, Some(1)) => {} // FLOAT
+                (b"dtype", _, other) => {
+                    return Err(GraphError::Unsupported(format!(
+                        "dtype {other:?} (only float)"
+                    )));
+                }
+                (other, _, _) => {
+                    return Err(GraphError::Unsupported(format!(
+                        "attribute {:?}",
+                        String::from_utf8_lossy(other)
+                    )));
+                }
+            }
+        }
+        let k = noise.len();
+        let input = format!("orator_noise_{k}");
+        let ends = format!("orator_noise_{k}_ends");
+        let starts = format!("orator_noise_{k}_starts");
+        let axes = format!("orator_noise_{k}_axes");
+        // Shape(x)[1..3] → the channel and length to cut the noise to.
+        put_len(
+            &mut out,
+            1,
+            &node(
+                "Shape",
+                &ends,
+                &[like],
+                &[&ends],
+                &[int_attribute("start", 1), int_attribute("end", 3)],
+            ),
+        );
+        put_len(
+            &mut out,
+            1,
+            &node(
+                "Slice",
+                &format!("orator_noise_{k}_slice"),
+                &[&input, &starts, &ends, &axes],
+                &[result],
+                &[],
+            ),
+        );
+        put_len(&mut out, 5, &int64_initializer(&starts, &[0, 0]));
+        put_len(&mut out, 5, &int64_initializer(&axes, &[1, 2]));
+        put_len(&mut out, 11, &float_input(&input));
+        noise.push(NoiseInput {
+            name: input,
+            mean,
+            scale,
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A minimal graph: x → RandomNormalLike(mean 0.5, scale 2) → y, plus an unrelated node.
+    fn toy_model() -> Vec<u8> {
+        let mut mean = Vec::new();
+        put_len(&mut mean, 1, b"mean");
+        put_varint(&mut mean, 2 << 3 | u64::from(FIXED32));
+        mean.extend_from_slice(&0.5f32.to_le_bytes());
+        let mut scale = Vec::new();
+        put_len(&mut scale, 1, b"scale");
+        put_varint(&mut scale, 2 << 3 | u64::from(FIXED32));
+        scale.extend_from_slice(&2.0f32.to_le_bytes());
+        let mut graph = Vec::new();
+        put_len(&mut graph, 1, &node("Relu", "r", &["a"], &["x"], &[]));
+        put_len(
+            &mut graph,
+            1,
+            &node("RandomNormalLike", "n", &["x"], &["y"], &[mean, scale]),
+        );
+        put_len(&mut graph, 2, b"toy");
+        let mut model = Vec::new();
+        put_uint(&mut model, 1, 8);
+        put_len(&mut model, 7, &graph);
+        put_len(&mut model, 2, b"producer");
+        model
+    }
+
+    #[test]
+    fn the_random_node_becomes_a_slice_of_a_new_input_and_the_rest_is_kept() {
+        let rewritten = make_repeatable(&toy_model()).unwrap();
+        assert_eq!(
+            rewritten.noise,
+            [NoiseInput {
+                name: "orator_noise_0".into(),
+                mean: 0.5,
+                scale: 2.0
+            }]
+        );
+        let top = fields(&rewritten.model).unwrap();
+        assert_eq!(top.iter().map(|f| f.number).collect::<Vec<_>>(), [1, 7, 2]);
+        let graph = fields(top[1].payload).unwrap();
+        let ops: Vec<String> = graph
+            .iter()
+            .filter(|f| f.number == 1)
+            .map(|f| {
+                let parts = fields(f.payload).unwrap();
+                String::from_utf8(
+                    parts
+                        .iter()
+                        .find(|p| p.number == 4)
+                        .unwrap()
+                        .payload
+                        .to_vec(),
+                )
+                .unwrap()
+            })
+            .collect();
+        assert_eq!(ops, ["Relu", "Shape", "Slice"]);
+        assert_eq!(
+            graph.iter().filter(|f| f.number == 5).count(),
+            2,
+            "starts and axes"
+        );
+        assert_eq!(
+            graph.iter().filter(|f| f.number == 11).count(),
+            1,
+            "the noise input"
+        );
+        assert!(graph.iter().any(|f| f.number == 2 && f.payload == b"toy"));
+    }
+
+    #[test]
+    fn models_without_random_nodes_or_garbage_are_refused() {
+        let mut graph = Vec::new();
+        put_len(&mut graph, 1, &node("Relu", "r", &["a"], &["x"], &[]));
+        let mut model = Vec::new();
+        put_len(&mut model, 7, &graph);
+        assert_eq!(make_repeatable(&model), Err(GraphError::NoRandomNodes));
+        assert!(matches!(
+            make_repeatable(&[0x3a, 0xff, 0x01]),
+            Err(GraphError::Malformed(_))
+        ));
+        assert!(matches!(
+            make_repeatable(b"not a model at all"),
+            Err(GraphError::Malformed(_))
+        ));
+    }
+}
