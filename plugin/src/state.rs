@@ -1,7 +1,9 @@
 //! Non-parameter state saved with the host's project: what the user typed, under a schema
 //! version so later releases can migrate it.
 
+use crate::tts::lexicon::{Lexicon, LexiconError};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
 /// The schema this build writes. Bump it when [`Session`] changes shape, and teach
@@ -12,6 +14,9 @@ pub const SESSION_SCHEMA: u32 = 1;
 /// bigger blob is corrupt or hostile and is refused.
 pub const MAX_TEXT_BYTES: usize = 8 << 20;
 
+/// The most pronunciation entries a project may hold.
+pub const MAX_DICTIONARY_ENTRIES: usize = 10_000;
+
 /// Everything Orator saves besides its parameters.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -20,6 +25,9 @@ pub struct Session {
     pub schema: u32,
     /// The editor's text, exactly as typed.
     pub text: String,
+    /// The user's pronunciation dictionary: word → respelling or `[[ phonemes ]]`.
+    #[serde(default)]
+    pub dictionary: BTreeMap<String, String>,
 }
 
 impl Default for Session {
@@ -27,6 +35,7 @@ impl Default for Session {
         Self {
             schema: SESSION_SCHEMA,
             text: String::new(),
+            dictionary: BTreeMap::new(),
         }
     }
 }
@@ -46,6 +55,14 @@ pub enum SessionError {
     /// Schema 0 was never written by any release.
     #[error("the saved session has schema 0, which no Orator release writes; the blob is corrupt")]
     UnknownSchema,
+    /// The dictionary has an invalid entry.
+    #[error("the saved pronunciation dictionary is invalid: {0}")]
+    Dictionary(#[from] LexiconError),
+    /// The dictionary is larger than any real project holds.
+    #[error(
+        "the saved pronunciation dictionary has {0} entries, more than {MAX_DICTIONARY_ENTRIES}"
+    )]
+    DictionaryTooLarge(usize),
     /// The text is larger than any real project holds.
     #[error("the saved text is {bytes} bytes, more than the {MAX_TEXT_BYTES}-byte limit")]
     TextTooLarge {
@@ -67,6 +84,10 @@ impl Session {
                 bytes: self.text.len(),
             });
         }
+        if self.dictionary.len() > MAX_DICTIONARY_ENTRIES {
+            return Err(SessionError::DictionaryTooLarge(self.dictionary.len()));
+        }
+        Lexicon::new(&self.dictionary)?;
         Ok(())
     }
 }
@@ -127,14 +148,21 @@ mod tests {
             Session {
                 schema: SESSION_SCHEMA + 1,
                 text: "new".into(),
+                ..Session::default()
             },
             Session {
                 schema: 0,
                 text: "zero".into(),
+                ..Session::default()
             },
             Session {
                 schema: SESSION_SCHEMA,
                 text: "x".repeat(MAX_TEXT_BYTES + 1),
+                ..Session::default()
+            },
+            Session {
+                dictionary: [("two words".to_string(), "x".to_string())].into(),
+                ..Session::default()
             },
         ] {
             assert!(shared.try_replace(bad).is_err());
@@ -142,7 +170,7 @@ mod tests {
         }
         let err = Session {
             schema: 7,
-            text: String::new(),
+            ..Session::default()
         }
         .validate()
         .unwrap_err();
@@ -155,5 +183,12 @@ mod tests {
         assert!(serde_json::from_str::<Session>(r#"{"schema":"1","text":"a"}"#).is_err());
         let ok: Session = serde_json::from_str(r#"{"schema":1,"text":"héllo ✓"}"#).unwrap();
         assert_eq!(ok.text, "héllo ✓");
+        assert!(
+            ok.dictionary.is_empty(),
+            "older sessions without a dictionary still load"
+        );
+        let with_dict: Session =
+            serde_json::from_str(r#"{"schema":1,"text":"","dictionary":{"gif":"jif"}}"#).unwrap();
+        assert_eq!(with_dict.dictionary["gif"], "jif");
     }
 }

@@ -225,11 +225,17 @@ fn a_long_sentence_starts_with_its_first_clause_group() {
 #[test]
 fn the_same_phrase_renders_identically_and_other_settings_differ() {
     let engine = engine();
-    assert!(engine.voice.is_repeatable(), "the default voice's random nodes were replaced");
+    assert!(
+        engine.voice.is_repeatable(),
+        "the default voice's random nodes were replaced"
+    );
     let text = "Repeat after me: the same words, the same sound.";
     let first = speak_all(&engine, text);
     let second = speak_all(&engine, text);
-    assert_eq!(first, second, "no cache here: a fresh synthesis must repeat exactly");
+    assert_eq!(
+        first, second,
+        "no cache here: a fresh synthesis must repeat exactly"
+    );
 
     let mut settings = engine.voice.config.defaults;
     settings.noise_scale *= 0.5;

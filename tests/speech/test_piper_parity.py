@@ -42,17 +42,32 @@ def orator_say(tmp_path, text, *args):
     return audio, rate
 
 
-@pytest.mark.parametrize("text", TEXTS)
-def test_same_audio_as_piper_without_noise(tmp_path, piper, text):
+def piper_audio(piper, text):
     config = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0, normalize_audio=False)
-    expected = np.concatenate([c.audio_float_array for c in piper.synthesize(text, syn_config=config)])
-    audio, rate = orator_say(tmp_path, text, "--variation", "0")
-    assert rate == 22050
+    return np.concatenate([c.audio_float_array for c in piper.synthesize(text, syn_config=config)])
+
+
+def assert_same_audio(audio, expected):
     assert audio.shape == (len(expected), 2), "same duration, stereo"
     np.testing.assert_array_equal(audio[:, 0], audio[:, 1])
     error = audio[:, 0].astype(np.float64) - expected
     snr_db = 10 * np.log10(np.sum(expected.astype(np.float64) ** 2) / np.sum(error**2))
     assert snr_db > 80, f"SNR {snr_db:.1f} dB"
+
+
+@pytest.mark.parametrize("text", TEXTS + ["Say [[ həlˈoʊ ]] to the [[ wˈɜːld ]], please."])
+def test_same_audio_as_piper_without_noise(tmp_path, piper, text):
+    expected = piper_audio(piper, text)
+    audio, rate = orator_say(tmp_path, text, "--variation", "0")
+    assert rate == 22050
+    assert_same_audio(audio, expected)
+
+
+def test_dictionary_words_are_said_as_written_there(tmp_path, piper):
+    dictionary = tmp_path / "words.txt"
+    dictionary.write_text("# my words\norator = [[ ɔːɹˈeɪtɚ ]]\nGIF = jif\n", encoding="utf-8")
+    audio, _ = orator_say(tmp_path, "Hello Orator, send a gif.", "--variation", "0", "--dict", str(dictionary))
+    assert_same_audio(audio, piper_audio(piper, "Hello [[ ɔːɹˈeɪtɚ ]], send a jif."))
 
 
 def test_two_processes_render_the_same_phrase_identically(tmp_path):
@@ -79,6 +94,7 @@ def test_rate_and_sample_rate_options(tmp_path):
         (["--voice", "/nonexistent/voice.onnx"], "/nonexistent/voice.onnx"),
         (["--rate", "0"], "--rate"),
         (["--sample-rate", "1000"], "--sample-rate"),
+        (["--dict", "/nonexistent/words.txt"], "/nonexistent/words.txt"),
     ],
 )
 def test_bad_options_fail_with_a_clear_message(tmp_path, args, message):

@@ -8,6 +8,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use orator::dsp::mix::{MixGains, Mixer};
 use orator::tts::engine::Engine;
+use orator::tts::lexicon::Lexicon;
 use orator::tts::onnx::Voice;
 use orator::tts::resample::resample_mono;
 use orator::tts::resources::Resources;
@@ -46,6 +47,10 @@ enum Command {
         /// about 25 words are cut at clause ends so speech starts sooner).
         #[arg(long)]
         whole_sentences: bool,
+        /// A pronunciation dictionary: one `word = respelling` or `word = [[ phonemes ]]` per
+        /// line (`#` starts a comment).
+        #[arg(long)]
+        dict: Option<PathBuf>,
         /// Output sample rate in Hz (default: the voice's own rate).
         #[arg(long)]
         sample_rate: Option<u32>,
@@ -64,6 +69,7 @@ fn main() -> Result<()> {
             rate,
             variation,
             whole_sentences,
+            dict,
             sample_rate,
             resources,
         } => say(
@@ -74,6 +80,7 @@ fn main() -> Result<()> {
                 rate,
                 variation,
                 whole_sentences,
+                dict,
                 sample_rate,
                 resources,
             },
@@ -87,8 +94,31 @@ struct Options {
     rate: f32,
     variation: f32,
     whole_sentences: bool,
+    dict: Option<PathBuf>,
     sample_rate: Option<u32>,
     resources: Option<PathBuf>,
+}
+
+/// Reads a dictionary file: `word = replacement` lines, `#` comments, blank lines ignored.
+fn read_dictionary(path: &std::path::Path) -> Result<Lexicon> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("could not read the dictionary {}", path.display()))?;
+    let mut entries = std::collections::BTreeMap::new();
+    for (number, line) in text.lines().enumerate() {
+        let line = line.split('#').next().unwrap_or_default().trim();
+        if line.is_empty() {
+            continue;
+        }
+        let Some((word, replacement)) = line.split_once('=') else {
+            bail!(
+                "{}:{}: expected `word = replacement`",
+                path.display(),
+                number + 1
+            );
+        };
+        entries.insert(word.trim().to_owned(), replacement.trim().to_owned());
+    }
+    Lexicon::new(&entries).with_context(|| format!("in the dictionary {}", path.display()))
 }
 
 fn say(text: &str, out: &std::path::Path, options: Options) -> Result<()> {
@@ -97,6 +127,7 @@ fn say(text: &str, out: &std::path::Path, options: Options) -> Result<()> {
         rate,
         variation,
         whole_sentences,
+        dict,
         sample_rate,
         resources,
     } = options;
@@ -123,6 +154,9 @@ fn say(text: &str, out: &std::path::Path, options: Options) -> Result<()> {
     let mut engine = Engine::new(voice.clone(), resources.espeak_data());
     if whole_sentences {
         engine = engine.whole_sentences();
+    }
+    if let Some(path) = &dict {
+        engine = engine.with_lexicon(std::sync::Arc::new(read_dictionary(path)?));
     }
     let mut settings = voice.config.defaults;
     settings.length_scale /= rate;

@@ -6,6 +6,7 @@
 //! whole sentences) without changing callers.
 
 use super::cache::{PhraseCache, PhraseKey, Rendered};
+use super::lexicon::Lexicon;
 use super::onnx::Voice;
 use super::phonemize::{Espeak, PhonemizeError, group_clauses, phonemize_clauses};
 use super::voice::{SynthesisSettings, VoiceError};
@@ -91,6 +92,8 @@ pub struct Engine {
     cache: Option<Arc<Mutex<PhraseCache>>>,
     /// Whether long sentences are cut at clause ends (see [`LONG_SENTENCE_PHONEMES`]).
     split_long_sentences: bool,
+    /// The user's pronunciations, applied before anything else.
+    lexicon: Arc<Lexicon>,
 }
 
 impl Engine {
@@ -102,7 +105,14 @@ impl Engine {
             metrics: Arc::default(),
             cache: None,
             split_long_sentences: true,
+            lexicon: Arc::default(),
         }
+    }
+
+    /// Applies the user's pronunciation dictionary to everything spoken.
+    pub fn with_lexicon(mut self, lexicon: Arc<Lexicon>) -> Self {
+        self.lexicon = lexicon;
+        self
     }
 
     /// Speaks every sentence whole, exactly as Piper does, however long (first audio of a long
@@ -140,6 +150,8 @@ impl Engine {
         settings: &SynthesisSettings,
         on_chunk: &mut dyn FnMut(Chunk) -> ControlFlow<()>,
     ) -> Result<(), SpeakError> {
+        // The dictionary is applied first, so the cache key holds what is actually said.
+        let text = &*self.lexicon.apply(text);
         let Some(cache) = &self.cache else {
             return self.synthesize(text, settings, on_chunk);
         };

@@ -5,6 +5,7 @@
 pub mod cache;
 pub mod engine;
 pub mod graph;
+pub mod lexicon;
 pub mod onnx;
 pub mod phonemize;
 pub mod resample;

@@ -278,12 +278,73 @@ pub fn phonemize(
 }
 
 /// Like [`phonemize`], but each sentence keeps its clauses apart.
+///
+/// Text may embed raw phonemes as `[[ ... ]]` (Piper's syntax): each character inside is used
+/// as a phoneme as is; the block joins the sentence being built, with a space where the text
+/// around it has one, and the text after it continues that sentence.
 pub fn phonemize_clauses(
     espeak: &mut EspeakGuard,
     voice: &str,
     text: &str,
 ) -> Result<Vec<ClausedSentence>, PhonemizeError> {
     espeak.set_voice(voice)?;
+    let parts = split_phoneme_blocks(text);
+    let mut sentences: Vec<ClausedSentence> = Vec::new();
+    let mut after_raw = false;
+    for (i, part) in parts.iter().enumerate() {
+        if let Some(raw) = part.strip_prefix("[[").and_then(|p| p.strip_suffix("]]")) {
+            let mut clause = SentencePhonemes::new();
+            if i > 0 && parts[i - 1].ends_with(' ') {
+                clause.push(' ');
+            }
+            clause.extend(raw.trim().chars());
+            if parts.get(i + 1).is_some_and(|next| next.starts_with(' ')) {
+                clause.push(' ');
+            }
+            match sentences.last_mut() {
+                Some(sentence) => sentence.push(clause),
+                None => sentences.push(vec![clause]),
+            }
+            after_raw = true;
+            continue;
+        }
+        let mut spoken = espeak_sentences(espeak, part)?;
+        if after_raw && !spoken.is_empty() {
+            let first = spoken.remove(0);
+            if let Some(sentence) = sentences.last_mut() {
+                sentence.extend(first);
+            }
+        }
+        sentences.extend(spoken);
+        after_raw = false;
+    }
+    sentences.retain(|s| s.iter().any(|c| !c.is_empty()));
+    Ok(sentences)
+}
+
+/// Splits text around `[[ ... ]]` blocks (kept whole, brackets included), like Piper's
+/// `re.split(r"(\[\[.*?\]\])", text)`.
+fn split_phoneme_blocks(text: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let mut rest = text;
+    while let Some(open) = rest.find("[[") {
+        let Some(len) = rest[open + 2..].find("]]") else {
+            break;
+        };
+        let close = open + 2 + len + 2;
+        parts.push(&rest[..open]);
+        parts.push(&rest[open..close]);
+        rest = &rest[close..];
+    }
+    parts.push(rest);
+    parts
+}
+
+/// espeak-ng's sentences for plain text (no phoneme blocks), clauses kept apart.
+fn espeak_sentences(
+    espeak: &mut EspeakGuard,
+    text: &str,
+) -> Result<Vec<ClausedSentence>, PhonemizeError> {
     let mut sentences = Vec::new();
     let mut sentence = ClausedSentence::new();
     for (phonemes, terminator) in espeak.clauses(&without_presentation_selectors(text))? {
@@ -302,7 +363,7 @@ pub fn phonemize_clauses(
     if sentence.iter().any(|c| !c.is_empty()) {
         sentences.push(sentence);
     }
-    sentences.retain(|s| s.iter().any(|c| !c.is_empty()));
+    sentences.retain(|s: &ClausedSentence| s.iter().any(|c| !c.is_empty()));
     Ok(sentences)
 }
 
@@ -376,6 +437,19 @@ mod tests {
             groups.concat(),
             sentence.concat(),
             "nothing lost or reordered"
+        );
+    }
+
+    #[test]
+    fn phoneme_blocks_split_like_pipers_regex() {
+        assert_eq!(split_phoneme_blocks("a [[x y]] b"), ["a ", "[[x y]]", " b"]);
+        assert_eq!(
+            split_phoneme_blocks("[[x]][[y]]"),
+            ["", "[[x]]", "", "[[y]]", ""]
+        );
+        assert_eq!(
+            split_phoneme_blocks("no block [[ open"),
+            ["no block [[ open"]
         );
     }
 
