@@ -15,6 +15,7 @@ use nice_plug::prelude::*;
 use params::OratorParams;
 use std::num::NonZeroU32;
 use std::sync::Arc;
+use tts::service::SpeechService;
 
 /// Port names shared by every layout.
 const STEREO_NAMES: PortNames = PortNames {
@@ -32,6 +33,9 @@ pub struct Orator {
     params: Arc<OratorParams>,
     /// The output mix. Audio thread only; sized in `activate` so `process` never allocates.
     mixer: Mixer,
+    /// Loads the voice (and will synthesise) on its own thread. Main thread only; `None` until
+    /// the first activation, so scanning a plugin loads nothing.
+    speech: Option<SpeechService>,
 }
 
 impl Default for Orator {
@@ -40,6 +44,7 @@ impl Default for Orator {
         Self {
             params: Arc::new(OratorParams::default()),
             mixer: Mixer::new(MixGains::default()),
+            speech: None,
         }
     }
 }
@@ -131,6 +136,16 @@ impl Plugin for Orator {
         self.mixer
             .prepare(sample_rate, buffer_config.max_buffer_size as usize);
         self.mixer.set_gains(self.target_gains());
+        // The voice loads in the background; audio passes whether or not it ever succeeds.
+        if self.speech.is_none() {
+            match SpeechService::start() {
+                Ok(service) => {
+                    service.load_voice(None);
+                    self.speech = Some(service);
+                }
+                Err(err) => nice_error!("Orator could not start its speech thread: {err}"),
+            }
+        }
         true
     }
 

@@ -275,7 +275,6 @@ fn test() -> Result<()> {
         &[
             ("ORATOR_CLAP", clap.as_os_str()),
             ("ORATOR_CLAP_ALLOC_CHECK", alloc_check.as_os_str()),
-            ("ORATOR_RESOURCES", target_dir().join("assets").as_os_str()),
         ],
     )?;
     let python_str = python.to_string_lossy().into_owned();

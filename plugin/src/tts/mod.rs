@@ -10,4 +10,5 @@ pub mod onnx;
 pub mod phonemize;
 pub mod resample;
 pub mod resources;
+pub mod service;
 pub mod voice;
