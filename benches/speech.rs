@@ -11,7 +11,6 @@ use orator::tts::onnx::Voice;
 use orator::tts::resources::Resources;
 use std::hint::black_box;
 use std::ops::ControlFlow;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -31,10 +30,7 @@ pub const SENTENCES: [(&str, &str); 3] = [
 ];
 
 fn resources() -> Resources {
-    let dir = std::env::var_os("ORATOR_RESOURCES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/assets"));
-    Resources::first_valid(&[dir]).expect("run `cargo xtask assets` first")
+    Resources::locate().expect("run `cargo xtask assets` first")
 }
 
 fn speech(c: &mut Criterion) {

@@ -11,10 +11,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 fn resources() -> Resources {
-    let dir = std::env::var_os("ORATOR_RESOURCES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/assets"));
-    Resources::first_valid(&[dir]).expect("run `cargo xtask assets` first")
+    Resources::locate().expect("run `cargo xtask assets` first")
 }
 
 fn engine() -> Engine {

@@ -3,7 +3,8 @@
 //! loaded ONNX Runtime into the process first.
 
 use orator::tts::onnx::{Voice, runtime};
-use std::path::{Path, PathBuf};
+use orator::tts::resources::Resources;
+use std::path::Path;
 
 #[test]
 fn a_missing_library_is_reported_by_name_and_voices_fail_cleanly() {
@@ -18,10 +19,9 @@ fn a_missing_library_is_reported_by_name_and_voices_fail_cleanly() {
         "{err}"
     );
 
-    let assets = std::env::var_os("ORATOR_RESOURCES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/assets"));
-    let model = assets.join("voices/en_US-joe-medium.onnx");
+    let model = Resources::locate()
+        .expect("run `cargo xtask assets` first")
+        .default_voice();
     let err = Voice::load(&model, missing).unwrap_err().to_string();
     assert!(err.contains("ONNX Runtime could not be loaded"), "{err}");
 }

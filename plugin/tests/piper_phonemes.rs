@@ -3,14 +3,14 @@
 //! Piper voices were trained on that phonemizer's output, so any difference is audible.
 
 use orator::tts::phonemize::{Espeak, phonemize};
+use orator::tts::resources::Resources;
 use std::path::PathBuf;
 
-/// The espeak-ng data built by `cargo xtask assets` (or `ORATOR_RESOURCES`/espeak-ng-data).
+/// The espeak-ng data built by `cargo xtask assets` (see `Resources::locate`).
 fn espeak_data() -> PathBuf {
-    std::env::var_os("ORATOR_RESOURCES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/assets"))
-        .join("espeak-ng-data")
+    Resources::locate()
+        .expect("run `cargo xtask assets` first")
+        .espeak_data()
 }
 
 /// Sentences whose phonemes are known to differ, with the reason. Each must still differ (so a

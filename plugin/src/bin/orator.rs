@@ -26,77 +26,46 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Render text to a WAV file.
-    Say {
-        /// The text to speak.
-        text: String,
-        /// Where to write the WAV file (32-bit float, stereo).
-        #[arg(long)]
-        out: PathBuf,
-        /// A Piper voice model (`.onnx`, with its `.onnx.json` beside it). Default: the bundled
-        /// voice.
-        #[arg(long)]
-        voice: Option<PathBuf>,
-        /// Speaking rate: 1 is the voice's own pace, 2 twice as fast, 0.5 half as fast.
-        #[arg(long, default_value_t = 1.0)]
-        rate: f32,
-        /// Variation of timbre and timing: 1 is the voice's own, 0 none (fully repeatable
-        /// output), up to 2.
-        #[arg(long, default_value_t = 1.0)]
-        variation: f32,
-        /// Speak every sentence in one piece, exactly as Piper does (by default sentences over
-        /// about 25 words are cut at clause ends so speech starts sooner).
-        #[arg(long)]
-        whole_sentences: bool,
-        /// A pronunciation dictionary: one `word = respelling` or `word = [[ phonemes ]]` per
-        /// line (`#` starts a comment).
-        #[arg(long)]
-        dict: Option<PathBuf>,
-        /// Output sample rate in Hz (default: the voice's own rate).
-        #[arg(long)]
-        sample_rate: Option<u32>,
-        /// Orator's resources folder (default: found next to this program).
-        #[arg(long, env = "ORATOR_RESOURCES")]
-        resources: Option<PathBuf>,
-    },
+    Say(SayArgs),
+}
+
+#[derive(clap::Args)]
+struct SayArgs {
+    /// The text to speak.
+    text: String,
+    /// Where to write the WAV file (32-bit float, stereo).
+    #[arg(long)]
+    out: PathBuf,
+    /// A Piper voice model (`.onnx`, with its `.onnx.json` beside it). Default: the bundled
+    /// voice.
+    #[arg(long)]
+    voice: Option<PathBuf>,
+    /// Speaking rate: 1 is the voice's own pace, 2 twice as fast, 0.5 half as fast.
+    #[arg(long, default_value_t = 1.0)]
+    rate: f32,
+    /// Variation of timbre and timing: 1 is the voice's own, 0 none, up to 2.
+    #[arg(long, default_value_t = 1.0)]
+    variation: f32,
+    /// Speak every sentence in one piece, exactly as Piper does (by default sentences over
+    /// about 25 words are cut at clause ends so speech starts sooner).
+    #[arg(long)]
+    whole_sentences: bool,
+    /// A pronunciation dictionary: one `word = respelling` or `word = [[ phonemes ]]` per
+    /// line (`#` starts a comment).
+    #[arg(long)]
+    dict: Option<PathBuf>,
+    /// Output sample rate in Hz (default: the voice's own rate).
+    #[arg(long)]
+    sample_rate: Option<u32>,
+    /// Orator's resources folder (default: found next to this program).
+    #[arg(long, env = "ORATOR_RESOURCES")]
+    resources: Option<PathBuf>,
 }
 
 fn main() -> Result<()> {
     match Cli::parse().command {
-        Command::Say {
-            text,
-            out,
-            voice,
-            rate,
-            variation,
-            whole_sentences,
-            dict,
-            sample_rate,
-            resources,
-        } => say(
-            &text,
-            &out,
-            Options {
-                voice,
-                rate,
-                variation,
-                whole_sentences,
-                dict,
-                sample_rate,
-                resources,
-            },
-        ),
+        Command::Say(args) => say(args),
     }
-}
-
-/// `say`'s options.
-struct Options {
-    voice: Option<PathBuf>,
-    rate: f32,
-    variation: f32,
-    whole_sentences: bool,
-    dict: Option<PathBuf>,
-    sample_rate: Option<u32>,
-    resources: Option<PathBuf>,
 }
 
 /// Reads a dictionary file: `word = replacement` lines, `#` comments, blank lines ignored.
@@ -121,8 +90,10 @@ fn read_dictionary(path: &std::path::Path) -> Result<Lexicon> {
     Lexicon::new(&entries).with_context(|| format!("in the dictionary {}", path.display()))
 }
 
-fn say(text: &str, out: &std::path::Path, options: Options) -> Result<()> {
-    let Options {
+fn say(args: SayArgs) -> Result<()> {
+    let SayArgs {
+        text,
+        out,
         voice,
         rate,
         variation,
@@ -130,10 +101,8 @@ fn say(text: &str, out: &std::path::Path, options: Options) -> Result<()> {
         dict,
         sample_rate,
         resources,
-    } = options;
-    if !(variation.is_finite() && (0.0..=2.0).contains(&variation)) {
-        bail!("--variation must be between 0 and 2 (got {variation})");
-    }
+    } = args;
+    let (text, out) = (text.as_str(), out.as_path());
     if !(rate.is_finite() && (0.25..=4.0).contains(&rate)) {
         bail!("--rate must be between 0.25 and 4 (got {rate})");
     }

@@ -5,7 +5,8 @@
 //! 1. `$ORATOR_RESOURCES`;
 //! 2. `<binary dir>/../Resources`: inside a VST3 bundle (`Orator.vst3/Contents/x86_64-linux/`);
 //! 3. `<binary dir>/Orator-resources`: beside a `.clap` file or the standalone app;
-//! 4. `<binary dir>/../assets`: a development build in `target/<profile>/`.
+//! 4. `<binary dir>/../assets`, `<binary dir>/../../assets`: a development build in
+//!    `target/<profile>/` (programs) or `target/<profile>/deps/` (tests and benches).
 
 use std::path::{Path, PathBuf};
 
@@ -43,6 +44,7 @@ impl Resources {
             candidates.push(dir.join("..").join("Resources"));
             candidates.push(dir.join("Orator-resources"));
             candidates.push(dir.join("..").join("assets"));
+            candidates.push(dir.join("..").join("..").join("assets"));
         }
         Self::first_valid(&candidates)
     }
