@@ -315,6 +315,23 @@ mod tests {
         assert_eq!(clean_text("a\u{0}b\u{7}c\nd\te"), "a b c\nd\te");
     }
 
+    proptest::proptest! {
+        /// Cutting any text into pieces keeps every word, in order, and respects the limit.
+        #[test]
+        fn pieces_never_lose_or_reorder_words(text in "\\PC{0,400}", max in 1usize..60) {
+            let parts = pieces(&text, max);
+            let rejoined = parts.join(" ");
+            let words_before: Vec<&str> = text.split_whitespace().collect();
+            // A cut inside a long word splits it in two; compare the characters instead.
+            let chars_before: String = words_before.concat();
+            let chars_after: String = rejoined.split_whitespace().collect::<Vec<_>>().concat();
+            proptest::prop_assert_eq!(chars_before, chars_after);
+            for part in &parts {
+                proptest::prop_assert!(part.chars().count() <= max);
+            }
+        }
+    }
+
     #[test]
     fn long_text_is_cut_at_sentence_ends_within_the_limit() {
         let text = "One two. Three four. Five six seven.";

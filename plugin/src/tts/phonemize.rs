@@ -440,6 +440,15 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        /// Splitting around [[ ]] blocks keeps every character, in order.
+        #[test]
+        fn phoneme_block_split_is_lossless(text in "(\\PC|\\[\\[|\\]\\]){0,60}") {
+            let parts = split_phoneme_blocks(&text);
+            proptest::prop_assert_eq!(parts.concat(), text);
+        }
+    }
+
     #[test]
     fn phoneme_blocks_split_like_pipers_regex() {
         assert_eq!(split_phoneme_blocks("a [[x y]] b"), ["a ", "[[x y]]", " b"]);
