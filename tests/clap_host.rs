@@ -4,7 +4,9 @@
 
 use anyhow::Result;
 use orator_tests::signal::{all_clean, ratio_db, sine};
-use orator_tests::{LoadedPlugin, ParamChange, bundle_path, state_blob, state_json};
+use orator_tests::{
+    LoadedPlugin, ParamChange, bundle_path, saved_text, state_blob, with_session, with_text,
+};
 use rand::rngs::SmallRng;
 use rand::{Rng, RngCore, SeedableRng};
 
@@ -62,8 +64,8 @@ fn descriptor_ports_and_parameters_are_what_hosts_expect() -> Result<()> {
 
     let params = plugin.params()?;
     let names: Vec<_> = params.iter().map(|p| p.name.as_str()).collect();
-    assert_eq!(names, ["Dry Gain", "Voice Gain", "Output Gain"]);
-    for p in &params {
+    assert_eq!(names, ["Dry Gain", "Voice Gain", "Output Gain", "Speak"]);
+    for p in params.iter().filter(|p| p.name.ends_with("Gain")) {
         // nice-plug hands CLAP normalised values; the plugin's text conversion gives the units.
         assert_eq!((p.min, p.max), (0.0, 1.0), "{p:?}");
         assert_eq!(plugin.value_to_text(p.id, p.default)?, "0.00 dB");
@@ -206,27 +208,6 @@ fn non_finite_and_subnormal_input_gives_clean_output() -> Result<()> {
     assert_eq!([out[3], out[9], out[10], out[20]], [0.0; 4]);
     assert_eq!(out[4], input[4]);
     Ok(())
-}
-
-/// Replaces the session text inside a saved blob, keeping nice-plug's layout.
-fn with_session(blob: &[u8], session: &str) -> Result<Vec<u8>> {
-    let mut state: serde_json::Value = serde_json::from_slice(state_json(blob)?)?;
-    state["fields"]["session"] = serde_json::Value::String(session.into());
-    Ok(state_blob(&serde_json::to_vec(&state)?))
-}
-
-fn with_text(blob: &[u8], text: &str) -> Result<Vec<u8>> {
-    with_session(
-        blob,
-        &serde_json::json!({ "schema": 1, "text": text }).to_string(),
-    )
-}
-
-fn saved_text(blob: &[u8]) -> Result<String> {
-    let state: serde_json::Value = serde_json::from_slice(state_json(blob)?)?;
-    let session: serde_json::Value =
-        serde_json::from_str(state["fields"]["session"].as_str().unwrap_or_default())?;
-    Ok(session["text"].as_str().unwrap_or_default().to_owned())
 }
 
 #[test]

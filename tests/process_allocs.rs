@@ -4,13 +4,19 @@
 
 use anyhow::Result;
 use orator_tests::signal::{all_clean, sine};
-use orator_tests::{LoadedPlugin, ParamChange, alloc_check_bundle_path};
+use orator_tests::{LoadedPlugin, ParamChange, alloc_check_bundle_path, with_text};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
 #[test]
 fn process_never_allocates_over_thousands_of_varied_blocks() -> Result<()> {
     let mut plugin = LoadedPlugin::load(&alloc_check_bundle_path())?;
+    // Text to speak, so that random Speak triggers stream voice through process() too.
+    let text = with_text(
+        &plugin.save_state()?,
+        "Allocation free. Every block, every time.",
+    )?;
+    plugin.load_state(&text)?;
     let ids: Vec<_> = plugin.params()?.iter().map(|p| p.id).collect();
     let mut rng = SmallRng::seed_from_u64(0xa110c);
     let mut blocks = 0;
@@ -51,5 +57,72 @@ fn process_never_allocates_over_thousands_of_varied_blocks() -> Result<()> {
         }
     }
     assert_eq!(blocks, 6000);
+
+    // Finally, speech must really stream through process() in this build: mute the host
+    // signal, trigger Speak, and wait (at real-time pace, bounded) for voice at the output.
+    let params = plugin.params()?;
+    let id = |name: &str| params.iter().find(|p| p.name == name).map(|p| p.id);
+    let (dry, voice, out, speak) = (
+        id("Dry Gain"),
+        id("Voice Gain"),
+        id("Output Gain"),
+        id("Speak"),
+    );
+    let (Some(dry), Some(voice), Some(out), Some(speak)) = (dry, voice, out, speak) else {
+        anyhow::bail!("missing parameters");
+    };
+    let unity = plugin.value_from_text(voice, "0")?;
+    plugin.activate(48000.0, 1, 512)?;
+    let silence = vec![0.0f32; 512];
+    let mut left = vec![0.0f32; 512];
+    let mut right = vec![0.0f32; 512];
+    let mut heard = false;
+    for block in 0..2000 {
+        let changes = match block {
+            0 => vec![
+                ParamChange {
+                    id: dry,
+                    value: 0.0,
+                    time: 0,
+                },
+                ParamChange {
+                    id: voice,
+                    value: unity,
+                    time: 0,
+                },
+                ParamChange {
+                    id: out,
+                    value: unity,
+                    time: 0,
+                },
+                ParamChange {
+                    id: speak,
+                    value: 0.0,
+                    time: 0,
+                },
+            ],
+            1 => vec![ParamChange {
+                id: speak,
+                value: 1.0,
+                time: 0,
+            }],
+            _ => Vec::new(),
+        };
+        plugin.process(
+            &[&silence, &silence],
+            None,
+            &mut [&mut left, &mut right],
+            &changes,
+        )?;
+        if orator_tests::signal::rms(&left) > 0.005 {
+            heard = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(
+        heard,
+        "no speech reached the output of the allocation-checking build"
+    );
     Ok(())
 }

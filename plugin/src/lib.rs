@@ -16,6 +16,7 @@ use params::OratorParams;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use tts::service::SpeechService;
+use tts::stream::AudioSide;
 
 /// Port names shared by every layout.
 const STEREO_NAMES: PortNames = PortNames {
@@ -33,7 +34,12 @@ pub struct Orator {
     params: Arc<OratorParams>,
     /// The output mix. Audio thread only; sized in `activate` so `process` never allocates.
     mixer: Mixer,
-    /// Loads the voice (and will synthesise) on its own thread. Main thread only; `None` until
+    /// The audio thread's end of the rings to and from the speech thread; replaced on every
+    /// activation (sized for its sample rate and block size). Audio thread only.
+    stream: Option<AudioSide>,
+    /// The Speak trigger's value in the previous block, to act on its rising edge only.
+    speak_was_on: bool,
+    /// Loads the voice and synthesises on its own thread. Main thread only; `None` until
     /// the first activation, so scanning a plugin loads nothing.
     speech: Option<SpeechService>,
 }
@@ -44,6 +50,8 @@ impl Default for Orator {
         Self {
             params: Arc::new(OratorParams::default()),
             mixer: Mixer::new(MixGains::default()),
+            stream: None,
+            speak_was_on: false,
             speech: None,
         }
     }
@@ -138,13 +146,20 @@ impl Plugin for Orator {
         self.mixer.set_gains(self.target_gains());
         // The voice loads in the background; audio passes whether or not it ever succeeds.
         if self.speech.is_none() {
-            match SpeechService::start() {
+            match SpeechService::start(self.params.session.clone()) {
                 Ok(service) => {
                     service.load_voice(None);
                     self.speech = Some(service);
                 }
                 Err(err) => nice_error!("Orator could not start its speech thread: {err}"),
             }
+        }
+        // Fresh rings for this sample rate and block size.
+        if let Some(service) = &self.speech {
+            let (audio, worker) =
+                tts::stream::channel(sample_rate, buffer_config.max_buffer_size as usize);
+            service.attach(worker);
+            self.stream = Some(audio);
         }
         true
     }
@@ -163,9 +178,25 @@ impl Plugin for Orator {
         // Parameters may change between blocks (automation, a preset load): pick them up here,
         // since `reset` is not called after a preset load.
         self.mixer.set_gains(self.target_gains());
-        // No speech source is connected yet: the realtime path adds the voice bus here.
-        self.mixer.process(buffer.as_slice(), &[]);
-        ProcessStatus::Normal
+        let speak = self.params.speak.value();
+        let frames = buffer.samples();
+        let voice: &[f32] = match &mut self.stream {
+            Some(stream) => {
+                if speak && !self.speak_was_on {
+                    stream.request_speech();
+                }
+                stream.read_voice(frames)
+            }
+            None => &[],
+        };
+        self.speak_was_on = speak;
+        self.mixer.process(buffer.as_slice(), voice);
+        // Speech queued or being synthesised: the host must keep calling even on silence.
+        if self.stream.as_ref().is_some_and(AudioSide::is_active) {
+            ProcessStatus::KeepAlive
+        } else {
+            ProcessStatus::Normal
+        }
     }
 }
 

@@ -31,6 +31,11 @@ pub struct OratorParams {
     /// Level of the final mix, in dB.
     #[id = "out"]
     pub output_gain_db: FloatParam,
+
+    /// Speaks the session's text when it turns on (automate it, map it to a button or a MIDI
+    /// controller; it acts on the rising edge only).
+    #[id = "speak"]
+    pub speak: BoolParam,
 }
 
 impl Default for OratorParams {
@@ -40,6 +45,7 @@ impl Default for OratorParams {
             dry_gain_db: gain_param("Dry Gain"),
             voice_gain_db: gain_param("Voice Gain"),
             output_gain_db: gain_param("Output Gain"),
+            speak: BoolParam::new("Speak", false),
         }
     }
 }

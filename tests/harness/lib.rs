@@ -62,6 +62,29 @@ pub fn state_blob(json: &[u8]) -> Vec<u8> {
     blob
 }
 
+/// Replaces Orator's session (the persisted `session` field) inside a saved blob.
+pub fn with_session(blob: &[u8], session: &str) -> Result<Vec<u8>> {
+    let mut state: serde_json::Value = serde_json::from_slice(state_json(blob)?)?;
+    state["fields"]["session"] = serde_json::Value::String(session.into());
+    Ok(state_blob(&serde_json::to_vec(&state)?))
+}
+
+/// A saved blob with the session text replaced, as the editor would set it.
+pub fn with_text(blob: &[u8], text: &str) -> Result<Vec<u8>> {
+    with_session(
+        blob,
+        &serde_json::json!({ "schema": 1, "text": text }).to_string(),
+    )
+}
+
+/// The session text inside a saved blob.
+pub fn saved_text(blob: &[u8]) -> Result<String> {
+    let state: serde_json::Value = serde_json::from_slice(state_json(blob)?)?;
+    let session: serde_json::Value =
+        serde_json::from_str(state["fields"]["session"].as_str().unwrap_or_default())?;
+    Ok(session["text"].as_str().unwrap_or_default().to_owned())
+}
+
 /// The Orator CLAP plugin id.
 pub const ORATOR_ID: &str = "org.orator.orator";
 

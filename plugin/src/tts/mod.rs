@@ -11,4 +11,5 @@ pub mod phonemize;
 pub mod resample;
 pub mod resources;
 pub mod service;
+pub mod stream;
 pub mod voice;

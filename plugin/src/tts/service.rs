@@ -9,13 +9,24 @@
 //! logging read).
 
 use super::engine::Engine;
+use super::lexicon::Lexicon;
 use super::onnx::Voice;
+use super::resample::resample_mono;
 use super::resources::Resources;
+use super::stream::{Request, WorkerSide};
+use crate::state::SharedSession;
+use std::ops::ControlFlow;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// How often the speech thread looks for requests from the audio thread when idle. Requests
+/// travel through a wait-free ring the audio thread cannot wake anyone with, so the thread
+/// polls; 2 ms is far below what anyone hears and costs nothing measurable.
+const POLL: Duration = Duration::from_millis(2);
 
 /// Where the service is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,6 +86,8 @@ impl ServiceStatus {
 enum Command {
     /// Load a voice (`None`: the bundled default).
     LoadVoice(Option<PathBuf>),
+    /// The plugin was (re)activated: stream speech through these rings from now on.
+    Attach(WorkerSide),
     Shutdown,
 }
 
@@ -83,23 +96,39 @@ pub struct SpeechService {
     /// Status for the editor and tests.
     pub status: Arc<ServiceStatus>,
     commands: Sender<Command>,
+    /// Tells a thread busy speaking to stop at once (on shutdown).
+    stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl SpeechService {
-    /// Starts the service thread. Loads nothing until asked.
-    pub fn start() -> std::io::Result<Self> {
+    /// Starts the service thread, which speaks `session`'s text when asked. Loads nothing
+    /// until asked.
+    pub fn start(session: Arc<SharedSession>) -> std::io::Result<Self> {
         let status = Arc::new(ServiceStatus::new());
+        let stop = Arc::new(AtomicBool::new(false));
         let (commands, inbox) = channel();
-        let thread_status = status.clone();
+        let worker = Worker {
+            status: status.clone(),
+            stop: stop.clone(),
+            session,
+            engine: None,
+            stream: None,
+        };
         let thread = std::thread::Builder::new()
             .name("orator-speech".into())
-            .spawn(move || run(&inbox, &thread_status))?;
+            .spawn(move || worker.run(&inbox))?;
         Ok(Self {
             status,
             commands,
+            stop,
             thread: Some(thread),
         })
+    }
+
+    /// Hands the speech thread the rings of a new activation.
+    pub fn attach(&self, stream: WorkerSide) {
+        let _ = self.commands.send(Command::Attach(stream));
     }
 
     /// Asks for a voice to be loaded (`None`: the bundled default). Returns at once.
@@ -111,6 +140,7 @@ impl SpeechService {
 
 impl Drop for SpeechService {
     fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
         let _ = self.commands.send(Command::Shutdown);
         if let Some(thread) = self.thread.take() {
             // Joined, not detached: the thread runs code from this library, which the host may
@@ -120,35 +150,102 @@ impl Drop for SpeechService {
     }
 }
 
-/// The service thread's loop.
-fn run(inbox: &Receiver<Command>, status: &ServiceStatus) {
-    // The loaded engine. Held so the voice stays loaded (the voice registry keeps only weak
-    // references); the realtime path's speak commands will use it.
-    let mut _loaded: Option<Engine> = None;
-    while let Ok(command) = inbox.recv() {
-        match command {
-            Command::Shutdown => break,
-            Command::LoadVoice(model) => {
-                status.set(State::Loading, "Loading the voice…".into());
-                match load(model) {
-                    Ok(engine) => {
-                        let name = engine
-                            .voice
-                            .path
-                            .file_stem()
-                            .map(|s| s.to_string_lossy().into_owned())
-                            .unwrap_or_default();
-                        tracing::info!("Orator voice ready: {}", engine.voice.path.display());
-                        status.set(State::Ready, name);
-                        _loaded = Some(engine);
-                    }
-                    Err(message) => {
-                        tracing::error!("Orator cannot speak: {message}");
-                        status.set(State::Failed, message);
-                        _loaded = None;
-                    }
-                }
+/// The speech thread's state.
+struct Worker {
+    status: Arc<ServiceStatus>,
+    stop: Arc<AtomicBool>,
+    /// The text (and dictionary) to speak, shared with the editor and the host's state.
+    session: Arc<SharedSession>,
+    /// The loaded voice and its engine.
+    engine: Option<Engine>,
+    /// The current activation's rings.
+    stream: Option<WorkerSide>,
+}
+
+impl Worker {
+    fn run(mut self, inbox: &Receiver<Command>) {
+        loop {
+            match inbox.recv_timeout(POLL) {
+                Ok(Command::Shutdown) | Err(RecvTimeoutError::Disconnected) => break,
+                Ok(Command::LoadVoice(model)) => self.load_voice(model),
+                Ok(Command::Attach(stream)) => self.stream = Some(stream),
+                Err(RecvTimeoutError::Timeout) => {}
             }
+            let speak = self
+                .stream
+                .as_mut()
+                .is_some_and(|s| s.requests.pop() == Ok(Request::Speak));
+            if speak {
+                self.speak();
+            }
+        }
+    }
+
+    fn load_voice(&mut self, model: Option<PathBuf>) {
+        self.status.set(State::Loading, "Loading the voice…".into());
+        match load(model) {
+            Ok(engine) => {
+                let name = engine
+                    .voice
+                    .path
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                tracing::info!("Orator voice ready: {}", engine.voice.path.display());
+                self.status.set(State::Ready, name);
+                self.engine = Some(engine);
+            }
+            Err(message) => {
+                tracing::error!("Orator cannot speak: {message}");
+                self.status.set(State::Failed, message);
+                self.engine = None;
+            }
+        }
+    }
+
+    /// Speaks the session's text into the voice ring, resampled to the host's rate.
+    fn speak(&mut self) {
+        let (Some(engine), Some(stream)) = (&self.engine, &mut self.stream) else {
+            tracing::warn!(
+                "Orator was asked to speak but has no voice: {}",
+                self.status.message()
+            );
+            return;
+        };
+        let session = self.session.snapshot();
+        let engine = match Lexicon::new(&session.dictionary) {
+            Ok(lexicon) => engine.clone().with_lexicon(Arc::new(lexicon)),
+            Err(_) => engine.clone(),
+        };
+        stream.speaking.store(true, Ordering::Release);
+        let host_rate = stream.sample_rate.round().max(1.0) as u32;
+        let stop = &self.stop;
+        let settings = engine.voice.config.defaults;
+        let result = engine.speak(&session.text, &settings, &mut |chunk| {
+            let samples = match resample_mono(&chunk.samples, chunk.sample_rate, host_rate) {
+                Ok(samples) => samples,
+                Err(err) => {
+                    tracing::error!("Orator: {err}");
+                    return ControlFlow::Break(());
+                }
+            };
+            let mut rest: &[f32] = &samples;
+            while !rest.is_empty() {
+                rest = stream.voice.push_partial_slice(rest).1;
+                if rest.is_empty() {
+                    break;
+                }
+                // The ring is full: the audio thread plays it down in real time.
+                if stop.load(Ordering::Acquire) || stream.voice.is_abandoned() {
+                    return ControlFlow::Break(());
+                }
+                std::thread::sleep(POLL);
+            }
+            ControlFlow::Continue(())
+        });
+        stream.speaking.store(false, Ordering::Release);
+        if let Err(err) = result {
+            tracing::error!("Orator could not speak: {err}");
         }
     }
 }
@@ -166,7 +263,7 @@ mod tests {
 
     #[test]
     fn status_round_trips_and_the_thread_stops_on_drop() {
-        let service = SpeechService::start().unwrap();
+        let service = SpeechService::start(Arc::default()).unwrap();
         assert_eq!(service.status.state(), State::Idle);
         service.status.set(State::Failed, "why".into());
         assert_eq!(

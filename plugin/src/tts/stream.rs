@@ -1,0 +1,134 @@
+//! The realtime link between the speech thread and `process()`: two wait-free SPSC rings
+//! (`rtrb`), created together in `activate` for the host's sample rate.
+//!
+//! - requests, audio thread → speech thread: "speak now" when the Speak trigger rises;
+//! - voice, speech thread → audio thread: mono samples at the host's rate.
+//!
+//! Plus one atomic flag, speech thread → audio thread: synthesis is under way (so `process()`
+//! keeps the host calling it even before the first sample arrives).
+//!
+//! # Realtime safety
+//! [`AudioSide`] allocates only in [`channel`]; every method it has is wait-free.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// What the audio thread can ask of the speech thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Request {
+    /// Speak the session's text.
+    Speak,
+}
+
+/// Seconds of voice the ring holds: enough that the speech thread can run a sentence ahead.
+pub const VOICE_RING_SECONDS: f32 = 4.0;
+
+/// The audio thread's half. `Send`, not `Sync`: owned by the plugin, used in `process()`.
+pub struct AudioSide {
+    /// Voice samples from the speech thread.
+    voice: rtrb::Consumer<f32>,
+    /// Requests to the speech thread.
+    requests: rtrb::Producer<Request>,
+    /// The current block's voice; sized in [`channel`] for the host's largest block.
+    block: Vec<f32>,
+    /// Set by the speech thread while it synthesises.
+    speaking: Arc<AtomicBool>,
+    /// Samples missing because the speech thread was late (underruns), for the meters.
+    underruns: u64,
+}
+
+/// The speech thread's half.
+pub struct WorkerSide {
+    /// Voice samples to the audio thread.
+    pub voice: rtrb::Producer<f32>,
+    /// Requests from the audio thread.
+    pub requests: rtrb::Consumer<Request>,
+    /// The host's sample rate.
+    pub sample_rate: f32,
+    /// Set while synthesising.
+    pub speaking: Arc<AtomicBool>,
+}
+
+/// Creates both halves for a host running at `sample_rate` with blocks of up to `max_block`.
+/// Allocates: call from `activate`.
+pub fn channel(sample_rate: f32, max_block: usize) -> (AudioSide, WorkerSide) {
+    let capacity = ((sample_rate.max(1.0) * VOICE_RING_SECONDS) as usize).max(max_block * 2);
+    let (voice_producer, voice_consumer) = rtrb::RingBuffer::new(capacity);
+    let (request_producer, request_consumer) = rtrb::RingBuffer::new(16);
+    let speaking = Arc::new(AtomicBool::new(false));
+    (
+        AudioSide {
+            voice: voice_consumer,
+            requests: request_producer,
+            block: vec![0.0; max_block.max(1)],
+            speaking: speaking.clone(),
+            underruns: 0,
+        },
+        WorkerSide {
+            voice: voice_producer,
+            requests: request_consumer,
+            sample_rate,
+            speaking,
+        },
+    )
+}
+
+impl AudioSide {
+    /// Asks the speech thread to speak. Returns false if the request ring is full.
+    pub fn request_speech(&mut self) -> bool {
+        self.requests.push(Request::Speak).is_ok()
+    }
+
+    /// The next `frames` voice samples: what the ring has, then silence. Blocks longer than
+    /// the activated maximum get at most that many voice samples.
+    pub fn read_voice(&mut self, frames: usize) -> &[f32] {
+        let len = frames.min(self.block.len());
+        let block = &mut self.block[..len];
+        let (filled, rest) = self.voice.pop_partial_slice(block);
+        let got = filled.len();
+        rest.fill(0.0);
+        if got < len && self.speaking.load(Ordering::Acquire) {
+            self.underruns += (len - got) as u64;
+        }
+        &self.block[..len]
+    }
+
+    /// Whether speech is queued or being synthesised (the host must keep calling `process`).
+    pub fn is_active(&self) -> bool {
+        !self.voice.is_empty() || self.speaking.load(Ordering::Acquire)
+    }
+
+    /// Voice samples that were due while synthesis was running but had not arrived.
+    pub fn underruns(&self) -> u64 {
+        self.underruns
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn voice_flows_in_order_and_missing_samples_are_silence() {
+        let (mut audio, mut worker) = channel(1000.0, 8);
+        assert!(audio.request_speech());
+        assert_eq!(worker.requests.pop(), Ok(Request::Speak));
+        let (_, rest) = worker.voice.push_partial_slice(&[1.0, 2.0, 3.0]);
+        assert!(rest.is_empty());
+        assert!(audio.is_active());
+        assert_eq!(audio.read_voice(5), &[1.0, 2.0, 3.0, 0.0, 0.0]);
+        assert!(!audio.is_active());
+        worker.speaking.store(true, Ordering::Release);
+        assert!(
+            audio.is_active(),
+            "synthesis under way keeps the plugin alive"
+        );
+        assert_eq!(audio.read_voice(4), &[0.0; 4]);
+        assert_eq!(audio.underruns(), 4);
+        assert_eq!(
+            audio.read_voice(100).len(),
+            8,
+            "clamped to the activated maximum"
+        );
+    }
+}
