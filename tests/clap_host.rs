@@ -64,7 +64,10 @@ fn descriptor_ports_and_parameters_are_what_hosts_expect() -> Result<()> {
 
     let params = plugin.params()?;
     let names: Vec<_> = params.iter().map(|p| p.name.as_str()).collect();
-    assert_eq!(names, ["Dry Gain", "Voice Gain", "Output Gain", "Speak"]);
+    assert_eq!(
+        names,
+        ["Dry Gain", "Voice Gain", "Output Gain", "Speak", "Stop"]
+    );
     for p in params.iter().filter(|p| p.name.ends_with("Gain")) {
         // nice-plug hands CLAP normalised values; the plugin's text conversion gives the units.
         assert_eq!((p.min, p.max), (0.0, 1.0), "{p:?}");

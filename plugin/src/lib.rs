@@ -39,6 +39,8 @@ pub struct Orator {
     stream: Option<AudioSide>,
     /// The Speak trigger's value in the previous block, to act on its rising edge only.
     speak_was_on: bool,
+    /// The Stop trigger's value in the previous block.
+    stop_was_on: bool,
     /// Loads the voice and synthesises on its own thread. Main thread only; `None` until
     /// the first activation, so scanning a plugin loads nothing.
     speech: Option<SpeechService>,
@@ -52,6 +54,7 @@ impl Default for Orator {
             mixer: Mixer::new(MixGains::default()),
             stream: None,
             speak_was_on: false,
+            stop_was_on: false,
             speech: None,
         }
     }
@@ -179,17 +182,23 @@ impl Plugin for Orator {
         // since `reset` is not called after a preset load.
         self.mixer.set_gains(self.target_gains());
         let speak = self.params.speak.value();
+        let stop = self.params.stop.value();
         let frames = buffer.samples();
         let voice: &[f32] = match &mut self.stream {
             Some(stream) => {
-                if speak && !self.speak_was_on {
-                    stream.request_speech();
+                if stop && !self.stop_was_on {
+                    stream.stop(frames)
+                } else {
+                    if speak && !self.speak_was_on {
+                        stream.request_speech();
+                    }
+                    stream.read_voice(frames)
                 }
-                stream.read_voice(frames)
             }
             None => &[],
         };
         self.speak_was_on = speak;
+        self.stop_was_on = stop;
         self.mixer.process(buffer.as_slice(), voice);
         // Speech queued or being synthesised: the host must keep calling even on silence.
         if self.stream.as_ref().is_some_and(AudioSide::is_active) {

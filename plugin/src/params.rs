@@ -36,6 +36,11 @@ pub struct OratorParams {
     /// controller; it acts on the rising edge only).
     #[id = "speak"]
     pub speak: BoolParam,
+
+    /// Stops speaking when it turns on: the voice fades out within the block (5 ms) and
+    /// everything queued is dropped. Acts on the rising edge only.
+    #[id = "stop"]
+    pub stop: BoolParam,
 }
 
 impl Default for OratorParams {
@@ -46,6 +51,7 @@ impl Default for OratorParams {
             voice_gain_db: gain_param("Voice Gain"),
             output_gain_db: gain_param("Output Gain"),
             speak: BoolParam::new("Speak", false),
+            stop: BoolParam::new("Stop", false),
         }
     }
 }

@@ -34,10 +34,10 @@ def level_db(out, ref):
 def test_identity_and_parameters(plugin):
     assert plugin.name == "Orator"
     assert plugin.is_effect
-    assert list(plugin.parameters) == ["dry_gain_db", "voice_gain_db", "output_gain_db", "speak"]
+    assert list(plugin.parameters) == ["dry_gain_db", "voice_gain_db", "output_gain_db", "speak", "stop"]
     for name in ["dry_gain_db", "voice_gain_db", "output_gain_db"]:
         assert getattr(plugin, name) == pytest.approx(0.0)
-    assert not plugin.speak
+    assert not plugin.speak and not plugin.stop
 
 
 @pytest.mark.parametrize("rate", [44100, 48000, 96000])

@@ -218,10 +218,31 @@ impl Worker {
             Err(_) => engine.clone(),
         };
         stream.speaking.store(true, Ordering::Release);
+        // This phrase belongs to the current stop generation. If a Stop came since the last
+        // phrase, let the audio thread discard what is left of the old one before claiming the
+        // ring (it drains a stale ring every block, so this takes one block at most).
+        let generation = stream.generations.stop.load(Ordering::Acquire);
+        if stream.generations.producing.load(Ordering::Acquire) != generation {
+            while stream.voice.slots() < stream.voice.buffer().capacity()
+                && !self.stop.load(Ordering::Acquire)
+                && !stream.voice.is_abandoned()
+            {
+                std::thread::sleep(POLL);
+            }
+            stream
+                .generations
+                .producing
+                .store(generation, Ordering::Release);
+        }
+        let generations = stream.generations.clone();
+        let stopped = move || generations.stop.load(Ordering::Acquire) != generation;
         let host_rate = stream.sample_rate.round().max(1.0) as u32;
         let stop = &self.stop;
         let settings = engine.voice.config.defaults;
         let result = engine.speak(&session.text, &settings, &mut |chunk| {
+            if stopped() {
+                return ControlFlow::Break(());
+            }
             let samples = match resample_mono(&chunk.samples, chunk.sample_rate, host_rate) {
                 Ok(samples) => samples,
                 Err(err) => {
@@ -236,7 +257,7 @@ impl Worker {
                     break;
                 }
                 // The ring is full: the audio thread plays it down in real time.
-                if stop.load(Ordering::Acquire) || stream.voice.is_abandoned() {
+                if stop.load(Ordering::Acquire) || stream.voice.is_abandoned() || stopped() {
                     return ControlFlow::Break(());
                 }
                 std::thread::sleep(POLL);
