@@ -66,7 +66,17 @@ fn descriptor_ports_and_parameters_are_what_hosts_expect() -> Result<()> {
     let names: Vec<_> = params.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(
         names,
-        ["Dry Gain", "Voice Gain", "Output Gain", "Speak", "Stop"]
+        [
+            "Dry Gain",
+            "Voice Gain",
+            "Output Gain",
+            "Duck Depth",
+            "Duck Attack",
+            "Duck Release",
+            "Duck Key",
+            "Speak",
+            "Stop"
+        ]
     );
     for p in params.iter().filter(|p| p.name.ends_with("Gain")) {
         // nice-plug hands CLAP normalised values; the plugin's text conversion gives the units.
@@ -333,5 +343,79 @@ fn reactivation_and_reset_are_idempotent() -> Result<()> {
         plugin.reset()?;
         assert_eq!(run(&mut plugin, &input, 256, &[])?, input, "round {round}");
     }
+    Ok(())
+}
+
+#[test]
+fn the_sidechain_ducks_the_host_signal_by_the_set_depth_and_releases() -> Result<()> {
+    let rate = 48000.0;
+    let mut plugin = load()?;
+    let key = plugin.param("Duck Key")?.id;
+    let depth = plugin.param("Duck Depth")?.id;
+    let sidechain_key = plugin.value_from_text(key, "Sidechain")?;
+    let minus_18 = plugin.value_from_text(depth, "-18")?;
+    plugin.activate(rate, 1, 480)?;
+    let music = sine(1000.0, 0.5, rate, 480);
+    let talk = sine(300.0, 0.3, rate, 480);
+    let quiet = vec![0.0f32; 480];
+    let mut left = vec![0.0f32; 480];
+    let mut right = vec![0.0f32; 480];
+    let mut levels = Vec::new();
+    // 0.5 s without a key, 1 s with the sidechain talking, 3 s without.
+    for block in 0..450 {
+        let changes = if block == 0 {
+            vec![
+                ParamChange {
+                    id: key,
+                    value: sidechain_key,
+                    time: 0,
+                },
+                ParamChange {
+                    id: depth,
+                    value: minus_18,
+                    time: 0,
+                },
+            ]
+        } else {
+            Vec::new()
+        };
+        let side: &[f32] = if (50..150).contains(&block) {
+            &talk
+        } else {
+            &quiet
+        };
+        plugin.process(
+            &[&music, &music],
+            Some(&[side, side]),
+            &mut [&mut left, &mut right],
+            &changes,
+        )?;
+        levels.push(ratio_db(&left, &music));
+    }
+    assert!(
+        levels[..50].iter().all(|&db| db.abs() < 1e-6),
+        "untouched before the key"
+    );
+    let ducked = levels[140];
+    assert!(
+        (ducked + 18.0).abs() < 0.1,
+        "ducked by {ducked:.2} dB, set -18 dB"
+    );
+    assert!(
+        levels[60] < -15.0,
+        "10 ms attack: down within 100 ms ({:.1} dB)",
+        levels[60]
+    );
+    assert!(
+        levels[170] < -15.0,
+        "held through a 250 ms pause ({:.1} dB)",
+        levels[170]
+    );
+    // Release is a one-pole time constant (400 ms to 63 %): five of them after the hold.
+    assert!(
+        levels[449].abs() < 0.1,
+        "released afterwards ({:.2} dB)",
+        levels[449]
+    );
     Ok(())
 }

@@ -195,3 +195,79 @@ fn stop_silences_within_one_block_without_a_click_and_speech_can_resume() -> Res
     assert!(resumed, "speech did not resume after Stop");
     Ok(())
 }
+
+#[test]
+fn the_music_ducks_under_the_voice() -> Result<()> {
+    use orator_tests::signal::{sine, tone_level};
+    let rate = 48000.0;
+    let mut plugin = LoadedPlugin::load(&bundle_path())?;
+    let state = with_text(&plugin.save_state()?, "The music goes down while I talk.")?;
+    plugin.load_state(&state)?;
+    let speak = plugin.param("Speak")?.id;
+    plugin.activate(rate, 1, 480)?;
+    // A 50 Hz "music" tone, below the voice's spectrum, so it can be measured under speech.
+    let music = sine(50.0, 0.5, rate, 480);
+    let mut left = vec![0.0f32; 480];
+    let mut right = vec![0.0f32; 480];
+    let block_time = Duration::from_secs_f64(0.01);
+    let mut music_levels = Vec::new();
+    let mut speaking = Vec::new();
+    let mut output = Vec::new();
+    for block in 0..1500 {
+        let changes: &[ParamChange] = match block {
+            0 => &[ParamChange {
+                id: speak,
+                value: 1.0,
+                time: 0,
+            }],
+            1 => &[ParamChange {
+                id: speak,
+                value: 0.0,
+                time: 0,
+            }],
+            _ => &[],
+        };
+        plugin.process(
+            &[&music, &music],
+            None,
+            &mut [&mut left, &mut right],
+            changes,
+        )?;
+        output.extend_from_slice(&left);
+        // Voice = output minus the (possibly ducked) tone: the residual above the tone's level.
+        let tone = tone_level(&left, 50.0, rate);
+        music_levels.push(20.0 * (tone / 0.5).log10());
+        let residual: f64 = left
+            .iter()
+            .enumerate()
+            .map(|(i, &x)| {
+                let t = tone * (std::f64::consts::TAU * 50.0 * i as f64 / rate).sin();
+                (f64::from(x) - t).powi(2)
+            })
+            .sum::<f64>()
+            / left.len() as f64;
+        speaking.push(residual.sqrt() > 0.02);
+        if speaking.iter().filter(|&&s| s).count() > 60 {
+            break;
+        }
+        std::thread::sleep(block_time);
+    }
+    let first = speaking
+        .iter()
+        .position(|&s| s)
+        .context("the voice never played")?;
+    assert!(
+        music_levels[..first.saturating_sub(2)]
+            .iter()
+            .all(|db| db.abs() < 0.5),
+        "music at 0 dB before"
+    );
+    // Once the 10 ms attack is over, the music sits about 12 dB down while the voice plays.
+    let during: Vec<f64> = music_levels[first + 10..].to_vec();
+    let mean = during.iter().sum::<f64>() / during.len() as f64;
+    assert!(
+        (mean + 12.0).abs() < 1.5,
+        "music under the voice at {mean:.1} dB (set -12 dB)"
+    );
+    Ok(())
+}

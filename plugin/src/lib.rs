@@ -9,10 +9,11 @@ pub mod params;
 pub mod state;
 pub mod tts;
 
+use dsp::duck::Ducker;
 use dsp::gain::db_to_gain;
 use dsp::mix::{MixGains, Mixer};
 use nice_plug::prelude::*;
-use params::OratorParams;
+use params::{DuckKey, OratorParams};
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use tts::service::SpeechService;
@@ -34,6 +35,12 @@ pub struct Orator {
     params: Arc<OratorParams>,
     /// The output mix. Audio thread only; sized in `activate` so `process` never allocates.
     mixer: Mixer,
+    /// Lowers the host signal while the key is active. Audio thread only.
+    ducker: Ducker,
+    /// The ducking key for the current block (mono). Sized in `activate`.
+    duck_key: Vec<f32>,
+    /// The ducker's gain for each sample of the current block. Sized in `activate`.
+    duck_gains: Vec<f32>,
     /// The audio thread's end of the rings to and from the speech thread; replaced on every
     /// activation (sized for its sample rate and block size). Audio thread only.
     stream: Option<AudioSide>,
@@ -52,6 +59,9 @@ impl Default for Orator {
         Self {
             params: Arc::new(OratorParams::default()),
             mixer: Mixer::new(MixGains::default()),
+            ducker: Ducker::default(),
+            duck_key: Vec::new(),
+            duck_gains: Vec::new(),
             stream: None,
             speak_was_on: false,
             stop_was_on: false,
@@ -144,9 +154,14 @@ impl Plugin for Orator {
             return false;
         }
         // Allocation happens here so that `process` never allocates.
-        self.mixer
-            .prepare(sample_rate, buffer_config.max_buffer_size as usize);
+        let max_block = buffer_config.max_buffer_size as usize;
+        self.mixer.prepare(sample_rate, max_block);
         self.mixer.set_gains(self.target_gains());
+        self.ducker.prepare(sample_rate);
+        self.duck_key.clear();
+        self.duck_key.resize(max_block.max(1), 0.0);
+        self.duck_gains.clear();
+        self.duck_gains.resize(max_block.max(1), 1.0);
         // The voice loads in the background; audio passes whether or not it ever succeeds.
         if self.speech.is_none() {
             match SpeechService::start(self.params.session.clone()) {
@@ -170,12 +185,13 @@ impl Plugin for Orator {
     fn reset(&mut self) {
         self.mixer.set_gains(self.target_gains());
         self.mixer.reset();
+        self.ducker.reset();
     }
 
     fn process(
         &mut self,
         buffer: &mut Buffer,
-        _aux: &mut AuxiliaryBuffers,
+        aux: &mut AuxiliaryBuffers,
         _context: &mut impl ProcessContext<Self>,
     ) -> ProcessStatus {
         // Parameters may change between blocks (automation, a preset load): pick them up here,
@@ -199,6 +215,40 @@ impl Plugin for Orator {
         };
         self.speak_was_on = speak;
         self.stop_was_on = stop;
+
+        // Ducking: the key (voice as it will be heard, the sidechain, or either) sets a gain
+        // per sample for the host signal.
+        let frames = frames.min(self.duck_key.len());
+        let voice_level = db_to_gain(self.params.voice_gain_db.value());
+        let key_mode = self.params.duck_key.value();
+        let key = &mut self.duck_key[..frames];
+        key.fill(0.0);
+        if matches!(key_mode, DuckKey::Voice | DuckKey::Either) {
+            for (k, v) in key.iter_mut().zip(voice) {
+                *k = v.abs() * voice_level;
+            }
+        }
+        if matches!(key_mode, DuckKey::Sidechain | DuckKey::Either)
+            && let Some(sidechain) = aux.inputs.first_mut()
+        {
+            for channel in sidechain.as_slice_immutable() {
+                for (k, x) in key.iter_mut().zip(channel.iter()) {
+                    *k = k.max(x.abs());
+                }
+            }
+        }
+        self.ducker.set(
+            self.params.duck_depth_db.value(),
+            self.params.duck_attack_ms.value(),
+            self.params.duck_release_ms.value(),
+        );
+        let gains = &mut self.duck_gains[..frames];
+        self.ducker.process(key, gains);
+        for channel in buffer.as_slice().iter_mut() {
+            for (x, g) in channel.iter_mut().zip(gains.iter()) {
+                *x *= g;
+            }
+        }
         self.mixer.process(buffer.as_slice(), voice);
         // Speech queued or being synthesised: the host must keep calling even on silence.
         if self.stream.as_ref().is_some_and(AudioSide::is_active) {

@@ -12,6 +12,21 @@ use std::sync::Arc;
 /// The loudest any gain goes, in dB: enough to lift a quiet voice, not enough to hurt.
 pub const MAX_GAIN_DB: f32 = 12.0;
 
+/// What makes the host signal duck.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DuckKey {
+    /// Orator's own voice.
+    #[id = "voice"]
+    Voice,
+    /// The sidechain input (a microphone bus, say).
+    #[id = "sidechain"]
+    Sidechain,
+    /// Whichever of the two is active.
+    #[id = "either"]
+    #[name = "Voice or sidechain"]
+    Either,
+}
+
 /// All of Orator's parameters. Written by the host (automation) and the editor through the
 /// framework's atomic parameter storage; read by the audio thread once per block.
 #[derive(Params)]
@@ -32,6 +47,22 @@ pub struct OratorParams {
     #[id = "out"]
     pub output_gain_db: FloatParam,
 
+    /// How far the host signal is lowered while the key is active, in dB (0: no ducking).
+    #[id = "duck"]
+    pub duck_depth_db: FloatParam,
+
+    /// How fast the host signal goes down when the key starts, in ms.
+    #[id = "duck_att"]
+    pub duck_attack_ms: FloatParam,
+
+    /// How fast it comes back after the key ends (after a 250 ms hold), in ms.
+    #[id = "duck_rel"]
+    pub duck_release_ms: FloatParam,
+
+    /// What makes the host signal duck.
+    #[id = "duck_key"]
+    pub duck_key: EnumParam<DuckKey>,
+
     /// Speaks the session's text when it turns on (automate it, map it to a button or a MIDI
     /// controller; it acts on the rising edge only).
     #[id = "speak"]
@@ -50,6 +81,39 @@ impl Default for OratorParams {
             dry_gain_db: gain_param("Dry Gain"),
             voice_gain_db: gain_param("Voice Gain"),
             output_gain_db: gain_param("Output Gain"),
+            duck_depth_db: FloatParam::new(
+                "Duck Depth",
+                -12.0,
+                FloatRange::Linear {
+                    min: -40.0,
+                    max: 0.0,
+                },
+            )
+            .with_unit(" dB")
+            .with_value_to_string(formatters::v2s_f32_rounded(1)),
+            duck_attack_ms: FloatParam::new(
+                "Duck Attack",
+                10.0,
+                FloatRange::Skewed {
+                    min: 1.0,
+                    max: 500.0,
+                    factor: FloatRange::skew_factor(-2.0),
+                },
+            )
+            .with_unit(" ms")
+            .with_value_to_string(formatters::v2s_f32_rounded(1)),
+            duck_release_ms: FloatParam::new(
+                "Duck Release",
+                400.0,
+                FloatRange::Skewed {
+                    min: 20.0,
+                    max: 3000.0,
+                    factor: FloatRange::skew_factor(-2.0),
+                },
+            )
+            .with_unit(" ms")
+            .with_value_to_string(formatters::v2s_f32_rounded(0)),
+            duck_key: EnumParam::new("Duck Key", DuckKey::Voice),
             speak: BoolParam::new("Speak", false),
             stop: BoolParam::new("Stop", false),
         }

@@ -34,7 +34,17 @@ def level_db(out, ref):
 def test_identity_and_parameters(plugin):
     assert plugin.name == "Orator"
     assert plugin.is_effect
-    assert list(plugin.parameters) == ["dry_gain_db", "voice_gain_db", "output_gain_db", "speak", "stop"]
+    assert list(plugin.parameters) == [
+        "dry_gain_db",
+        "voice_gain_db",
+        "output_gain_db",
+        "duck_depth_db",
+        "duck_attack_ms",
+        "duck_release_ms",
+        "duck_key",
+        "speak",
+        "stop",
+    ]
     for name in ["dry_gain_db", "voice_gain_db", "output_gain_db"]:
         assert getattr(plugin, name) == pytest.approx(0.0)
     assert not plugin.speak and not plugin.stop

@@ -2,6 +2,7 @@
 //! `prepare` (which may allocate), cleared with `reset`, and run with `process*` on preallocated
 //! memory only, so the audio thread can call everything but `prepare`.
 
+pub mod duck;
 pub mod gain;
 pub mod mix;
 pub mod sanitize;
