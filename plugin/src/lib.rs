@@ -48,6 +48,9 @@ pub struct Orator {
     speak_was_on: bool,
     /// The Stop trigger's value in the previous block.
     stop_was_on: bool,
+    /// Whether the host renders offline (a bounce): then `process` waits for speech rather
+    /// than let it arrive late. Set in `activate`, which hosts call again when the mode changes.
+    offline: bool,
     /// Loads the voice and synthesises on its own thread. Main thread only; `None` until
     /// the first activation, so scanning a plugin loads nothing.
     speech: Option<SpeechService>,
@@ -65,6 +68,7 @@ impl Default for Orator {
             stream: None,
             speak_was_on: false,
             stop_was_on: false,
+            offline: false,
             speech: None,
         }
     }
@@ -155,6 +159,7 @@ impl Plugin for Orator {
         }
         // Allocation happens here so that `process` never allocates.
         let max_block = buffer_config.max_buffer_size as usize;
+        self.offline = buffer_config.process_mode == ProcessMode::Offline;
         self.mixer.prepare(sample_rate, max_block);
         self.mixer.set_gains(self.target_gains());
         self.ducker.prepare(sample_rate);
@@ -207,6 +212,9 @@ impl Plugin for Orator {
                 } else {
                     if speak && !self.speak_was_on {
                         stream.request_speech();
+                    }
+                    if self.offline {
+                        stream.wait_for_speech(frames);
                     }
                     stream.read_voice(frames)
                 }

@@ -11,6 +11,7 @@ use anyhow::{Context, Result, anyhow, bail, ensure};
 use clack_extensions::audio_ports::{AudioPortFlags, AudioPortInfoBuffer, PluginAudioPorts};
 use clack_extensions::latency::PluginLatency;
 use clack_extensions::params::{ParamInfoBuffer, PluginParams};
+use clack_extensions::render::{PluginRender, RenderMode};
 use clack_extensions::state::PluginState;
 use clack_host::events::Pckn;
 use clack_host::events::event_types::ParamValueEvent;
@@ -358,6 +359,23 @@ impl LoadedPlugin {
             Some(ext) => ext.get(&self.instance.plugin_handle()),
             None => 0,
         }
+    }
+
+    /// Switches between realtime and offline rendering (a DAW's bounce). Call before
+    /// [`LoadedPlugin::activate`]: the plugin reads the mode when it activates.
+    pub fn set_offline(&mut self, offline: bool) -> Result<()> {
+        let ext = self
+            .instance
+            .plugin_shared_handle()
+            .get_extension::<PluginRender>()
+            .context("the plugin does not implement the render extension")?;
+        let mode = if offline {
+            RenderMode::Offline
+        } else {
+            RenderMode::Realtime
+        };
+        ext.set(&self.instance.plugin_handle(), mode)
+            .map_err(|e| anyhow!("the plugin refused render mode {mode:?}: {e:?}"))
     }
 
     /// Saves the plugin state.

@@ -177,6 +177,10 @@ impl Worker {
                 .is_some_and(|s| s.requests.pop() == Ok(Request::Speak));
             if speak {
                 self.speak();
+                if let Some(stream) = &self.stream {
+                    // After `speak` lowered `speaking`: an offline render waits on either.
+                    stream.generations.taken.fetch_add(1, Ordering::AcqRel);
+                }
             }
         }
     }

@@ -37,7 +37,14 @@ pub struct Generations {
     pub stop: AtomicU64,
     /// The generation of the phrase currently feeding the ring.
     pub producing: AtomicU64,
+    /// Speak requests the speech thread has taken (after raising `speaking`), so an offline
+    /// render knows a request it sent is not yet being worked on.
+    pub taken: AtomicU64,
 }
+
+/// The longest an offline render waits for speech in one block. Synthesis runs at a tenth of
+/// real time, so this only ends a wait when the speech thread is stuck.
+pub const OFFLINE_WAIT_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Seconds of voice the ring holds: enough that the speech thread can run a sentence ahead.
 pub const VOICE_RING_SECONDS: f32 = 4.0;
@@ -58,6 +65,8 @@ pub struct AudioSide {
     generations: Arc<Generations>,
     /// Fade length in samples at this sample rate.
     fade_len: usize,
+    /// Speak requests sent (audio-thread local; compared with `Generations::taken`).
+    sent: u64,
 }
 
 /// The speech thread's half.
@@ -91,6 +100,7 @@ pub fn channel(sample_rate: f32, max_block: usize) -> (AudioSide, WorkerSide) {
             underruns: 0,
             generations: generations.clone(),
             fade_len: ((sample_rate.max(1.0) * STOP_FADE_MS / 1000.0) as usize).max(1),
+            sent: 0,
         },
         WorkerSide {
             voice: voice_producer,
@@ -105,7 +115,32 @@ pub fn channel(sample_rate: f32, max_block: usize) -> (AudioSide, WorkerSide) {
 impl AudioSide {
     /// Asks the speech thread to speak. Returns false if the request ring is full.
     pub fn request_speech(&mut self) -> bool {
-        self.requests.push(Request::Speak).is_ok()
+        let sent = self.requests.push(Request::Speak).is_ok();
+        self.sent += u64::from(sent);
+        sent
+    }
+
+    /// Offline rendering only: waits (sleeping, bounded by [`OFFLINE_WAIT_LIMIT`]) until the
+    /// ring holds `frames` samples or no speech is pending, so a bounce contains the speech
+    /// right where it was triggered and two bounces are identical.
+    ///
+    /// # Realtime safety
+    /// Not realtime-safe: it sleeps. Call it only when the host renders offline.
+    pub fn wait_for_speech(&mut self, frames: usize) {
+        let frames = frames.min(self.block.len());
+        let started = std::time::Instant::now();
+        while self.voice.slots() < frames && self.pending() && !self.stale() {
+            if started.elapsed() > OFFLINE_WAIT_LIMIT {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_micros(500));
+        }
+    }
+
+    /// Whether speech was requested and is not finished.
+    fn pending(&self) -> bool {
+        self.generations.taken.load(Ordering::Acquire) < self.sent
+            || self.speaking.load(Ordering::Acquire)
     }
 
     /// Stops all speech: the current phrase fades out within this block ([`STOP_FADE_MS`]),
@@ -160,7 +195,7 @@ impl AudioSide {
 
     /// Whether speech is queued or being synthesised (the host must keep calling `process`).
     pub fn is_active(&self) -> bool {
-        !self.voice.is_empty() || self.speaking.load(Ordering::Acquire)
+        !self.voice.is_empty() || self.pending()
     }
 
     /// Voice samples that were due while synthesis was running but had not arrived.
@@ -178,6 +213,11 @@ mod tests {
         let (mut audio, mut worker) = channel(1000.0, 8);
         assert!(audio.request_speech());
         assert_eq!(worker.requests.pop(), Ok(Request::Speak));
+        assert!(
+            audio.is_active(),
+            "a request not yet taken keeps the plugin alive"
+        );
+        worker.generations.taken.fetch_add(1, Ordering::AcqRel);
         let (_, rest) = worker.voice.push_partial_slice(&[1.0, 2.0, 3.0]);
         assert!(rest.is_empty());
         assert!(audio.is_active());
