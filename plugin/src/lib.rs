@@ -9,9 +9,12 @@ pub mod params;
 pub mod state;
 pub mod tts;
 
+use dsp::compressor::CompressorSettings;
 use dsp::duck::Ducker;
+use dsp::eq::EqSettings;
 use dsp::gain::db_to_gain;
 use dsp::mix::{MixGains, Mixer};
+use dsp::voice_chain::{VoiceChain, VoiceChainSettings};
 use nice_plug::prelude::*;
 use params::{DuckKey, OratorParams};
 use std::num::NonZeroU32;
@@ -37,6 +40,8 @@ pub struct Orator {
     mixer: Mixer,
     /// Lowers the host signal while the key is active. Audio thread only.
     ducker: Ducker,
+    /// EQ, de-esser, compressor and limiter on the voice. Audio thread only.
+    voice_chain: VoiceChain,
     /// The ducking key for the current block (mono). Sized in `activate`.
     duck_key: Vec<f32>,
     /// The ducker's gain for each sample of the current block. Sized in `activate`.
@@ -63,6 +68,7 @@ impl Default for Orator {
             params: Arc::new(OratorParams::default()),
             mixer: Mixer::new(MixGains::default()),
             ducker: Ducker::default(),
+            voice_chain: VoiceChain::default(),
             duck_key: Vec::new(),
             duck_gains: Vec::new(),
             stream: None,
@@ -75,6 +81,31 @@ impl Default for Orator {
 }
 
 impl Orator {
+    /// The voice chain settings the parameters ask for right now.
+    fn voice_chain_settings(&self) -> VoiceChainSettings {
+        let p = &self.params;
+        VoiceChainSettings {
+            eq: EqSettings {
+                low_hz: p.eq_low_hz.value(),
+                low_db: p.eq_low_db.value(),
+                mid_hz: p.eq_mid_hz.value(),
+                mid_db: p.eq_mid_db.value(),
+                mid_q: p.eq_mid_q.value(),
+                high_hz: p.eq_high_hz.value(),
+                high_db: p.eq_high_db.value(),
+            },
+            deess_db: p.deess_db.value(),
+            compressor: CompressorSettings {
+                threshold_db: p.comp_threshold_db.value(),
+                ratio: p.comp_ratio.value(),
+                attack_ms: p.comp_attack_ms.value(),
+                release_ms: p.comp_release_ms.value(),
+                makeup_db: p.comp_makeup_db.value(),
+            },
+            ceiling_db: p.limit_db.value(),
+        }
+    }
+
     /// The mix gains the parameters ask for right now.
     fn target_gains(&self) -> MixGains {
         MixGains {
@@ -163,6 +194,7 @@ impl Plugin for Orator {
         self.mixer.prepare(sample_rate, max_block);
         self.mixer.set_gains(self.target_gains());
         self.ducker.prepare(sample_rate);
+        self.voice_chain.prepare(sample_rate);
         self.duck_key.clear();
         self.duck_key.resize(max_block.max(1), 0.0);
         self.duck_gains.clear();
@@ -191,6 +223,7 @@ impl Plugin for Orator {
         self.mixer.set_gains(self.target_gains());
         self.mixer.reset();
         self.ducker.reset();
+        self.voice_chain.reset();
     }
 
     fn process(
@@ -205,7 +238,8 @@ impl Plugin for Orator {
         let speak = self.params.speak.value();
         let stop = self.params.stop.value();
         let frames = buffer.samples();
-        let voice: &[f32] = match &mut self.stream {
+        let chain_settings = self.voice_chain_settings();
+        let voice: &mut [f32] = match &mut self.stream {
             Some(stream) => {
                 if stop && !self.stop_was_on {
                     stream.stop(frames)
@@ -219,8 +253,11 @@ impl Plugin for Orator {
                     stream.read_voice(frames)
                 }
             }
-            None => &[],
+            None => &mut [],
         };
+        self.voice_chain.set(&chain_settings);
+        self.voice_chain.process(voice);
+        let voice: &[f32] = voice;
         self.speak_was_on = speak;
         self.stop_was_on = stop;
 

@@ -63,6 +63,44 @@ pub struct OratorParams {
     #[id = "duck_key"]
     pub duck_key: EnumParam<DuckKey>,
 
+    /// Voice EQ: low shelf gain (dB) and corner (Hz).
+    #[id = "eq_lo"]
+    pub eq_low_db: FloatParam,
+    #[id = "eq_lo_f"]
+    pub eq_low_hz: FloatParam,
+    /// Voice EQ: peak gain (dB), centre (Hz) and Q.
+    #[id = "eq_mid"]
+    pub eq_mid_db: FloatParam,
+    #[id = "eq_mid_f"]
+    pub eq_mid_hz: FloatParam,
+    #[id = "eq_mid_q"]
+    pub eq_mid_q: FloatParam,
+    /// Voice EQ: high shelf gain (dB) and corner (Hz).
+    #[id = "eq_hi"]
+    pub eq_high_db: FloatParam,
+    #[id = "eq_hi_f"]
+    pub eq_high_hz: FloatParam,
+
+    /// De-esser depth, dB (0 = off).
+    #[id = "deess"]
+    pub deess_db: FloatParam,
+
+    /// Voice compressor: threshold (dBFS), ratio (1 = off), attack and release (ms), makeup (dB).
+    #[id = "comp_thr"]
+    pub comp_threshold_db: FloatParam,
+    #[id = "comp_ratio"]
+    pub comp_ratio: FloatParam,
+    #[id = "comp_att"]
+    pub comp_attack_ms: FloatParam,
+    #[id = "comp_rel"]
+    pub comp_release_ms: FloatParam,
+    #[id = "comp_gain"]
+    pub comp_makeup_db: FloatParam,
+
+    /// Voice limiter ceiling, dBFS.
+    #[id = "limit"]
+    pub limit_db: FloatParam,
+
     /// Speaks the session's text when it turns on (automate it, map it to a button or a MIDI
     /// controller; it acts on the rising edge only).
     #[id = "speak"]
@@ -114,10 +152,80 @@ impl Default for OratorParams {
             .with_unit(" ms")
             .with_value_to_string(formatters::v2s_f32_rounded(0)),
             duck_key: EnumParam::new("Duck Key", DuckKey::Voice),
+            eq_low_db: db_param("EQ Low", 0.0, -15.0, 15.0),
+            eq_low_hz: hz_param("EQ Low Freq", 200.0, 40.0, 1000.0),
+            eq_mid_db: db_param("EQ Mid", 0.0, -15.0, 15.0),
+            eq_mid_hz: hz_param("EQ Mid Freq", 1500.0, 200.0, 8000.0),
+            eq_mid_q: FloatParam::new(
+                "EQ Mid Q",
+                1.0,
+                FloatRange::Skewed {
+                    min: 0.3,
+                    max: 6.0,
+                    factor: FloatRange::skew_factor(-1.0),
+                },
+            )
+            .with_value_to_string(formatters::v2s_f32_rounded(2)),
+            eq_high_db: db_param("EQ High", 0.0, -15.0, 15.0),
+            eq_high_hz: hz_param("EQ High Freq", 6000.0, 2000.0, 16000.0),
+            deess_db: db_param("De-esser", 0.0, 0.0, 12.0),
+            comp_threshold_db: db_param("Comp Threshold", -18.0, -60.0, 0.0),
+            comp_ratio: FloatParam::new(
+                "Comp Ratio",
+                1.0,
+                FloatRange::Skewed {
+                    min: 1.0,
+                    max: 20.0,
+                    factor: FloatRange::skew_factor(-1.5),
+                },
+            )
+            .with_unit(":1")
+            .with_value_to_string(formatters::v2s_f32_rounded(1)),
+            comp_attack_ms: ms_param("Comp Attack", 10.0, 0.5, 200.0),
+            comp_release_ms: ms_param("Comp Release", 150.0, 20.0, 2000.0),
+            comp_makeup_db: db_param("Comp Makeup", 0.0, 0.0, 24.0),
+            limit_db: db_param("Limiter Ceiling", -1.0, -12.0, 0.0),
             speak: BoolParam::new("Speak", false),
             stop: BoolParam::new("Stop", false),
         }
     }
+}
+
+/// A plain dB control (no -inf floor), shown to 0.1 dB.
+fn db_param(name: &str, default: f32, min: f32, max: f32) -> FloatParam {
+    FloatParam::new(name, default, FloatRange::Linear { min, max })
+        .with_unit(" dB")
+        .with_value_to_string(formatters::v2s_f32_rounded(1))
+}
+
+/// A frequency control, skewed so the knob spends its travel evenly per octave.
+fn hz_param(name: &str, default: f32, min: f32, max: f32) -> FloatParam {
+    FloatParam::new(
+        name,
+        default,
+        FloatRange::Skewed {
+            min,
+            max,
+            factor: FloatRange::skew_factor(-2.0),
+        },
+    )
+    .with_unit(" Hz")
+    .with_value_to_string(formatters::v2s_f32_rounded(0))
+}
+
+/// A time control in ms.
+fn ms_param(name: &str, default: f32, min: f32, max: f32) -> FloatParam {
+    FloatParam::new(
+        name,
+        default,
+        FloatRange::Skewed {
+            min,
+            max,
+            factor: FloatRange::skew_factor(-2.0),
+        },
+    )
+    .with_unit(" ms")
+    .with_value_to_string(formatters::v2s_f32_rounded(1))
 }
 
 /// A gain fader from silence to +12 dB, at 0 dB by default. Smoothing happens in the mixer's own

@@ -145,7 +145,7 @@ impl AudioSide {
 
     /// Stops all speech: the current phrase fades out within this block ([`STOP_FADE_MS`]),
     /// everything queued is dropped, and the speech thread abandons the phrase.
-    pub fn stop(&mut self, frames: usize) -> &[f32] {
+    pub fn stop(&mut self, frames: usize) -> &mut [f32] {
         self.generations.stop.fetch_add(1, Ordering::AcqRel);
         let len = frames.min(self.block.len());
         let fade = self.fade_len.min(len);
@@ -157,7 +157,7 @@ impl AudioSide {
         }
         block[got..].fill(0.0);
         self.drain();
-        &self.block[..len]
+        &mut self.block[..len]
     }
 
     /// Drops everything in the voice ring (O(1): one index update).
@@ -176,12 +176,12 @@ impl AudioSide {
 
     /// The next `frames` voice samples: what the ring has, then silence. Blocks longer than
     /// the activated maximum get at most that many voice samples.
-    pub fn read_voice(&mut self, frames: usize) -> &[f32] {
+    pub fn read_voice(&mut self, frames: usize) -> &mut [f32] {
         let len = frames.min(self.block.len());
         if self.stale() {
             self.drain();
             self.block[..len].fill(0.0);
-            return &self.block[..len];
+            return &mut self.block[..len];
         }
         let block = &mut self.block[..len];
         let (filled, rest) = self.voice.pop_partial_slice(block);
@@ -190,7 +190,7 @@ impl AudioSide {
         if got < len && self.speaking.load(Ordering::Acquire) {
             self.underruns += (len - got) as u64;
         }
-        &self.block[..len]
+        &mut self.block[..len]
     }
 
     /// Whether speech is queued or being synthesised (the host must keep calling `process`).
