@@ -198,23 +198,25 @@ fn db_param(name: &str, default: f32, min: f32, max: f32) -> FloatParam {
         .with_value_to_string(formatters::v2s_f32_rounded(1))
 }
 
-/// A frequency control, skewed so the knob spends its travel evenly per octave.
+/// A frequency control: skewed so the knob spends its travel evenly per octave.
 fn hz_param(name: &str, default: f32, min: f32, max: f32) -> FloatParam {
-    FloatParam::new(
-        name,
-        default,
-        FloatRange::Skewed {
-            min,
-            max,
-            factor: FloatRange::skew_factor(-2.0),
-        },
-    )
-    .with_unit(" Hz")
-    .with_value_to_string(formatters::v2s_f32_rounded(0))
+    skewed_param(name, default, min, max, " Hz", 0)
 }
 
-/// A time control in ms.
+/// A time control in ms, skewed like a frequency control.
 fn ms_param(name: &str, default: f32, min: f32, max: f32) -> FloatParam {
+    skewed_param(name, default, min, max, " ms", 1)
+}
+
+/// A control over a range spanning decades, with more resolution at its low end.
+fn skewed_param(
+    name: &str,
+    default: f32,
+    min: f32,
+    max: f32,
+    unit: &'static str,
+    decimals: usize,
+) -> FloatParam {
     FloatParam::new(
         name,
         default,
@@ -224,8 +226,8 @@ fn ms_param(name: &str, default: f32, min: f32, max: f32) -> FloatParam {
             factor: FloatRange::skew_factor(-2.0),
         },
     )
-    .with_unit(" ms")
-    .with_value_to_string(formatters::v2s_f32_rounded(1))
+    .with_unit(unit)
+    .with_value_to_string(formatters::v2s_f32_rounded(decimals))
 }
 
 /// A gain fader from silence to +12 dB, at 0 dB by default. Smoothing happens in the mixer's own
