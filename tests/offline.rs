@@ -3,7 +3,7 @@
 //! triggered, whole, and identically in two bounces.
 
 use anyhow::{Context, Result};
-use orator_tests::{LoadedPlugin, ParamChange, bundle_path, with_text};
+use orator_tests::{LoadedPlugin, ParamChange, bundle_path};
 
 const BLOCK: usize = 512;
 const TRIGGER_BLOCK: usize = 10;
@@ -17,8 +17,7 @@ fn bounce() -> Result<Vec<f32>> {
 /// Like [`bounce`], with parameters set (by name, as text) before it starts.
 fn bounce_with(settings: &[(&str, &str)]) -> Result<Vec<f32>> {
     let mut plugin = LoadedPlugin::load(&bundle_path())?;
-    let state = with_text(&plugin.save_state()?, TEXT)?;
-    plugin.load_state(&state)?;
+    plugin.set_text(TEXT)?;
     let speak = plugin.param("Speak")?.id;
     let mut first_changes = Vec::new();
     for (name, text) in settings {

@@ -4,7 +4,7 @@
 
 use anyhow::Result;
 use orator_tests::signal::{all_clean, sine};
-use orator_tests::{LoadedPlugin, ParamChange, alloc_check_bundle_path, with_text};
+use orator_tests::{LoadedPlugin, ParamChange, alloc_check_bundle_path};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
@@ -12,11 +12,7 @@ use rand::{Rng, SeedableRng};
 fn process_never_allocates_over_thousands_of_varied_blocks() -> Result<()> {
     let mut plugin = LoadedPlugin::load(&alloc_check_bundle_path())?;
     // Text to speak, so that random Speak triggers stream voice through process() too.
-    let text = with_text(
-        &plugin.save_state()?,
-        "Allocation free. Every block, every time.",
-    )?;
-    plugin.load_state(&text)?;
+    plugin.set_text("Allocation free. Every block, every time.")?;
     let ids: Vec<_> = plugin.params()?.iter().map(|p| p.id).collect();
     let mut rng = SmallRng::seed_from_u64(0xa110c);
     let mut blocks = 0;

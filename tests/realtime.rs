@@ -6,7 +6,7 @@
 use anyhow::{Context, Result};
 use clack_host::prelude::ProcessStatus;
 use orator_tests::signal::{all_clean, rms};
-use orator_tests::{LoadedPlugin, ParamChange, bundle_path, with_text};
+use orator_tests::{LoadedPlugin, ParamChange, bundle_path};
 use std::time::{Duration, Instant};
 
 const BLOCK: usize = 512;
@@ -16,11 +16,7 @@ const SPEECH_RMS: f64 = 0.005;
 #[test]
 fn the_speak_trigger_plays_the_session_text_at_common_rates() -> Result<()> {
     let mut plugin = LoadedPlugin::load(&bundle_path())?;
-    let text = with_text(
-        &plugin.save_state()?,
-        "Hello from Orator. This is the voice bus.",
-    )?;
-    plugin.load_state(&text)?;
+    plugin.set_text("Hello from Orator. This is the voice bus.")?;
     let speak = plugin.param("Speak")?.id;
     for rate in [44100.0, 48000.0, 96000.0] {
         plugin.activate(rate, 1, BLOCK as u32)?;
@@ -101,8 +97,7 @@ fn stop_silences_within_one_block_without_a_click_and_speech_can_resume() -> Res
     let mut plugin = LoadedPlugin::load(&bundle_path())?;
     let long = "This is a long announcement that keeps going, so that there is plenty of speech \
                 queued when the stop arrives, and the stop must cut it off cleanly.";
-    let state = with_text(&plugin.save_state()?, long)?;
-    plugin.load_state(&state)?;
+    plugin.set_text(long)?;
     let speak = plugin.param("Speak")?.id;
     let stop = plugin.param("Stop")?.id;
     plugin.activate(rate, 1, BLOCK as u32)?;
@@ -201,8 +196,7 @@ fn the_music_ducks_under_the_voice() -> Result<()> {
     use orator_tests::signal::{sine, tone_level};
     let rate = 48000.0;
     let mut plugin = LoadedPlugin::load(&bundle_path())?;
-    let state = with_text(&plugin.save_state()?, "The music goes down while I talk.")?;
-    plugin.load_state(&state)?;
+    plugin.set_text("The music goes down while I talk.")?;
     let speak = plugin.param("Speak")?.id;
     plugin.activate(rate, 1, 480)?;
     // A 50 Hz "music" tone, below the voice's spectrum, so it can be measured under speech.

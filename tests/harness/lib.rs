@@ -378,6 +378,12 @@ impl LoadedPlugin {
             .map_err(|e| anyhow!("the plugin refused render mode {mode:?}: {e:?}"))
     }
 
+    /// Sets the session text, as the editor would, through a state save and load.
+    pub fn set_text(&mut self, text: &str) -> Result<()> {
+        let state = with_text(&self.save_state()?, text)?;
+        self.load_state(&state)
+    }
+
     /// Saves the plugin state.
     pub fn save_state(&mut self) -> Result<Vec<u8>> {
         let ext = self
