@@ -5,6 +5,7 @@
 //! [`state`], signal processing in [`dsp`].
 
 pub mod dsp;
+pub mod meters;
 pub mod params;
 pub mod state;
 pub mod tts;
@@ -15,6 +16,7 @@ use dsp::eq::EqSettings;
 use dsp::gain::db_to_gain;
 use dsp::mix::{MixGains, Mixer};
 use dsp::voice_chain::{VoiceChain, VoiceChainSettings};
+use meters::Meters;
 use nice_plug::prelude::*;
 use params::{DuckKey, OratorParams};
 use std::num::NonZeroU32;
@@ -36,6 +38,8 @@ const STEREO_NAMES: PortNames = PortNames {
 pub struct Orator {
     /// Parameters and the saved session, shared with the host wrapper and (later) the editor.
     params: Arc<OratorParams>,
+    /// Levels and counters for the editor. Written by the audio thread once per block.
+    meters: Arc<Meters>,
     /// The output mix. Audio thread only; sized in `activate` so `process` never allocates.
     mixer: Mixer,
     /// Lowers the host signal while the key is active. Audio thread only.
@@ -66,6 +70,7 @@ impl Default for Orator {
     fn default() -> Self {
         Self {
             params: Arc::new(OratorParams::default()),
+            meters: Arc::default(),
             mixer: Mixer::new(MixGains::default()),
             ducker: Ducker::default(),
             voice_chain: VoiceChain::default(),
@@ -104,6 +109,27 @@ impl Orator {
             },
             ceiling_db: p.limit_db.value(),
         }
+    }
+
+    /// Publishes the block's levels and counters (relaxed atomic stores only).
+    fn publish_meters(&self, buffer: &mut Buffer) {
+        let m = &self.meters;
+        m.output.measure(buffer.as_slice_immutable());
+        m.duck_db.store(
+            self.ducker.gain_reduction_db(),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        m.compressor_db.store(
+            self.voice_chain.compressor_reduction_db(),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        let underruns = self.stream.as_ref().map_or(0, AudioSide::underruns);
+        m.underruns
+            .store(underruns, std::sync::atomic::Ordering::Relaxed);
+        m.replaced_inputs.store(
+            self.mixer.replaced_inputs(),
+            std::sync::atomic::Ordering::Relaxed,
+        );
     }
 
     /// The mix gains the parameters ask for right now.
@@ -255,9 +281,11 @@ impl Plugin for Orator {
             }
             None => &mut [],
         };
+        self.meters.input.measure(buffer.as_slice_immutable());
         self.voice_chain.set(&chain_settings);
         self.voice_chain.process(voice);
         let voice: &[f32] = voice;
+        self.meters.voice.measure(&[voice]);
         self.speak_was_on = speak;
         self.stop_was_on = stop;
 
@@ -295,6 +323,7 @@ impl Plugin for Orator {
             }
         }
         self.mixer.process(buffer.as_slice(), voice);
+        self.publish_meters(buffer);
         // Speech queued or being synthesised: the host must keep calling even on silence.
         if self.stream.as_ref().is_some_and(AudioSide::is_active) {
             ProcessStatus::KeepAlive
