@@ -3,7 +3,7 @@
 //! triggered, whole, and identically in two bounces.
 
 use anyhow::{Context, Result};
-use orator_tests::{LoadedPlugin, ParamChange, bundle_path};
+use orator_tests::{LoadedPlugin, ParamChange, bundle_path, press};
 
 const BLOCK: usize = 512;
 const TRIGGER_BLOCK: usize = 10;
@@ -32,20 +32,12 @@ fn bounce_with(settings: &[(&str, &str)]) -> Result<Vec<f32>> {
     let mut right = vec![0.0f32; BLOCK];
     let mut out = Vec::new();
     for block in 0..470 {
-        let changes: &[ParamChange] = match block {
-            0 => &first_changes,
-            TRIGGER_BLOCK => &[ParamChange {
-                id: speak,
-                value: 1.0,
-                time: 0,
-            }],
-            b if b == TRIGGER_BLOCK + 1 => &[ParamChange {
-                id: speak,
-                value: 0.0,
-                time: 0,
-            }],
-            _ => &[],
+        let changes = if block == 0 {
+            first_changes.clone()
+        } else {
+            press(speak, block, TRIGGER_BLOCK)
         };
+        let changes = &changes;
         plugin.process(
             &[&silence, &silence],
             None,

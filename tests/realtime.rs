@@ -6,7 +6,7 @@
 use anyhow::{Context, Result};
 use clack_host::prelude::ProcessStatus;
 use orator_tests::signal::{all_clean, rms};
-use orator_tests::{LoadedPlugin, ParamChange, bundle_path};
+use orator_tests::{LoadedPlugin, ParamChange, bundle_path, press};
 use std::time::{Duration, Instant};
 
 const BLOCK: usize = 512;
@@ -29,19 +29,7 @@ fn the_speak_trigger_plays_the_session_text_at_common_rates() -> Result<()> {
         let mut speech_blocks = 0usize;
         let mut statuses_while_speaking = Vec::new();
         for block in 0.. {
-            let changes: &[ParamChange] = match block {
-                0 => &[ParamChange {
-                    id: speak,
-                    value: 1.0,
-                    time: 0,
-                }],
-                1 => &[ParamChange {
-                    id: speak,
-                    value: 0.0,
-                    time: 0,
-                }],
-                _ => &[],
-            };
+            let changes = &press(speak, block, 0);
             let status = plugin.process(
                 &[&silence, &silence],
                 None,
@@ -208,19 +196,7 @@ fn the_music_ducks_under_the_voice() -> Result<()> {
     let mut speaking = Vec::new();
     let mut output = Vec::new();
     for block in 0..1500 {
-        let changes: &[ParamChange] = match block {
-            0 => &[ParamChange {
-                id: speak,
-                value: 1.0,
-                time: 0,
-            }],
-            1 => &[ParamChange {
-                id: speak,
-                value: 0.0,
-                time: 0,
-            }],
-            _ => &[],
-        };
+        let changes = &press(speak, block, 0);
         plugin.process(
             &[&music, &music],
             None,

@@ -169,6 +169,24 @@ pub struct ParamChange {
     pub time: u32,
 }
 
+/// The parameter events of a momentary button (Speak, Stop) pressed in block `at` and released
+/// in the next one, for block `block` of a test loop.
+pub fn press(id: ClapId, block: usize, at: usize) -> Vec<ParamChange> {
+    match block.checked_sub(at) {
+        Some(0) => vec![ParamChange {
+            id,
+            value: 1.0,
+            time: 0,
+        }],
+        Some(1) => vec![ParamChange {
+            id,
+            value: 0.0,
+            time: 0,
+        }],
+        _ => Vec::new(),
+    }
+}
+
 /// Buffers and the started processor of an active plugin.
 struct Active {
     processor: StartedPluginAudioProcessor<TestHost>,
