@@ -3,7 +3,7 @@
 //! clean output, parameter changes, and state save/load including hostile blobs.
 
 use anyhow::Result;
-use orator_tests::signal::{all_clean, ratio_db, sine};
+use orator_tests::signal::{all_clean, ratio_db, sine, tone_level};
 use orator_tests::{
     LoadedPlugin, ParamChange, bundle_path, saved_text, state_blob, with_session, with_text,
 };
@@ -70,6 +70,16 @@ fn descriptor_ports_and_parameters_are_what_hosts_expect() -> Result<()> {
             "Dry Gain",
             "Voice Gain",
             "Output Gain",
+            "Dry Pan",
+            "Voice Pan",
+            "Sidechain Gain",
+            "Sidechain Pan",
+            "Dry Mute",
+            "Voice Mute",
+            "Sidechain Mute",
+            "Dry Solo",
+            "Voice Solo",
+            "Sidechain Solo",
             "Duck Depth",
             "Duck Attack",
             "Duck Release",
@@ -89,13 +99,21 @@ fn descriptor_ports_and_parameters_are_what_hosts_expect() -> Result<()> {
             "Comp Makeup",
             "Limiter Ceiling",
             "Speak",
-            "Stop"
+            "Stop",
+            "Skip",
+            "Pause"
         ]
     );
     for p in params.iter().filter(|p| p.name.ends_with("Gain")) {
         // nice-plug hands CLAP normalised values; the plugin's text conversion gives the units.
         assert_eq!((p.min, p.max), (0.0, 1.0), "{p:?}");
-        assert_eq!(plugin.value_to_text(p.id, p.default)?, "0.00 dB");
+        // The sidechain is a ducking key first: it reaches the output only when turned up.
+        let default = if p.name == "Sidechain Gain" {
+            "-inf dB"
+        } else {
+            "0.00 dB"
+        };
+        assert_eq!(plugin.value_to_text(p.id, p.default)?, default);
         assert_eq!(plugin.value_to_text(p.id, p.min)?, "-inf dB");
         assert_eq!(plugin.value_to_text(p.id, p.max)?, "12.00 dB");
         assert_eq!(plugin.param_value(p.id)?, p.default);
@@ -218,6 +236,96 @@ fn gain_parameters_change_the_level_by_the_set_amount() -> Result<()> {
         f64::from(max_step) <= max_sine_step * 1.05,
         "step {max_step}"
     );
+    Ok(())
+}
+
+/// Runs `blocks` stereo blocks of 512 with `left`/`right` as the main input and `sidechain` on
+/// both sidechain channels, applying `changes` in the first block. Returns the output.
+fn run_stereo(
+    plugin: &mut LoadedPlugin,
+    (left, right): (&[f32], &[f32]),
+    sidechain: &[f32],
+    changes: &[ParamChange],
+) -> Result<(Vec<f32>, Vec<f32>)> {
+    let mut out = (vec![0.0f32; left.len()], vec![0.0f32; left.len()]);
+    for (i, ((l, r), (s, (ol, or)))) in left
+        .chunks(512)
+        .zip(right.chunks(512))
+        .zip(
+            sidechain
+                .chunks(512)
+                .zip(out.0.chunks_mut(512).zip(out.1.chunks_mut(512))),
+        )
+        .enumerate()
+    {
+        let changes = if i == 0 { changes } else { &[] };
+        plugin.process(&[l, r], Some(&[s, s]), &mut [ol, or], changes)?;
+    }
+    Ok(out)
+}
+
+#[test]
+fn strips_pan_mute_solo_and_route_the_sidechain() -> Result<()> {
+    let mut plugin = load()?;
+    let rate = 48000.0;
+    plugin.activate(rate, 1, 512)?;
+    let tone = sine(1000.0, 0.5, rate, 24576);
+    let music = sine(375.0, 0.25, rate, 24576); // whole cycles in the measured tail
+    let silence = vec![0.0f32; tone.len()];
+    let tail = 12288..24576;
+    let mut set = |name: &str, text: &str| -> Result<ParamChange> {
+        let id = plugin.param(name)?.id;
+        let value = plugin.value_from_text(id, text)?;
+        Ok(ParamChange { id, value, time: 0 })
+    };
+    let changes = [set("Dry Pan", "50R")?, set("Duck Depth", "0")?];
+    let pan_right = [set("Dry Pan", "C")?, set("Sidechain Gain", "-6")?];
+    let on = |id| ParamChange {
+        id,
+        value: 1.0,
+        time: 0,
+    };
+    let solo = [on(plugin.param("Sidechain Solo")?.id)];
+    let mute = [on(plugin.param("Sidechain Mute")?.id)];
+
+    // Balance: panning the host signal right keeps the right side and lowers the left along
+    // the constant-power curve (cos 3π/8 · √2 = −5.3 dB at R50).
+    let (l, r) = run_stereo(&mut plugin, (&tone, &tone), &silence, &changes)?;
+    let left_db = ratio_db(&l[tail.clone()], &tone[tail.clone()]);
+    assert!(
+        (left_db + 5.33).abs() < 0.05,
+        "left at R50: {left_db:.2} dB"
+    );
+    assert_eq!(r[tail.clone()], tone[tail.clone()], "right side untouched");
+
+    // The sidechain is routed to the output at −6 dB next to the centred host signal.
+    let (l, _) = run_stereo(&mut plugin, (&tone, &tone), &music, &pan_right)?;
+    let music_db = 20.0 * (tone_level(&l[tail.clone()], 375.0, rate) / 0.25).log10();
+    let tone_db = 20.0 * (tone_level(&l[tail.clone()], 1000.0, rate) / 0.5).log10();
+    assert!(
+        (music_db + 6.0).abs() < 0.1,
+        "sidechain at {music_db:.2} dB"
+    );
+    assert!(tone_db.abs() < 0.1, "host signal at {tone_db:.2} dB");
+
+    // Solo the sidechain: the host signal goes, smoothly.
+    let (l, _) = run_stereo(&mut plugin, (&tone, &tone), &music, &solo)?;
+    let tone_db = 20.0 * (tone_level(&l[tail.clone()], 1000.0, rate) / 0.5).log10();
+    assert!(tone_db < -100.0, "soloed away: {tone_db:.1} dB");
+    let max_step = l
+        .windows(2)
+        .map(|w| (w[1] - w[0]).abs())
+        .fold(0.0f32, f32::max);
+    let slope = 0.5 * std::f32::consts::TAU * 1000.0 / 48000.0
+        + 0.25 * std::f32::consts::TAU * 375.0 / 48000.0;
+    assert!(
+        max_step <= slope * 1.05,
+        "a solo must not click: step {max_step}"
+    );
+
+    // Mute the soloed sidechain: silence.
+    let (l, r) = run_stereo(&mut plugin, (&tone, &tone), &music, &mute)?;
+    assert!(l[tail.clone()].iter().chain(&r[tail]).all(|&x| x == 0.0));
     Ok(())
 }
 

@@ -10,15 +10,10 @@ pub mod params;
 pub mod state;
 pub mod tts;
 
-use dsp::compressor::CompressorSettings;
-use dsp::duck::Ducker;
-use dsp::eq::EqSettings;
-use dsp::gain::db_to_gain;
-use dsp::mix::{MixGains, Mixer};
-use dsp::voice_chain::{VoiceChain, VoiceChainSettings};
+use dsp::path::SignalPath;
 use meters::Meters;
 use nice_plug::prelude::*;
-use params::{DuckKey, OratorParams};
+use params::OratorParams;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use tts::service::SpeechService;
@@ -40,16 +35,11 @@ pub struct Orator {
     params: Arc<OratorParams>,
     /// Levels and counters for the editor. Written by the audio thread once per block.
     meters: Arc<Meters>,
-    /// The output mix. Audio thread only; sized in `activate` so `process` never allocates.
-    mixer: Mixer,
-    /// Lowers the host signal while the key is active. Audio thread only.
-    ducker: Ducker,
-    /// EQ, de-esser, compressor and limiter on the voice. Audio thread only.
-    voice_chain: VoiceChain,
-    /// The ducking key for the current block (mono). Sized in `activate`.
-    duck_key: Vec<f32>,
-    /// The ducker's gain for each sample of the current block. Sized in `activate`.
-    duck_gains: Vec<f32>,
+    /// Voice chain, ducking and the strip mixer. Audio thread only; sized in `activate` so
+    /// `process` never allocates.
+    path: SignalPath,
+    /// The host's bus width and whether the sidechain is stereo, for resets.
+    layout: (usize, bool),
     /// The audio thread's end of the rings to and from the speech thread; replaced on every
     /// activation (sized for its sample rate and block size). Audio thread only.
     stream: Option<AudioSide>,
@@ -57,6 +47,11 @@ pub struct Orator {
     speak_was_on: bool,
     /// The Stop trigger's value in the previous block.
     stop_was_on: bool,
+    /// The Skip trigger's value in the previous block.
+    skip_was_on: bool,
+    /// The Pause switch's value in the previous block (acted on when it changes, so the
+    /// editor's pause is not overridden every block).
+    pause_was_on: bool,
     /// Whether the host renders offline (a bounce): then `process` waits for speech rather
     /// than let it arrive late. Set in `activate`, which hosts call again when the mode changes.
     offline: bool,
@@ -71,14 +66,13 @@ impl Default for Orator {
         Self {
             params: Arc::new(OratorParams::default()),
             meters: Arc::default(),
-            mixer: Mixer::new(MixGains::default()),
-            ducker: Ducker::default(),
-            voice_chain: VoiceChain::default(),
-            duck_key: Vec::new(),
-            duck_gains: Vec::new(),
+            path: SignalPath::default(),
+            layout: (2, true),
             stream: None,
             speak_was_on: false,
             stop_was_on: false,
+            skip_was_on: false,
+            pause_was_on: false,
             offline: false,
             speech: None,
         }
@@ -86,59 +80,12 @@ impl Default for Orator {
 }
 
 impl Orator {
-    /// The voice chain settings the parameters ask for right now.
-    fn voice_chain_settings(&self) -> VoiceChainSettings {
-        let p = &self.params;
-        VoiceChainSettings {
-            eq: EqSettings {
-                low_hz: p.eq_low_hz.value(),
-                low_db: p.eq_low_db.value(),
-                mid_hz: p.eq_mid_hz.value(),
-                mid_db: p.eq_mid_db.value(),
-                mid_q: p.eq_mid_q.value(),
-                high_hz: p.eq_high_hz.value(),
-                high_db: p.eq_high_db.value(),
-            },
-            deess_db: p.deess_db.value(),
-            compressor: CompressorSettings {
-                threshold_db: p.comp_threshold_db.value(),
-                ratio: p.comp_ratio.value(),
-                attack_ms: p.comp_attack_ms.value(),
-                release_ms: p.comp_release_ms.value(),
-                makeup_db: p.comp_makeup_db.value(),
-            },
-            ceiling_db: p.limit_db.value(),
-        }
-    }
-
-    /// Publishes the block's levels and counters (relaxed atomic stores only).
-    fn publish_meters(&self, buffer: &mut Buffer) {
-        let m = &self.meters;
-        m.output.measure(buffer.as_slice_immutable());
-        m.duck_db.store(
-            self.ducker.gain_reduction_db(),
-            std::sync::atomic::Ordering::Relaxed,
-        );
-        m.compressor_db.store(
-            self.voice_chain.compressor_reduction_db(),
-            std::sync::atomic::Ordering::Relaxed,
-        );
+    /// Publishes the counters the signal path does not know (relaxed atomic stores only).
+    fn publish_counters(&self) {
         let underruns = self.stream.as_ref().map_or(0, AudioSide::underruns);
-        m.underruns
+        self.meters
+            .underruns
             .store(underruns, std::sync::atomic::Ordering::Relaxed);
-        m.replaced_inputs.store(
-            self.mixer.replaced_inputs(),
-            std::sync::atomic::Ordering::Relaxed,
-        );
-    }
-
-    /// The mix gains the parameters ask for right now.
-    fn target_gains(&self) -> MixGains {
-        MixGains {
-            dry: db_to_gain(self.params.dry_gain_db.value()),
-            voice: db_to_gain(self.params.voice_gain_db.value()),
-            output: db_to_gain(self.params.output_gain_db.value()),
-        }
     }
 }
 
@@ -205,7 +152,7 @@ impl Plugin for Orator {
     /// (for example around a state load); it only resizes, so repeated calls are harmless.
     fn activate(
         &mut self,
-        _audio_io_layout: &AudioIOLayout,
+        audio_io_layout: &AudioIOLayout,
         buffer_config: &BufferConfig,
         _context: &mut impl ActivateContext<Self>,
     ) -> bool {
@@ -217,17 +164,21 @@ impl Plugin for Orator {
         // Allocation happens here so that `process` never allocates.
         let max_block = buffer_config.max_buffer_size as usize;
         self.offline = buffer_config.process_mode == ProcessMode::Offline;
-        self.mixer.prepare(sample_rate, max_block);
-        self.mixer.set_gains(self.target_gains());
-        self.ducker.prepare(sample_rate);
-        self.voice_chain.prepare(sample_rate);
-        self.duck_key.clear();
-        self.duck_key.resize(max_block.max(1), 0.0);
-        self.duck_gains.clear();
-        self.duck_gains.resize(max_block.max(1), 1.0);
+        self.layout = (
+            audio_io_layout
+                .main_output_channels
+                .map_or(0, |c| c.get() as usize),
+            audio_io_layout
+                .aux_input_ports
+                .first()
+                .is_some_and(|c| c.get() >= 2),
+        );
+        self.path.prepare(sample_rate, max_block);
+        self.path
+            .reset(&self.params.path_settings(), self.layout.0, self.layout.1);
         // The voice loads in the background; audio passes whether or not it ever succeeds.
         if self.speech.is_none() {
-            match SpeechService::start(self.params.session.clone()) {
+            match SpeechService::start(self.params.session.clone(), None) {
                 Ok(service) => {
                     service.load_voice(None);
                     self.speech = Some(service);
@@ -237,19 +188,14 @@ impl Plugin for Orator {
         }
         // Fresh rings for this sample rate and block size.
         if let Some(service) = &self.speech {
-            let (audio, worker) =
-                tts::stream::channel(sample_rate, buffer_config.max_buffer_size as usize);
-            service.attach(worker);
-            self.stream = Some(audio);
+            self.stream = Some(service.attach(sample_rate, max_block));
         }
         true
     }
 
     fn reset(&mut self) {
-        self.mixer.set_gains(self.target_gains());
-        self.mixer.reset();
-        self.ducker.reset();
-        self.voice_chain.reset();
+        self.path
+            .reset(&self.params.path_settings(), self.layout.0, self.layout.1);
     }
 
     fn process(
@@ -258,72 +204,50 @@ impl Plugin for Orator {
         aux: &mut AuxiliaryBuffers,
         _context: &mut impl ProcessContext<Self>,
     ) -> ProcessStatus {
-        // Parameters may change between blocks (automation, a preset load): pick them up here,
-        // since `reset` is not called after a preset load.
-        self.mixer.set_gains(self.target_gains());
+        // Parameters may change between blocks (automation, a preset load): read them here.
+        let settings = self.params.path_settings();
         let speak = self.params.speak.value();
         let stop = self.params.stop.value();
+        let skip = self.params.skip.value();
+        let pause = self.params.pause.value();
         let frames = buffer.samples();
-        let chain_settings = self.voice_chain_settings();
         let voice: &mut [f32] = match &mut self.stream {
             Some(stream) => {
+                let control = stream.control();
                 if stop && !self.stop_was_on {
-                    stream.stop(frames)
-                } else {
-                    if speak && !self.speak_was_on {
-                        stream.request_speech();
-                    }
-                    if self.offline {
-                        stream.wait_for_speech(frames);
-                    }
-                    stream.read_voice(frames)
+                    control.stop();
                 }
+                if skip && !self.skip_was_on {
+                    control.skip();
+                }
+                if pause != self.pause_was_on {
+                    control.set_paused(pause);
+                }
+                if speak && !self.speak_was_on {
+                    stream.request_speech();
+                }
+                if self.offline {
+                    stream.wait_for_speech(frames);
+                }
+                stream.read_voice(frames)
             }
             None => &mut [],
         };
-        self.meters.input.measure(buffer.as_slice_immutable());
-        self.voice_chain.set(&chain_settings);
-        self.voice_chain.process(voice);
-        let voice: &[f32] = voice;
-        self.meters.voice.measure(&[voice]);
-        self.speak_was_on = speak;
-        self.stop_was_on = stop;
-
-        // Ducking: the key (voice as it will be heard, the sidechain, or either) sets a gain
-        // per sample for the host signal.
-        let frames = frames.min(self.duck_key.len());
-        let voice_level = db_to_gain(self.params.voice_gain_db.value());
-        let key_mode = self.params.duck_key.value();
-        let key = &mut self.duck_key[..frames];
-        key.fill(0.0);
-        if matches!(key_mode, DuckKey::Voice | DuckKey::Either) {
-            for (k, v) in key.iter_mut().zip(voice) {
-                *k = v.abs() * voice_level;
-            }
-        }
-        if matches!(key_mode, DuckKey::Sidechain | DuckKey::Either)
-            && let Some(sidechain) = aux.inputs.first_mut()
-        {
-            for channel in sidechain.as_slice_immutable() {
-                for (k, x) in key.iter_mut().zip(channel.iter()) {
-                    *k = k.max(x.abs());
-                }
-            }
-        }
-        self.ducker.set(
-            self.params.duck_depth_db.value(),
-            self.params.duck_attack_ms.value(),
-            self.params.duck_release_ms.value(),
+        (self.speak_was_on, self.stop_was_on) = (speak, stop);
+        (self.skip_was_on, self.pause_was_on) = (skip, pause);
+        let sidechain: &[&mut [f32]] = match aux.inputs.first_mut() {
+            Some(sidechain) => sidechain.as_slice_immutable(),
+            None => &[],
+        };
+        self.path.process(
+            &settings,
+            buffer.as_slice(),
+            sidechain,
+            voice,
+            &[],
+            &self.meters,
         );
-        let gains = &mut self.duck_gains[..frames];
-        self.ducker.process(key, gains);
-        for channel in buffer.as_slice().iter_mut() {
-            for (x, g) in channel.iter_mut().zip(gains.iter()) {
-                *x *= g;
-            }
-        }
-        self.mixer.process(buffer.as_slice(), voice);
-        self.publish_meters(buffer);
+        self.publish_counters();
         // Speech queued or being synthesised: the host must keep calling even on silence.
         if self.stream.as_ref().is_some_and(AudioSide::is_active) {
             ProcessStatus::KeepAlive

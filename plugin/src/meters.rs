@@ -44,6 +44,8 @@ impl Level {
 pub struct Meters {
     /// The host's signal as it arrives.
     pub input: Level,
+    /// The sidechain input as it arrives.
+    pub sidechain: Level,
     /// The voice after its chain, before the voice gain.
     pub voice: Level,
     /// The plugin's output.

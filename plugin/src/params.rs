@@ -4,7 +4,12 @@
 //! never renamed or reused. Ranges are in decibels because that is how people read faders; the
 //! bottom of each gain range means silence and shows as `-inf`.
 
-use crate::dsp::gain::SILENCE_DB;
+use crate::dsp::compressor::CompressorSettings;
+use crate::dsp::eq::EqSettings;
+use crate::dsp::gain::{SILENCE_DB, db_to_gain};
+use crate::dsp::mix::StripSettings;
+use crate::dsp::path::{self, DuckSettings, PathSettings, strip};
+use crate::dsp::voice_chain::VoiceChainSettings;
 use crate::state::SharedSession;
 use nice_plug::prelude::*;
 use std::sync::Arc;
@@ -46,6 +51,34 @@ pub struct OratorParams {
     /// Level of the final mix, in dB.
     #[id = "out"]
     pub output_gain_db: FloatParam,
+
+    /// Pan (balance) of the host's signal: −1 left, 0 centre, +1 right.
+    #[id = "dry_pan"]
+    pub dry_pan: FloatParam,
+    /// Pan of the voice (constant power, unity at the centre).
+    #[id = "voice_pan"]
+    pub voice_pan: FloatParam,
+    /// Level of the sidechain input routed to the output, in dB. Off (-inf) by default: the
+    /// sidechain is usually only a ducking key.
+    #[id = "sc"]
+    pub sidechain_gain_db: FloatParam,
+    /// Pan (balance) of the routed sidechain.
+    #[id = "sc_pan"]
+    pub sidechain_pan: FloatParam,
+    /// Mutes and solos of the three strips (host, voice, sidechain). While any strip is
+    /// soloed, only soloed strips are heard.
+    #[id = "dry_mute"]
+    pub dry_mute: BoolParam,
+    #[id = "voice_mute"]
+    pub voice_mute: BoolParam,
+    #[id = "sc_mute"]
+    pub sidechain_mute: BoolParam,
+    #[id = "dry_solo"]
+    pub dry_solo: BoolParam,
+    #[id = "voice_solo"]
+    pub voice_solo: BoolParam,
+    #[id = "sc_solo"]
+    pub sidechain_solo: BoolParam,
 
     /// How far the host signal is lowered while the key is active, in dB (0: no ducking).
     #[id = "duck"]
@@ -110,15 +143,34 @@ pub struct OratorParams {
     /// everything queued is dropped. Acts on the rising edge only.
     #[id = "stop"]
     pub stop: BoolParam,
+
+    /// Skips the phrase being spoken; the next queued phrase starts at once. Rising edge.
+    #[id = "skip"]
+    pub skip: BoolParam,
+
+    /// Holds speech where it is (5 ms fade) while on; synthesis continues ahead. Resumes
+    /// where it stopped when turned off.
+    #[id = "pause"]
+    pub pause: BoolParam,
 }
 
 impl Default for OratorParams {
     fn default() -> Self {
         Self {
             session: Arc::default(),
-            dry_gain_db: gain_param("Dry Gain"),
-            voice_gain_db: gain_param("Voice Gain"),
-            output_gain_db: gain_param("Output Gain"),
+            dry_gain_db: gain_param("Dry Gain", 0.0),
+            voice_gain_db: gain_param("Voice Gain", 0.0),
+            output_gain_db: gain_param("Output Gain", 0.0),
+            dry_pan: pan_param("Dry Pan"),
+            voice_pan: pan_param("Voice Pan"),
+            sidechain_gain_db: gain_param("Sidechain Gain", SILENCE_DB),
+            sidechain_pan: pan_param("Sidechain Pan"),
+            dry_mute: BoolParam::new("Dry Mute", false),
+            voice_mute: BoolParam::new("Voice Mute", false),
+            sidechain_mute: BoolParam::new("Sidechain Mute", false),
+            dry_solo: BoolParam::new("Dry Solo", false),
+            voice_solo: BoolParam::new("Voice Solo", false),
+            sidechain_solo: BoolParam::new("Sidechain Solo", false),
             duck_depth_db: FloatParam::new(
                 "Duck Depth",
                 -12.0,
@@ -187,6 +239,75 @@ impl Default for OratorParams {
             limit_db: db_param("Limiter Ceiling", -1.0, -12.0, 0.0),
             speak: BoolParam::new("Speak", false),
             stop: BoolParam::new("Stop", false),
+            skip: BoolParam::new("Skip", false),
+            pause: BoolParam::new("Pause", false),
+        }
+    }
+}
+
+impl OratorParams {
+    /// The signal path's settings as the parameters stand now (called once per block).
+    pub fn path_settings(&self) -> PathSettings {
+        let strip = |gain_db: &FloatParam, pan: &FloatParam, mute: &BoolParam, solo: &BoolParam| {
+            StripSettings {
+                gain: db_to_gain(gain_db.value()),
+                pan: pan.value(),
+                mute: mute.value(),
+                solo: solo.value(),
+            }
+        };
+        let mut strips = [StripSettings::default(); strip::COUNT];
+        strips[strip::HOST] = strip(
+            &self.dry_gain_db,
+            &self.dry_pan,
+            &self.dry_mute,
+            &self.dry_solo,
+        );
+        strips[strip::VOICE] = strip(
+            &self.voice_gain_db,
+            &self.voice_pan,
+            &self.voice_mute,
+            &self.voice_solo,
+        );
+        strips[strip::SIDECHAIN] = strip(
+            &self.sidechain_gain_db,
+            &self.sidechain_pan,
+            &self.sidechain_mute,
+            &self.sidechain_solo,
+        );
+        PathSettings {
+            strips,
+            output: db_to_gain(self.output_gain_db.value()),
+            duck: DuckSettings {
+                depth_db: self.duck_depth_db.value(),
+                attack_ms: self.duck_attack_ms.value(),
+                release_ms: self.duck_release_ms.value(),
+                key: match self.duck_key.value() {
+                    DuckKey::Voice => path::DuckKey::Voice,
+                    DuckKey::Sidechain => path::DuckKey::Sidechain,
+                    DuckKey::Either => path::DuckKey::Either,
+                },
+            },
+            voice_chain: VoiceChainSettings {
+                eq: EqSettings {
+                    low_hz: self.eq_low_hz.value(),
+                    low_db: self.eq_low_db.value(),
+                    mid_hz: self.eq_mid_hz.value(),
+                    mid_db: self.eq_mid_db.value(),
+                    mid_q: self.eq_mid_q.value(),
+                    high_hz: self.eq_high_hz.value(),
+                    high_db: self.eq_high_db.value(),
+                },
+                deess_db: self.deess_db.value(),
+                compressor: CompressorSettings {
+                    threshold_db: self.comp_threshold_db.value(),
+                    ratio: self.comp_ratio.value(),
+                    attack_ms: self.comp_attack_ms.value(),
+                    release_ms: self.comp_release_ms.value(),
+                    makeup_db: self.comp_makeup_db.value(),
+                },
+                ceiling_db: self.limit_db.value(),
+            },
         }
     }
 }
@@ -230,12 +351,26 @@ fn skewed_param(
     .with_value_to_string(formatters::v2s_f32_rounded(decimals))
 }
 
-/// A gain fader from silence to +12 dB, at 0 dB by default. Smoothing happens in the mixer's own
-/// ramps (see `dsp::gain`), so the parameter itself is unsmoothed.
-fn gain_param(name: &str) -> FloatParam {
+/// A pan control, −1 (left) to +1 (right), shown as "L50", "C", "R50".
+fn pan_param(name: &str) -> FloatParam {
     FloatParam::new(
         name,
         0.0,
+        FloatRange::Linear {
+            min: -1.0,
+            max: 1.0,
+        },
+    )
+    .with_value_to_string(formatters::v2s_f32_panning())
+    .with_string_to_value(formatters::s2v_f32_panning())
+}
+
+/// A gain fader from silence to +12 dB. Smoothing happens in the mixer's own ramps (see
+/// `dsp::gain`), so the parameter itself is unsmoothed.
+fn gain_param(name: &str, default_db: f32) -> FloatParam {
+    FloatParam::new(
+        name,
+        default_db,
         FloatRange::Linear {
             min: SILENCE_DB,
             max: MAX_GAIN_DB,

@@ -38,6 +38,16 @@ def test_identity_and_parameters(plugin):
         "dry_gain_db",
         "voice_gain_db",
         "output_gain_db",
+        "dry_pan",
+        "voice_pan",
+        "sidechain_gain_db",
+        "sidechain_pan",
+        "dry_mute",
+        "voice_mute",
+        "sidechain_mute",
+        "dry_solo",
+        "voice_solo",
+        "sidechain_solo",
         "duck_depth_db",
         "duck_attack_ms",
         "duck_release_ms",
@@ -58,6 +68,8 @@ def test_identity_and_parameters(plugin):
         "limiter_ceiling_db",
         "speak",
         "stop",
+        "skip",
+        "pause",
     ]
     for name in ["dry_gain_db", "voice_gain_db", "output_gain_db"]:
         assert getattr(plugin, name) == pytest.approx(0.0)

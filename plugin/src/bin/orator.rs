@@ -1,20 +1,25 @@
 //! `orator`: Orator from the command line.
 //!
-//! `orator say "text" --out file.wav` renders speech with the plugin's own engine (the same
-//! voice, phonemizer and settings code) and its own output mixer, so what you hear is what the
-//! plugin plays.
+//! `orator say "text" --out file.wav [--input music.wav]` renders speech through the plugin's
+//! own realtime path: its speech thread, rings and streaming resampler feed its signal path
+//! (voice chain, ducking, strip mixer) block by block, exactly as `process()` does in a host
+//! rendering offline. With `--input`, the file is the host signal: a podcast bed or a music
+//! track voiced over and ducked under the speech.
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
-use orator::dsp::mix::{MixGains, Mixer};
-use orator::tts::engine::Engine;
+use orator::dsp::gain::db_to_gain;
+use orator::dsp::path::{PathSettings, SignalPath, strip};
+use orator::meters::Meters;
+use orator::params::MAX_GAIN_DB;
+use orator::state::{Session, SharedSession};
 use orator::tts::lexicon::Lexicon;
-use orator::tts::onnx::Voice;
-use orator::tts::resample::resample_mono;
 use orator::tts::resources::Resources;
-use std::ops::ControlFlow;
-use std::path::PathBuf;
-use std::time::Instant;
+use orator::tts::service::{Delivery, SpeechService, State};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 #[derive(Parser)]
 #[command(name = "orator", version, about = "Speak text with Orator's engine")]
@@ -33,9 +38,13 @@ enum Command {
 struct SayArgs {
     /// The text to speak.
     text: String,
-    /// Where to write the WAV file (32-bit float, stereo).
+    /// Where to write the WAV file (32-bit float; stereo, or the input's channels).
     #[arg(long)]
     out: PathBuf,
+    /// A WAV file to play as the host signal, mixed with the speech and ducked under it. The
+    /// output keeps its rate and length (longer if the speech runs past its end).
+    #[arg(long)]
+    input: Option<PathBuf>,
     /// A Piper voice model (`.onnx`, with its `.onnx.json` beside it). Default: the bundled
     /// voice.
     #[arg(long)]
@@ -54,9 +63,21 @@ struct SayArgs {
     /// line (`#` starts a comment).
     #[arg(long)]
     dict: Option<PathBuf>,
-    /// Output sample rate in Hz (default: the voice's own rate).
+    /// Output sample rate in Hz (default: the input's rate, else the voice's own).
     #[arg(long)]
     sample_rate: Option<u32>,
+    /// Voice level, dB.
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+    voice_db: f32,
+    /// Input (host signal) level, dB.
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+    dry_db: f32,
+    /// How far the input dips under the voice, dB (0: no ducking).
+    #[arg(long, default_value_t = -12.0, allow_negative_numbers = true)]
+    duck_db: f32,
+    /// Voice pan, -1 (left) to 1 (right).
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+    pan: f32,
     /// Orator's resources folder (default: found next to this program).
     #[arg(long, env = "ORATOR_RESOURCES")]
     resources: Option<PathBuf>,
@@ -69,10 +90,10 @@ fn main() -> Result<()> {
 }
 
 /// Reads a dictionary file: `word = replacement` lines, `#` comments, blank lines ignored.
-fn read_dictionary(path: &std::path::Path) -> Result<Lexicon> {
+fn read_dictionary(path: &Path) -> Result<BTreeMap<String, String>> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("could not read the dictionary {}", path.display()))?;
-    let mut entries = std::collections::BTreeMap::new();
+    let mut entries = BTreeMap::new();
     for (number, line) in text.lines().enumerate() {
         let line = line.split('#').next().unwrap_or_default().trim();
         if line.is_empty() {
@@ -87,102 +108,227 @@ fn read_dictionary(path: &std::path::Path) -> Result<Lexicon> {
         };
         entries.insert(word.trim().to_owned(), replacement.trim().to_owned());
     }
-    Lexicon::new(&entries).with_context(|| format!("in the dictionary {}", path.display()))
+    Lexicon::new(&entries).with_context(|| format!("in the dictionary {}", path.display()))?;
+    Ok(entries)
+}
+
+/// The host signal for `--input`: the file's samples per channel (at most two) and its rate.
+struct HostInput {
+    channels: Vec<Vec<f32>>,
+    sample_rate: u32,
+}
+
+/// Reads a WAV file (16/24/32-bit integer or 32-bit float, any channel count; channels past
+/// the second are dropped with a warning).
+fn read_input(path: &Path) -> Result<HostInput> {
+    let mut reader = hound::WavReader::open(path)
+        .with_context(|| format!("could not open {} as a WAV file", path.display()))?;
+    let spec = reader.spec();
+    let count = usize::from(spec.channels);
+    if count == 0 {
+        bail!("{} has no channels", path.display());
+    }
+    if count > 2 {
+        eprintln!("{}: {count} channels; using the first two", path.display());
+    }
+    let samples: Vec<f32> = match spec.sample_format {
+        hound::SampleFormat::Float => reader.samples::<f32>().collect::<Result<_, _>>(),
+        hound::SampleFormat::Int => {
+            let scale = 1.0 / (1u64 << (spec.bits_per_sample.clamp(1, 32) - 1)) as f32;
+            reader
+                .samples::<i32>()
+                .map(|s| s.map(|s| s as f32 * scale))
+                .collect::<Result<_, _>>()
+        }
+    }
+    .with_context(|| format!("could not read the samples of {}", path.display()))?;
+    let kept = count.min(2);
+    let channels = (0..kept)
+        .map(|c| samples.iter().skip(c).step_by(count).copied().collect())
+        .collect();
+    Ok(HostInput {
+        channels,
+        sample_rate: spec.sample_rate,
+    })
 }
 
 fn say(args: SayArgs) -> Result<()> {
     let SayArgs {
         text,
         out,
+        input,
         voice,
         rate,
         variation,
         whole_sentences,
         dict,
         sample_rate,
+        voice_db,
+        dry_db,
+        duck_db,
+        pan,
         resources,
     } = args;
-    let (text, out) = (text.as_str(), out.as_path());
     if !(rate.is_finite() && (0.25..=4.0).contains(&rate)) {
         bail!("--rate must be between 0.25 and 4 (got {rate})");
+    }
+    if !(variation.is_finite() && (0.0..=2.0).contains(&variation)) {
+        bail!("--variation must be between 0 and 2 (got {variation})");
+    }
+    if !(pan.is_finite() && (-1.0..=1.0).contains(&pan)) {
+        bail!("--pan must be between -1 and 1 (got {pan})");
+    }
+    for (name, db) in [("--voice-db", voice_db), ("--dry-db", dry_db)] {
+        if !(db.is_finite() && db <= MAX_GAIN_DB) {
+            bail!("{name} must be at most {MAX_GAIN_DB} dB (got {db})");
+        }
+    }
+    if !(duck_db.is_finite() && (-40.0..=0.0).contains(&duck_db)) {
+        bail!("--duck-db must be between -40 and 0 (got {duck_db})");
     }
     if let Some(sr) = sample_rate
         && !(8000..=768_000).contains(&sr)
     {
         bail!("--sample-rate must be between 8000 and 768000 Hz (got {sr})");
     }
+    let host = input.as_deref().map(read_input).transpose()?;
+    if let (Some(host), Some(sr)) = (&host, sample_rate)
+        && host.sample_rate != sr
+    {
+        bail!(
+            "--sample-rate {sr} differs from the input's {} Hz; the output keeps the input's rate",
+            host.sample_rate
+        );
+    }
     let resources = match resources {
         Some(dir) => Resources::first_valid(&[dir])?,
         None => Resources::locate()?,
     };
-    let model = voice.unwrap_or_else(|| resources.default_voice());
+    let dictionary = match &dict {
+        Some(path) => read_dictionary(path)?,
+        None => BTreeMap::new(),
+    };
+    let session = SharedSession::default();
+    session
+        .try_replace(Session {
+            text: String::new(),
+            dictionary,
+            ..Session::default()
+        })
+        .context("the dictionary is not valid")?;
+
+    // The plugin's speech service: its own thread, rings and streaming resampler.
+    let service = SpeechService::start(Arc::new(session), Some(resources.clone()))
+        .context("could not start the speech thread")?;
     let started = Instant::now();
-    let voice = Voice::load(&model, &resources.onnxruntime())
-        .with_context(|| format!("could not load the voice {}", model.display()))?;
+    service.load_voice(voice);
+    let voice_rate = loop {
+        match service.status.state() {
+            State::Ready => break service.status.voice_rate(),
+            State::Failed => bail!("{}", service.status.message()),
+            State::Idle | State::Loading => std::thread::sleep(Duration::from_millis(5)),
+        }
+    };
     let load_time = started.elapsed();
-    let mut engine = Engine::new(voice.clone(), resources.espeak_data());
-    if whole_sentences {
-        engine = engine.whole_sentences();
-    }
-    if let Some(path) = &dict {
-        engine = engine.with_lexicon(std::sync::Arc::new(read_dictionary(path)?));
-    }
-    let mut settings = voice.config.defaults;
-    settings.length_scale /= rate;
-    settings.noise_scale *= variation;
-    settings.noise_w *= variation;
+    service.set_delivery(Delivery {
+        rate,
+        variation,
+        whole_sentences,
+    });
+    let output_rate = host
+        .as_ref()
+        .map(|h| h.sample_rate)
+        .or(sample_rate)
+        .or(voice_rate)
+        .unwrap_or(22_050);
+    let channels = host.as_ref().map_or(2, |h| h.channels.len());
+    let host_len = host.as_ref().map_or(0, |h| h.channels[0].len());
 
-    let started = Instant::now();
-    let mut first_audio = None;
-    let mut speech = Vec::new();
-    engine.speak(text, &settings, &mut |chunk| {
-        first_audio.get_or_insert_with(|| started.elapsed());
-        speech.extend_from_slice(&chunk.samples);
-        ControlFlow::Continue(())
-    })?;
-    let synthesis_time = started.elapsed();
-    if speech.is_empty() {
-        bail!("the text has nothing to speak");
-    }
-    let voice_rate = voice.config.sample_rate;
-    let output_rate = sample_rate.unwrap_or(voice_rate);
-    let speech = resample_mono(&speech, voice_rate, output_rate)?;
-
-    // The plugin's output mix, as in process(): silent host input plus the voice bus.
+    // The plugin's signal path, fed block by block as a host renders offline.
     const BLOCK: usize = 512;
-    let mut mixer = Mixer::new(MixGains::default());
-    mixer.prepare(output_rate as f32, BLOCK);
-    let mut left = vec![0.0f32; BLOCK];
-    let mut right = vec![0.0f32; BLOCK];
+    let mut settings = PathSettings::default();
+    settings.strips[strip::HOST].gain = db_to_gain(dry_db);
+    settings.strips[strip::VOICE].gain = db_to_gain(voice_db);
+    settings.strips[strip::VOICE].pan = pan;
+    settings.duck.depth_db = duck_db;
+    let mut path = SignalPath::default();
+    path.prepare(output_rate as f32, BLOCK);
+    path.reset(&settings, channels, false);
+    let meters = Meters::default();
+    let mut stream = service.attach(output_rate as f32, BLOCK);
+    let spoken_at = Instant::now();
+    service.speak(text);
+
     let spec = hound::WavSpec {
-        channels: 2,
+        channels: channels as u16,
         sample_rate: output_rate,
         bits_per_sample: 32,
         sample_format: hound::SampleFormat::Float,
     };
-    let mut wav = hound::WavWriter::create(out, spec)
+    let mut bus = vec![vec![0.0f32; BLOCK]; channels];
+    let mut position = 0;
+    let mut first_audio = None;
+    let mut voice_samples = 0u64;
+    let mut voice_end = 0;
+    let mut rendered: Vec<Vec<f32>> = vec![Vec::new(); channels];
+    let no_sidechain: [&[f32]; 0] = [];
+    while position < host_len || stream.is_active() {
+        for (c, channel) in bus.iter_mut().enumerate() {
+            let from = host
+                .as_ref()
+                .map_or(&[][..], |h| h.channels[c].get(position..).unwrap_or(&[]));
+            let n = from.len().min(BLOCK);
+            channel[..n].copy_from_slice(&from[..n]);
+            channel[n..].fill(0.0);
+        }
+        stream.wait_for_speech(BLOCK);
+        let voice = stream.read_voice(BLOCK);
+        let heard = voice.iter().filter(|&&x| x != 0.0).count() as u64;
+        if heard > 0 {
+            first_audio.get_or_insert_with(|| spoken_at.elapsed());
+        }
+        voice_samples += heard;
+        if let Some(last) = voice.iter().rposition(|&x| x != 0.0) {
+            voice_end = position + last + 1;
+        }
+        let mut channels: Vec<&mut [f32]> = bus.iter_mut().map(|c| &mut c[..]).collect();
+        path.process(&settings, &mut channels, &no_sidechain, voice, &[], &meters);
+        for (all, block) in rendered.iter_mut().zip(&bus) {
+            all.extend_from_slice(block);
+        }
+        position += BLOCK;
+    }
+    // As long as the input, or up to the last voice sample if the speech runs past it.
+    let length = host_len.max(voice_end);
+    let mut wav = hound::WavWriter::create(&out, spec)
         .with_context(|| format!("could not create {}", out.display()))?;
-    for voice_block in speech.chunks(BLOCK) {
-        let n = voice_block.len();
-        left[..n].fill(0.0);
-        right[..n].fill(0.0);
-        mixer.process(&mut [&mut left[..n], &mut right[..n]], voice_block);
-        for i in 0..n {
-            wav.write_sample(left[i])?;
-            wav.write_sample(right[i])?;
+    for i in 0..length {
+        for channel in &rendered {
+            wav.write_sample(channel[i])?;
         }
     }
     wav.finalize()?;
-
-    let seconds = speech.len() as f64 / f64::from(output_rate);
+    let synthesis_time = spoken_at.elapsed();
+    if voice_samples == 0 && host.is_none() {
+        bail!("the text has nothing to speak");
+    }
+    let underruns = stream.underruns();
+    let seconds = length as f64 / f64::from(output_rate);
     eprintln!(
-        "{}: {seconds:.2} s of speech at {output_rate} Hz. Voice load {:.0} ms, first audio \
-         {:.0} ms, synthesis {:.0} ms (real-time factor {:.3}).",
+        "{}: {seconds:.2} s at {output_rate} Hz, {channels} channel(s){}. Voice load {:.0} ms, \
+         first audio {:.0} ms, done in {:.0} ms.",
         out.display(),
+        if host.is_some() {
+            ", voiced over the input"
+        } else {
+            ""
+        },
         load_time.as_secs_f64() * 1e3,
         first_audio.unwrap_or_default().as_secs_f64() * 1e3,
         synthesis_time.as_secs_f64() * 1e3,
-        synthesis_time.as_secs_f64() / seconds,
     );
+    if underruns > 0 {
+        bail!("{underruns} voice samples arrived late (the speech thread could not keep up)");
+    }
     Ok(())
 }

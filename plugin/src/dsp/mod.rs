@@ -10,5 +10,6 @@ pub mod eq;
 pub mod gain;
 pub mod limiter;
 pub mod mix;
+pub mod path;
 pub mod sanitize;
 pub mod voice_chain;

@@ -1,24 +1,31 @@
 //! The plugin's speech service: a thread of its own (not nice-plug's shared background
-//! executor, which one long task would block for every instance) that loads the voice and, in
-//! the realtime-path work, synthesises. The audio thread never waits for it; the editor reads
-//! its status through atomics and a short-lived lock.
+//! executor, which one long task would block for every instance) that loads the voice and
+//! synthesises the phrase queue, one phrase at a time, into the activation's rings
+//! ([`super::stream`]). The audio thread never waits for it.
 //!
-//! Channels: commands main thread → service through `std::sync::mpsc` (the main thread may
-//! block briefly, the audio thread never sends); status service → everyone through
-//! [`ServiceStatus`] (an atomic state plus a message under a mutex that only the editor and
-//! logging read).
+//! Channels:
+//! - commands, main thread → service, through `std::sync::mpsc` (the main thread may block
+//!   briefly; the audio thread never sends here, it has its own request ring);
+//! - stop, skip, clear and pause, from any thread, through the atomics of [`Control`];
+//! - status, service → everyone, through [`ServiceStatus`] (an atomic state plus a message
+//!   under a mutex that only the editor and logging read);
+//! - phrase events, audio thread → main thread, drained with [`SpeechService::drain_events`].
 
 use super::engine::Engine;
 use super::lexicon::Lexicon;
 use super::onnx::Voice;
-use super::resample::resample_mono;
+use super::resample::StreamResampler;
 use super::resources::Resources;
-use super::stream::{Request, WorkerSide};
+use super::stream::{
+    self, AudioSide, Control, Edge, EventReader, PhraseEvent, PhraseId, Request, WorkerSide,
+};
+use super::voice::SynthesisSettings;
 use crate::state::SharedSession;
+use std::collections::VecDeque;
 use std::ops::ControlFlow;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, TryRecvError, channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -49,6 +56,8 @@ pub struct ServiceStatus {
     state: AtomicU8,
     /// What the editor shows next to the state: the voice's name, or the error and the fix.
     message: Mutex<String>,
+    /// The loaded voice's sample rate, Hz (0: none loaded).
+    voice_rate: AtomicU32,
 }
 
 impl ServiceStatus {
@@ -56,6 +65,15 @@ impl ServiceStatus {
         Self {
             state: AtomicU8::new(State::Idle as u8),
             message: Mutex::new(String::new()),
+            voice_rate: AtomicU32::new(0),
+        }
+    }
+
+    /// The loaded voice's sample rate, if a voice is loaded.
+    pub fn voice_rate(&self) -> Option<u32> {
+        match self.voice_rate.load(Ordering::Acquire) {
+            0 => None,
+            rate => Some(rate),
         }
     }
 
@@ -88,13 +106,69 @@ enum Command {
     LoadVoice(Option<PathBuf>),
     /// The plugin was (re)activated: stream speech through these rings from now on.
     Attach(WorkerSide),
+    /// Speak this text as phrase `id` (from the main thread; the audio thread asks through
+    /// its ring).
+    Speak {
+        id: PhraseId,
+        text: String,
+    },
+    /// How phrases starting from now are delivered.
+    SetDelivery(Delivery),
     Shutdown,
+}
+
+/// How the voice delivers the text: pace, variation and phrasing.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Delivery {
+    /// Speaking rate: 1 is the voice's own pace, 2 twice as fast (0.25 to 4).
+    pub rate: f32,
+    /// Variation of timbre and timing: 1 is the voice's own, 0 none (up to 2).
+    pub variation: f32,
+    /// Speak every sentence in one piece, exactly as Piper does, instead of cutting long ones
+    /// at clause ends so speech starts sooner.
+    pub whole_sentences: bool,
+}
+
+impl Default for Delivery {
+    fn default() -> Self {
+        Self {
+            rate: 1.0,
+            variation: 1.0,
+            whole_sentences: false,
+        }
+    }
+}
+
+impl Delivery {
+    /// The voice's default settings adjusted by this delivery (out-of-range values clamped).
+    pub fn apply(&self, defaults: SynthesisSettings) -> SynthesisSettings {
+        let rate = if self.rate.is_finite() {
+            self.rate.clamp(0.25, 4.0)
+        } else {
+            1.0
+        };
+        let variation = if self.variation.is_finite() {
+            self.variation.clamp(0.0, 2.0)
+        } else {
+            1.0
+        };
+        SynthesisSettings {
+            length_scale: defaults.length_scale / rate,
+            noise_scale: defaults.noise_scale * variation,
+            noise_w: defaults.noise_w * variation,
+            ..defaults
+        }
+    }
 }
 
 /// The service. Owned by the plugin instance (main thread); dropping it stops the thread.
 pub struct SpeechService {
     /// Status for the editor and tests.
     pub status: Arc<ServiceStatus>,
+    /// Stop, skip, clear and pause, from any thread.
+    control: Arc<Control>,
+    /// Phrase events from the current activation's audio thread.
+    events: Mutex<Option<EventReader>>,
     commands: Sender<Command>,
     /// Tells a thread busy speaking to stop at once (on shutdown).
     stop: Arc<AtomicBool>,
@@ -103,38 +177,85 @@ pub struct SpeechService {
 
 impl SpeechService {
     /// Starts the service thread, which speaks `session`'s text when asked. Loads nothing
-    /// until asked.
-    pub fn start(session: Arc<SharedSession>) -> std::io::Result<Self> {
+    /// until asked. Resources come from `resources`, or are looked for where the plugin is
+    /// installed.
+    pub fn start(
+        session: Arc<SharedSession>,
+        resources: Option<Resources>,
+    ) -> std::io::Result<Self> {
         let status = Arc::new(ServiceStatus::new());
         let stop = Arc::new(AtomicBool::new(false));
+        let control = Arc::new(Control::default());
         let (commands, inbox) = channel();
         let worker = Worker {
             status: status.clone(),
             stop: stop.clone(),
+            control: control.clone(),
             session,
             engine: None,
             stream: None,
+            resampler: None,
+            queue: VecDeque::new(),
+            resources,
+            delivery: Delivery::default(),
         };
         let thread = std::thread::Builder::new()
             .name("orator-speech".into())
             .spawn(move || worker.run(&inbox))?;
         Ok(Self {
             status,
+            control,
+            events: Mutex::new(None),
             commands,
             stop,
             thread: Some(thread),
         })
     }
 
-    /// Hands the speech thread the rings of a new activation.
-    pub fn attach(&self, stream: WorkerSide) {
-        let _ = self.commands.send(Command::Attach(stream));
+    /// Stop, skip, clear and pause (wait-free, from any thread).
+    pub fn control(&self) -> &Arc<Control> {
+        &self.control
+    }
+
+    /// Makes the rings of a new activation, hands the speech thread its half and returns the
+    /// audio thread's. Allocates: call from `activate`.
+    pub fn attach(&self, sample_rate: f32, max_block: usize) -> AudioSide {
+        let (audio, worker, events) = stream::channel(self.control.clone(), sample_rate, max_block);
+        *self.events.lock().unwrap_or_else(|e| e.into_inner()) = Some(events);
+        let _ = self.commands.send(Command::Attach(worker));
+        audio
     }
 
     /// Asks for a voice to be loaded (`None`: the bundled default). Returns at once.
     pub fn load_voice(&self, model: Option<PathBuf>) {
         // A send only fails if the thread has ended, which `Drop` alone causes.
         let _ = self.commands.send(Command::LoadVoice(model));
+    }
+
+    /// Queues `text` to be spoken after whatever is queued already. Returns its phrase id.
+    pub fn speak(&self, text: impl Into<String>) -> PhraseId {
+        let id = self.control.new_id();
+        self.control.count_request();
+        let text = text.into();
+        if self.commands.send(Command::Speak { id, text }).is_err() {
+            self.control.uncount_request();
+        }
+        id
+    }
+
+    /// Sets how phrases starting from now are delivered.
+    pub fn set_delivery(&self, delivery: Delivery) {
+        let _ = self.commands.send(Command::SetDelivery(delivery));
+    }
+
+    /// Hands every phrase event heard since the last call to `each`, oldest first.
+    pub fn drain_events(&self, each: &mut dyn FnMut(PhraseEvent)) {
+        let mut reader = self.events.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(reader) = reader.as_mut() {
+            while let Ok(event) = reader.pop() {
+                each(event);
+            }
+        }
     }
 }
 
@@ -150,44 +271,90 @@ impl Drop for SpeechService {
     }
 }
 
+/// A phrase waiting to be synthesised.
+struct Phrase {
+    id: PhraseId,
+    /// `None`: the session's text as it is when the phrase starts.
+    text: Option<String>,
+}
+
 /// The speech thread's state.
 struct Worker {
     status: Arc<ServiceStatus>,
     stop: Arc<AtomicBool>,
+    control: Arc<Control>,
     /// The text (and dictionary) to speak, shared with the editor and the host's state.
     session: Arc<SharedSession>,
     /// The loaded voice and its engine.
     engine: Option<Engine>,
     /// The current activation's rings.
     stream: Option<WorkerSide>,
+    /// Voice rate → host rate, rebuilt when either changes (a new voice, a new activation).
+    resampler: Option<StreamResampler>,
+    /// Phrases asked for and not yet started, oldest first.
+    queue: VecDeque<Phrase>,
+    /// Where voices and the runtime are (`None`: look where the plugin is installed).
+    resources: Option<Resources>,
+    delivery: Delivery,
 }
 
 impl Worker {
     fn run(mut self, inbox: &Receiver<Command>) {
         loop {
-            match inbox.recv_timeout(POLL) {
-                Ok(Command::Shutdown) | Err(RecvTimeoutError::Disconnected) => break,
-                Ok(Command::LoadVoice(model)) => self.load_voice(model),
-                Ok(Command::Attach(stream)) => self.stream = Some(stream),
-                Err(RecvTimeoutError::Timeout) => {}
-            }
-            let speak = self
-                .stream
-                .as_mut()
-                .is_some_and(|s| s.requests.pop() == Ok(Request::Speak));
-            if speak {
-                self.speak();
-                if let Some(stream) = &self.stream {
-                    // After `speak` lowered `speaking`: an offline render waits on either.
-                    stream.generations.taken.fetch_add(1, Ordering::AcqRel);
+            // Idle: sleep until a command or the next look at the request ring. Busy: only
+            // take what is there.
+            let command = if self.queue.is_empty() {
+                match inbox.recv_timeout(POLL) {
+                    Ok(command) => Some(command),
+                    Err(RecvTimeoutError::Timeout) => None,
+                    Err(RecvTimeoutError::Disconnected) => break,
                 }
+            } else {
+                match inbox.try_recv() {
+                    Ok(command) => Some(command),
+                    Err(TryRecvError::Empty) => None,
+                    Err(TryRecvError::Disconnected) => break,
+                }
+            };
+            match command {
+                Some(Command::Shutdown) => break,
+                Some(Command::LoadVoice(model)) => self.load_voice(model),
+                Some(Command::Attach(stream)) => {
+                    self.stream = Some(stream);
+                    self.resampler = None;
+                }
+                Some(Command::Speak { id, text }) => self.queue.push_back(Phrase {
+                    id,
+                    text: Some(text),
+                }),
+                Some(Command::SetDelivery(delivery)) => self.delivery = delivery,
+                None => {}
+            }
+            if let Some(stream) = &mut self.stream {
+                while let Ok(Request::SpeakSession { id }) = stream.requests.pop() {
+                    self.queue.push_back(Phrase { id, text: None });
+                }
+            }
+            // Cancelled before they started: done with them.
+            let control = &self.control;
+            self.queue.retain(|phrase| {
+                let keep = !control.is_cancelled(phrase.id);
+                if !keep {
+                    control.count_done();
+                }
+                keep
+            });
+            if let Some(phrase) = self.queue.pop_front() {
+                self.speak(&phrase);
+                self.control.set_producing(0);
+                self.control.count_done();
             }
         }
     }
 
     fn load_voice(&mut self, model: Option<PathBuf>) {
         self.status.set(State::Loading, "Loading the voice…".into());
-        match load(model) {
+        match load(model, self.resources.as_ref()) {
             Ok(engine) => {
                 let name = engine
                     .voice
@@ -196,87 +363,125 @@ impl Worker {
                     .map(|s| s.to_string_lossy().into_owned())
                     .unwrap_or_default();
                 tracing::info!("Orator voice ready: {}", engine.voice.path.display());
+                self.status
+                    .voice_rate
+                    .store(engine.voice.config.sample_rate, Ordering::Release);
                 self.status.set(State::Ready, name);
                 self.engine = Some(engine);
             }
             Err(message) => {
                 tracing::error!("Orator cannot speak: {message}");
+                self.status.voice_rate.store(0, Ordering::Release);
                 self.status.set(State::Failed, message);
                 self.engine = None;
             }
         }
+        self.resampler = None;
     }
 
-    /// Speaks the session's text into the voice ring, resampled to the host's rate.
-    fn speak(&mut self) {
-        let (Some(engine), Some(stream)) = (&self.engine, &mut self.stream) else {
+    /// Speaks one phrase into the voice ring, resampled to the host's rate, between its start
+    /// and end marks.
+    fn speak(&mut self, phrase: &Phrase) {
+        let Self {
+            engine,
+            stream,
+            resampler,
+            control,
+            stop,
+            session,
+            status,
+            delivery,
+            ..
+        } = self;
+        let (Some(engine), Some(stream)) = (engine.as_ref(), stream.as_mut()) else {
             tracing::warn!(
                 "Orator was asked to speak but has no voice: {}",
-                self.status.message()
+                status.message()
             );
             return;
         };
-        let session = self.session.snapshot();
-        let engine = match Lexicon::new(&session.dictionary) {
+        let id = phrase.id;
+        control.set_producing(id);
+        let host_rate = stream.sample_rate.round().max(1.0) as u32;
+        let voice_rate = engine.voice.config.sample_rate;
+        if resampler
+            .as_ref()
+            .is_none_or(|r| r.input_rate() != voice_rate || r.output_rate() != host_rate)
+        {
+            match StreamResampler::new(voice_rate, host_rate) {
+                Ok(r) => *resampler = Some(r),
+                Err(err) => {
+                    tracing::error!("Orator: {err}");
+                    return;
+                }
+            }
+        }
+        let Some(resampler) = resampler.as_mut() else {
+            return;
+        };
+        let snapshot = session.snapshot();
+        let text = phrase.text.as_deref().unwrap_or(&snapshot.text);
+        let mut engine = match Lexicon::new(&snapshot.dictionary) {
             Ok(lexicon) => engine.clone().with_lexicon(Arc::new(lexicon)),
             Err(_) => engine.clone(),
         };
-        stream.speaking.store(true, Ordering::Release);
-        // This phrase belongs to the current stop generation. If a Stop came since the last
-        // phrase, let the audio thread discard what is left of the old one before claiming the
-        // ring (it drains a stale ring every block, so this takes one block at most).
-        let generation = stream.generations.stop.load(Ordering::Acquire);
-        if stream.generations.producing.load(Ordering::Acquire) != generation {
-            while stream.voice.slots() < stream.voice.buffer().capacity()
-                && !self.stop.load(Ordering::Acquire)
-                && !stream.voice.is_abandoned()
-            {
-                std::thread::sleep(POLL);
-            }
-            stream
-                .generations
-                .producing
-                .store(generation, Ordering::Release);
+        if delivery.whole_sentences {
+            engine = engine.whole_sentences();
         }
-        let generations = stream.generations.clone();
-        let stopped = move || generations.stop.load(Ordering::Acquire) != generation;
-        let host_rate = stream.sample_rate.round().max(1.0) as u32;
-        let stop = &self.stop;
-        let settings = engine.voice.config.defaults;
-        let result = engine.speak(&session.text, &settings, &mut |chunk| {
-            if stopped() {
+        let shutdown = || stop.load(Ordering::Acquire);
+        let give_up = || shutdown() || control.is_cancelled(id);
+        if !stream.mark(id, Edge::Start, &give_up) {
+            return;
+        }
+        let settings = delivery.apply(engine.voice.config.defaults);
+        let mut failed = None;
+        let result = engine.speak(text, &settings, &mut |chunk| {
+            if give_up() {
                 return ControlFlow::Break(());
             }
-            let samples = match resample_mono(&chunk.samples, chunk.sample_rate, host_rate) {
-                Ok(samples) => samples,
-                Err(err) => {
-                    tracing::error!("Orator: {err}");
-                    return ControlFlow::Break(());
+            let mut emit = |out: &[f32]| {
+                if stream.push(out, &give_up) {
+                    ControlFlow::Continue(())
+                } else {
+                    ControlFlow::Break(())
                 }
             };
-            let mut rest: &[f32] = &samples;
-            while !rest.is_empty() {
-                rest = stream.voice.push_partial_slice(rest).1;
-                if rest.is_empty() {
-                    break;
-                }
-                // The ring is full: the audio thread plays it down in real time.
-                if stop.load(Ordering::Acquire) || stream.voice.is_abandoned() || stopped() {
-                    return ControlFlow::Break(());
-                }
-                std::thread::sleep(POLL);
-            }
-            ControlFlow::Continue(())
+            resampler
+                .push(&chunk.samples, &mut emit)
+                .unwrap_or_else(|err| {
+                    failed = Some(err);
+                    ControlFlow::Break(())
+                })
         });
-        stream.speaking.store(false, Ordering::Release);
+        if !give_up() && failed.is_none() {
+            let mut emit = |out: &[f32]| {
+                if stream.push(out, &give_up) {
+                    ControlFlow::Continue(())
+                } else {
+                    ControlFlow::Break(())
+                }
+            };
+            if let Err(err) = resampler.finish(&mut emit) {
+                failed = Some(err);
+            }
+        }
+        resampler.restart();
+        // The end mark goes in even for a cancelled phrase: the audio thread discards up to it.
+        stream.mark(id, Edge::End, &shutdown);
+        if let Some(err) = failed {
+            tracing::error!("Orator: {err}");
+        }
         if let Err(err) = result {
             tracing::error!("Orator could not speak: {err}");
         }
     }
 }
 
-fn load(model: Option<PathBuf>) -> Result<Engine, String> {
-    let resources = Resources::locate().map_err(|e| e.to_string())?;
+fn load(model: Option<PathBuf>, resources: Option<&Resources>) -> Result<Engine, String> {
+    let resources = match resources {
+        Some(resources) => resources.clone(),
+        None => Resources::locate().map_err(|e| e.to_string())?,
+    };
     let model = model.unwrap_or_else(|| resources.default_voice());
     let voice = Voice::load(&model, &resources.onnxruntime()).map_err(|e| e.to_string())?;
     Ok(Engine::new(voice, resources.espeak_data()))
@@ -288,7 +493,7 @@ mod tests {
 
     #[test]
     fn status_round_trips_and_the_thread_stops_on_drop() {
-        let service = SpeechService::start(Arc::default()).unwrap();
+        let service = SpeechService::start(Arc::default(), None).unwrap();
         assert_eq!(service.status.state(), State::Idle);
         service.status.set(State::Failed, "why".into());
         assert_eq!(

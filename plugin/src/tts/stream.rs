@@ -1,46 +1,87 @@
-//! The realtime link between the speech thread and `process()`: two wait-free SPSC rings
-//! (`rtrb`), created together in `activate` for the host's sample rate.
+//! The realtime link between the speech thread and `process()`.
 //!
-//! - requests, audio thread → speech thread: "speak now" when the Speak trigger rises;
-//! - voice, speech thread → audio thread: mono samples at the host's rate.
+//! Speech is a queue of *phrases*, each with an id ([`PhraseId`], increasing, never 0). The
+//! speech thread synthesises them in order into one stream of mono samples at the host's rate;
+//! the audio thread plays that stream. Per activation, three wait-free SPSC rings (`rtrb`):
 //!
-//! Plus atomics:
-//! - `speaking`, speech thread → audio thread: synthesis is under way (so `process()` keeps the
-//!   host calling it even before the first sample arrives);
-//! - `stop_generation`, audio thread → speech thread: bumped by Stop; a phrase started under an
-//!   older generation is abandoned;
-//! - `producing_generation`, speech thread → audio thread: the generation of the phrase whose
-//!   samples are in the ring. While it is older than `stop_generation`, the audio thread
-//!   discards whatever arrives, so a stopped phrase never leaks into the output.
+//! - requests, audio thread → speech thread: "speak the session's text as phrase N" when the
+//!   Speak trigger rises;
+//! - voice, speech thread → audio thread: the samples, plus a small ring of [`Mark`]s saying at
+//!   which sample of the stream each phrase starts and ends;
+//! - events, audio thread → main thread: [`PhraseEvent`]s (started, finished, cancelled) as the
+//!   listener hears them, for the editor and the loopback API.
+//!
+//! Control shared by everyone lives in [`Control`] (atomics only, so any thread, the audio
+//! thread included, can stop, skip, clear or pause without waiting). Cancelling a phrase never
+//! needs the speech thread's help: the audio thread fades the phrase out over
+//! [`STOP_FADE_MS`] and then discards its samples up to its end mark, so Stop and Skip take
+//! effect within the block they arrive in, whatever the speech thread is doing.
 //!
 //! # Realtime safety
-//! [`AudioSide`] allocates only in [`channel`]; every method it has is wait-free.
+//! [`AudioSide`] allocates only in [`channel`]; every method it has is wait-free except
+//! [`AudioSide::wait_for_speech`], which offline renders alone call.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+
+/// Identifies one phrase. Ids increase in the order phrases are asked for; 0 means none.
+pub type PhraseId = u32;
 
 /// What the audio thread can ask of the speech thread.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Request {
-    /// Speak the session's text.
-    Speak,
+    /// Speak the session's text (as it is when the phrase starts) as phrase `id`.
+    SpeakSession {
+        /// The phrase's id, taken from [`Control::new_id`].
+        id: PhraseId,
+    },
 }
 
-/// Length of the fade-out when speech is stopped: short enough to feel instant, long enough
-/// not to click.
+/// Where a phrase starts or ends in the voice stream (speech thread → audio thread).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mark {
+    /// The phrase.
+    pub id: PhraseId,
+    /// Start or end.
+    pub edge: Edge,
+    /// Position in the voice stream (samples pushed since the rings were made).
+    pub at: u64,
+}
+
+/// Which end of a phrase a [`Mark`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Edge {
+    /// Its first sample follows.
+    Start,
+    /// Its last sample came before.
+    End,
+}
+
+/// What happened to a phrase, as heard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PhraseEventKind {
+    /// Its first sample was played.
+    Started,
+    /// It played to the end.
+    Finished,
+    /// It was stopped, skipped or cleared (possibly before a sample of it was heard).
+    Cancelled,
+}
+
+/// A phrase event (audio thread → main thread).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PhraseEvent {
+    /// The phrase.
+    pub id: PhraseId,
+    /// What happened.
+    pub kind: PhraseEventKind,
+    /// When: the output sample (counted from activation) at which it happened.
+    pub at: u64,
+}
+
+/// Length of the fade-out when speech is stopped or skipped, and of the fades around a pause:
+/// short enough to feel instant, long enough not to click.
 pub const STOP_FADE_MS: f32 = 5.0;
-
-/// Generations shared by both halves (see the module docs).
-#[derive(Debug, Default)]
-pub struct Generations {
-    /// Bumped by the audio thread on Stop.
-    pub stop: AtomicU64,
-    /// The generation of the phrase currently feeding the ring.
-    pub producing: AtomicU64,
-    /// Speak requests the speech thread has taken (after raising `speaking`), so an offline
-    /// render knows a request it sent is not yet being worked on.
-    pub taken: AtomicU64,
-}
 
 /// The longest an offline render waits for speech in one block. Synthesis runs at a tenth of
 /// real time, so this only ends a wait when the speech thread is stuck.
@@ -49,79 +90,275 @@ pub const OFFLINE_WAIT_LIMIT: std::time::Duration = std::time::Duration::from_se
 /// Seconds of voice the ring holds: enough that the speech thread can run a sentence ahead.
 pub const VOICE_RING_SECONDS: f32 = 4.0;
 
+/// Requests the audio thread can have outstanding; more in one go are dropped and counted.
+const REQUEST_CAPACITY: usize = 64;
+
+/// Phrase marks in flight: two per phrase.
+const MARK_CAPACITY: usize = 256;
+
+/// Events waiting for a reader; the oldest are kept, later ones dropped and counted.
+const EVENT_CAPACITY: usize = 1024;
+
+/// Queue control shared by the main thread, the audio thread and the speech thread. Every
+/// method is wait-free. Lives as long as the speech service (across activations).
+#[derive(Debug)]
+pub struct Control {
+    /// The next id to hand out.
+    next_id: AtomicU32,
+    /// Every phrase with an id up to this one is cancelled (Stop, Skip).
+    cancelled_through: AtomicU32,
+    /// Phrases with ids in `(low, high]` are cancelled (Clear), packed `low << 32 | high`.
+    cleared: AtomicU64,
+    /// Pause: the audio thread holds the stream where it is (after a short fade).
+    paused: AtomicBool,
+    /// The phrase the listener hears now (audio thread writes; 0 between phrases).
+    playing: AtomicU32,
+    /// The phrase the speech thread is synthesising (speech thread writes; 0 when idle).
+    producing: AtomicU32,
+    /// Phrases asked for (incremented before a request is sent).
+    requested: AtomicU64,
+    /// Phrases the speech thread is done with: synthesised, cancelled, failed or dropped.
+    done: AtomicU64,
+}
+
+impl Default for Control {
+    fn default() -> Self {
+        Self {
+            next_id: AtomicU32::new(1),
+            cancelled_through: AtomicU32::new(0),
+            cleared: AtomicU64::new(0),
+            paused: AtomicBool::new(false),
+            playing: AtomicU32::new(0),
+            producing: AtomicU32::new(0),
+            requested: AtomicU64::new(0),
+            done: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Control {
+    /// A fresh phrase id.
+    pub fn new_id(&self) -> PhraseId {
+        self.next_id.fetch_add(1, Ordering::AcqRel)
+    }
+
+    /// The newest id handed out so far (0 if none).
+    fn newest(&self) -> PhraseId {
+        self.next_id.load(Ordering::Acquire).wrapping_sub(1)
+    }
+
+    /// Whether `id` was stopped, skipped or cleared.
+    pub fn is_cancelled(&self, id: PhraseId) -> bool {
+        let cleared = self.cleared.load(Ordering::Acquire);
+        let (low, high) = ((cleared >> 32) as u32, cleared as u32);
+        id <= self.cancelled_through.load(Ordering::Acquire) || (low < id && id <= high)
+    }
+
+    /// Stops the phrase being heard and drops every phrase asked for so far.
+    pub fn stop(&self) {
+        self.cancelled_through
+            .fetch_max(self.newest(), Ordering::AcqRel);
+    }
+
+    /// Skips the current phrase (the one heard, or else the one being synthesised); the
+    /// next starts at once.
+    pub fn skip(&self) {
+        let current = self.current();
+        if current != 0 {
+            self.cancelled_through.fetch_max(current, Ordering::AcqRel);
+        }
+    }
+
+    /// Drops every phrase waiting behind the current one; the current one plays on.
+    pub fn clear(&self) {
+        let current = self.current();
+        let newest = self.newest();
+        if newest > current {
+            self.cleared.store(
+                u64::from(current) << 32 | u64::from(newest),
+                Ordering::Release,
+            );
+        }
+    }
+
+    /// Pauses or resumes. Paused speech holds its place; synthesis continues ahead.
+    pub fn set_paused(&self, paused: bool) {
+        self.paused.store(paused, Ordering::Release);
+    }
+
+    /// Whether speech is paused.
+    pub fn is_paused(&self) -> bool {
+        self.paused.load(Ordering::Acquire)
+    }
+
+    /// The phrase being heard (0: none).
+    pub fn playing(&self) -> PhraseId {
+        self.playing.load(Ordering::Acquire)
+    }
+
+    /// The phrase being heard, or if none, the one being synthesised (0: neither).
+    fn current(&self) -> PhraseId {
+        match self.playing() {
+            0 => self.producing.load(Ordering::Acquire),
+            id => id,
+        }
+    }
+
+    /// Whether phrases were asked for that the speech thread has not finished with.
+    pub fn pending(&self) -> bool {
+        self.requested.load(Ordering::Acquire) != self.done.load(Ordering::Acquire)
+    }
+
+    /// Counts a phrase about to be requested. Call before sending it.
+    pub fn count_request(&self) {
+        self.requested.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Takes back a count whose request could not be sent.
+    pub fn uncount_request(&self) {
+        self.done.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Speech thread: it is working on `id` (0: idle).
+    pub fn set_producing(&self, id: PhraseId) {
+        self.producing.store(id, Ordering::Release);
+    }
+
+    /// Speech thread: it is done with one phrase.
+    pub fn count_done(&self) {
+        self.done.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
+/// Where the audio thread is within the phrase it plays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Between phrases.
+    Idle,
+    /// Playing phrase samples.
+    Playing,
+    /// Cancelled while heard: this many fade samples remain.
+    FadingOut(usize),
+    /// Cancelled: samples are thrown away up to the phrase's end mark.
+    Discarding,
+}
+
 /// The audio thread's half. `Send`, not `Sync`: owned by the plugin, used in `process()`.
 pub struct AudioSide {
-    /// Voice samples from the speech thread.
     voice: rtrb::Consumer<f32>,
-    /// Requests to the speech thread.
+    marks: rtrb::Consumer<Mark>,
     requests: rtrb::Producer<Request>,
+    events: rtrb::Producer<PhraseEvent>,
+    control: Arc<Control>,
     /// The current block's voice; sized in [`channel`] for the host's largest block.
     block: Vec<f32>,
-    /// Set by the speech thread while it synthesises.
-    speaking: Arc<AtomicBool>,
-    /// Samples missing because the speech thread was late (underruns), for the meters.
-    underruns: u64,
-    /// Stop bookkeeping shared with the speech thread.
-    generations: Arc<Generations>,
+    /// Samples taken from the voice ring so far (the stream position of its head).
+    read: u64,
+    /// Output samples so far (event times).
+    played: u64,
+    /// The phrase at the head of the stream.
+    phrase: PhraseId,
+    phase: Phase,
+    /// Whether any sample of the current phrase has been played (a cancel then fades).
+    heard: bool,
     /// Fade length in samples at this sample rate.
     fade_len: usize,
-    /// Speak requests sent (audio-thread local; compared with `Generations::taken`).
-    sent: u64,
+    /// Where the pause fade is, in samples: `fade_len` playing, 0 held.
+    pause_pos: usize,
+    /// Samples missing because the speech thread was late (underruns), for the meters.
+    underruns: u64,
+    /// Requests and events that did not fit their rings.
+    dropped: u64,
 }
 
 /// The speech thread's half.
 pub struct WorkerSide {
     /// Voice samples to the audio thread.
     pub voice: rtrb::Producer<f32>,
+    /// Phrase marks to the audio thread.
+    pub marks: rtrb::Producer<Mark>,
     /// Requests from the audio thread.
     pub requests: rtrb::Consumer<Request>,
     /// The host's sample rate.
     pub sample_rate: f32,
-    /// Set while synthesising.
-    pub speaking: Arc<AtomicBool>,
-    /// Stop bookkeeping shared with the audio thread.
-    pub generations: Arc<Generations>,
+    /// Samples pushed so far (the stream position of the tail).
+    pub written: u64,
 }
 
-/// Creates both halves for a host running at `sample_rate` with blocks of up to `max_block`.
+/// The main thread's half: phrase events as they are heard.
+pub type EventReader = rtrb::Consumer<PhraseEvent>;
+
+/// Creates the rings for a host running at `sample_rate` with blocks of up to `max_block`.
 /// Allocates: call from `activate`.
-pub fn channel(sample_rate: f32, max_block: usize) -> (AudioSide, WorkerSide) {
-    let capacity = ((sample_rate.max(1.0) * VOICE_RING_SECONDS) as usize).max(max_block * 2);
-    let (voice_producer, voice_consumer) = rtrb::RingBuffer::new(capacity);
-    let (request_producer, request_consumer) = rtrb::RingBuffer::new(16);
-    let speaking = Arc::new(AtomicBool::new(false));
-    let generations = Arc::new(Generations::default());
+pub fn channel(
+    control: Arc<Control>,
+    sample_rate: f32,
+    max_block: usize,
+) -> (AudioSide, WorkerSide, EventReader) {
+    let sample_rate = if sample_rate.is_finite() {
+        sample_rate.max(1.0)
+    } else {
+        48_000.0
+    };
+    let max_block = max_block.max(1);
+    let capacity = ((sample_rate * VOICE_RING_SECONDS) as usize).max(max_block * 2);
+    let (voice_producer, voice) = rtrb::RingBuffer::new(capacity);
+    let (mark_producer, marks) = rtrb::RingBuffer::new(MARK_CAPACITY);
+    let (requests, request_consumer) = rtrb::RingBuffer::new(REQUEST_CAPACITY);
+    let (events, event_reader) = rtrb::RingBuffer::new(EVENT_CAPACITY);
+    control.playing.store(0, Ordering::Release);
+    let fade_len = ((sample_rate * STOP_FADE_MS / 1000.0) as usize).max(1);
     (
         AudioSide {
-            voice: voice_consumer,
-            requests: request_producer,
-            block: vec![0.0; max_block.max(1)],
-            speaking: speaking.clone(),
+            voice,
+            marks,
+            requests,
+            events,
+            control,
+            block: vec![0.0; max_block],
+            read: 0,
+            played: 0,
+            phrase: 0,
+            phase: Phase::Idle,
+            heard: false,
+            fade_len,
+            pause_pos: fade_len,
             underruns: 0,
-            generations: generations.clone(),
-            fade_len: ((sample_rate.max(1.0) * STOP_FADE_MS / 1000.0) as usize).max(1),
-            sent: 0,
+            dropped: 0,
         },
         WorkerSide {
             voice: voice_producer,
+            marks: mark_producer,
             requests: request_consumer,
             sample_rate,
-            speaking,
-            generations,
+            written: 0,
         },
+        event_reader,
     )
 }
 
 impl AudioSide {
-    /// Asks the speech thread to speak. Returns false if the request ring is full.
-    pub fn request_speech(&mut self) -> bool {
-        let sent = self.requests.push(Request::Speak).is_ok();
-        self.sent += u64::from(sent);
-        sent
+    /// The control shared with the speech thread and the main thread.
+    pub fn control(&self) -> &Control {
+        &self.control
+    }
+
+    /// Asks the speech thread to speak the session's text. Returns the phrase's id, or `None`
+    /// if the request ring is full (the request is then counted as dropped).
+    pub fn request_speech(&mut self) -> Option<PhraseId> {
+        let id = self.control.new_id();
+        self.control.count_request();
+        if self.requests.push(Request::SpeakSession { id }).is_ok() {
+            Some(id)
+        } else {
+            self.control.uncount_request();
+            self.dropped += 1;
+            None
+        }
     }
 
     /// Offline rendering only: waits (sleeping, bounded by [`OFFLINE_WAIT_LIMIT`]) until the
-    /// ring holds `frames` samples or no speech is pending, so a bounce contains the speech
+    /// ring holds `frames` samples or no more speech is coming, so a bounce contains the speech
     /// right where it was triggered and two bounces are identical.
     ///
     /// # Realtime safety
@@ -129,78 +366,210 @@ impl AudioSide {
     pub fn wait_for_speech(&mut self, frames: usize) {
         let frames = frames.min(self.block.len());
         let started = std::time::Instant::now();
-        while self.voice.slots() < frames && self.pending() && !self.stale() {
-            if started.elapsed() > OFFLINE_WAIT_LIMIT {
-                break;
-            }
+        while self.voice.slots() < frames
+            && self.control.pending()
+            && !self.control.is_paused()
+            && started.elapsed() < OFFLINE_WAIT_LIMIT
+        {
             std::thread::sleep(std::time::Duration::from_micros(500));
         }
     }
 
-    /// Whether speech was requested and is not finished.
-    fn pending(&self) -> bool {
-        self.generations.taken.load(Ordering::Acquire) < self.sent
-            || self.speaking.load(Ordering::Acquire)
-    }
-
-    /// Stops all speech: the current phrase fades out within this block ([`STOP_FADE_MS`]),
-    /// everything queued is dropped, and the speech thread abandons the phrase.
-    pub fn stop(&mut self, frames: usize) -> &mut [f32] {
-        self.generations.stop.fetch_add(1, Ordering::AcqRel);
-        let len = frames.min(self.block.len());
-        let fade = self.fade_len.min(len);
-        let block = &mut self.block[..len];
-        let (filled, _) = self.voice.pop_partial_slice(&mut block[..fade]);
-        let got = filled.len();
-        for (i, x) in block[..got].iter_mut().enumerate() {
-            *x *= 1.0 - (i + 1) as f32 / fade as f32;
-        }
-        block[got..].fill(0.0);
-        self.drain();
-        &mut self.block[..len]
-    }
-
-    /// Drops everything in the voice ring (O(1): one index update).
-    fn drain(&mut self) {
-        let queued = self.voice.slots();
-        if let Ok(chunk) = self.voice.read_chunk(queued) {
-            chunk.commit_all();
-        }
-    }
-
-    /// Whether the samples arriving belong to a phrase that was stopped.
-    fn stale(&self) -> bool {
-        self.generations.producing.load(Ordering::Acquire)
-            < self.generations.stop.load(Ordering::Acquire)
-    }
-
-    /// The next `frames` voice samples: what the ring has, then silence. Blocks longer than
-    /// the activated maximum get at most that many voice samples.
+    /// The next `frames` voice samples: the stream's phrases as they arrive, faded out when
+    /// cancelled and held while paused, then silence. Blocks longer than the activated maximum
+    /// get at most that many voice samples.
     pub fn read_voice(&mut self, frames: usize) -> &mut [f32] {
         let len = frames.min(self.block.len());
-        if self.stale() {
-            self.drain();
-            self.block[..len].fill(0.0);
-            return &mut self.block[..len];
+        let paused = self.control.is_paused();
+        let mut filled = 0;
+        while filled < len {
+            // Samples first, then marks: every sample counted here was pushed after the marks
+            // before it, so those marks are visible too.
+            let available = self.voice.slots();
+            self.take_marks(Edge::Start);
+            if self.phrase != 0
+                && matches!(self.phase, Phase::Playing)
+                && self.control.is_cancelled(self.phrase)
+            {
+                self.phase = if self.heard {
+                    Phase::FadingOut(self.fade_len)
+                } else {
+                    Phase::Discarding
+                };
+            }
+            // This phrase's samples end at the next mark.
+            let limit = match self.marks.peek() {
+                Ok(mark) => mark.at.saturating_sub(self.read) as usize,
+                Err(_) => usize::MAX,
+            };
+            let in_phrase = available.min(limit);
+            if self.phase == Phase::Discarding {
+                if in_phrase == 0 {
+                    break;
+                }
+                self.skip_voice(in_phrase);
+                continue;
+            }
+            // Held by a pause once faded out.
+            let pause_room = if paused { self.pause_pos } else { usize::MAX };
+            let mut n = in_phrase.min(len - filled).min(pause_room);
+            if let Phase::FadingOut(left) = self.phase {
+                n = n.min(left);
+            }
+            if n == 0 {
+                break;
+            }
+            let out = &mut self.block[filled..filled + n];
+            if let Ok(chunk) = self.voice.read_chunk(n) {
+                let (a, b) = chunk.as_slices();
+                out[..a.len()].copy_from_slice(a);
+                out[a.len()..].copy_from_slice(b);
+                chunk.commit_all();
+            }
+            self.read += n as u64;
+            if let Phase::FadingOut(left) = self.phase {
+                let step = 1.0 / self.fade_len as f32;
+                for (i, x) in out.iter_mut().enumerate() {
+                    *x *= (left - i - 1) as f32 * step;
+                }
+                self.phase = if left == n {
+                    Phase::Discarding
+                } else {
+                    Phase::FadingOut(left - n)
+                };
+            }
+            if paused || self.pause_pos < self.fade_len {
+                let step = 1.0 / self.fade_len as f32;
+                for x in out.iter_mut() {
+                    if paused {
+                        self.pause_pos -= 1;
+                    } else {
+                        self.pause_pos = (self.pause_pos + 1).min(self.fade_len);
+                    }
+                    *x *= self.pause_pos as f32 * step;
+                }
+            }
+            self.heard |= self.phrase != 0;
+            filled += n;
         }
-        let block = &mut self.block[..len];
-        let (filled, rest) = self.voice.pop_partial_slice(block);
-        let got = filled.len();
-        rest.fill(0.0);
-        if got < len && self.speaking.load(Ordering::Acquire) {
-            self.underruns += (len - got) as u64;
+        self.block[filled..len].fill(0.0);
+        if filled < len && !paused && self.phase == Phase::Playing {
+            self.underruns += (len - filled) as u64;
         }
+        if paused && filled == 0 {
+            // Nothing to fade: hold at once.
+            self.pause_pos = 0;
+        }
+        self.take_marks(Edge::End);
+        self.played += len as u64;
         &mut self.block[..len]
     }
 
-    /// Whether speech is queued or being synthesised (the host must keep calling `process`).
-    pub fn is_active(&self) -> bool {
-        !self.voice.is_empty() || self.pending()
+    /// Acts on the marks at the head of the stream: all of them, or with `Edge::End` only the
+    /// ends (after a block, so a phrase played to its last sample is over, but the next one
+    /// starts only when its first sample is played).
+    fn take_marks(&mut self, upto: Edge) {
+        while let Ok(&mark) = self.marks.peek() {
+            if mark.at != self.read || (upto == Edge::End && mark.edge == Edge::Start) {
+                break;
+            }
+            let _ = self.marks.pop();
+            match mark.edge {
+                Edge::Start => {
+                    self.phrase = mark.id;
+                    self.heard = false;
+                    if self.control.is_cancelled(mark.id) {
+                        self.phase = Phase::Discarding;
+                    } else {
+                        self.phase = Phase::Playing;
+                        self.control.playing.store(mark.id, Ordering::Release);
+                        self.emit(mark.id, PhraseEventKind::Started);
+                    }
+                }
+                Edge::End => {
+                    let kind = if self.phase == Phase::Playing {
+                        PhraseEventKind::Finished
+                    } else {
+                        PhraseEventKind::Cancelled
+                    };
+                    self.emit(mark.id, kind);
+                    self.phrase = 0;
+                    self.phase = Phase::Idle;
+                    self.control.playing.store(0, Ordering::Release);
+                }
+            }
+        }
     }
 
-    /// Voice samples that were due while synthesis was running but had not arrived.
+    /// Drops `n` samples from the head of the voice ring (O(1): one index update).
+    fn skip_voice(&mut self, n: usize) {
+        if let Ok(chunk) = self.voice.read_chunk(n) {
+            chunk.commit_all();
+            self.read += n as u64;
+        }
+    }
+
+    fn emit(&mut self, id: PhraseId, kind: PhraseEventKind) {
+        let event = PhraseEvent {
+            id,
+            kind,
+            at: self.played,
+        };
+        if self.events.push(event).is_err() {
+            self.dropped += 1;
+        }
+    }
+
+    /// Whether speech is queued, being synthesised or waiting in the ring, and not paused (the
+    /// host must keep calling `process`).
+    pub fn is_active(&self) -> bool {
+        !self.control.is_paused() && (!self.voice.is_empty() || self.control.pending())
+    }
+
+    /// Voice samples that were due while a phrase was playing but had not arrived.
     pub fn underruns(&self) -> u64 {
         self.underruns
+    }
+
+    /// Requests and events lost because their rings were full.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+}
+
+impl WorkerSide {
+    /// Marks the start or end of a phrase at the current stream position. Waits while the
+    /// mark ring is full, unless `give_up` says to stop; returns false then.
+    pub fn mark(&mut self, id: PhraseId, edge: Edge, give_up: &dyn Fn() -> bool) -> bool {
+        let mark = Mark {
+            id,
+            edge,
+            at: self.written,
+        };
+        while self.marks.push(mark).is_err() {
+            if give_up() || self.marks.is_abandoned() {
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        true
+    }
+
+    /// Pushes samples, waiting while the ring is full (the audio thread plays it down in real
+    /// time), unless `give_up` says to stop; returns false then.
+    pub fn push(&mut self, mut samples: &[f32], give_up: &dyn Fn() -> bool) -> bool {
+        loop {
+            let before = samples.len();
+            samples = self.voice.push_partial_slice(samples).1;
+            self.written += (before - samples.len()) as u64;
+            if samples.is_empty() {
+                return true;
+            }
+            if give_up() || self.voice.is_abandoned() {
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
     }
 }
 
@@ -208,55 +577,171 @@ impl AudioSide {
 mod tests {
     use super::*;
 
+    /// A speech thread stand-in: pushes one phrase of `samples`.
+    fn phrase(worker: &mut WorkerSide, id: PhraseId, samples: &[f32]) {
+        let never = || false;
+        assert!(worker.mark(id, Edge::Start, &never));
+        assert!(worker.push(samples, &never));
+        assert!(worker.mark(id, Edge::End, &never));
+    }
+
+    fn events(reader: &mut EventReader) -> Vec<(PhraseId, PhraseEventKind, u64)> {
+        std::iter::from_fn(|| reader.pop().ok())
+            .map(|e| (e.id, e.kind, e.at))
+            .collect()
+    }
+
     #[test]
-    fn voice_flows_in_order_and_missing_samples_are_silence() {
-        let (mut audio, mut worker) = channel(1000.0, 8);
-        assert!(audio.request_speech());
-        assert_eq!(worker.requests.pop(), Ok(Request::Speak));
+    fn phrases_play_in_order_with_events_and_late_samples_are_underruns() {
+        let control = Arc::new(Control::default());
+        let (mut audio, mut worker, mut reader) = channel(control.clone(), 1000.0, 8);
+        let id = audio.request_speech().unwrap();
+        assert_eq!(worker.requests.pop(), Ok(Request::SpeakSession { id }));
         assert!(
             audio.is_active(),
-            "a request not yet taken keeps the plugin alive"
+            "a request not yet done keeps the plugin alive"
         );
-        worker.generations.taken.fetch_add(1, Ordering::AcqRel);
-        let (_, rest) = worker.voice.push_partial_slice(&[1.0, 2.0, 3.0]);
-        assert!(rest.is_empty());
-        assert!(audio.is_active());
-        assert_eq!(audio.read_voice(5), &[1.0, 2.0, 3.0, 0.0, 0.0]);
-        assert!(!audio.is_active());
-        worker.speaking.store(true, Ordering::Release);
-        assert!(
-            audio.is_active(),
-            "synthesis under way keeps the plugin alive"
+        phrase(&mut worker, id, &[1.0, 2.0, 3.0]);
+        control.count_done();
+        let second = control.new_id();
+        assert!(worker.mark(second, Edge::Start, &|| false));
+        assert!(worker.push(&[4.0], &|| false));
+        assert_eq!(audio.read_voice(6), &[1.0, 2.0, 3.0, 4.0, 0.0, 0.0]);
+        assert_eq!(control.playing(), second);
+        assert_eq!(audio.underruns(), 2, "the second phrase ran dry");
+        assert_eq!(
+            events(&mut reader),
+            vec![
+                (id, PhraseEventKind::Started, 0),
+                (id, PhraseEventKind::Finished, 0),
+                (second, PhraseEventKind::Started, 0),
+            ],
+            "event times are block starts"
         );
-        assert_eq!(audio.read_voice(4), &[0.0; 4]);
-        assert_eq!(audio.underruns(), 4);
+        assert!(worker.mark(second, Edge::End, &|| false));
         assert_eq!(
             audio.read_voice(100).len(),
             8,
             "clamped to the activated maximum"
         );
+        assert_eq!(control.playing(), 0);
+        assert_eq!(
+            events(&mut reader),
+            vec![(second, PhraseEventKind::Finished, 6)]
+        );
+        assert!(!audio.is_active());
     }
 
     #[test]
-    fn stop_fades_within_the_block_and_discards_the_stale_phrase() {
-        let (mut audio, mut worker) = channel(1000.0, 16); // 5 ms fade = 5 samples
-        assert!(worker.voice.push_partial_slice(&[1.0; 12]).1.is_empty());
-        let out = audio.stop(8).to_vec();
+    fn stop_fades_within_the_block_and_discards_the_rest() {
+        let control = Arc::new(Control::default());
+        let (mut audio, mut worker, mut reader) = channel(control.clone(), 1000.0, 16); // 5 ms = 5 samples
+        let id = control.new_id();
+        assert!(worker.mark(id, Edge::Start, &|| false));
+        assert!(worker.push(&[1.0; 12], &|| false));
+        assert_eq!(audio.read_voice(2), &[1.0, 1.0]);
+        control.stop();
+        let out = audio.read_voice(8).to_vec();
         let expected = [0.8f32, 0.6, 0.4, 0.2, 0.0, 0.0, 0.0, 0.0];
         assert!(
             out.iter().zip(expected).all(|(a, b)| (a - b).abs() < 1e-6),
             "{out:?}"
         );
-        // The abandoned phrase still pushes a little before it notices: never heard.
-        assert!(worker.voice.push_partial_slice(&[1.0; 4]).1.is_empty());
+        // The speech thread pushes a little more before it notices: never heard.
+        assert!(worker.push(&[1.0; 4], &|| false));
+        assert!(worker.mark(id, Edge::End, &|| false));
         assert_eq!(audio.read_voice(4), &[0.0; 4]);
-        // A new phrase under the new generation plays.
-        let current = worker.generations.stop.load(Ordering::Acquire);
-        worker
-            .generations
-            .producing
-            .store(current, Ordering::Release);
-        assert!(worker.voice.push_partial_slice(&[0.5; 2]).1.is_empty());
+        assert_eq!(audio.underruns(), 0, "a stopped phrase is not late");
+        // A phrase asked for after the Stop plays.
+        let next = control.new_id();
+        phrase(&mut worker, next, &[0.5; 2]);
         assert_eq!(audio.read_voice(3), &[0.5, 0.5, 0.0]);
+        assert_eq!(
+            events(&mut reader)
+                .iter()
+                .map(|e| (e.0, e.1))
+                .collect::<Vec<_>>(),
+            vec![
+                (id, PhraseEventKind::Started),
+                (id, PhraseEventKind::Cancelled),
+                (next, PhraseEventKind::Started),
+                (next, PhraseEventKind::Finished),
+            ]
+        );
+    }
+
+    #[test]
+    fn skip_moves_to_the_next_phrase_and_clear_keeps_only_the_current() {
+        let control = Arc::new(Control::default());
+        let (mut audio, mut worker, _reader) = channel(control.clone(), 1000.0, 64);
+        let ids: Vec<PhraseId> = (0..4).map(|_| control.new_id()).collect();
+        for (i, &id) in ids.iter().enumerate() {
+            phrase(&mut worker, id, &[(i + 1) as f32; 10]);
+        }
+        assert_eq!(audio.read_voice(3), &[1.0; 3]);
+        control.skip();
+        let out = audio.read_voice(15).to_vec();
+        assert!(out[..5].iter().all(|&x| x < 1.0), "faded: {out:?}");
+        assert_eq!(
+            out[5..],
+            [2.0; 10],
+            "the next phrase follows the fade at once"
+        );
+        assert_eq!(control.playing(), 0, "phrase 2 has played to its end");
+        control.clear();
+        let out = audio.read_voice(20).to_vec();
+        assert!(
+            out.iter().all(|&x| x == 0.0),
+            "3 and 4 were cleared: {out:?}"
+        );
+        let later = control.new_id();
+        phrase(&mut worker, later, &[5.0; 2]);
+        assert_eq!(audio.read_voice(2), &[5.0; 2], "phrases after a clear play");
+    }
+
+    #[test]
+    fn clear_lets_the_heard_phrase_finish() {
+        let control = Arc::new(Control::default());
+        let (mut audio, mut worker, _reader) = channel(control.clone(), 1000.0, 64);
+        let (a, b) = (control.new_id(), control.new_id());
+        phrase(&mut worker, a, &[1.0; 10]);
+        phrase(&mut worker, b, &[2.0; 10]);
+        assert_eq!(audio.read_voice(4), &[1.0; 4]);
+        control.clear();
+        assert_eq!(audio.read_voice(10)[..6], [1.0; 6]);
+        assert!(audio.read_voice(10).iter().all(|&x| x == 0.0));
+    }
+
+    #[test]
+    fn pause_fades_out_holds_and_resumes_where_it_was() {
+        let control = Arc::new(Control::default());
+        let (mut audio, mut worker, _reader) = channel(control.clone(), 1000.0, 64);
+        let id = control.new_id();
+        let ramp: Vec<f32> = (0..40).map(|i| i as f32).collect();
+        phrase(&mut worker, id, &ramp);
+        assert_eq!(audio.read_voice(10), &ramp[..10]);
+        control.set_paused(true);
+        let faded = audio.read_voice(10).to_vec();
+        assert_eq!(
+            faded[5..],
+            [0.0; 5],
+            "held after the 5-sample fade: {faded:?}"
+        );
+        assert!(
+            faded[..4]
+                .iter()
+                .zip(&ramp[10..])
+                .all(|(a, b)| a < b && *a > 0.0)
+        );
+        assert!(!audio.is_active(), "paused: the host may stop calling");
+        assert_eq!(audio.read_voice(10), &[0.0; 10]);
+        assert_eq!(audio.underruns(), 0, "a pause is not an underrun");
+        control.set_paused(false);
+        let resumed = audio.read_voice(10).to_vec();
+        assert!(
+            resumed[0] < ramp[15] && resumed[0] > 0.0,
+            "fades back in: {resumed:?}"
+        );
+        assert_eq!(resumed[5..], ramp[20..25], "from where it paused");
     }
 }

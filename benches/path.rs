@@ -1,0 +1,93 @@
+//! The plugin's whole signal path, end to end: exactly what `process()` runs on each block
+//! (voice chain with every stage engaged, ducking keyed by the voice, the strip mixer with the
+//! sidechain routed to the output, meters), on 512-frame blocks:
+//! - `plugin_layout`: the plugin's own layout, stereo host + voice + stereo sidechain;
+//! - `eight_strips`: the same path with five more mono strips, eight in all (the target's
+//!   "8 channels × 512").
+//!
+//! `cargo bench -p orator-benches --bench path`
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use orator::dsp::compressor::CompressorSettings;
+use orator::dsp::eq::EqSettings;
+use orator::dsp::mix::Source;
+use orator::dsp::path::{PathSettings, SignalPath, strip};
+use orator::dsp::voice_chain::VoiceChainSettings;
+use orator::meters::Meters;
+use std::hint::black_box;
+
+const RATE: f32 = 48_000.0;
+const FRAMES: usize = 512;
+
+fn settings() -> PathSettings {
+    let mut settings = PathSettings::default();
+    settings.strips[strip::SIDECHAIN].gain = 0.5;
+    settings.strips[strip::VOICE].pan = -0.3;
+    settings.voice_chain = VoiceChainSettings {
+        eq: EqSettings {
+            low_db: -3.0,
+            mid_db: 2.0,
+            high_db: 4.0,
+            ..EqSettings::default()
+        },
+        deess_db: 6.0,
+        compressor: CompressorSettings {
+            threshold_db: -24.0,
+            ratio: 4.0,
+            makeup_db: 6.0,
+            ..Default::default()
+        },
+        ceiling_db: -3.0,
+    };
+    settings
+}
+
+fn signal(frames: usize, step: f32, amp: f32) -> Vec<f32> {
+    (0..frames).map(|i| amp * (i as f32 * step).sin()).collect()
+}
+
+fn path(c: &mut Criterion) {
+    let mut group = c.benchmark_group("path");
+    let settings = settings();
+    let host = signal(FRAMES, 0.02, 0.5);
+    let voice_in: Vec<f32> = (0..FRAMES)
+        .map(|i| 0.4 * (i as f32 * 0.05).sin() + 0.1 * (i as f32 * 1.3).sin())
+        .collect();
+    let sidechain = [signal(FRAMES, 0.007, 0.3), signal(FRAMES, 0.008, 0.3)];
+    let extra: Vec<Vec<f32>> = (0..5)
+        .map(|s| signal(FRAMES, 0.003 * (s + 1) as f32, 0.1))
+        .collect();
+    let extra: Vec<Source> = extra.iter().map(|s| Source::mono(s)).collect();
+    let meters = Meters::default();
+    let (mut left, mut right, mut voice) = (host.clone(), host.clone(), voice_in.clone());
+
+    for (name, strips, sources) in [
+        ("plugin_layout", strip::COUNT, &extra[..0]),
+        ("eight_strips", strip::COUNT + extra.len(), &extra[..]),
+    ] {
+        group.throughput(Throughput::Elements((FRAMES * strips) as u64));
+        let mut path = SignalPath::with_extra_strips(strips - strip::COUNT);
+        path.prepare(RATE, FRAMES);
+        path.reset(&settings, 2, true);
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                left.copy_from_slice(&host);
+                right.copy_from_slice(&host);
+                voice.copy_from_slice(&voice_in);
+                path.process(
+                    &settings,
+                    &mut [&mut left[..], &mut right[..]],
+                    &sidechain,
+                    &mut voice,
+                    black_box(sources),
+                    &meters,
+                );
+                black_box(left[0]);
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, path);
+criterion_main!(benches);
