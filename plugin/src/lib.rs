@@ -188,7 +188,9 @@ impl Plugin for Orator {
         }
         // Fresh rings for this sample rate and block size.
         if let Some(service) = &self.speech {
-            self.stream = Some(service.attach(sample_rate, max_block));
+            let mut stream = service.attach(sample_rate, max_block);
+            stream.set_waiting(self.offline);
+            self.stream = Some(stream);
         }
         true
     }
@@ -225,9 +227,6 @@ impl Plugin for Orator {
                 }
                 if speak && !self.speak_was_on {
                     stream.request_speech();
-                }
-                if self.offline {
-                    stream.wait_for_speech(frames);
                 }
                 stream.read_voice(frames)
             }

@@ -1,6 +1,7 @@
-"""`orator say` (the built CLI, the plugin's engine and mixer) against piper-tts 1.8.0 with the
-same voice and text. With the noise scales at zero both are deterministic, so the audio must
-match: same length, and a difference far below audibility."""
+"""`orator say` (the built CLI: the plugin's speech thread, rings, streaming resampler and signal
+path) against piper-tts 1.8.0 with the same voice and text. With the noise scales at zero both
+are deterministic, so the audio must match: same length, and a difference far below audibility.
+And `--input`: a file voiced over and ducked, as the plugin does to its host's signal."""
 
 import os
 import subprocess
@@ -106,3 +107,34 @@ def test_bad_options_fail_with_a_clear_message(tmp_path, args, message):
     )
     assert result.returncode != 0
     assert message in result.stderr, result.stderr
+
+
+def test_input_file_is_voiced_over_and_ducked(tmp_path):
+    """`--input`: the file plays as the host signal through the plugin's signal path, ducked
+    by 12 dB under the voice and back to unity after it; the voice panned hard left leaves the
+    right channel nothing but the ducked bed."""
+    rate = 44100
+    t = np.arange(8 * rate) / rate
+    bed = (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+    bed_path = tmp_path / "bed.wav"
+    soundfile.write(bed_path, np.stack([bed, bed], axis=1), rate, subtype="FLOAT")
+    audio, out_rate = orator_say(
+        tmp_path, "Hello there, and welcome.", "--input", str(bed_path), "--pan", "-1"
+    )
+    assert out_rate == rate and audio.shape == (len(bed), 2), "the input's rate and length"
+
+    def bed_db(channel, start_s):
+        seg = audio[int(start_s * rate) : int(start_s * rate) + rate // 10, channel]
+        ref = bed[: len(seg)]
+        k = np.exp(-2j * np.pi * 220 * np.arange(len(seg)) / rate)
+        return 20 * np.log10(abs(np.dot(seg, k)) / abs(np.dot(ref, k)))
+
+    assert abs(bed_db(1, 0.8) + 12) < 0.5, "ducked under the voice"
+    assert abs(bed_db(1, 7.5)) < 0.01, "back to unity after the voice"
+    voice_left = audio[: 2 * rate, 0] - audio[: 2 * rate, 1]
+    assert np.sqrt(np.mean(voice_left**2)) > 0.02, "the voice is on the left"
+    # The right channel is the bed times the ducker's gain only: nothing far from 220 Hz.
+    spectrum = np.abs(np.fft.rfft(audio[: 2 * rate, 1]))
+    freqs = np.fft.rfftfreq(2 * rate, 1 / rate)
+    outside = spectrum[(freqs > 400)].max() / spectrum.max()
+    assert outside < 1e-3, f"voice leaked into the right channel ({outside:.2e})"

@@ -16,6 +16,7 @@ use orator::state::{Session, SharedSession};
 use orator::tts::lexicon::Lexicon;
 use orator::tts::resources::Resources;
 use orator::tts::service::{Delivery, SpeechService, State};
+use orator::tts::stream::PhraseEventKind;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -256,6 +257,7 @@ fn say(args: SayArgs) -> Result<()> {
     path.reset(&settings, channels, false);
     let meters = Meters::default();
     let mut stream = service.attach(output_rate as f32, BLOCK);
+    stream.set_waiting(true);
     let spoken_at = Instant::now();
     service.speak(text);
 
@@ -269,7 +271,7 @@ fn say(args: SayArgs) -> Result<()> {
     let mut position = 0;
     let mut first_audio = None;
     let mut voice_samples = 0u64;
-    let mut voice_end = 0;
+    let mut voice_end = 0u64;
     let mut rendered: Vec<Vec<f32>> = vec![Vec::new(); channels];
     let no_sidechain: [&[f32]; 0] = [];
     while position < host_len || stream.is_active() {
@@ -281,25 +283,27 @@ fn say(args: SayArgs) -> Result<()> {
             channel[..n].copy_from_slice(&from[..n]);
             channel[n..].fill(0.0);
         }
-        stream.wait_for_speech(BLOCK);
         let voice = stream.read_voice(BLOCK);
         let heard = voice.iter().filter(|&&x| x != 0.0).count() as u64;
         if heard > 0 {
             first_audio.get_or_insert_with(|| spoken_at.elapsed());
         }
         voice_samples += heard;
-        if let Some(last) = voice.iter().rposition(|&x| x != 0.0) {
-            voice_end = position + last + 1;
-        }
+
         let mut channels: Vec<&mut [f32]> = bus.iter_mut().map(|c| &mut c[..]).collect();
         path.process(&settings, &mut channels, &no_sidechain, voice, &[], &meters);
+        service.drain_events(&mut |event| {
+            if event.kind != PhraseEventKind::Started {
+                voice_end = voice_end.max(event.at);
+            }
+        });
         for (all, block) in rendered.iter_mut().zip(&bus) {
             all.extend_from_slice(block);
         }
         position += BLOCK;
     }
-    // As long as the input, or up to the last voice sample if the speech runs past it.
-    let length = host_len.max(voice_end);
+    // As long as the input, or to the end of the speech if it runs past it.
+    let length = host_len.max(usize::try_from(voice_end)?);
     let mut wav = hound::WavWriter::create(&out, spec)
         .with_context(|| format!("could not create {}", out.display()))?;
     for i in 0..length {

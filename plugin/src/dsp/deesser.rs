@@ -3,7 +3,7 @@
 //! amount, quickly, and released after the sibilant.
 
 use super::biquad::{Biquad, Coefficients};
-use super::gain::db_to_gain;
+use super::gain::{approach, db_to_gain};
 
 /// Where sibilance starts.
 const DETECT_HZ: f32 = 6000.0;
@@ -75,7 +75,7 @@ impl DeEsser {
             } else {
                 self.release
             };
-            self.gain += coef * (target - self.gain);
+            self.gain = approach(self.gain, target, coef);
             *x *= self.gain;
         }
     }

@@ -9,7 +9,7 @@
 //! Plain code rather than fundsp: fundsp has no ducker/compressor node, and this is a handful
 //! of multiply-adds per sample.
 
-use super::gain::db_to_gain;
+use super::gain::{approach, db_to_gain};
 
 /// Key level (linear) above which the key counts as active: -45 dBFS, well under speech and
 /// above the noise floor of any real sidechain.
@@ -117,11 +117,7 @@ impl Ducker {
             } else {
                 (1.0, self.release)
             };
-            self.gain += coef * (target - self.gain);
-            // Keep the smoothing out of the subnormal range near its target.
-            if (self.gain - target).abs() < 1e-7 {
-                self.gain = target;
-            }
+            self.gain = approach(self.gain, target, coef);
             *g = self.gain;
         }
     }

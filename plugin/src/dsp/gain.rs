@@ -18,6 +18,29 @@ pub fn db_to_gain(db: f32) -> f32 {
     }
 }
 
+/// The smallest change per sample [`approach`] makes: −120 dB of full scale.
+pub const MIN_GAIN_STEP: f32 = 1e-6;
+
+/// One step of one-pole smoothing from `current` towards `target` with coefficient `coef`
+/// (0..1), that really arrives.
+///
+/// Plain `current += coef * (target - current)` in `f32` stalls once the step falls under
+/// half an ulp of `current`: with a 400 ms release at 48 kHz a gain heading for 1 stops
+/// 5e-4 short (−66 dB of error, and never bit-exact pass-through). Here the step never falls
+/// under [`MIN_GAIN_STEP`], so the last stretch is a short linear glide onto the target.
+#[inline(always)]
+pub fn approach(current: f32, target: f32, coef: f32) -> f32 {
+    let delta = target - current;
+    let step = coef * delta;
+    if step.abs() >= MIN_GAIN_STEP {
+        current + step
+    } else if delta.abs() <= MIN_GAIN_STEP {
+        target
+    } else {
+        current + MIN_GAIN_STEP.copysign(delta)
+    }
+}
+
 /// Converts linear amplitude to decibels; zero (or less) maps to negative infinity.
 #[inline]
 pub fn gain_to_db(gain: f32) -> f32 {
@@ -123,6 +146,22 @@ impl GainRamp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn approach_arrives_exactly_where_plain_smoothing_stalls() {
+        let coef = 1.0 - (-1.0f32 / 19_200.0).exp(); // 400 ms at 48 kHz
+        let (mut plain, mut smoothed) = (0.25f32, 0.25f32);
+        for _ in 0..48_000 * 20 {
+            plain += coef * (1.0 - plain);
+            smoothed = approach(smoothed, 1.0, coef);
+        }
+        assert!(1.0 - plain > 1e-4, "plain smoothing stalls at {plain}");
+        assert_eq!(smoothed, 1.0);
+        // Early on it is the same one-pole curve.
+        let early = (0..1000).fold(0.25f32, |g, _| approach(g, 1.0, coef));
+        let expected = 1.0 - 0.75 * (1.0 - coef).powi(1000);
+        assert!((early - expected).abs() < 1e-5);
+    }
 
     #[test]
     fn db_conversions_round_trip_and_mute_at_the_floor() {

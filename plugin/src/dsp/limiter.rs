@@ -2,7 +2,7 @@
 //! or below the ceiling and recovers over the release time. Without look-ahead (the plugin
 //! reports zero latency) a peak bends slightly, but nothing ever exceeds the ceiling.
 
-use super::gain::db_to_gain;
+use super::gain::{approach, db_to_gain};
 
 /// The limiter. Audio-thread state.
 #[derive(Debug, Clone)]
@@ -44,7 +44,7 @@ impl Limiter {
     /// No allocation.
     pub fn process(&mut self, samples: &mut [f32]) {
         for x in samples.iter_mut() {
-            self.gain += self.release * (1.0 - self.gain);
+            self.gain = approach(self.gain, 1.0, self.release);
             let peak = x.abs();
             if peak * self.gain > self.ceiling {
                 self.gain = self.ceiling / peak;

@@ -320,6 +320,8 @@ impl Worker {
                 Some(Command::Shutdown) => break,
                 Some(Command::LoadVoice(model)) => self.load_voice(model),
                 Some(Command::Attach(stream)) => {
+                    // Requests the previous activation sent and nobody took are still wanted.
+                    self.take_requests();
                     self.stream = Some(stream);
                     self.resampler = None;
                 }
@@ -330,11 +332,7 @@ impl Worker {
                 Some(Command::SetDelivery(delivery)) => self.delivery = delivery,
                 None => {}
             }
-            if let Some(stream) = &mut self.stream {
-                while let Ok(Request::SpeakSession { id }) = stream.requests.pop() {
-                    self.queue.push_back(Phrase { id, text: None });
-                }
-            }
+            self.take_requests();
             // Cancelled before they started: done with them.
             let control = &self.control;
             self.queue.retain(|phrase| {
@@ -348,6 +346,15 @@ impl Worker {
                 self.speak(&phrase);
                 self.control.set_producing(0);
                 self.control.count_done();
+            }
+        }
+    }
+
+    /// Moves the audio thread's requests into the queue.
+    fn take_requests(&mut self) {
+        if let Some(stream) = &mut self.stream {
+            while let Ok(Request::SpeakSession { id }) = stream.requests.pop() {
+                self.queue.push_back(Phrase { id, text: None });
             }
         }
     }

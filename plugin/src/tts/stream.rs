@@ -19,7 +19,8 @@
 //!
 //! # Realtime safety
 //! [`AudioSide`] allocates only in [`channel`]; every method it has is wait-free except
-//! [`AudioSide::wait_for_speech`], which offline renders alone call.
+//! [`AudioSide::read_voice`] after [`AudioSide::set_waiting`], which offline renders alone
+//! turn on.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
@@ -269,6 +270,8 @@ pub struct AudioSide {
     underruns: u64,
     /// Requests and events that did not fit their rings.
     dropped: u64,
+    /// Offline: wait for speech still coming rather than play silence.
+    waiting: bool,
 }
 
 /// The speech thread's half.
@@ -325,6 +328,7 @@ pub fn channel(
             pause_pos: fade_len,
             underruns: 0,
             dropped: 0,
+            waiting: false,
         },
         WorkerSide {
             voice: voice_producer,
@@ -357,22 +361,29 @@ impl AudioSide {
         }
     }
 
-    /// Offline rendering only: waits (sleeping, bounded by [`OFFLINE_WAIT_LIMIT`]) until the
-    /// ring holds `frames` samples or no more speech is coming, so a bounce contains the speech
-    /// right where it was triggered and two bounces are identical.
+    /// Offline rendering: from now on [`AudioSide::read_voice`] waits (sleeping, at most
+    /// [`OFFLINE_WAIT_LIMIT`] per block) for speech that is still coming instead of playing
+    /// silence, so a bounce has every phrase, every skip and every join exactly where a
+    /// real-time pass with a fast enough machine would, and two bounces are identical.
     ///
     /// # Realtime safety
-    /// Not realtime-safe: it sleeps. Call it only when the host renders offline.
-    pub fn wait_for_speech(&mut self, frames: usize) {
-        let frames = frames.min(self.block.len());
-        let started = std::time::Instant::now();
-        while self.voice.slots() < frames
-            && self.control.pending()
-            && !self.control.is_paused()
-            && started.elapsed() < OFFLINE_WAIT_LIMIT
-        {
-            std::thread::sleep(std::time::Duration::from_micros(500));
+    /// Waiting sleeps: turn it on only when the host renders offline.
+    pub fn set_waiting(&mut self, waiting: bool) {
+        self.waiting = waiting;
+    }
+
+    /// Whether to wait for more of the stream (see [`AudioSide::set_waiting`]); sleeps a
+    /// little first if so.
+    fn wait_for_more(&self, since: &mut Option<std::time::Instant>) -> bool {
+        if !self.waiting || !self.control.pending() || self.control.is_paused() {
+            return false;
         }
+        let started = *since.get_or_insert_with(std::time::Instant::now);
+        if started.elapsed() >= OFFLINE_WAIT_LIMIT {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_micros(500));
+        true
     }
 
     /// The next `frames` voice samples: the stream's phrases as they arrive, faded out when
@@ -382,11 +393,12 @@ impl AudioSide {
         let len = frames.min(self.block.len());
         let paused = self.control.is_paused();
         let mut filled = 0;
+        let mut waiting_since = None;
         while filled < len {
             // Samples first, then marks: every sample counted here was pushed after the marks
             // before it, so those marks are visible too.
             let available = self.voice.slots();
-            self.take_marks(Edge::Start);
+            self.take_marks(Edge::Start, filled);
             if self.phrase != 0
                 && matches!(self.phase, Phase::Playing)
                 && self.control.is_cancelled(self.phrase)
@@ -405,6 +417,9 @@ impl AudioSide {
             let in_phrase = available.min(limit);
             if self.phase == Phase::Discarding {
                 if in_phrase == 0 {
+                    if self.wait_for_more(&mut waiting_since) {
+                        continue;
+                    }
                     break;
                 }
                 self.skip_voice(in_phrase);
@@ -417,6 +432,9 @@ impl AudioSide {
                 n = n.min(left);
             }
             if n == 0 {
+                if pause_room > 0 && self.wait_for_more(&mut waiting_since) {
+                    continue;
+                }
                 break;
             }
             let out = &mut self.block[filled..filled + n];
@@ -453,6 +471,7 @@ impl AudioSide {
             filled += n;
         }
         self.block[filled..len].fill(0.0);
+        self.take_marks(Edge::End, filled);
         if filled < len && !paused && self.phase == Phase::Playing {
             self.underruns += (len - filled) as u64;
         }
@@ -460,7 +479,6 @@ impl AudioSide {
             // Nothing to fade: hold at once.
             self.pause_pos = 0;
         }
-        self.take_marks(Edge::End);
         self.played += len as u64;
         &mut self.block[..len]
     }
@@ -468,7 +486,7 @@ impl AudioSide {
     /// Acts on the marks at the head of the stream: all of them, or with `Edge::End` only the
     /// ends (after a block, so a phrase played to its last sample is over, but the next one
     /// starts only when its first sample is played).
-    fn take_marks(&mut self, upto: Edge) {
+    fn take_marks(&mut self, upto: Edge, filled: usize) {
         while let Ok(&mark) = self.marks.peek() {
             if mark.at != self.read || (upto == Edge::End && mark.edge == Edge::Start) {
                 break;
@@ -483,7 +501,7 @@ impl AudioSide {
                     } else {
                         self.phase = Phase::Playing;
                         self.control.playing.store(mark.id, Ordering::Release);
-                        self.emit(mark.id, PhraseEventKind::Started);
+                        self.emit(mark.id, PhraseEventKind::Started, filled);
                     }
                 }
                 Edge::End => {
@@ -492,7 +510,7 @@ impl AudioSide {
                     } else {
                         PhraseEventKind::Cancelled
                     };
-                    self.emit(mark.id, kind);
+                    self.emit(mark.id, kind, filled);
                     self.phrase = 0;
                     self.phase = Phase::Idle;
                     self.control.playing.store(0, Ordering::Release);
@@ -509,11 +527,12 @@ impl AudioSide {
         }
     }
 
-    fn emit(&mut self, id: PhraseId, kind: PhraseEventKind) {
+    /// Sends an event that happened at sample `offset` of the current block.
+    fn emit(&mut self, id: PhraseId, kind: PhraseEventKind, offset: usize) {
         let event = PhraseEvent {
             id,
             kind,
-            at: self.played,
+            at: self.played + offset as u64,
         };
         if self.events.push(event).is_err() {
             self.dropped += 1;
@@ -613,10 +632,10 @@ mod tests {
             events(&mut reader),
             vec![
                 (id, PhraseEventKind::Started, 0),
-                (id, PhraseEventKind::Finished, 0),
-                (second, PhraseEventKind::Started, 0),
+                (id, PhraseEventKind::Finished, 3),
+                (second, PhraseEventKind::Started, 3),
             ],
-            "event times are block starts"
+            "events carry the sample they happened at"
         );
         assert!(worker.mark(second, Edge::End, &|| false));
         assert_eq!(
