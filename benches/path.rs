@@ -9,10 +9,11 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use orator::dsp::compressor::CompressorSettings;
+use orator::dsp::duck::Ducker;
 use orator::dsp::eq::EqSettings;
-use orator::dsp::mix::Source;
+use orator::dsp::mix::{Mixer, Source};
 use orator::dsp::path::{PathSettings, SignalPath, strip};
-use orator::dsp::voice_chain::VoiceChainSettings;
+use orator::dsp::voice_chain::{VoiceChain, VoiceChainSettings};
 use orator::meters::Meters;
 use std::hint::black_box;
 
@@ -89,5 +90,64 @@ fn path(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, path);
+/// The path's stages on their own, to see where its time goes (same signals, 512 frames).
+fn stages(c: &mut Criterion) {
+    let mut group = c.benchmark_group("path_stages");
+    group.throughput(Throughput::Elements(FRAMES as u64));
+    let settings = settings();
+    let host = signal(FRAMES, 0.02, 0.5);
+    let voice: Vec<f32> = (0..FRAMES)
+        .map(|i| 0.4 * (i as f32 * 0.05).sin() + 0.1 * (i as f32 * 1.3).sin())
+        .collect();
+    let meters = Meters::default();
+    group.bench_function("meter_stereo", |b| {
+        b.iter(|| meters.input.measure(black_box(&[&host, &host])))
+    });
+
+    let mut ducker = Ducker::default();
+    ducker.prepare(RATE);
+    let d = settings.duck;
+    ducker.set(d.depth_db, d.attack_ms, d.release_ms);
+    let mut gains = vec![1.0f32; FRAMES];
+    group.bench_function("ducker", |b| {
+        b.iter(|| ducker.process(black_box(&voice), &mut gains))
+    });
+
+    let mut mixer = Mixer::new(strip::COUNT);
+    mixer.prepare(RATE, FRAMES);
+    for (index, strip) in settings.strips.iter().enumerate() {
+        mixer.set_strip(index, *strip);
+    }
+    mixer.settle(2, &[true, false, true]);
+    let (mut left, mut right) = (host.clone(), host.clone());
+    let sources = [
+        Source::mono(&voice),
+        Source::stereo(&host, &host).ducked(&gains),
+    ];
+    group.bench_function("mixer_ducked", |b| {
+        b.iter(|| {
+            left.copy_from_slice(&host);
+            right.copy_from_slice(&host);
+            mixer.process(
+                &mut [&mut left[..], &mut right[..]],
+                Some(&gains),
+                black_box(&sources),
+            );
+        })
+    });
+
+    let mut chain = VoiceChain::default();
+    chain.prepare(RATE, FRAMES);
+    chain.set(&settings.voice_chain);
+    let mut block = voice.clone();
+    group.bench_function("voice_chain", |b| {
+        b.iter(|| {
+            block.copy_from_slice(&voice);
+            chain.process(black_box(&mut block));
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, path, stages);
 criterion_main!(benches);

@@ -5,7 +5,9 @@
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use orator::dsp::compressor::{Compressor, CompressorSettings};
+use orator::dsp::deesser::DeEsser;
 use orator::dsp::eq::{EqSettings, VoiceEq};
+use orator::dsp::limiter::Limiter;
 use orator::dsp::voice_chain::{VoiceChain, VoiceChainSettings};
 use std::hint::black_box;
 
@@ -63,8 +65,28 @@ fn chain(c: &mut Criterion) {
             })
         });
 
+        let mut deesser = DeEsser::default();
+        deesser.prepare(RATE);
+        deesser.set(settings().deess_db);
+        group.bench_function(BenchmarkId::new("deesser", frames), |b| {
+            b.iter(|| {
+                block.copy_from_slice(&input);
+                deesser.process(black_box(&mut block));
+            })
+        });
+
+        let mut limiter = Limiter::default();
+        limiter.prepare(RATE);
+        limiter.set(settings().ceiling_db);
+        group.bench_function(BenchmarkId::new("limiter", frames), |b| {
+            b.iter(|| {
+                block.copy_from_slice(&input);
+                limiter.process(black_box(&mut block));
+            })
+        });
+
         let mut whole = VoiceChain::default();
-        whole.prepare(RATE);
+        whole.prepare(RATE, frames);
         whole.set(&settings());
         group.bench_function(BenchmarkId::new("whole_chain", frames), |b| {
             b.iter(|| {

@@ -1,6 +1,6 @@
 //! Second-order IIR filters with coefficients from Robert Bristow-Johnson's "Cookbook formulae
 //! for audio EQ biquad filter coefficients" (the Audio EQ Cookbook), run in transposed direct
-//! form II. Plain code rather than fundsp's SVF: measured 2–4× faster per shared/DECISIONS.md.
+//! form II (see [`Biquad`]). Plain code rather than fundsp's SVF: measured 2–4× faster per shared/DECISIONS.md.
 //!
 //! Every design clamps its frequency to 10 Hz … 0.45 × the sample rate, so any host rate
 //! (8 kHz … 768 kHz) gives a stable filter.
@@ -103,8 +103,10 @@ impl Coefficients {
     }
 }
 
-/// One biquad section with its state.
-#[derive(Debug, Clone)]
+/// One biquad section with its state, in transposed direct form II. The state update is
+/// grouped as `z1 = (b1·x + z2) − a1·y`, so a sample waits for the previous one only through
+/// one add, one multiply and one subtract.
+#[derive(Debug, Clone, Copy)]
 pub struct Biquad {
     c: Coefficients,
     z1: f32,
@@ -127,27 +129,59 @@ impl Biquad {
         self.c = c;
     }
 
-    /// Clears the state.
-    pub fn reset(&mut self) {
-        self.z1 = 0.0;
-        self.z2 = 0.0;
+    /// The coefficients.
+    pub fn coefficients(&self) -> Coefficients {
+        self.c
     }
 
-    /// One sample through the filter.
-    #[inline]
+    /// The state `(z1, z2)`, for loops that run several sections at once.
+    pub fn state(&self) -> (f32, f32) {
+        (self.z1, self.z2)
+    }
+
+    /// Stores the state back after such a loop, and flushes it.
+    pub fn set_state(&mut self, (z1, z2): (f32, f32)) {
+        (self.z1, self.z2) = (z1, z2);
+        self.flush();
+    }
+
+    /// Clears the state.
+    pub fn reset(&mut self) {
+        (self.z1, self.z2) = (0.0, 0.0);
+    }
+
+    /// One sample through the filter. Call [`Biquad::flush`] after each block.
+    #[inline(always)]
     pub fn tick(&mut self, x: f32) -> f32 {
-        let c = &self.c;
-        let y = c.b0 * x + self.z1;
-        self.z1 = c.b1 * x - c.a1 * y + self.z2;
-        self.z2 = c.b2 * x - c.a2 * y;
-        // A decaying state would go subnormal on silence: flush it.
+        let (y, state) = self.c.step(x, (self.z1, self.z2));
+        (self.z1, self.z2) = state;
+        y
+    }
+
+    /// Zeroes a state that has decayed to almost nothing, so silence after a signal never
+    /// leaves it subnormal (slow on x86 without flush-to-zero, which the command line and the
+    /// benches do not set). Once per block is enough: a state takes thousands of samples to
+    /// decay from audible to subnormal.
+    #[inline]
+    pub fn flush(&mut self) {
         if self.z1.abs() < 1e-20 {
             self.z1 = 0.0;
         }
         if self.z2.abs() < 1e-20 {
             self.z2 = 0.0;
         }
-        y
+    }
+}
+
+impl Coefficients {
+    /// One sample through a section with these coefficients and state `(z1, z2)`: returns the
+    /// output and the new state.
+    #[inline(always)]
+    pub fn step(&self, x: f32, (z1, z2): (f32, f32)) -> (f32, (f32, f32)) {
+        let y = self.b0 * x + z1;
+        let z1 = (self.b1 * x + z2) - self.a1 * y;
+        let z2 = self.b2 * x - self.a2 * y;
+        (y, (z1, z2))
     }
 }
 

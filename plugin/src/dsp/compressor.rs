@@ -3,14 +3,10 @@
 //! Plain code: fundsp has no compressor node.
 
 use super::gain::db_to_gain;
+use super::{CONTROL_BLOCK, apply_ramp, coef_for, coef_over};
 
 /// RMS detector window.
 const RMS_MS: f32 = 10.0;
-
-/// Samples per gain-computer update. The detector runs every sample; the log/exp of the gain
-/// computer (the costly part) runs once per sub-block, with the gain ramped linearly across it.
-/// 16 samples is 0.33 ms at 48 kHz: far below any attack time a voice compressor uses.
-const SUB_BLOCK: usize = 16;
 
 fn coefficient(ms: f32, sample_rate: f32) -> f32 {
     let samples = (ms.max(0.01) * 0.001 * sample_rate.max(1.0)).max(1.0);
@@ -50,8 +46,15 @@ pub struct Compressor {
     /// Mean square of the input.
     mean_square: f32,
     rms_coef: f32,
+    /// Each sample's weight in the mean square at the end of a control block.
+    rms_weights: [f32; CONTROL_BLOCK],
+    /// How much of the mean square survives a whole control block.
+    rms_decay_block: f32,
     attack: f32,
     release: f32,
+    /// The same over a whole control block.
+    attack_block: f32,
+    release_block: f32,
     /// Current gain reduction, dB (≤ 0).
     reduction_db: f32,
     /// Linear gain applied at the end of the last sub-block (reduction and makeup).
@@ -63,6 +66,12 @@ impl Compressor {
     pub fn prepare(&mut self, sample_rate: f32) {
         self.sample_rate = sample_rate.max(1.0);
         self.rms_coef = coefficient(RMS_MS, self.sample_rate);
+        // Sample i of a control block reaches its end decayed n − 1 − i times.
+        let keep = 1.0 - self.rms_coef;
+        for (i, w) in self.rms_weights.iter_mut().enumerate() {
+            *w = self.rms_coef * keep.powi((CONTROL_BLOCK - 1 - i) as i32);
+        }
+        self.rms_decay_block = keep.powi(CONTROL_BLOCK as i32);
         self.set(self.settings);
     }
 
@@ -71,6 +80,8 @@ impl Compressor {
         self.settings = s;
         self.attack = coefficient(s.attack_ms, self.sample_rate);
         self.release = coefficient(s.release_ms, self.sample_rate);
+        self.attack_block = coef_over(self.attack, CONTROL_BLOCK);
+        self.release_block = coef_over(self.release, CONTROL_BLOCK);
     }
 
     /// Clears the detector and the gain reduction.
@@ -100,30 +111,47 @@ impl Compressor {
         if self.applied == 0.0 {
             self.applied = makeup; // first use without a reset
         }
-        for chunk in samples.chunks_mut(SUB_BLOCK) {
-            for &x in chunk.iter() {
-                self.mean_square += self.rms_coef * (x * x - self.mean_square);
+        // The gain computer (log and exp, the costly part) runs once per control block with the
+        // gain ramped across it. The detector's one-pole mean square is only needed at the end
+        // of each control block, where it is a weighted sum of the block's squares plus the
+        // decayed previous value: a dot product instead of a chain of dependent updates.
+        for chunk in samples.chunks_mut(CONTROL_BLOCK) {
+            let n = chunk.len();
+            let weights = &self.rms_weights[CONTROL_BLOCK - n..];
+            let mut sums = [0.0f32; 4];
+            let mut lanes = chunk.chunks_exact(4).zip(weights.chunks_exact(4));
+            for (x, w) in &mut lanes {
+                for lane in 0..4 {
+                    sums[lane] += w[lane] * x[lane] * x[lane];
+                }
             }
-            if self.mean_square < 1e-20 {
+            let done = n - n % 4;
+            let tail: f32 = chunk[done..]
+                .iter()
+                .zip(&weights[done..])
+                .map(|(x, w)| w * x * x)
+                .sum();
+            let decay = if n == CONTROL_BLOCK {
+                self.rms_decay_block
+            } else {
+                (1.0 - self.rms_coef).powi(n as i32)
+            };
+            self.mean_square = self.mean_square * decay + (sums.iter().sum::<f32>() + tail);
+            if !(self.mean_square >= 1e-20) {
+                // Also catches NaN from garbage input.
                 self.mean_square = 0.0;
             }
-            let level_db = 10.0 * self.mean_square.max(1e-12).log10();
+            // 10·log10 and 10^(x/20) through ln and exp, which cost half of log10 and powf.
+            let level_db = self.mean_square.max(1e-12).ln() * (10.0 / std::f32::consts::LN_10);
             let target = -(level_db - s.threshold_db).max(0.0) * slope;
-            let per_sample = if target < self.reduction_db {
-                self.attack
+            let coef = if target < self.reduction_db {
+                coef_for(self.attack_block, self.attack, n)
             } else {
-                self.release
+                coef_for(self.release_block, self.release, n)
             };
-            // The one-pole over `len` samples at once: 1 - (1 - c)^len.
-            let coef = 1.0 - (1.0 - per_sample).powi(chunk.len() as i32);
             self.reduction_db += coef * (target - self.reduction_db);
-            let gain = 10f32.powf(self.reduction_db / 20.0) * makeup;
-            let step = (gain - self.applied) / chunk.len() as f32;
-            let mut g = self.applied;
-            for x in chunk.iter_mut() {
-                g += step;
-                *x *= g;
-            }
+            let gain = (self.reduction_db * (std::f32::consts::LN_10 / 20.0)).exp() * makeup;
+            apply_ramp(chunk, self.applied, gain);
             self.applied = gain;
         }
     }

@@ -2,7 +2,8 @@
 //! a microphone bus) is active, as a radio host's music dips under speech.
 //!
 //! Detection is a peak envelope (1 ms attack, 50 ms release) against a fixed threshold, with a
-//! hold so the music does not pump back up between words. The gain then glides towards the
+//! hold so the music does not pump back up between words. Both run at control rate (the key's
+//! peak per [`CONTROL_BLOCK`]); the gain is ramped linearly between updates. The gain then glides towards the
 //! ducked level with the attack time and back with the release time (one-pole smoothing in the
 //! linear domain, time constants as the user sets them).
 //!
@@ -10,6 +11,7 @@
 //! of multiply-adds per sample.
 
 use super::gain::{approach, db_to_gain};
+use super::{CONTROL_BLOCK, coef_for, coef_over, fill_ramp, finite_peak};
 
 /// Key level (linear) above which the key counts as active: -45 dBFS, well under speech and
 /// above the noise floor of any real sidechain.
@@ -32,6 +34,9 @@ pub struct Ducker {
     envelope: f32,
     env_attack: f32,
     env_release: f32,
+    /// The same over a whole control block.
+    env_attack_block: f32,
+    env_release_block: f32,
     /// Samples of hold left.
     hold_left: u32,
     hold_samples: u32,
@@ -41,6 +46,9 @@ pub struct Ducker {
     ducked: f32,
     attack: f32,
     release: f32,
+    /// The same over a whole control block.
+    attack_block: f32,
+    release_block: f32,
 }
 
 impl Default for Ducker {
@@ -50,12 +58,16 @@ impl Default for Ducker {
             envelope: 0.0,
             env_attack: 0.0,
             env_release: 0.0,
+            env_attack_block: 0.0,
+            env_release_block: 0.0,
             hold_left: 0,
             hold_samples: 0,
             gain: 1.0,
             ducked: 1.0,
             attack: 0.0,
             release: 0.0,
+            attack_block: 0.0,
+            release_block: 0.0,
         };
         ducker.prepare(48_000.0);
         ducker.set(0.0, 10.0, 300.0);
@@ -69,6 +81,8 @@ impl Ducker {
         self.sample_rate = sample_rate.max(1.0);
         self.env_attack = coefficient(1.0, self.sample_rate);
         self.env_release = coefficient(50.0, self.sample_rate);
+        self.env_attack_block = coef_over(self.env_attack, CONTROL_BLOCK);
+        self.env_release_block = coef_over(self.env_release, CONTROL_BLOCK);
         self.hold_samples = (HOLD_MS * 0.001 * self.sample_rate) as u32;
     }
 
@@ -78,6 +92,8 @@ impl Ducker {
         self.ducked = db_to_gain(depth_db.min(0.0));
         self.attack = coefficient(attack_ms, self.sample_rate);
         self.release = coefficient(release_ms, self.sample_rate);
+        self.attack_block = coef_over(self.attack, CONTROL_BLOCK);
+        self.release_block = coef_over(self.release, CONTROL_BLOCK);
     }
 
     /// Back to unity gain, no key memory.
@@ -98,27 +114,35 @@ impl Ducker {
     /// # Realtime safety
     /// No allocation, no branches beyond the key detection.
     pub fn process(&mut self, key: &[f32], gains: &mut [f32]) {
-        for (&k, g) in key.iter().zip(gains.iter_mut()) {
-            let level = if k.is_finite() { k.abs() } else { 0.0 };
+        let len = key.len().min(gains.len());
+        for (key, gains) in key[..len]
+            .chunks(CONTROL_BLOCK)
+            .zip(gains[..len].chunks_mut(CONTROL_BLOCK))
+        {
+            let n = key.len();
+            let level = finite_peak(key);
             let coef = if level > self.envelope {
-                self.env_attack
+                coef_for(self.env_attack_block, self.env_attack, n)
             } else {
-                self.env_release
+                coef_for(self.env_release_block, self.env_release, n)
             };
             self.envelope += coef * (level - self.envelope);
             if self.envelope > KEY_THRESHOLD {
                 self.hold_left = self.hold_samples;
             } else {
-                self.hold_left = self.hold_left.saturating_sub(1);
+                self.hold_left = self.hold_left.saturating_sub(n as u32);
             }
-            let active = self.hold_left > 0;
-            let (target, coef) = if active {
-                (self.ducked, self.attack)
+            let (target, coef) = if self.hold_left > 0 {
+                (self.ducked, coef_for(self.attack_block, self.attack, n))
             } else {
-                (1.0, self.release)
+                (1.0, coef_for(self.release_block, self.release, n))
             };
+            let from = self.gain;
             self.gain = approach(self.gain, target, coef);
-            *g = self.gain;
+            fill_ramp(gains, from, self.gain);
+        }
+        if self.envelope < 1e-20 {
+            self.envelope = 0.0;
         }
     }
 }

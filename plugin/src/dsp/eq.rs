@@ -62,8 +62,18 @@ impl VoiceEq {
         self.bands[0].set(Coefficients::low_shelf(fs, s.low_hz, s.low_db));
         self.bands[1].set(Coefficients::peak(fs, s.mid_hz, s.mid_db, s.mid_q));
         self.bands[2].set(Coefficients::high_shelf(fs, s.high_hz, s.high_db));
-        self.flat = s.low_db == 0.0 && s.mid_db == 0.0 && s.high_db == 0.0;
+        let flat = s.low_db == 0.0 && s.mid_db == 0.0 && s.high_db == 0.0;
+        if self.flat && !flat {
+            // The filters sat idle while flat: start them clean, not from a stale state.
+            self.reset();
+        }
+        self.flat = flat;
         self.settings = Some(s);
+    }
+
+    /// Whether it does anything at its current settings.
+    pub fn is_active(&self) -> bool {
+        !self.flat
     }
 
     /// Filters `samples` in place.
@@ -74,13 +84,60 @@ impl VoiceEq {
         if self.flat {
             return;
         }
-        for x in samples.iter_mut() {
-            let mut y = *x;
-            for band in &mut self.bands {
-                y = band.tick(y);
-            }
-            *x = y;
+        let mut none = Biquad::default();
+        self.run(samples, &mut none, &mut []);
+    }
+
+    /// Filters `samples` in place and runs `detector` on the result in the same pass, writing
+    /// its output to `detected` (at least as long as `samples`). Two filters in one loop cost
+    /// little more than one: their recursions overlap. Only when not flat.
+    pub fn process_and_detect(
+        &mut self,
+        samples: &mut [f32],
+        detector: &mut Biquad,
+        detected: &mut [f32],
+    ) {
+        if !self.flat && detected.len() >= samples.len() {
+            self.run(samples, detector, detected);
         }
+    }
+
+    /// The three bands (and a detector when `detected` is not empty) in one pass, on local
+    /// copies of their state: the recursions overlap in the pipeline and nothing spills.
+    fn run(&mut self, samples: &mut [f32], detector: &mut Biquad, detected: &mut [f32]) {
+        let [low, mid, high] = &mut self.bands;
+        let (cl, cm, ch) = (low.coefficients(), mid.coefficients(), high.coefficients());
+        let (mut sl, mut sm, mut sh) = (low.state(), mid.state(), high.state());
+        if detected.is_empty() {
+            for v in samples.iter_mut() {
+                let (y, s) = cl.step(*v, sl);
+                sl = s;
+                let (y, s) = cm.step(y, sm);
+                sm = s;
+                let (y, s) = ch.step(y, sh);
+                sh = s;
+                *v = y;
+            }
+        } else {
+            let cd = detector.coefficients();
+            let mut sd = detector.state();
+            for (v, d) in samples.iter_mut().zip(detected.iter_mut()) {
+                let (y, s) = cl.step(*v, sl);
+                sl = s;
+                let (y, s) = cm.step(y, sm);
+                sm = s;
+                let (y, s) = ch.step(y, sh);
+                sh = s;
+                let (h, s) = cd.step(y, sd);
+                sd = s;
+                *v = y;
+                *d = h;
+            }
+            detector.set_state(sd);
+        }
+        low.set_state(sl);
+        mid.set_state(sm);
+        high.set_state(sh);
     }
 }
 

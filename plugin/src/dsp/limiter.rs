@@ -43,6 +43,10 @@ impl Limiter {
     /// # Realtime safety
     /// No allocation.
     pub fn process(&mut self, samples: &mut [f32]) {
+        // At rest with nothing over the ceiling (the usual case): nothing to do.
+        if self.gain == 1.0 && super::finite_peak(samples) <= self.ceiling {
+            return;
+        }
         for x in samples.iter_mut() {
             self.gain = approach(self.gain, 1.0, self.release);
             let peak = x.abs();

@@ -312,6 +312,11 @@ impl Mixer {
                         *s = x * g;
                     }
                 }
+                Gains::Ducked(g, duck) => {
+                    for ((s, &x), &d) in sum.iter_mut().zip(input).zip(&duck[..len]) {
+                        *s = x * (g * d);
+                    }
+                }
                 Gains::Curve => {
                     for ((s, &x), &g) in sum.iter_mut().zip(input).zip(&self.curve[..len]) {
                         *s = x * g;
@@ -362,6 +367,11 @@ impl Mixer {
                         *y = sanitize(s * g);
                     }
                 }
+                // The output is never ducked.
+                Gains::Ducked(g, _) => out
+                    .iter_mut()
+                    .zip(sum)
+                    .for_each(|(y, &s)| *y = sanitize(s * g)),
                 Gains::Curve => {
                     for ((y, &s), &g) in out.iter_mut().zip(sum).zip(&self.curve[..len]) {
                         *y = sanitize(s * g);
@@ -377,27 +387,42 @@ impl Mixer {
     }
 }
 
-/// A piece's gains: one number, or per sample in the mixer's curve.
+/// A piece's gains: one number, one number times a ducking curve, or per sample in the
+/// mixer's curve.
 #[derive(Debug, Clone, Copy)]
-enum Gains {
+enum Gains<'a> {
     Steady(f32),
+    Ducked(f32, &'a [f32]),
     Curve,
 }
 
 /// The gains of `ramp` (times `duck`, if any) for the next `curve.len()` samples. Advances the
 /// ramp.
-fn gains_for(ramp: &mut GainRamp, duck: Option<&[f32]>, curve: &mut [f32]) -> Gains {
-    if !ramp.is_ramping() && duck.is_none() {
-        // Keep the ramp's clock in step without touching the curve.
-        return Gains::Steady(ramp.current());
+fn gains_for<'a>(ramp: &mut GainRamp, duck: Option<&'a [f32]>, curve: &mut [f32]) -> Gains<'a> {
+    if !ramp.is_ramping() {
+        return match duck {
+            Some(duck) if duck.len() >= curve.len() => Gains::Ducked(ramp.current(), duck),
+            None => Gains::Steady(ramp.current()),
+            // A short ducking curve (never from the plugin): build the per-sample curve.
+            Some(_) => {
+                ramp.fill(curve);
+                apply_duck(curve, duck);
+                Gains::Curve
+            }
+        };
     }
     ramp.fill(curve);
+    apply_duck(curve, duck);
+    Gains::Curve
+}
+
+/// Multiplies the gain curve by the ducking gains (missing ones count as 1).
+fn apply_duck(curve: &mut [f32], duck: Option<&[f32]>) {
     if let Some(duck) = duck {
         for (g, &d) in curve.iter_mut().zip(duck) {
             *g *= d;
         }
     }
-    Gains::Curve
 }
 
 /// `sum += input × gains`.
@@ -407,6 +432,11 @@ fn accumulate(sum: &mut [f32], input: &[f32], gains: Gains, curve: &[f32]) {
         Gains::Steady(g) => {
             for (s, &x) in sum.iter_mut().zip(input) {
                 *s += x * g;
+            }
+        }
+        Gains::Ducked(g, duck) => {
+            for ((s, &x), &d) in sum.iter_mut().zip(input).zip(&duck[..input.len()]) {
+                *s += x * (g * d);
             }
         }
         Gains::Curve => {

@@ -112,7 +112,7 @@ impl SignalPath {
     pub fn prepare(&mut self, sample_rate: f32, max_block: usize) {
         self.mixer.prepare(sample_rate, max_block);
         self.ducker.prepare(sample_rate);
-        self.voice_chain.prepare(sample_rate);
+        self.voice_chain.prepare(sample_rate, max_block);
         let len = max_block.max(1);
         self.key.clear();
         self.key.resize(len, 0.0);

@@ -33,6 +33,9 @@ impl Default for VoiceChainSettings {
 /// The chain. Audio-thread state.
 #[derive(Debug, Clone, Default)]
 pub struct VoiceChain {
+    /// The de-esser's detector output for the current block, when it runs inside the EQ's
+    /// loop. Sized in `prepare`; empty (and unused) before.
+    detected: Vec<f32>,
     eq: VoiceEq,
     deesser: DeEsser,
     compressor: Compressor,
@@ -40,8 +43,15 @@ pub struct VoiceChain {
 }
 
 impl VoiceChain {
-    /// Sets the sample rate of every stage.
-    pub fn prepare(&mut self, sample_rate: f32) {
+    /// Sets the sample rate of every stage and sizes the scratch for blocks of `max_block`
+    /// (longer blocks are processed in pieces). Allocates.
+    pub fn prepare(&mut self, sample_rate: f32, max_block: usize) {
+        self.detected.clear();
+        // Whole control blocks per piece, so pieces do not cut them short.
+        let piece = max_block
+            .clamp(64, 4096)
+            .next_multiple_of(super::CONTROL_BLOCK);
+        self.detected.resize(piece, 0.0);
         self.eq.prepare(sample_rate);
         self.deesser.prepare(sample_rate);
         self.compressor.prepare(sample_rate);
@@ -74,8 +84,19 @@ impl VoiceChain {
     /// # Realtime safety
     /// No allocation.
     pub fn process(&mut self, voice: &mut [f32]) {
-        self.eq.process(voice);
-        self.deesser.process(voice);
+        if self.eq.is_active() && self.deesser.is_active() && !self.detected.is_empty() {
+            // The de-esser's detector runs inside the EQ's loop.
+            let piece = self.detected.len();
+            for chunk in voice.chunks_mut(piece) {
+                let detected = &mut self.detected[..chunk.len()];
+                self.eq
+                    .process_and_detect(chunk, self.deesser.detector_mut(), detected);
+                self.deesser.process_detected(chunk, detected);
+            }
+        } else {
+            self.eq.process(voice);
+            self.deesser.process(voice);
+        }
         self.compressor.process(voice);
         self.limiter.process(voice);
     }
@@ -88,11 +109,48 @@ mod tests {
     #[test]
     fn default_settings_leave_a_normal_voice_untouched() {
         let mut chain = VoiceChain::default();
-        chain.prepare(48_000.0);
+        chain.prepare(48_000.0, 512);
         chain.set(&VoiceChainSettings::default());
         let mut voice: Vec<f32> = (0..4800).map(|i| 0.6 * (i as f32 * 0.031).sin()).collect();
         let before = voice.clone();
         chain.process(&mut voice);
         assert_eq!(voice, before);
+    }
+
+    #[test]
+    fn the_fused_eq_and_de_esser_equal_running_them_one_after_the_other() {
+        let settings = VoiceChainSettings {
+            eq: EqSettings {
+                low_db: -3.0,
+                mid_db: 4.0,
+                high_db: 6.0,
+                ..EqSettings::default()
+            },
+            deess_db: 8.0,
+            ..VoiceChainSettings::default()
+        };
+        let mut chain = VoiceChain::default();
+        chain.prepare(48_000.0, 100); // pieces of 112: blocks of 1000 are cut
+        chain.set(&settings);
+        let (mut eq, mut deesser) = (VoiceEq::default(), DeEsser::default());
+        eq.prepare(48_000.0);
+        eq.set(settings.eq);
+        deesser.prepare(48_000.0);
+        deesser.set(settings.deess_db);
+        for block in 0..5 {
+            let mut voice: Vec<f32> = (0..1000)
+                .map(|i| {
+                    let t = (block * 1000 + i) as f32 / 48_000.0;
+                    0.3 * (t * 1800.0).sin() + 0.2 * (t * 50_000.0).sin()
+                })
+                .collect();
+            let mut expected = voice.clone();
+            chain.process(&mut voice);
+            for piece in expected.chunks_mut(112) {
+                eq.process(piece);
+                deesser.process(piece);
+            }
+            assert_eq!(voice, expected, "block {block}");
+        }
     }
 }
