@@ -137,8 +137,8 @@ impl Compressor {
                 (1.0 - self.rms_coef).powi(n as i32)
             };
             self.mean_square = self.mean_square * decay + (sums.iter().sum::<f32>() + tail);
-            if !(self.mean_square >= 1e-20) {
-                // Also catches NaN from garbage input.
+            if self.mean_square.is_nan() || self.mean_square < 1e-20 {
+                // NaN from garbage input, or a decay towards subnormals.
                 self.mean_square = 0.0;
             }
             // 10·log10 and 10^(x/20) through ln and exp, which cost half of log10 and powf.
