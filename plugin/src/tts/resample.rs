@@ -263,6 +263,8 @@ mod tests {
             (22_050, 44_100),
             (16_000, 48_000),
             (22_050, 8_000),
+            (22_050, 768_000),
+            (22_050, 1_235), // a host at 1234.5678 Hz
         ] {
             let whole = resample_mono(&speechlike, from, to).unwrap();
             let mut resampler = StreamResampler::new(from, to).unwrap();
