@@ -122,14 +122,17 @@ impl GainRamp {
     /// Writes the next `out.len()` gains into `out`.
     ///
     /// # Realtime safety
-    /// No allocation, no branches per sample beyond the end of the ramp.
+    /// No allocation, no branches per sample.
     pub fn fill(&mut self, out: &mut [f32]) {
         let ramp_len = (self.remaining as usize).min(out.len());
         let (ramping, resting) = out.split_at_mut(ramp_len);
-        for gain in ramping.iter_mut() {
-            self.current += self.step;
-            *gain = self.current;
+        // Each gain from the ramp's start, not from the previous gain: no chain of dependent
+        // adds (so the loop vectorises) and no accumulated rounding.
+        let start = self.current;
+        for (i, gain) in ramping.iter_mut().enumerate() {
+            *gain = start + self.step * (i + 1) as f32;
         }
+        self.current = start + self.step * ramp_len as f32;
         self.remaining -= ramp_len as u32;
         if self.remaining == 0 {
             // Land exactly on the target, free of accumulated rounding error (which could
