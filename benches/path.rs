@@ -7,13 +7,14 @@
 //!
 //! `cargo bench -p orator-benches --bench path`
 
+#[path = "common.rs"]
+mod common;
+
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use orator::dsp::compressor::CompressorSettings;
 use orator::dsp::duck::Ducker;
-use orator::dsp::eq::EqSettings;
 use orator::dsp::mix::{Mixer, Source};
 use orator::dsp::path::{PathSettings, SignalPath, strip};
-use orator::dsp::voice_chain::{VoiceChain, VoiceChainSettings};
+use orator::dsp::voice_chain::VoiceChain;
 use orator::meters::Meters;
 use std::hint::black_box;
 
@@ -24,22 +25,7 @@ fn settings() -> PathSettings {
     let mut settings = PathSettings::default();
     settings.strips[strip::SIDECHAIN].gain = 0.5;
     settings.strips[strip::VOICE].pan = -0.3;
-    settings.voice_chain = VoiceChainSettings {
-        eq: EqSettings {
-            low_db: -3.0,
-            mid_db: 2.0,
-            high_db: 4.0,
-            ..EqSettings::default()
-        },
-        deess_db: 6.0,
-        compressor: CompressorSettings {
-            threshold_db: -24.0,
-            ratio: 4.0,
-            makeup_db: 6.0,
-            ..Default::default()
-        },
-        ceiling_db: -3.0,
-    };
+    settings.voice_chain = common::engaged_voice_chain();
     settings
 }
 
@@ -51,9 +37,7 @@ fn path(c: &mut Criterion) {
     let mut group = c.benchmark_group("path");
     let settings = settings();
     let host = signal(FRAMES, 0.02, 0.5);
-    let voice_in: Vec<f32> = (0..FRAMES)
-        .map(|i| 0.4 * (i as f32 * 0.05).sin() + 0.1 * (i as f32 * 1.3).sin())
-        .collect();
+    let voice_in = common::voice_like(FRAMES);
     let sidechain = [signal(FRAMES, 0.007, 0.3), signal(FRAMES, 0.008, 0.3)];
     let extra: Vec<Vec<f32>> = (0..5)
         .map(|s| signal(FRAMES, 0.003 * (s + 1) as f32, 0.1))
@@ -96,9 +80,7 @@ fn stages(c: &mut Criterion) {
     group.throughput(Throughput::Elements(FRAMES as u64));
     let settings = settings();
     let host = signal(FRAMES, 0.02, 0.5);
-    let voice: Vec<f32> = (0..FRAMES)
-        .map(|i| 0.4 * (i as f32 * 0.05).sin() + 0.1 * (i as f32 * 1.3).sin())
-        .collect();
+    let voice = common::voice_like(FRAMES);
     let meters = Meters::default();
     group.bench_function("meter_stereo", |b| {
         b.iter(|| meters.input.measure(black_box(&[&host, &host])))

@@ -3,10 +3,14 @@
 //!
 //! `cargo bench -p orator-benches --bench voice_chain`
 
+#[path = "common.rs"]
+mod common;
+
+use common::voice_like;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use orator::dsp::compressor::{Compressor, CompressorSettings};
+use orator::dsp::compressor::Compressor;
 use orator::dsp::deesser::DeEsser;
-use orator::dsp::eq::{EqSettings, VoiceEq};
+use orator::dsp::eq::VoiceEq;
 use orator::dsp::limiter::Limiter;
 use orator::dsp::voice_chain::{VoiceChain, VoiceChainSettings};
 use std::hint::black_box;
@@ -14,28 +18,7 @@ use std::hint::black_box;
 const RATE: f32 = 48_000.0;
 
 fn settings() -> VoiceChainSettings {
-    VoiceChainSettings {
-        eq: EqSettings {
-            low_db: -3.0,
-            mid_db: 2.0,
-            high_db: 4.0,
-            ..EqSettings::default()
-        },
-        deess_db: 6.0,
-        compressor: CompressorSettings {
-            threshold_db: -24.0,
-            ratio: 4.0,
-            makeup_db: 6.0,
-            ..Default::default()
-        },
-        ceiling_db: -3.0,
-    }
-}
-
-fn voice_like(frames: usize) -> Vec<f32> {
-    (0..frames)
-        .map(|i| 0.4 * (i as f32 * 0.05).sin() + 0.1 * (i as f32 * 1.3).sin())
-        .collect()
+    common::engaged_voice_chain()
 }
 
 fn chain(c: &mut Criterion) {

@@ -108,26 +108,24 @@ impl VoiceEq {
         let [low, mid, high] = &mut self.bands;
         let (cl, cm, ch) = (low.coefficients(), mid.coefficients(), high.coefficients());
         let (mut sl, mut sm, mut sh) = (low.state(), mid.state(), high.state());
+        let mut bands = |x: f32| {
+            let (y, s) = cl.step(x, sl);
+            sl = s;
+            let (y, s) = cm.step(y, sm);
+            sm = s;
+            let (y, s) = ch.step(y, sh);
+            sh = s;
+            y
+        };
         if detected.is_empty() {
             for v in samples.iter_mut() {
-                let (y, s) = cl.step(*v, sl);
-                sl = s;
-                let (y, s) = cm.step(y, sm);
-                sm = s;
-                let (y, s) = ch.step(y, sh);
-                sh = s;
-                *v = y;
+                *v = bands(*v);
             }
         } else {
             let cd = detector.coefficients();
             let mut sd = detector.state();
             for (v, d) in samples.iter_mut().zip(detected.iter_mut()) {
-                let (y, s) = cl.step(*v, sl);
-                sl = s;
-                let (y, s) = cm.step(y, sm);
-                sm = s;
-                let (y, s) = ch.step(y, sh);
-                sh = s;
+                let y = bands(*v);
                 let (h, s) = cd.step(y, sd);
                 sd = s;
                 *v = y;

@@ -172,24 +172,14 @@ impl Mixer {
             buffer.clear();
             buffer.resize(len, 0.0);
         }
-        for ramp in self
-            .strips
-            .iter_mut()
-            .flat_map(|s| s.ramps.iter_mut())
-            .chain(std::iter::once(&mut self.output))
-        {
+        for ramp in self.ramps() {
             ramp.prepare(sample_rate_hz, DEFAULT_RAMP_MS);
         }
     }
 
     /// Snaps every gain to its target and clears the counters.
     pub fn reset(&mut self) {
-        for ramp in self
-            .strips
-            .iter_mut()
-            .flat_map(|s| s.ramps.iter_mut())
-            .chain(std::iter::once(&mut self.output))
-        {
+        for ramp in self.ramps() {
             ramp.reset();
         }
         self.replaced_inputs = 0;
@@ -212,14 +202,17 @@ impl Mixer {
     /// counters: for a mixer that starts at its settings rather than ramping to them.
     pub fn settle(&mut self, bus_channels: usize, stereo_sources: &[bool]) {
         self.retarget(bus_channels, stereo_sources);
-        for ramp in self
-            .strips
+        for ramp in self.ramps() {
+            ramp.reset();
+        }
+    }
+
+    /// Every gain ramp: each strip's, then the output's.
+    fn ramps(&mut self) -> impl Iterator<Item = &mut GainRamp> {
+        self.strips
             .iter_mut()
             .flat_map(|s| s.ramps.iter_mut())
             .chain(std::iter::once(&mut self.output))
-        {
-            ramp.reset();
-        }
     }
 
     /// How many input samples were NaN, infinite or subnormal and replaced with silence.
