@@ -106,26 +106,17 @@ impl VoiceEq {
     /// copies of their state: the recursions overlap in the pipeline and nothing spills.
     fn run(&mut self, samples: &mut [f32], detector: &mut Biquad, detected: &mut [f32]) {
         let [low, mid, high] = &mut self.bands;
-        let (cl, cm, ch) = (low.coefficients(), mid.coefficients(), high.coefficients());
+        let c = [low.coefficients(), mid.coefficients(), high.coefficients()];
         let (mut sl, mut sm, mut sh) = (low.state(), mid.state(), high.state());
-        let mut bands = |x: f32| {
-            let (y, s) = cl.step(x, sl);
-            sl = s;
-            let (y, s) = cm.step(y, sm);
-            sm = s;
-            let (y, s) = ch.step(y, sh);
-            sh = s;
-            y
-        };
         if detected.is_empty() {
             for v in samples.iter_mut() {
-                *v = bands(*v);
+                *v = three_bands(&c, (&mut sl, &mut sm, &mut sh), *v);
             }
         } else {
             let cd = detector.coefficients();
             let mut sd = detector.state();
             for (v, d) in samples.iter_mut().zip(detected.iter_mut()) {
-                let y = bands(*v);
+                let y = three_bands(&c, (&mut sl, &mut sm, &mut sh), *v);
                 let (h, s) = cd.step(y, sd);
                 sd = s;
                 *v = y;
@@ -137,6 +128,22 @@ impl VoiceEq {
         mid.set_state(sm);
         high.set_state(sh);
     }
+}
+
+/// One sample through the three bands.
+#[inline(always)]
+fn three_bands(
+    c: &[Coefficients; 3],
+    (sl, sm, sh): (&mut (f32, f32), &mut (f32, f32), &mut (f32, f32)),
+    x: f32,
+) -> f32 {
+    let (y, s) = c[0].step(x, *sl);
+    *sl = s;
+    let (y, s) = c[1].step(y, *sm);
+    *sm = s;
+    let (y, s) = c[2].step(y, *sh);
+    *sh = s;
+    y
 }
 
 #[cfg(test)]
