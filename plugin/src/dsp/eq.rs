@@ -107,16 +107,16 @@ impl VoiceEq {
     fn run(&mut self, samples: &mut [f32], detector: &mut Biquad, detected: &mut [f32]) {
         let [low, mid, high] = &mut self.bands;
         let c = [low.coefficients(), mid.coefficients(), high.coefficients()];
-        let (mut sl, mut sm, mut sh) = (low.state(), mid.state(), high.state());
+        let mut states = [low.state(), mid.state(), high.state()];
         if detected.is_empty() {
             for v in samples.iter_mut() {
-                *v = three_bands(&c, (&mut sl, &mut sm, &mut sh), *v);
+                *v = three_bands(&c, &mut states, *v);
             }
         } else {
             let cd = detector.coefficients();
             let mut sd = detector.state();
             for (v, d) in samples.iter_mut().zip(detected.iter_mut()) {
-                let y = three_bands(&c, (&mut sl, &mut sm, &mut sh), *v);
+                let y = three_bands(&c, &mut states, *v);
                 let (h, s) = cd.step(y, sd);
                 sd = s;
                 *v = y;
@@ -124,25 +124,21 @@ impl VoiceEq {
             }
             detector.set_state(sd);
         }
-        low.set_state(sl);
-        mid.set_state(sm);
-        high.set_state(sh);
+        low.set_state(states[0]);
+        mid.set_state(states[1]);
+        high.set_state(states[2]);
     }
 }
 
 /// One sample through the three bands.
 #[inline(always)]
-fn three_bands(
-    c: &[Coefficients; 3],
-    (sl, sm, sh): (&mut (f32, f32), &mut (f32, f32), &mut (f32, f32)),
-    x: f32,
-) -> f32 {
-    let (y, s) = c[0].step(x, *sl);
-    *sl = s;
-    let (y, s) = c[1].step(y, *sm);
-    *sm = s;
-    let (y, s) = c[2].step(y, *sh);
-    *sh = s;
+fn three_bands(c: &[Coefficients; 3], states: &mut [(f32, f32); 3], x: f32) -> f32 {
+    let (y, s) = c[0].step(x, states[0]);
+    states[0] = s;
+    let (y, s) = c[1].step(y, states[1]);
+    states[1] = s;
+    let (y, s) = c[2].step(y, states[2]);
+    states[2] = s;
     y
 }
 
