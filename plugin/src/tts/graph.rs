@@ -48,17 +48,17 @@ pub struct NoiseInput {
 // Protobuf wire types.
 const VARINT: u8 = 0;
 const FIXED64: u8 = 1;
-const LEN: u8 = 2;
+pub(super) const LEN: u8 = 2;
 const FIXED32: u8 = 5;
 
 /// One field of a message: number, wire type, and its raw bytes (the whole field, tag
 /// included) plus, for LEN fields, the payload.
-struct Field<'a> {
-    number: u64,
-    wire: u8,
-    raw: &'a [u8],
-    payload: &'a [u8],
-    varint: u64,
+pub(super) struct Field<'a> {
+    pub(super) number: u64,
+    pub(super) wire: u8,
+    pub(super) raw: &'a [u8],
+    pub(super) payload: &'a [u8],
+    pub(super) varint: u64,
 }
 
 fn read_varint(bytes: &[u8], pos: &mut usize) -> Result<u64, GraphError> {
@@ -76,7 +76,7 @@ fn read_varint(bytes: &[u8], pos: &mut usize) -> Result<u64, GraphError> {
     Err(GraphError::Malformed("varint too long"))
 }
 
-fn fields(message: &[u8]) -> Result<Vec<Field<'_>>, GraphError> {
+pub(super) fn fields(message: &[u8]) -> Result<Vec<Field<'_>>, GraphError> {
     let mut out = Vec::new();
     let mut pos = 0;
     while pos < message.len() {
@@ -124,7 +124,7 @@ fn put_varint(out: &mut Vec<u8>, mut value: u64) {
     out.push(value as u8);
 }
 
-fn put_len(out: &mut Vec<u8>, number: u64, payload: &[u8]) {
+pub(super) fn put_len(out: &mut Vec<u8>, number: u64, payload: &[u8]) {
     put_varint(out, number << 3 | u64::from(LEN));
     put_varint(out, payload.len() as u64);
     out.extend_from_slice(payload);
@@ -181,12 +181,20 @@ fn int64_initializer(name: &str, values: &[i64]) -> Vec<u8> {
 /// A float input of shape [b, c, n] (ValueInfoProto name = 1, type = 2; TypeProto tensor_type = 1;
 /// Tensor elem_type = 1 (FLOAT = 1), shape = 2; TensorShapeProto dim = 1; Dimension dim_param = 2).
 fn float_input(name: &str) -> Vec<u8> {
+    float3_value_info(
+        name,
+        [
+            "orator_noise_batch",
+            "orator_noise_channels",
+            "orator_noise_length",
+        ],
+    )
+}
+
+/// A ValueInfoProto for a rank-3 float tensor whose dimensions are named `dims`.
+pub(super) fn float3_value_info(name: &str, dims: [&str; 3]) -> Vec<u8> {
     let mut shape = Vec::new();
-    for param in [
-        "orator_noise_batch",
-        "orator_noise_channels",
-        "orator_noise_length",
-    ] {
+    for param in dims {
         let mut dim = Vec::new();
         put_len(&mut dim, 2, param.as_bytes());
         put_len(&mut shape, 1, &dim);
@@ -202,7 +210,7 @@ fn float_input(name: &str) -> Vec<u8> {
     info
 }
 
-fn text(bytes: &[u8]) -> Result<&str, GraphError> {
+pub(super) fn text(bytes: &[u8]) -> Result<&str, GraphError> {
     std::str::from_utf8(bytes).map_err(|_| GraphError::Malformed("a name is not UTF-8"))
 }
 

@@ -11,5 +11,6 @@ pub mod phonemize;
 pub mod resample;
 pub mod resources;
 pub mod service;
+pub mod split;
 pub mod stream;
 pub mod voice;

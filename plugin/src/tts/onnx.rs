@@ -72,7 +72,7 @@ pub fn intra_op_threads() -> usize {
 }
 
 /// Creates a session with the options the module docs explain.
-fn build_session(env: &ort::environment::Environment, model: &[u8]) -> Result<Session, String> {
+pub fn build_session(env: &ort::environment::Environment, model: &[u8]) -> Result<Session, String> {
     let text = |e: &dyn std::fmt::Display| e.to_string();
     let builder = Session::builder(env).map_err(|e| text(&e))?;
     let builder = builder

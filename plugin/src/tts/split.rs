@@ -1,0 +1,349 @@
+//! Splits a Piper (VITS) model in two at the decoder's input: a *front* (text encoder, duration
+//! predictor, flow: phonemes → latent) and a *decoder* (HiFi-GAN: latent → audio). The decoder
+//! is local in time, so it can be run on windows of the latent as they are needed
+//! (within-sentence streaming, issue 6); this module only makes the two graphs.
+//!
+//! The split point is found by structure, not by the names in one voice: the first transposed
+//! convolution on the way to the audio output is the decoder's first upsampling; walking back
+//! from it along its data input through single-input layers (convolutions, activations,
+//! arithmetic with constants) leads to the first tensor computed from more than one
+//! non-constant input, the masked latent (`z · mask`, `/Mul_7_output_0` in the joe voice).
+//! The split is checked: the decoder may read nothing from the front but that tensor and
+//! constants (constant-only nodes it needs, such as the encoder's `Constant` that the decoder
+//! also reads, are copied into it). A model that does not fit is refused with the reason,
+//! and the caller keeps whole-sentence inference.
+//!
+//! Works on the protobuf wire format like [`super::graph`]: nodes, initializers and every
+//! other field are copied byte for byte; only the graph's node, initializer, input, output and
+//! value-info lists are filtered.
+
+use super::graph::{Field, GraphError, LEN, fields, float3_value_info, put_len, text};
+use std::collections::{HashMap, HashSet};
+
+/// The two halves.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Split {
+    /// Phonemes (and scales, noise) → latent. Same inputs as the whole model; one output.
+    pub front: Vec<u8>,
+    /// Latent → audio. One input, the whole model's outputs.
+    pub decoder: Vec<u8>,
+    /// The latent's name: the front's output and the decoder's input, `[1, channels, frames]`.
+    pub latent: String,
+}
+
+/// GraphProto field numbers.
+const NODE: u64 = 1;
+const INITIALIZER: u64 = 5;
+const INPUT: u64 = 11;
+const OUTPUT: u64 = 12;
+const VALUE_INFO: u64 = 13;
+const SPARSE_INITIALIZER: u64 = 15;
+
+/// Ops the walk back from the first upsampling may pass through: each keeps the decoder local
+/// and takes one non-constant input.
+const LOCAL_OPS: &[&str] = &[
+    "Conv",
+    "LeakyRelu",
+    "Relu",
+    "Tanh",
+    "Add",
+    "Mul",
+    "Sub",
+    "Div",
+    "Identity",
+    "Cast",
+];
+
+struct Node<'a> {
+    raw: &'a [u8],
+    op: &'a str,
+    inputs: Vec<&'a str>,
+    outputs: Vec<&'a str>,
+}
+
+fn name_of(message: &[u8], number: u64) -> Result<&str, GraphError> {
+    let parts = fields(message)?;
+    let name = parts
+        .iter()
+        .find(|f| f.number == number && f.wire == LEN)
+        .map_or(&[][..], |f| f.payload);
+    text(name)
+}
+
+fn has_subgraph(attribute: &[u8]) -> Result<bool, GraphError> {
+    Ok(fields(attribute)?
+        .iter()
+        .any(|a| a.number == 6 || a.number == 11))
+}
+
+fn parse_node<'a>(field: &Field<'a>) -> Result<Node<'a>, GraphError> {
+    let parts = fields(field.payload)?;
+    let mut node = Node {
+        raw: field.raw,
+        op: "",
+        inputs: Vec::new(),
+        outputs: Vec::new(),
+    };
+    for part in &parts {
+        match part.number {
+            1 => node.inputs.push(text(part.payload)?),
+            2 => node.outputs.push(text(part.payload)?),
+            4 => node.op = text(part.payload)?,
+            // AttributeProto g = 6, graphs = 11: a subgraph may read outer tensors the node's
+            // inputs do not name, which this analysis would miss.
+            5 if has_subgraph(part.payload)? => {
+                let op = parts
+                    .iter()
+                    .find(|p| p.number == 4)
+                    .map_or(&[][..], |p| p.payload);
+                return Err(GraphError::Unsupported(format!(
+                    "a {} node with a subgraph",
+                    text(op)?
+                )));
+            }
+            _ => {}
+        }
+    }
+    Ok(node)
+}
+
+/// Splits `model` (the bytes [`super::graph::make_repeatable`] returns, or an original Piper
+/// model) at the decoder's input. See the module docs.
+pub fn split_decoder(model: &[u8]) -> Result<Split, GraphError> {
+    let top = fields(model)?;
+    let graph = top
+        .iter()
+        .find(|f| f.number == 7 && f.wire == LEN)
+        .ok_or(GraphError::Malformed("no graph"))?;
+    let parts = fields(graph.payload)?;
+    let nodes: Vec<Node> = parts
+        .iter()
+        .filter(|f| f.number == NODE && f.wire == LEN)
+        .map(parse_node)
+        .collect::<Result<_, _>>()?;
+    let mut initializers: HashMap<&str, &[u8]> = HashMap::new();
+    for f in parts.iter().filter(|f| f.number == INITIALIZER) {
+        initializers.insert(name_of(f.payload, 8)?, f.raw); // TensorProto.name = 8
+    }
+    if parts.iter().any(|f| f.number == SPARSE_INITIALIZER) {
+        return Err(GraphError::Unsupported("sparse initializers".into()));
+    }
+    let outputs: Vec<&str> = parts
+        .iter()
+        .filter(|f| f.number == OUTPUT)
+        .map(|f| name_of(f.payload, 1))
+        .collect::<Result<_, _>>()?;
+    let producer: HashMap<&str, usize> = nodes
+        .iter()
+        .enumerate()
+        .flat_map(|(i, n)| n.outputs.iter().map(move |&o| (o, i)))
+        .collect();
+    // Tensors computed from initializers alone (nodes are in topological order).
+    let mut constant: HashSet<&str> = initializers.keys().copied().collect();
+    constant.insert("");
+    for node in &nodes {
+        if node.inputs.iter().all(|i| constant.contains(i)) {
+            constant.extend(node.outputs.iter().copied());
+        }
+    }
+    let output = *outputs
+        .first()
+        .ok_or(GraphError::Unsupported("no graph output".into()))?;
+
+    // The first transposed convolution that the output depends on.
+    let cone = ancestors(&nodes, &producer, &[output], None);
+    let upsample = (0..nodes.len())
+        .find(|&i| cone.contains(&i) && nodes[i].op == "ConvTranspose")
+        .ok_or(GraphError::Unsupported(
+            "no transposed convolution before the output (not a HiFi-GAN decoder)".into(),
+        ))?;
+    // Walk back along the data input while the producer is a local, single-input layer.
+    let mut latent = *nodes[upsample]
+        .inputs
+        .first()
+        .ok_or(GraphError::Unsupported(
+            "an upsampling without input".into(),
+        ))?;
+    while let Some(&p) = producer.get(latent) {
+        let node = &nodes[p];
+        let live: Vec<&str> = node
+            .inputs
+            .iter()
+            .copied()
+            .filter(|i| !constant.contains(i))
+            .collect();
+        match live.as_slice() {
+            [only] if LOCAL_OPS.contains(&node.op) => latent = *only,
+            _ => break,
+        }
+    }
+
+    // The decoder: everything the outputs need, stopping at the latent and at initializers.
+    let decoder_nodes = ancestors(&nodes, &producer, &outputs, Some(latent));
+    // Its nodes may read only the latent, initializers and each other's outputs: a tensor
+    // with no producer is a model input, which would tie the decoder to the front.
+    for &i in &decoder_nodes {
+        for input in &nodes[i].inputs {
+            let known = *input == latent
+                || input.is_empty()
+                || initializers.contains_key(input)
+                || producer.contains_key(input);
+            if !known {
+                return Err(GraphError::Unsupported(format!(
+                    "the decoder would need the model input {input:?}"
+                )));
+            }
+        }
+    }
+    let front_nodes = ancestors(&nodes, &producer, &[latent], None);
+
+    let front = rebuild(
+        &top,
+        &parts,
+        &nodes,
+        &front_nodes,
+        &initializers,
+        &Io::Front { latent },
+    )?;
+    let decoder = rebuild(
+        &top,
+        &parts,
+        &nodes,
+        &decoder_nodes,
+        &initializers,
+        &Io::Decoder { latent },
+    )?;
+    Ok(Split {
+        front,
+        decoder,
+        latent: latent.to_owned(),
+    })
+}
+
+/// The nodes `targets` depend on, not looking past `stop`.
+fn ancestors(
+    nodes: &[Node],
+    producer: &HashMap<&str, usize>,
+    targets: &[&str],
+    stop: Option<&str>,
+) -> HashSet<usize> {
+    let mut seen = HashSet::new();
+    let mut stack: Vec<&str> = targets.to_vec();
+    while let Some(tensor) = stack.pop() {
+        if Some(tensor) == stop {
+            continue;
+        }
+        if let Some(&p) = producer.get(tensor)
+            && seen.insert(p)
+        {
+            stack.extend(nodes[p].inputs.iter().copied());
+        }
+    }
+    seen
+}
+
+/// Which half is being rebuilt.
+enum Io<'a> {
+    /// The whole model's inputs; the latent as the only output.
+    Front { latent: &'a str },
+    /// The latent as the only input; the whole model's outputs.
+    Decoder { latent: &'a str },
+}
+
+/// A model with the graph cut down to `keep` (in the original order) and the inputs and
+/// outputs `io` asks for. Every other field of the model and the graph is copied.
+fn rebuild(
+    top: &[Field],
+    graph: &[Field],
+    nodes: &[Node],
+    keep: &HashSet<usize>,
+    initializers: &HashMap<&str, &[u8]>,
+    io: &Io,
+) -> Result<Vec<u8>, GraphError> {
+    let used: HashSet<&str> = keep
+        .iter()
+        .flat_map(|&i| nodes[i].inputs.iter().copied())
+        .collect();
+    let produced: HashSet<&str> = keep
+        .iter()
+        .flat_map(|&i| nodes[i].outputs.iter().copied())
+        .collect();
+    let latent_info = |latent: &str| {
+        float3_value_info(latent, ["orator_batch", "orator_channels", "orator_frames"])
+    };
+    let mut out = Vec::with_capacity(graph.iter().map(|f| f.raw.len()).sum());
+    let mut node_index = 0;
+    for field in graph {
+        match field.number {
+            NODE => {
+                if keep.contains(&node_index) {
+                    out.extend_from_slice(nodes[node_index].raw);
+                }
+                node_index += 1;
+            }
+            INITIALIZER => {
+                let name = name_of(field.payload, 8)?;
+                if used.contains(name) && initializers.contains_key(name) {
+                    out.extend_from_slice(field.raw);
+                }
+            }
+            INPUT => {
+                let name = name_of(field.payload, 1)?;
+                // The front keeps the model's inputs it uses; the decoder gets the latent.
+                if matches!(io, Io::Front { .. }) && used.contains(name) {
+                    out.extend_from_slice(field.raw);
+                }
+            }
+            OUTPUT => {
+                if matches!(io, Io::Decoder { .. }) {
+                    out.extend_from_slice(field.raw);
+                }
+            }
+            VALUE_INFO => {
+                let name = name_of(field.payload, 1)?;
+                if produced.contains(name) {
+                    out.extend_from_slice(field.raw);
+                }
+            }
+            _ => out.extend_from_slice(field.raw),
+        }
+    }
+    match io {
+        Io::Front { latent } => put_len(&mut out, OUTPUT, &latent_info(latent)),
+        Io::Decoder { latent } => put_len(&mut out, INPUT, &latent_info(latent)),
+    }
+    let mut model = Vec::with_capacity(out.len() + 64);
+    for field in top {
+        if field.number == 7 && field.wire == LEN {
+            put_len(&mut model, 7, &out);
+        } else {
+            model.extend_from_slice(field.raw);
+        }
+    }
+    Ok(model)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_node_with_a_subgraph_is_refused() {
+        let mut attribute = Vec::new();
+        put_len(&mut attribute, 1, b"then_branch");
+        put_len(&mut attribute, 6, b"");
+        let mut node = Vec::new();
+        put_len(&mut node, 1, b"cond");
+        put_len(&mut node, 2, b"out");
+        put_len(&mut node, 4, b"If");
+        put_len(&mut node, 5, &attribute);
+        let mut graph = Vec::new();
+        put_len(&mut graph, NODE, &node);
+        let mut model = Vec::new();
+        put_len(&mut model, 7, &graph);
+        assert_eq!(
+            split_decoder(&model),
+            Err(GraphError::Unsupported("a If node with a subgraph".into()))
+        );
+    }
+}
