@@ -29,8 +29,7 @@ const PYTHON_TEST_PACKAGES: &[&str] = &[
 ];
 
 /// What README command 1 renders to show the whole chain works.
-const DEMO_TEXT: &str =
-    "Hello! This is Orator, speaking through the plugin's own realtime path.";
+const DEMO_TEXT: &str = "Hello! This is Orator, speaking through the plugin's own realtime path.";
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
