@@ -32,11 +32,41 @@ fn speak_all(engine: &Engine, text: &str) -> Vec<Chunk> {
     chunks
 }
 
+/// The chunks joined back into their sentences (a sentence streams as several windows).
+fn sentences(chunks: &[Chunk]) -> Vec<Chunk> {
+    let mut out: Vec<Chunk> = Vec::new();
+    for chunk in chunks {
+        match out.last_mut() {
+            Some(last) if last.sentence == chunk.sentence => {
+                last.samples.extend_from_slice(&chunk.samples)
+            }
+            _ => out.push(chunk.clone()),
+        }
+    }
+    out
+}
+
 #[test]
-fn each_sentence_arrives_as_its_own_chunk_of_real_speech() {
+fn each_sentence_streams_in_windows_of_real_speech() {
     let engine = engine();
-    let chunks = speak_all(&engine, "Good morning. How are you today? Fine, thanks!");
-    assert_eq!(chunks.len(), 3, "one chunk per sentence");
+    assert!(engine.voice.is_streaming(), "the default voice splits");
+    let windows = speak_all(&engine, "Good morning. How are you today? Fine, thanks!");
+    // The first window of each sentence is 16 latent frames (256 samples each), the others
+    // at most 64.
+    let mut previous = None;
+    for window in &windows {
+        let frames = window.samples.len() / 256;
+        assert_eq!(window.samples.len() % 256, 0);
+        if previous != Some(window.sentence) {
+            assert!(frames <= 16, "first window of a sentence: {frames} frames");
+        } else {
+            assert!(frames <= 64, "{frames} frames");
+        }
+        previous = Some(window.sentence);
+    }
+    assert!(windows.len() > 3, "sentences stream in windows");
+    let chunks = sentences(&windows);
+    assert_eq!(chunks.len(), 3, "three sentences");
     for (i, chunk) in chunks.iter().enumerate() {
         assert_eq!(chunk.sentence, i);
         assert_eq!(chunk.sample_rate, 22050);
@@ -78,11 +108,15 @@ fn the_voice_is_shared_by_everyone_who_loads_the_same_file() {
 fn empty_whitespace_and_control_text_produce_nothing_without_error() {
     let engine = engine();
     for text in ["", "   \n\t  ", "\u{0}\u{7}\u{1b}", "…", "— — —"] {
-        let chunks = speak_all(&engine, text);
+        let chunks = sentences(&speak_all(&engine, text));
         assert!(chunks.iter().all(|c| !c.samples.is_empty()), "{text:?}");
-        assert!(chunks.len() <= 1, "{text:?} gave {} chunks", chunks.len());
+        assert!(
+            chunks.len() <= 1,
+            "{text:?} gave {} sentences",
+            chunks.len()
+        );
     }
-    let with_controls = speak_all(&engine, "Hello\u{0}there\u{7}.");
+    let with_controls = sentences(&speak_all(&engine, "Hello\u{0}there\u{7}."));
     assert_eq!(with_controls.len(), 1);
 }
 
@@ -91,19 +125,24 @@ fn a_megabyte_of_text_streams_its_first_sentence_and_stops_on_request() {
     let engine = engine();
     let text = "This sentence repeats to fill a megabyte of text. ".repeat(20_000);
     assert!(text.len() >= 1_000_000);
-    let mut chunks = 0;
+    let mut seen = Vec::new();
     let settings = engine.voice.config.defaults;
     engine
-        .speak(&text, &settings, &mut |_| {
-            chunks += 1;
-            if chunks == 2 {
+        .speak(&text, &settings, &mut |chunk| {
+            seen.push(chunk.sentence);
+            if chunk.sentence == 1 {
                 ControlFlow::Break(())
             } else {
                 ControlFlow::Continue(())
             }
         })
         .unwrap();
-    assert_eq!(chunks, 2, "stopped after the second sentence");
+    assert_eq!(
+        seen.last(),
+        Some(&1),
+        "stopped in the second sentence, at its first window"
+    );
+    assert_eq!(seen.iter().filter(|&&s| s == 1).count(), 1);
 }
 
 fn temp_dir(name: &str) -> PathBuf {
@@ -174,7 +213,11 @@ fn a_repeated_phrase_comes_from_the_cache_identically_and_a_stopped_one_is_not_c
         .sentences
         .load(std::sync::atomic::Ordering::Relaxed);
     let second = speak_all(&engine, text);
-    assert_eq!(first, second, "a cache hit replays the same audio");
+    assert_eq!(
+        sentences(&first),
+        second,
+        "a cache hit replays the same audio, whole sentences at once"
+    );
     assert_eq!(
         engine
             .metrics
@@ -199,8 +242,8 @@ fn a_long_sentence_starts_with_its_first_clause_group() {
     let text = "When you finish the first part of the tutorial, save your work, close the editor, \
                 open the terminal, type the command exactly as shown, press enter, and wait for \
                 the build to complete before you move on to the second part of the lesson today.";
-    let split = speak_all(&engine(), text);
-    let whole = speak_all(&engine().whole_sentences(), text);
+    let split = sentences(&speak_all(&engine(), text));
+    let whole = sentences(&speak_all(&engine().whole_sentences(), text));
     assert_eq!(whole.len(), 1, "spoken whole, as Piper does");
     assert!(
         split.len() >= 2,

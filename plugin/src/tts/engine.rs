@@ -27,14 +27,17 @@ pub enum SpeakError {
     Voice(#[from] VoiceError),
 }
 
-/// One piece of speech: a sentence, or a clause group of a long sentence.
+/// One piece of speech: a window of a sentence's (or a long sentence's clause group's) audio
+/// as the decoder produces it, or a whole sentence from the cache or from a voice that does
+/// not stream.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Chunk {
     /// Mono samples at [`Chunk::sample_rate`].
     pub samples: Vec<f32>,
     /// The voice's sample rate.
     pub sample_rate: u32,
-    /// Position of this chunk in the text's speech (0-based).
+    /// The sentence (or clause group) this chunk belongs to, counted from 0 in the text; a
+    /// sentence's windows share it.
     pub sentence: usize,
 }
 
@@ -176,10 +179,14 @@ impl Engine {
             }
             return Ok(());
         }
-        let mut sentences = Vec::new();
+        // The cache keeps whole sentences: windows are joined back up.
+        let mut sentences: Vec<Vec<f32>> = Vec::new();
         let mut complete = true;
         self.synthesize(text, settings, &mut |chunk| {
-            sentences.push(Arc::<[f32]>::from(chunk.samples.as_slice()));
+            if sentences.len() <= chunk.sentence {
+                sentences.resize_with(chunk.sentence + 1, Vec::new);
+            }
+            sentences[chunk.sentence].extend_from_slice(&chunk.samples);
             let flow = on_chunk(chunk);
             complete &= flow.is_continue();
             flow
@@ -187,7 +194,7 @@ impl Engine {
         if complete {
             let rendered = Rendered {
                 sample_rate: self.voice.config.sample_rate,
-                sentences,
+                sentences: sentences.into_iter().map(Arc::from).collect(),
             };
             cache
                 .lock()
@@ -233,25 +240,30 @@ impl Engine {
                 if ids.len() <= 3 {
                     continue; // nothing speakable (only start/end symbols)
                 }
-                let started = Instant::now();
-                let samples = {
-                    let _span = tracing::debug_span!("infer", ids = ids.len()).entered();
-                    self.voice.infer(&ids, settings)?
-                };
-                self.metrics
-                    .infer_ns
-                    .fetch_add(elapsed_ns(started), Ordering::Relaxed);
+                // The sentence's audio, window by window as the decoder produces it.
+                let _span = tracing::debug_span!("infer", ids = ids.len()).entered();
+                let index = sentence_index;
+                let mut stopped = false;
+                let mut produced = 0u64;
+                let busy = self.voice.infer_streaming(&ids, settings, &mut |window| {
+                    produced += window.len() as u64;
+                    let chunk = Chunk {
+                        samples: window.to_vec(),
+                        sample_rate: self.voice.config.sample_rate,
+                        sentence: index,
+                    };
+                    let flow = on_chunk(chunk);
+                    stopped |= flow.is_break();
+                    flow
+                })?;
+                self.metrics.infer_ns.fetch_add(
+                    u64::try_from(busy.as_nanos()).unwrap_or(u64::MAX),
+                    Ordering::Relaxed,
+                );
                 self.metrics.sentences.fetch_add(1, Ordering::Relaxed);
-                self.metrics
-                    .samples
-                    .fetch_add(samples.len() as u64, Ordering::Relaxed);
-                let chunk = Chunk {
-                    samples,
-                    sample_rate: self.voice.config.sample_rate,
-                    sentence: sentence_index,
-                };
+                self.metrics.samples.fetch_add(produced, Ordering::Relaxed);
                 sentence_index += 1;
-                if on_chunk(chunk).is_break() {
+                if stopped {
                     return Ok(());
                 }
             }

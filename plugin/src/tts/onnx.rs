@@ -10,6 +10,7 @@
 //! - memory pattern off: shapes vary per sentence; with it on, peak memory grows.
 
 use super::graph::{self, NoiseInput};
+use super::split;
 use super::voice::{SynthesisSettings, VoiceConfig, VoiceError};
 use ort::session::Session;
 use ort::session::builder::GraphOptimizationLevel;
@@ -17,6 +18,7 @@ use ort::value::Tensor;
 use rand::SeedableRng;
 use rand_distr::Distribution;
 use std::collections::HashMap;
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
@@ -94,14 +96,54 @@ pub struct Voice {
     pub config_path: PathBuf,
     /// The parsed `.onnx.json`.
     pub config: VoiceConfig,
-    /// ONNX Runtime runs need `&mut Session`: one synthesis at a time per voice.
-    session: Mutex<Session>,
+    /// The model's sessions. ONNX Runtime runs need `&mut Session`: one synthesis at a time
+    /// per voice.
+    model: Model,
     /// Whether the model takes a speaker id.
     has_sid: bool,
     /// Noise inputs that replaced the model's random nodes (empty if the rewrite did not apply;
     /// the voice then works but does not repeat exactly).
     noise: Vec<NoiseInput>,
 }
+
+/// Why one run failed: possibly because the noise inputs were too short for the sentence
+/// (retried with more), or for any other reason.
+enum RunError {
+    NoiseTooShort(VoiceError),
+    Other(VoiceError),
+}
+
+impl From<VoiceError> for RunError {
+    fn from(e: VoiceError) -> Self {
+        Self::Other(e)
+    }
+}
+
+/// How a voice's model runs.
+#[derive(Debug)]
+enum Model {
+    /// Split at the decoder's input ([`split`]): the front gives the latent, the decoder turns
+    /// it into audio window by window, so a sentence's first audio comes after its first
+    /// window instead of after the whole sentence.
+    Streaming {
+        front: Mutex<Session>,
+        decoder: Mutex<Session>,
+        /// The latent's name (front output, decoder input).
+        latent: String,
+    },
+    /// The whole model in one run (a voice that does not split).
+    Whole(Mutex<Session>),
+}
+
+/// Latent frames decoded in the first window of a sentence: small, so speech starts soon.
+pub const FIRST_WINDOW_FRAMES: usize = 16;
+/// Latent frames decoded per window after the first (each window also decodes
+/// [`WINDOW_CONTEXT_FRAMES`] on each side, so larger windows waste less).
+pub const WINDOW_FRAMES: usize = 64;
+/// Context decoded on each side of a window and dropped: the decoder's receptive field is
+/// ±10.07 frames (shared/DECISIONS.md), so with 10 the windows join at float noise
+/// (125.7 dB SNR against the whole decode, `plugin/tests/split.rs`).
+pub const WINDOW_CONTEXT_FRAMES: usize = 10;
 
 /// Channels of the noise fed to the rewritten graph: enough for Piper's latent (192 channels in
 /// every published voice) and its duration noise (2).
@@ -196,9 +238,52 @@ impl Voice {
                 (bytes, Vec::new())
             }
         };
-        let session = build_session(env, &bytes)
-            .map_err(|e| onnx(format!("not a usable voice model ({e})")))?;
-        let names: Vec<&str> = session.inputs().iter().map(|i| i.name()).collect();
+        // Streaming: the model split at the decoder's input. A voice that does not split runs
+        // whole, as Piper does.
+        let model = match split::split_decoder(&bytes) {
+            Ok(split) => {
+                let front = build_session(env, &split.front);
+                let decoder = build_session(env, &split.decoder);
+                match (front, decoder) {
+                    (Ok(front), Ok(decoder)) => Some(Model::Streaming {
+                        front: Mutex::new(front),
+                        decoder: Mutex::new(decoder),
+                        latent: split.latent,
+                    }),
+                    (Err(e), _) | (_, Err(e)) => {
+                        tracing::warn!("{}: split model rejected ({e}); whole", path.display());
+                        None
+                    }
+                }
+            }
+            Err(err) => {
+                tracing::warn!(
+                    "{}: speech starts after each whole sentence (no decoder split: {err})",
+                    path.display()
+                );
+                None
+            }
+        };
+        let model = match model {
+            Some(model) => model,
+            None => Model::Whole(Mutex::new(
+                build_session(env, &bytes)
+                    .map_err(|e| onnx(format!("not a usable voice model ({e})")))?,
+            )),
+        };
+        let names: Vec<String> = {
+            let session = match &model {
+                Model::Streaming { front, .. } => front,
+                Model::Whole(session) => session,
+            };
+            let session = session.lock().unwrap_or_else(|e| e.into_inner());
+            session
+                .inputs()
+                .iter()
+                .map(|i| i.name().to_owned())
+                .collect()
+        };
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
         for needed in ["input", "input_lengths", "scales"] {
             if !names.contains(&needed) {
                 return Err(onnx(format!(
@@ -218,7 +303,7 @@ impl Voice {
             path: path.to_path_buf(),
             config_path: config_path.to_path_buf(),
             config,
-            session: Mutex::new(session),
+            model,
             has_sid,
             noise,
         })
@@ -229,16 +314,45 @@ impl Voice {
         !self.noise.is_empty()
     }
 
+    /// Whether sentences stream window by window (the model split at its decoder).
+    pub fn is_streaming(&self) -> bool {
+        matches!(self.model, Model::Streaming { .. })
+    }
+
     /// Runs the model on one sentence's phoneme ids and returns its audio (mono, at
     /// `config.sample_rate`, model level: roughly within ±1). The noise the model draws comes
     /// from [`phrase_seed`], so the same ids and settings give the same audio.
     pub fn infer(&self, ids: &[i64], settings: &SynthesisSettings) -> Result<Vec<f32>, VoiceError> {
+        let mut audio = Vec::new();
+        self.infer_streaming(ids, settings, &mut |window| {
+            audio.extend_from_slice(window);
+            ControlFlow::Continue(())
+        })?;
+        Ok(audio)
+    }
+
+    /// Like [`Voice::infer`], handing the audio to `on_audio` as it is decoded: a window of
+    /// [`FIRST_WINDOW_FRAMES`] latent frames first, then [`WINDOW_FRAMES`] at a time (the whole
+    /// sentence at once for a voice that does not stream). Stops early when `on_audio` breaks.
+    /// Returns the time spent in ONNX Runtime (not in `on_audio`).
+    pub fn infer_streaming(
+        &self,
+        ids: &[i64],
+        settings: &SynthesisSettings,
+        on_audio: &mut dyn FnMut(&[f32]) -> ControlFlow<()>,
+    ) -> Result<std::time::Duration, VoiceError> {
         let settings = settings.sanitized();
         let frames = (ids.len() as f32 * NOISE_FRAMES_PER_ID * settings.length_scale.max(1.0))
             .ceil() as usize;
-        match self.run(ids, &settings, frames.max(64)) {
-            Err(_) if self.is_repeatable() => self.run(ids, &settings, frames.max(64) * 4),
-            result => result,
+        match self.run(ids, &settings, frames.max(64), on_audio) {
+            Err(RunError::NoiseTooShort(_)) if self.is_repeatable() => {
+                match self.run(ids, &settings, frames.max(64) * 4, on_audio) {
+                    Err(RunError::NoiseTooShort(e) | RunError::Other(e)) => Err(e),
+                    Ok(busy) => Ok(busy),
+                }
+            }
+            Err(RunError::NoiseTooShort(e) | RunError::Other(e)) => Err(e),
+            Ok(busy) => Ok(busy),
         }
     }
 
@@ -247,7 +361,8 @@ impl Voice {
         ids: &[i64],
         settings: &SynthesisSettings,
         noise_frames: usize,
-    ) -> Result<Vec<f32>, VoiceError> {
+        on_audio: &mut dyn FnMut(&[f32]) -> ControlFlow<()>,
+    ) -> Result<std::time::Duration, RunError> {
         let onnx = |e: ort::Error| VoiceError::Onnx {
             path: self.path.clone(),
             message: e.to_string(),
@@ -310,9 +425,91 @@ impl Voice {
                 .map_err(onnx)?;
             inputs.push((noise.name.clone().into(), tensor.into()));
         }
-        let mut session = self.session.lock().unwrap_or_else(|e| e.into_inner());
-        let outputs = session.run(inputs).map_err(onnx)?;
-        let (_, audio) = outputs[0].try_extract_tensor::<f32>().map_err(onnx)?;
-        Ok(audio.iter().map(|x| x * settings.volume).collect())
+        let started = std::time::Instant::now();
+        let volume =
+            |audio: &[f32]| -> Vec<f32> { audio.iter().map(|x| x * settings.volume).collect() };
+        match &self.model {
+            Model::Whole(session) => {
+                let mut session = session.lock().unwrap_or_else(|e| e.into_inner());
+                // Until the first successful run, an error may be noise that was too short.
+                let outputs = session
+                    .run(inputs)
+                    .map_err(|e| RunError::NoiseTooShort(onnx(e)))?;
+                let (_, audio) = outputs[0]
+                    .try_extract_tensor::<f32>()
+                    .map_err(|e| RunError::Other(onnx(e)))?;
+                let audio = volume(audio);
+                let busy = started.elapsed();
+                let _ = on_audio(&audio);
+                Ok(busy)
+            }
+            Model::Streaming {
+                front,
+                decoder,
+                latent: latent_name,
+            } => {
+                let (shape, latent) = {
+                    let mut front = front.lock().unwrap_or_else(|e| e.into_inner());
+                    let outputs = front
+                        .run(inputs)
+                        .map_err(|e| RunError::NoiseTooShort(onnx(e)))?;
+                    let (shape, latent) = outputs[0]
+                        .try_extract_tensor::<f32>()
+                        .map_err(|e| RunError::Other(onnx(e)))?;
+                    (shape.to_vec(), latent.to_vec())
+                };
+                let (channels, frames) = match shape.as_slice() {
+                    &[1, c, f] if c > 0 && f >= 0 => (c as usize, f as usize),
+                    other => {
+                        return Err(RunError::Other(VoiceError::Onnx {
+                            path: self.path.clone(),
+                            message: format!("unexpected latent shape {other:?}"),
+                        }));
+                    }
+                };
+                let mut busy = started.elapsed();
+                let mut decoder = decoder.lock().unwrap_or_else(|e| e.into_inner());
+                let mut start = 0;
+                let mut window = Vec::new();
+                while start < frames {
+                    let started = std::time::Instant::now();
+                    let size = if start == 0 {
+                        FIRST_WINDOW_FRAMES
+                    } else {
+                        WINDOW_FRAMES
+                    };
+                    let end = (start + size).min(frames);
+                    let from = start.saturating_sub(WINDOW_CONTEXT_FRAMES);
+                    let to = (end + WINDOW_CONTEXT_FRAMES).min(frames);
+                    window.clear();
+                    for c in 0..channels {
+                        window.extend_from_slice(&latent[c * frames + from..c * frames + to]);
+                    }
+                    let tensor =
+                        Tensor::from_array(([1usize, channels, to - from], window.clone()))
+                            .map_err(|e| RunError::Other(onnx(e)))?;
+                    let outputs = decoder
+                        .run(vec![(
+                            std::borrow::Cow::Borrowed(latent_name.as_str()),
+                            ort::session::SessionInputValue::from(tensor),
+                        )])
+                        .map_err(|e| RunError::Other(onnx(e)))?;
+                    let (_, audio) = outputs[0]
+                        .try_extract_tensor::<f32>()
+                        .map_err(|e| RunError::Other(onnx(e)))?;
+                    let per_frame = audio.len() / (to - from).max(1);
+                    let keep = audio
+                        .get((start - from) * per_frame..(end - from) * per_frame)
+                        .unwrap_or_default();
+                    let keep = volume(keep);
+                    busy += started.elapsed();
+                    if on_audio(&keep).is_break() {
+                        break;
+                    }
+                    start = end;
+                }
+                Ok(busy)
+            }
+        }
     }
 }
