@@ -1,6 +1,6 @@
-//! The speech engine with the real default voice (needs `cargo xtask assets`): voice load time,
-//! and whole-sentence synthesis of 4-, 16- and 40-word sentences (one sentence each, so time to
-//! first audio equals total time on this path), plus a cache hit.
+//! The speech engine with the real default voice (needs `cargo xtask assets`): voice load time;
+//! for 4-, 16- and 40-word sentences, the time to the first audio (the first window the
+//! decoder hands on) and the total synthesis time; plus a cache hit.
 //!
 //! `cargo bench -p orator-benches --bench speech`
 
@@ -58,6 +58,17 @@ fn speech(c: &mut Criterion) {
             .expect("speak");
         // Throughput in seconds of audio (elements = samples at 22050 Hz).
         group.throughput(Throughput::Elements(samples as u64));
+        // Time to the first audio: speak, and stop at the first chunk handed on.
+        group.bench_with_input(BenchmarkId::new("first_audio", name), text, |b, text| {
+            b.iter(|| {
+                engine
+                    .speak(black_box(text), &settings, &mut |c| {
+                        black_box(c.samples.len());
+                        ControlFlow::Break(())
+                    })
+                    .unwrap()
+            })
+        });
         group.bench_with_input(BenchmarkId::new("synthesize", name), text, |b, text| {
             b.iter(|| {
                 engine

@@ -137,9 +137,11 @@ enum Model {
 
 /// Latent frames decoded in the first window of a sentence: small, so speech starts soon.
 pub const FIRST_WINDOW_FRAMES: usize = 16;
-/// Latent frames decoded per window after the first (each window also decodes
-/// [`WINDOW_CONTEXT_FRAMES`] on each side, so larger windows waste less).
-pub const WINDOW_FRAMES: usize = 64;
+/// The largest window. Windows double from the first up to this: each also decodes
+/// [`WINDOW_CONTEXT_FRAMES`] on each side, which costs 2 × 10 / 256 = 8 % at this size (at a
+/// constant 64 it cost 31 %, and the 40-word sentence took 3.56 s instead of 2.7 s), while a
+/// window always takes far less time to decode than the one before it takes to play.
+pub const MAX_WINDOW_FRAMES: usize = 256;
 /// Context decoded on each side of a window and dropped: the decoder's receptive field is
 /// ±10.07 frames (shared/DECISIONS.md), so with 10 the windows join at float noise
 /// (125.7 dB SNR against the whole decode, `plugin/tests/split.rs`).
@@ -225,30 +227,40 @@ impl Voice {
             message,
         };
         let env = runtime(runtime_library).map_err(|e| onnx(e.to_string()))?;
-        let bytes = std::fs::read(path).map_err(|source| VoiceError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
         // Repeatability: replace the random nodes (see `graph`); a model that does not fit still
-        // loads, it just does not repeat exactly.
-        let (bytes, noise) = match graph::make_repeatable(&bytes) {
-            Ok(rewritten) => (rewritten.model, rewritten.noise),
-            Err(err) => {
-                tracing::warn!("{}: output will not repeat exactly: {err}", path.display());
-                (bytes, Vec::new())
-            }
+        // loads, it just does not repeat exactly. Each step drops the bytes before it, so only
+        // one or two copies of the weights are in memory at a time.
+        let read = || -> Result<(Vec<u8>, Vec<NoiseInput>), VoiceError> {
+            let original = std::fs::read(path).map_err(|source| VoiceError::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            Ok(match graph::make_repeatable(&original) {
+                Ok(rewritten) => (rewritten.model, rewritten.noise),
+                Err(err) => {
+                    tracing::warn!("{}: output will not repeat exactly: {err}", path.display());
+                    (original, Vec::new())
+                }
+            })
         };
+        let (bytes, noise) = read()?;
         // Streaming: the model split at the decoder's input. A voice that does not split runs
         // whole, as Piper does.
-        let model = match split::split_decoder(&bytes) {
-            Ok(split) => {
-                let front = build_session(env, &split.front);
-                let decoder = build_session(env, &split.decoder);
+        let mut bytes = Some(bytes);
+        let streaming = match split::split_decoder(bytes.as_deref().unwrap_or_default()) {
+            Ok(split::Split {
+                front,
+                decoder,
+                latent,
+            }) => {
+                bytes = None;
+                let front = build_session(env, &front);
+                let decoder = build_session(env, &decoder);
                 match (front, decoder) {
                     (Ok(front), Ok(decoder)) => Some(Model::Streaming {
                         front: Mutex::new(front),
                         decoder: Mutex::new(decoder),
-                        latent: split.latent,
+                        latent,
                     }),
                     (Err(e), _) | (_, Err(e)) => {
                         tracing::warn!("{}: split model rejected ({e}); whole", path.display());
@@ -264,12 +276,18 @@ impl Voice {
                 None
             }
         };
-        let model = match model {
+        let model = match streaming {
             Some(model) => model,
-            None => Model::Whole(Mutex::new(
-                build_session(env, &bytes)
-                    .map_err(|e| onnx(format!("not a usable voice model ({e})")))?,
-            )),
+            None => {
+                let bytes = match bytes {
+                    Some(bytes) => bytes,
+                    None => read()?.0,
+                };
+                Model::Whole(Mutex::new(
+                    build_session(env, &bytes)
+                        .map_err(|e| onnx(format!("not a usable voice model ({e})")))?,
+                ))
+            }
         };
         let names: Vec<String> = {
             let session = match &model {
@@ -332,8 +350,8 @@ impl Voice {
     }
 
     /// Like [`Voice::infer`], handing the audio to `on_audio` as it is decoded: a window of
-    /// [`FIRST_WINDOW_FRAMES`] latent frames first, then [`WINDOW_FRAMES`] at a time (the whole
-    /// sentence at once for a voice that does not stream). Stops early when `on_audio` breaks.
+    /// [`FIRST_WINDOW_FRAMES`] latent frames first, then windows twice as long each time up to
+    /// [`MAX_WINDOW_FRAMES`] (the whole sentence at once for a voice that does not stream). Stops early when `on_audio` breaks.
     /// Returns the time spent in ONNX Runtime (not in `on_audio`).
     pub fn infer_streaming(
         &self,
@@ -470,14 +488,10 @@ impl Voice {
                 let mut busy = started.elapsed();
                 let mut decoder = decoder.lock().unwrap_or_else(|e| e.into_inner());
                 let mut start = 0;
+                let mut size = FIRST_WINDOW_FRAMES;
                 let mut window = Vec::new();
                 while start < frames {
                     let started = std::time::Instant::now();
-                    let size = if start == 0 {
-                        FIRST_WINDOW_FRAMES
-                    } else {
-                        WINDOW_FRAMES
-                    };
                     let end = (start + size).min(frames);
                     let from = start.saturating_sub(WINDOW_CONTEXT_FRAMES);
                     let to = (end + WINDOW_CONTEXT_FRAMES).min(frames);
@@ -507,6 +521,7 @@ impl Voice {
                         break;
                     }
                     start = end;
+                    size = (size * 2).min(MAX_WINDOW_FRAMES);
                 }
                 Ok(busy)
             }
