@@ -81,6 +81,37 @@ fn speech(c: &mut Criterion) {
         });
     }
 
+    // The same, with the whole model run per sentence (Piper's way, no streaming).
+    let whole_voice = Voice::load_whole(&r.default_voice(), &r.onnxruntime()).expect("voice");
+    let whole = Engine::new(whole_voice, r.espeak_data());
+    for (name, text) in SENTENCES {
+        group.bench_with_input(
+            BenchmarkId::new("whole_first_audio", name),
+            text,
+            |b, text| {
+                b.iter(|| {
+                    whole
+                        .speak(black_box(text), &settings, &mut |_| ControlFlow::Break(()))
+                        .unwrap()
+                })
+            },
+        );
+        group.bench_with_input(
+            BenchmarkId::new("whole_synthesize", name),
+            text,
+            |b, text| {
+                b.iter(|| {
+                    whole
+                        .speak(black_box(text), &settings, &mut |c| {
+                            black_box(c.samples.len());
+                            ControlFlow::Continue(())
+                        })
+                        .unwrap()
+                })
+            },
+        );
+    }
+
     // Repeated-phrase workload: 200 requests drawn (seeded) from 10 chat-bot phrases.
     let phrases: Vec<String> = (0..10)
         .map(|i| format!("Thanks for the follow, viewer {i}!"))

@@ -288,3 +288,44 @@ fn the_same_phrase_renders_identically_and_other_settings_differ() {
         .unwrap();
     assert_ne!(first, other, "different variation, different noise");
 }
+
+#[test]
+fn streamed_windows_equal_the_whole_model_on_a_corpus() {
+    let r = resources();
+    let streaming = engine();
+    assert!(streaming.voice.is_streaming());
+    let whole_voice =
+        Voice::load_whole(&r.default_voice(), &r.onnxruntime()).expect("whole voice loads");
+    assert!(
+        !whole_voice.is_streaming(),
+        "the fallback runs the whole model"
+    );
+    let whole = Engine::new(whole_voice, r.espeak_data());
+    let corpus = [
+        "Hi!",
+        "Thanks for the follow.",
+        "Welcome back to the stream, everyone; today we are building a speech plugin in Rust.",
+        "Dr. Smith paid $12.50 on 3/14/2025 at 10:30 a.m.",
+        "She said: \"It's fine; really, it is...\" Then she left. Why?",
+        "When you finish the first part of the tutorial, save your work, close the editor, \
+         open the terminal, type the command exactly as shown, press enter, and wait for the \
+         build to complete before you move on to the second part of the lesson today.",
+    ];
+    for text in corpus {
+        let streamed = sentences(&speak_all(&streaming, text));
+        let reference = speak_all(&whole, text);
+        assert_eq!(streamed.len(), reference.len(), "{text:?}");
+        for (s, w) in streamed.iter().zip(&reference) {
+            assert_eq!(s.samples.len(), w.samples.len(), "{text:?}");
+            let signal: f64 = w.samples.iter().map(|&x| f64::from(x).powi(2)).sum();
+            let error: f64 = s
+                .samples
+                .iter()
+                .zip(&w.samples)
+                .map(|(&a, &b)| (f64::from(a) - f64::from(b)).powi(2))
+                .sum();
+            let snr_db = 10.0 * (signal / error.max(1e-300)).log10();
+            assert!(snr_db >= 100.0, "{text:?}: {snr_db:.1} dB SNR");
+        }
+    }
+}

@@ -9,7 +9,7 @@
 //!   same (measured through onnxruntime 1.32 with this voice).
 //! - memory pattern off: shapes vary per sentence; with it on, peak memory grows.
 
-use super::graph::{self, NoiseInput};
+use super::graph::{self, GraphError, NoiseInput};
 use super::split;
 use super::voice::{SynthesisSettings, VoiceConfig, VoiceError};
 use ort::session::Session;
@@ -211,15 +211,28 @@ impl Voice {
         if let Some(voice) = voices.get(&key).and_then(Weak::upgrade) {
             return Ok(voice);
         }
-        let voice = Arc::new(Self::load_uncached(&key.0, &key.1, runtime_library)?);
+        let voice = Arc::new(Self::load_uncached(&key.0, &key.1, runtime_library, true)?);
         voices.insert(key, Arc::downgrade(&voice));
         Ok(voice)
+    }
+
+    /// A private instance of the voice that runs the whole model per sentence, as Piper does:
+    /// no within-sentence streaming. For measurements against the streaming path.
+    pub fn load_whole(model: &Path, runtime_library: &Path) -> Result<Arc<Voice>, VoiceError> {
+        let config = config_path(model);
+        Ok(Arc::new(Self::load_uncached(
+            model,
+            &config,
+            runtime_library,
+            false,
+        )?))
     }
 
     fn load_uncached(
         path: &Path,
         config_path: &Path,
         runtime_library: &Path,
+        streaming: bool,
     ) -> Result<Voice, VoiceError> {
         let config = VoiceConfig::load(config_path)?;
         let onnx = |message: String| VoiceError::Onnx {
@@ -247,7 +260,12 @@ impl Voice {
         // Streaming: the model split at the decoder's input. A voice that does not split runs
         // whole, as Piper does.
         let mut bytes = Some(bytes);
-        let streaming = match split::split_decoder(bytes.as_deref().unwrap_or_default()) {
+        let split = if streaming {
+            split::split_decoder(bytes.as_deref().unwrap_or_default())
+        } else {
+            Err(GraphError::Unsupported("streaming turned off".into()))
+        };
+        let streaming = match split {
             Ok(split::Split {
                 front,
                 decoder,
@@ -492,7 +510,13 @@ impl Voice {
                 let mut window = Vec::new();
                 while start < frames {
                     let started = std::time::Instant::now();
-                    let end = (start + size).min(frames);
+                    // A short tail joins this window rather than costing a window (and its
+                    // context) of its own.
+                    let end = if frames - start <= size + size / 2 {
+                        frames
+                    } else {
+                        start + size
+                    };
                     let from = start.saturating_sub(WINDOW_CONTEXT_FRAMES);
                     let to = (end + WINDOW_CONTEXT_FRAMES).min(frames);
                     window.clear();
@@ -521,7 +545,7 @@ impl Voice {
                         break;
                     }
                     start = end;
-                    size = (size * 2).min(MAX_WINDOW_FRAMES);
+                    size = (size * 4).min(MAX_WINDOW_FRAMES);
                 }
                 Ok(busy)
             }
