@@ -137,10 +137,10 @@ enum Model {
 
 /// Latent frames decoded in the first window of a sentence: small, so speech starts soon.
 pub const FIRST_WINDOW_FRAMES: usize = 16;
-/// The largest window. Windows double from the first up to this: each also decodes
-/// [`WINDOW_CONTEXT_FRAMES`] on each side, which costs 2 × 10 / 256 = 8 % at this size (at a
-/// constant 64 it cost 31 %, and the 40-word sentence took 3.56 s instead of 2.7 s), while a
-/// window always takes far less time to decode than the one before it takes to play.
+/// The largest window. Windows grow ×4 from the first up to this: each also decodes
+/// [`WINDOW_CONTEXT_FRAMES`] on each side, which costs 2 × 10 / 256 = 8 % more decoding at this
+/// size (31 % at a constant 64), while a window always takes far less time to decode than the
+/// one before it takes to play. Tuning measurements are in docs/PERFORMANCE.md.
 pub const MAX_WINDOW_FRAMES: usize = 256;
 /// Context decoded on each side of a window and dropped: the decoder's receptive field is
 /// ±10.07 frames (shared/DECISIONS.md), so with 10 the windows join at float noise
