@@ -437,22 +437,28 @@ impl Worker {
         }
         let shutdown = || stop.load(Ordering::Acquire);
         let give_up = || shutdown() || control.is_cancelled(id);
-        if !stream.mark(id, Edge::Start, &give_up) {
-            return;
-        }
+        // The start mark goes in with the first samples, so the audio thread does not count
+        // the wait for the first audio as an underrun.
+        let mut started = false;
+        let mut emit = |out: &[f32]| {
+            if !started {
+                if !stream.mark(id, Edge::Start, &give_up) {
+                    return ControlFlow::Break(());
+                }
+                started = true;
+            }
+            if stream.push(out, &give_up) {
+                ControlFlow::Continue(())
+            } else {
+                ControlFlow::Break(())
+            }
+        };
         let settings = delivery.apply(engine.voice.config.defaults);
         let mut failed = None;
         let result = engine.speak(text, &settings, &mut |chunk| {
             if give_up() {
                 return ControlFlow::Break(());
             }
-            let mut emit = |out: &[f32]| {
-                if stream.push(out, &give_up) {
-                    ControlFlow::Continue(())
-                } else {
-                    ControlFlow::Break(())
-                }
-            };
             resampler
                 .push(&chunk.samples, &mut emit)
                 .unwrap_or_else(|err| {
@@ -460,17 +466,16 @@ impl Worker {
                     ControlFlow::Break(())
                 })
         });
-        if !give_up() && failed.is_none() {
-            let mut emit = |out: &[f32]| {
-                if stream.push(out, &give_up) {
-                    ControlFlow::Continue(())
-                } else {
-                    ControlFlow::Break(())
-                }
-            };
-            if let Err(err) = resampler.finish(&mut emit) {
-                failed = Some(err);
-            }
+        if !give_up()
+            && failed.is_none()
+            && let Err(err) = resampler.finish(&mut emit)
+        {
+            failed = Some(err);
+        }
+        if !started {
+            // Nothing was said (or it was cancelled first): the phrase still starts and ends,
+            // so its events arrive.
+            stream.mark(id, Edge::Start, &shutdown);
         }
         resampler.restart();
         // The end mark goes in even for a cancelled phrase: the audio thread discards up to it.

@@ -1,0 +1,79 @@
+//! Within-sentence streaming at real-time pace, through the plugin's own speech service and
+//! rings with the real voice: once a phrase is heard, every later window arrives before it is
+//! due (no underrun), and the phrase plays to its end.
+
+use orator::tts::resources::Resources;
+use orator::tts::service::{SpeechService, State};
+use orator::tts::stream::PhraseEventKind;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const RATE: f32 = 48_000.0;
+const BLOCK: usize = 512;
+
+#[test]
+fn sentences_stream_at_real_time_pace_without_an_underrun() {
+    let resources = Resources::locate().expect("run `cargo xtask assets` first");
+    let service = SpeechService::start(Arc::default(), Some(resources)).expect("speech thread");
+    service.load_voice(None);
+    let loading = Instant::now();
+    while service.status.state() != State::Ready {
+        assert_ne!(
+            service.status.state(),
+            State::Failed,
+            "{}",
+            service.status.message()
+        );
+        assert!(loading.elapsed() < Duration::from_secs(60), "voice load");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let mut audio = service.attach(RATE, BLOCK);
+    // One long sentence (its front runs over all of it before the first window) and a
+    // sentence long enough to be cut at clause ends.
+    let ids = [
+        service.speak(
+            "Welcome back to the stream, everyone; today we are building a speech plugin in Rust.",
+        ),
+        service.speak(
+            "When you finish the first part of the tutorial, save your work, close the editor, \
+             open the terminal, type the command exactly as shown, press enter, and wait for \
+             the build to complete before you move on to the second part of the lesson today.",
+        ),
+    ];
+    let started = Instant::now();
+    let mut finished = Vec::new();
+    let mut first_audio = None;
+    let mut blocks = 0u32;
+    while finished.len() < ids.len() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "speech never finished"
+        );
+        let voice = audio.read_voice(BLOCK);
+        if first_audio.is_none() && voice.iter().any(|&x| x != 0.0) {
+            first_audio = Some(started.elapsed());
+        }
+        service.drain_events(&mut |event| {
+            if event.kind == PhraseEventKind::Finished {
+                finished.push(event.id);
+            }
+            assert_ne!(event.kind, PhraseEventKind::Cancelled);
+        });
+        blocks += 1;
+        // Real-time pace: block n is due n blocks after the start.
+        let due = Duration::from_secs_f64(f64::from(blocks) * BLOCK as f64 / f64::from(RATE));
+        if let Some(ahead) = due.checked_sub(started.elapsed()) {
+            std::thread::sleep(ahead);
+        }
+    }
+    assert_eq!(finished, ids, "both phrases, in order");
+    assert_eq!(
+        audio.underruns(),
+        0,
+        "voice samples were late while a phrase played"
+    );
+    eprintln!(
+        "streaming: first audio after {:.0} ms, {blocks} blocks played, no underrun",
+        first_audio.unwrap_or_default().as_secs_f64() * 1e3
+    );
+}
