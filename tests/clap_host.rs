@@ -38,6 +38,46 @@ fn run(
     Ok(out)
 }
 
+/// The libraries every Linux desktop has. The editor's X11 and OpenGL libraries, ONNX Runtime
+/// and JACK are loaded at run time, so a host on a machine without them still loads the plugin
+/// (and passes audio).
+const SYSTEM_LIBRARIES: &[&str] = &[
+    "libc.so.6",
+    "libm.so.6",
+    "libgcc_s.so.1",
+    "libstdc++.so.6",
+    "libdl.so.2",
+    "libpthread.so.0",
+    "librt.so.1",
+    "ld-linux-x86-64.so.2",
+];
+
+#[test]
+fn the_bundle_links_only_system_libraries() -> Result<()> {
+    let out = std::process::Command::new("readelf")
+        .arg("-d")
+        .arg(orator_tests::bundle_path())
+        .output()?;
+    assert!(out.status.success(), "readelf failed");
+    let listing = String::from_utf8_lossy(&out.stdout);
+    let needed: Vec<&str> = listing
+        .lines()
+        .filter(|l| l.contains("(NEEDED)"))
+        .filter_map(|l| l.split('[').nth(1)?.split(']').next())
+        .collect();
+    assert!(
+        needed.contains(&"libc.so.6"),
+        "no dynamic section? {listing}"
+    );
+    for library in &needed {
+        assert!(
+            SYSTEM_LIBRARIES.contains(library),
+            "the plugin needs {library} at load time: {needed:?}"
+        );
+    }
+    Ok(())
+}
+
 #[test]
 fn descriptor_ports_and_parameters_are_what_hosts_expect() -> Result<()> {
     let mut plugin = load()?;

@@ -5,8 +5,10 @@
 //! [`state`], signal processing in [`dsp`].
 
 pub mod dsp;
+pub mod editor;
 pub mod meters;
 pub mod params;
+pub mod shared;
 pub mod state;
 pub mod tts;
 
@@ -14,16 +16,21 @@ use dsp::path::SignalPath;
 use meters::Meters;
 use nice_plug::prelude::*;
 use params::OratorParams;
+use shared::Shared;
 use std::num::NonZeroU32;
 use std::sync::Arc;
-use tts::service::SpeechService;
 use tts::stream::AudioSide;
 
-/// Port names shared by every layout.
+/// How often the audio thread wakes an open editor (its meters move at this rate).
+const EDITOR_REFRESH_HZ: f32 = 30.0;
+
+/// Port names shared by every layout. The main ports keep nice-plug's default names ("Input",
+/// "Output"): nice-plug 0.4.2's `AudioIOLayout::main_output_name` reads `main_input`, so naming
+/// the input would name the output the same, and JACK refuses a second port called `input_1`.
 const STEREO_NAMES: PortNames = PortNames {
     layout: Some("Stereo + sidechain"),
-    main_input: Some("Input"),
-    main_output: Some("Output"),
+    main_input: None,
+    main_output: None,
     aux_inputs: &["Sidechain"],
     aux_outputs: &[],
 };
@@ -31,10 +38,15 @@ const STEREO_NAMES: PortNames = PortNames {
 /// The plugin instance. `process` runs on the host's audio thread with exclusive access; every
 /// other method runs on the main thread. Nothing here is shared except through `params`.
 pub struct Orator {
-    /// Parameters and the saved session, shared with the host wrapper and (later) the editor.
+    /// Parameters and the saved session, shared with the host wrapper and the editor.
     params: Arc<OratorParams>,
     /// Levels and counters for the editor. Written by the audio thread once per block.
     meters: Arc<Meters>,
+    /// What the editor sees: parameters, meters, the speech service, the repaint flag.
+    shared: Arc<Shared>,
+    /// Samples processed since the editor was last woken, and how many make one refresh.
+    /// Audio thread only.
+    refresh: (u32, u32),
     /// Voice chain, ducking and the strip mixer. Audio thread only; sized in `activate` so
     /// `process` never allocates.
     path: SignalPath,
@@ -55,17 +67,18 @@ pub struct Orator {
     /// Whether the host renders offline (a bounce): then `process` waits for speech rather
     /// than let it arrive late. Set in `activate`, which hosts call again when the mode changes.
     offline: bool,
-    /// Loads the voice and synthesises on its own thread. Main thread only; `None` until
-    /// the first activation, so scanning a plugin loads nothing.
-    speech: Option<SpeechService>,
 }
 
 impl Default for Orator {
     /// Cheap on purpose: hosts create instances just to scan them, so nothing is loaded here.
     fn default() -> Self {
+        let params = Arc::new(OratorParams::default());
+        let shared = Arc::new(Shared::new(params.clone()));
         Self {
-            params: Arc::new(OratorParams::default()),
-            meters: Arc::default(),
+            params,
+            meters: shared.meters.clone(),
+            shared,
+            refresh: (0, u32::MAX),
             path: SignalPath::default(),
             layout: (2, true),
             stream: None,
@@ -74,7 +87,6 @@ impl Default for Orator {
             skip_was_on: false,
             pause_was_on: false,
             offline: false,
-            speech: None,
         }
     }
 }
@@ -86,6 +98,20 @@ impl Orator {
         self.meters
             .underruns
             .store(underruns, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Wakes an open editor every `refresh.1` samples (one relaxed load and at most one
+    /// relaxed store).
+    fn wake_editor(&mut self, frames: usize) {
+        if !self.shared.editor_state.is_open() {
+            return;
+        }
+        let (count, period) = &mut self.refresh;
+        *count = count.saturating_add(frames as u32);
+        if *count >= *period {
+            *count = 0;
+            self.shared.repaint.request_repaint();
+        }
     }
 }
 
@@ -140,12 +166,16 @@ impl Plugin for Orator {
         },
     ];
 
-    type Editor = ();
+    type Editor = nice_plug_egui::EguiEditor<editor::App>;
     type SysExMessage = ();
     type BackgroundTask = ();
 
     fn params(&self) -> Arc<dyn Params> {
         self.params.clone()
+    }
+
+    fn editor(&mut self, _async_executor: AsyncExecutor<Self>) -> Option<Self::Editor> {
+        editor::create(self.shared.clone())
     }
 
     /// Sizes every buffer for this sample rate and block size. Hosts may call this repeatedly
@@ -176,18 +206,13 @@ impl Plugin for Orator {
         self.path.prepare(sample_rate, max_block);
         self.path
             .reset(&self.params.path_settings(), self.layout.0, self.layout.1);
+        self.refresh = (0, (sample_rate / EDITOR_REFRESH_HZ).max(1.0) as u32);
+        self.meters
+            .sample_rate
+            .store(sample_rate, std::sync::atomic::Ordering::Relaxed);
         // The voice loads in the background; audio passes whether or not it ever succeeds.
-        if self.speech.is_none() {
-            match SpeechService::start(self.params.session.clone(), None) {
-                Ok(service) => {
-                    service.load_voice(None);
-                    self.speech = Some(service);
-                }
-                Err(err) => nice_error!("Orator could not start its speech thread: {err}"),
-            }
-        }
         // Fresh rings for this sample rate and block size.
-        if let Some(service) = &self.speech {
+        if let Some(service) = self.shared.speech() {
             let mut stream = service.attach(sample_rate, max_block);
             stream.set_waiting(self.offline);
             self.stream = Some(stream);
@@ -247,6 +272,7 @@ impl Plugin for Orator {
             &self.meters,
         );
         self.publish_counters();
+        self.wake_editor(frames);
         // Speech queued or being synthesised: the host must keep calling even on silence.
         if self.stream.as_ref().is_some_and(AudioSide::is_active) {
             ProcessStatus::KeepAlive

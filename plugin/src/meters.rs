@@ -84,6 +84,8 @@ pub struct Meters {
     pub compressor_db: AtomicF32,
     /// Voice samples that were due but had not arrived (speech thread late), in total.
     pub underruns: AtomicU64,
+    /// The host's sample rate (set at activation), to show sample counts as time.
+    pub sample_rate: AtomicF32,
     /// Input samples that were NaN, infinite or subnormal and replaced with silence, in total.
     pub replaced_inputs: AtomicU64,
 }

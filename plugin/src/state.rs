@@ -2,13 +2,22 @@
 //! version so later releases can migrate it.
 
 use crate::tts::lexicon::{Lexicon, LexiconError};
+use crate::tts::service::Delivery;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 /// The schema this build writes. Bump it when [`Session`] changes shape, and teach
 /// [`Session::validate`] to accept (and migrate) the older one.
-pub const SESSION_SCHEMA: u32 = 1;
+///
+/// - 1: text and dictionary.
+/// - 2: adds the voice, its delivery and the editor's size (schema 1 loads with their defaults).
+pub const SESSION_SCHEMA: u32 = 2;
+
+/// The editor's size when nothing was saved, logical pixels.
+pub const DEFAULT_EDITOR_SIZE: (u32, u32) = (900, 600);
 
 /// The largest editor text kept in a project (8 MiB). A host should never hand us more; a
 /// bigger blob is corrupt or hostile and is refused.
@@ -18,7 +27,7 @@ pub const MAX_TEXT_BYTES: usize = 8 << 20;
 pub const MAX_DICTIONARY_ENTRIES: usize = 10_000;
 
 /// Everything Orator saves besides its parameters.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Session {
     /// Version of this layout; see [`SESSION_SCHEMA`].
@@ -28,6 +37,19 @@ pub struct Session {
     /// The user's pronunciation dictionary: word → respelling or `[[ phonemes ]]`.
     #[serde(default)]
     pub dictionary: BTreeMap<String, String>,
+    /// The voice model (`None`: the bundled default voice).
+    #[serde(default)]
+    pub voice: Option<PathBuf>,
+    /// Pace, variation, phrasing and speaker.
+    #[serde(default)]
+    pub delivery: Delivery,
+    /// The editor window's size, logical pixels.
+    #[serde(default = "default_editor_size")]
+    pub editor_size: (u32, u32),
+}
+
+fn default_editor_size() -> (u32, u32) {
+    DEFAULT_EDITOR_SIZE
 }
 
 impl Default for Session {
@@ -36,6 +58,9 @@ impl Default for Session {
             schema: SESSION_SCHEMA,
             text: String::new(),
             dictionary: BTreeMap::new(),
+            voice: None,
+            delivery: Delivery::default(),
+            editor_size: DEFAULT_EDITOR_SIZE,
         }
     }
 }
@@ -99,23 +124,45 @@ impl Session {
 /// of the text). A poisoned lock is recovered rather than propagated: the data is plain values,
 /// so a panic elsewhere cannot leave it half-written.
 #[derive(Debug, Default)]
-pub struct SharedSession(RwLock<Session>);
+pub struct SharedSession {
+    session: RwLock<Session>,
+    /// Bumped on every change, so the editor notices a state load without comparing texts.
+    generation: AtomicU64,
+}
 
 impl SharedSession {
     /// A copy of the current session.
     pub fn snapshot(&self) -> Session {
-        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.read(Session::clone)
+    }
+
+    /// Counts changes: differs from an earlier value exactly when the session changed since.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     /// Replaces the text the editor shows.
     pub fn set_text(&self, text: String) {
-        self.0.write().unwrap_or_else(|e| e.into_inner()).text = text;
+        self.update(|session| session.text = text);
+    }
+
+    /// Changes the session in place (main or editor thread; never the audio thread).
+    pub fn update<R>(&self, change: impl FnOnce(&mut Session) -> R) -> R {
+        let mut session = self.session.write().unwrap_or_else(|e| e.into_inner());
+        let result = change(&mut session);
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        result
+    }
+
+    /// Reads the session in place, without copying the text.
+    pub fn read<R>(&self, look: impl FnOnce(&Session) -> R) -> R {
+        look(&self.session.read().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// Replaces the whole session after validating it; on error the current session is kept.
     pub fn try_replace(&self, session: Session) -> Result<(), SessionError> {
         session.validate()?;
-        *self.0.write().unwrap_or_else(|e| e.into_inner()) = session;
+        self.update(|current| *current = session);
         Ok(())
     }
 }
@@ -132,7 +179,7 @@ impl<'a> nice_plug::params::persist::PersistentField<'a, Session> for Arc<Shared
     where
         F: Fn(&Session) -> R,
     {
-        f(&self.0.read().unwrap_or_else(|e| e.into_inner()))
+        self.read(f)
     }
 }
 
@@ -190,5 +237,35 @@ mod tests {
         let with_dict: Session =
             serde_json::from_str(r#"{"schema":1,"text":"","dictionary":{"gif":"jif"}}"#).unwrap();
         assert_eq!(with_dict.dictionary["gif"], "jif");
+        assert_eq!(
+            (
+                with_dict.voice.clone(),
+                with_dict.delivery,
+                with_dict.editor_size
+            ),
+            (None, Delivery::default(), DEFAULT_EDITOR_SIZE),
+            "schema 1 sessions load with the defaults of what schema 2 added"
+        );
+        with_dict.validate().unwrap();
+    }
+
+    #[test]
+    fn schema_2_round_trips_voice_delivery_and_editor_size() {
+        let session = Session {
+            text: "line one\nline two".into(),
+            voice: Some("/voices/en_GB-alba-medium.onnx".into()),
+            delivery: Delivery {
+                rate: 1.25,
+                variation: 0.5,
+                whole_sentences: true,
+                speaker: Some(3),
+            },
+            editor_size: (1200, 700),
+            ..Session::default()
+        };
+        let json = serde_json::to_string(&session).unwrap();
+        let back: Session = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, session);
+        back.validate().unwrap();
     }
 }

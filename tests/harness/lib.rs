@@ -5,10 +5,14 @@
 //! Everything runs on the calling thread. That is legal for a host (CLAP only requires that
 //! audio-thread calls are not concurrent), and it keeps tests deterministic.
 
+pub mod display;
 pub mod signal;
 
 use anyhow::{Context, Result, anyhow, bail, ensure};
 use clack_extensions::audio_ports::{AudioPortFlags, AudioPortInfoBuffer, PluginAudioPorts};
+use clack_extensions::gui::{
+    GuiApiType, GuiConfiguration, GuiSize, HostGui, HostGuiImpl, PluginGui,
+};
 use clack_extensions::latency::PluginLatency;
 use clack_extensions::params::{ParamInfoBuffer, PluginParams};
 use clack_extensions::render::{PluginRender, RenderMode};
@@ -114,6 +118,32 @@ fn path_from_env(var: &str, default_in_workspace: &str) -> PathBuf {
 #[derive(Default)]
 pub struct SharedState {
     callback_requested: AtomicBool,
+    /// The size the plugin's editor last asked for, if it asked.
+    pub requested_size: Mutex<Option<(u32, u32)>>,
+}
+
+/// The host side of the GUI extension: resize requests are granted (the test's parent window
+/// is large enough for any size the editor asks for).
+impl HostGuiImpl for SharedState {
+    fn resize_hints_changed(&self) {}
+
+    fn request_resize(&self, size: GuiSize) -> Result<(), HostError> {
+        *self
+            .requested_size
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some((size.width, size.height));
+        Ok(())
+    }
+
+    fn request_show(&self) -> Result<(), HostError> {
+        Ok(())
+    }
+
+    fn request_hide(&self) -> Result<(), HostError> {
+        Ok(())
+    }
+
+    fn closed(&self, _was_destroyed: bool) {}
 }
 
 impl<'a> SharedHandler<'a> for SharedState {
@@ -131,6 +161,10 @@ impl HostHandlers for TestHost {
     type Shared<'a> = SharedState;
     type MainThread<'a> = ();
     type AudioProcessor<'a> = ();
+
+    fn declare_extensions(builder: &mut HostExtensions<Self>, _shared: &Self::Shared<'_>) {
+        builder.register::<HostGui>();
+    }
 }
 
 /// What the plugin's descriptor says about it.
@@ -279,6 +313,51 @@ impl LoadedPlugin {
         if requested {
             self.instance.call_on_main_thread_callback();
         }
+    }
+
+    /// Opens the plugin's editor embedded in the X11 window `parent` and shows it. Returns the
+    /// editor's size in pixels.
+    pub fn open_editor(&mut self, parent: u32) -> Result<(u32, u32)> {
+        let gui = self
+            .instance
+            .plugin_shared_handle()
+            .get_extension::<PluginGui>()
+            .context("the plugin does not implement the gui extension")?;
+        let handle = self.instance.plugin_handle();
+        let config = GuiConfiguration {
+            api_type: GuiApiType::X11,
+            is_floating: false,
+        };
+        ensure!(
+            gui.is_api_supported(&handle, config),
+            "the editor does not support embedding in X11"
+        );
+        gui.create(&handle, config)
+            .map_err(|e| anyhow!("gui.create failed: {e:?}"))?;
+        let size = gui
+            .get_size(&handle)
+            .context("the editor did not report its size")?;
+        let window = clack_extensions::gui::Window::from_x11_handle(parent.into());
+        // SAFETY: `parent` is a live X11 window the caller created on the plugin's display.
+        unsafe { gui.set_parent(&handle, window) }
+            .map_err(|e| anyhow!("gui.set_parent failed: {e:?}"))?;
+        gui.show(&handle)
+            .map_err(|e| anyhow!("gui.show failed: {e:?}"))?;
+        Ok((size.width, size.height))
+    }
+
+    /// Hides and destroys the editor opened by [`Self::open_editor`].
+    pub fn close_editor(&mut self) -> Result<()> {
+        let gui = self
+            .instance
+            .plugin_shared_handle()
+            .get_extension::<PluginGui>()
+            .context("the plugin does not implement the gui extension")?;
+        let handle = self.instance.plugin_handle();
+        gui.hide(&handle)
+            .map_err(|e| anyhow!("gui.hide failed: {e:?}"))?;
+        gui.destroy(&handle);
+        Ok(())
     }
 
     /// The plugin's params extension.

@@ -15,8 +15,39 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Debian packages the build needs: espeak-ng is compiled from source by `espeak-rs-sys`
-/// (cmake, and libclang for its bindings) and links libsonic statically.
-const BUILD_DEBIAN_PACKAGES: &[&str] = &["cmake", "libclang-dev", "libsonic-dev", "pkg-config"];
+/// (cmake, and libclang for its bindings) and links libsonic statically; the editor draws with
+/// OpenGL in an X11 window (baseview); the standalone app talks to JACK and ALSA.
+const BUILD_DEBIAN_PACKAGES: &[&str] = &[
+    "cmake",
+    "libclang-dev",
+    "libsonic-dev",
+    "pkg-config",
+    "libx11-dev",
+    "libx11-xcb-dev",
+    "libxcb1-dev",
+    "libxcb-icccm4-dev",
+    "libxcb-dri2-0-dev",
+    "libxcursor-dev",
+    "libxrandr-dev",
+    "libxi-dev",
+    "libxkbcommon-dev",
+    "libxkbcommon-x11-dev",
+    "libgl1-mesa-dev",
+    "libjack-jackd2-dev",
+    "libasound2-dev",
+];
+
+/// Debian packages the editor tests run with: a virtual X server with software OpenGL,
+/// xdotool to type and click, tesseract to read screenshots, and a JACK server for the
+/// standalone app.
+const TEST_DEBIAN_PACKAGES: &[&str] = &[
+    "xvfb",
+    "xdotool",
+    "tesseract-ocr",
+    "libgl1-mesa-dri",
+    "libglx-mesa0",
+    "jackd2",
+];
 
 /// Python packages for the VST3 host test, pinned so a run today equals a run next month.
 /// piper-tts is the reference the speech tests compare Orator against.
@@ -164,6 +195,7 @@ fn python_venv() -> Result<PathBuf> {
 /// Everything the build and the tests need beyond Rust. Returns the test venv's python.
 fn setup() -> Result<PathBuf> {
     apt_install(BUILD_DEBIAN_PACKAGES)?;
+    apt_install(TEST_DEBIAN_PACKAGES)?;
     python_venv()
 }
 
@@ -188,10 +220,14 @@ fn install_resources(bundled: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Builds the release bundles, the standalone app and the CLI in one cargo invocation (one
+/// feature set, so the dependencies compile once). The plugin libraries never call the
+/// standalone wrapper, so the linker (`--as-needed`) leaves ALSA out of them, and JACK is only
+/// ever loaded at run time: `tests/clap_host.rs` checks the bundle needs neither.
 fn bundle_release() -> Result<()> {
     nice_plug_xtask::main_with_args(
         "cargo xtask",
-        ["bundle", "orator", "--release"].map(String::from),
+        ["bundle", "orator", "--release", "--features", "standalone"].map(String::from),
     )
 }
 
@@ -203,11 +239,16 @@ fn build() -> Result<()> {
     let bundled = target_dir().join("bundled");
     install_resources(&bundled)?;
     // nice-plug's bundler copies a binary named like the package under the bundle name
-    // ("Orator"), the name the standalone app will want; the CLI keeps its own name instead.
-    let cli = bundled.join("orator");
+    // ("Orator"); the programs keep their own names instead.
     std::fs::remove_file(bundled.join("Orator")).ok();
-    std::fs::copy(target_dir().join("release").join("orator"), &cli)
-        .context("could not copy the orator CLI into target/bundled")?;
+    let cli = bundled.join("orator");
+    for program in ["orator", "orator-standalone"] {
+        std::fs::copy(
+            target_dir().join("release").join(program),
+            bundled.join(program),
+        )
+        .with_context(|| format!("could not copy {program} into target/bundled"))?;
+    }
     let demo = target_dir().join("orator-demo.wav");
     run(
         &cli.to_string_lossy(),
@@ -216,9 +257,11 @@ fn build() -> Result<()> {
     )
     .context("the bundled CLI could not render speech")?;
     eprintln!(
-        "\nReady:\n  {}\n  {}\n  {} (with the resources in {})\n  {} (speech rendered by it)",
+        "\nReady:\n  {}\n  {}\n  {} and {} (with the resources in {})\n  {} (speech rendered \
+         by it)",
         bundled.join("Orator.clap").display(),
         bundled.join("Orator.vst3").display(),
+        bundled.join("orator-standalone").display(),
         cli.display(),
         bundled.join("Orator-resources").display(),
         demo.display()
@@ -274,6 +317,13 @@ fn test() -> Result<()> {
         &[
             ("ORATOR_CLAP", clap.as_os_str()),
             ("ORATOR_CLAP_ALLOC_CHECK", alloc_check.as_os_str()),
+            (
+                "ORATOR_STANDALONE",
+                target_dir()
+                    .join("bundled")
+                    .join("orator-standalone")
+                    .as_os_str(),
+            ),
         ],
     )?;
     let python_str = python.to_string_lossy().into_owned();

@@ -60,6 +60,9 @@ struct SayArgs {
     /// about 25 words are cut at clause ends so speech starts sooner).
     #[arg(long)]
     whole_sentences: bool,
+    /// Speaker id of a multi-speaker voice (default: the voice's first).
+    #[arg(long)]
+    speaker: Option<i64>,
     /// A pronunciation dictionary: one `word = respelling` or `word = [[ phonemes ]]` per
     /// line (`#` starts a comment).
     #[arg(long)]
@@ -162,6 +165,7 @@ fn say(args: SayArgs) -> Result<()> {
         rate,
         variation,
         whole_sentences,
+        speaker,
         dict,
         sample_rate,
         voice_db,
@@ -235,6 +239,7 @@ fn say(args: SayArgs) -> Result<()> {
         rate,
         variation,
         whole_sentences,
+        speaker,
     });
     let output_rate = host
         .as_ref()

@@ -125,6 +125,12 @@ impl Engine {
         self
     }
 
+    /// Counts into `metrics` (shared with whoever else holds it) instead of the engine's own.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
     /// Serves repeated phrases from `cache` (and fills it).
     pub fn with_cache(mut self, cache: Arc<Mutex<PhraseCache>>) -> Self {
         self.cache = Some(cache);

@@ -11,7 +11,8 @@
 //!   under a mutex that only the editor and logging read);
 //! - phrase events, audio thread → main thread, drained with [`SpeechService::drain_events`].
 
-use super::engine::Engine;
+use super::cache::PhraseCache;
+use super::engine::{Engine, Metrics};
 use super::lexicon::Lexicon;
 use super::onnx::Voice;
 use super::resample::StreamResampler;
@@ -49,6 +50,26 @@ pub enum State {
     Failed = 3,
 }
 
+/// How much rendered speech the service keeps for instant replays (history clicks, repeated
+/// phrases): 64 MiB holds about 12 minutes of a 22.05 kHz voice.
+pub const CACHE_BYTES: usize = 64 << 20;
+
+/// How many phrase texts the service remembers for the editor's queue and history.
+const LOG_LEN: usize = 512;
+
+/// What the editor shows about the loaded voice.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct VoiceInfo {
+    /// The model file.
+    pub path: PathBuf,
+    /// The model's name (its file stem).
+    pub name: String,
+    /// Speakers by name → id (empty for single-speaker voices).
+    pub speakers: Vec<(String, i64)>,
+    /// Number of speakers (1 for single-speaker voices).
+    pub num_speakers: u32,
+}
+
 /// Status shared with the editor. Written by the service thread only.
 #[derive(Debug)]
 pub struct ServiceStatus {
@@ -58,6 +79,8 @@ pub struct ServiceStatus {
     message: Mutex<String>,
     /// The loaded voice's sample rate, Hz (0: none loaded).
     voice_rate: AtomicU32,
+    /// The loaded voice (`None`: none loaded).
+    voice: Mutex<Option<VoiceInfo>>,
 }
 
 impl ServiceStatus {
@@ -66,7 +89,13 @@ impl ServiceStatus {
             state: AtomicU8::new(State::Idle as u8),
             message: Mutex::new(String::new()),
             voice_rate: AtomicU32::new(0),
+            voice: Mutex::new(None),
         }
+    }
+
+    /// The loaded voice, if any.
+    pub fn voice(&self) -> Option<VoiceInfo> {
+        self.voice.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// The loaded voice's sample rate, if a voice is loaded.
@@ -102,8 +131,8 @@ impl ServiceStatus {
 }
 
 enum Command {
-    /// Load a voice (`None`: the bundled default).
-    LoadVoice(Option<PathBuf>),
+    /// Load the session's voice.
+    LoadVoice,
     /// The plugin was (re)activated: stream speech through these rings from now on.
     Attach(WorkerSide),
     /// Speak this text as phrase `id` (from the main thread; the audio thread asks through
@@ -112,13 +141,13 @@ enum Command {
         id: PhraseId,
         text: String,
     },
-    /// How phrases starting from now are delivered.
-    SetDelivery(Delivery),
     Shutdown,
 }
 
-/// How the voice delivers the text: pace, variation and phrasing.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// How the voice delivers the text: pace, variation, phrasing and speaker. Saved in the
+/// session; read by the speech thread when each phrase starts.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Delivery {
     /// Speaking rate: 1 is the voice's own pace, 2 twice as fast (0.25 to 4).
     pub rate: f32,
@@ -127,6 +156,9 @@ pub struct Delivery {
     /// Speak every sentence in one piece, exactly as Piper does, instead of cutting long ones
     /// at clause ends so speech starts sooner.
     pub whole_sentences: bool,
+    /// Speaker id of a multi-speaker voice (`None`: the voice's default; ignored by
+    /// single-speaker voices and out-of-range ids).
+    pub speaker: Option<i64>,
 }
 
 impl Default for Delivery {
@@ -135,13 +167,15 @@ impl Default for Delivery {
             rate: 1.0,
             variation: 1.0,
             whole_sentences: false,
+            speaker: None,
         }
     }
 }
 
 impl Delivery {
-    /// The voice's default settings adjusted by this delivery (out-of-range values clamped).
-    pub fn apply(&self, defaults: SynthesisSettings) -> SynthesisSettings {
+    /// The voice's default settings adjusted by this delivery (out-of-range values clamped)
+    /// for a voice with `num_speakers` speakers.
+    pub fn apply(&self, defaults: SynthesisSettings, num_speakers: u32) -> SynthesisSettings {
         let rate = if self.rate.is_finite() {
             self.rate.clamp(0.25, 4.0)
         } else {
@@ -152,19 +186,60 @@ impl Delivery {
         } else {
             1.0
         };
+        // A single-speaker voice has no speaker input: its default stays `None`.
+        let speaker = match (defaults.speaker, self.speaker) {
+            (Some(_), Some(id)) if id >= 0 && id < i64::from(num_speakers) => Some(id),
+            (default, _) => default,
+        };
         SynthesisSettings {
             length_scale: defaults.length_scale / rate,
             noise_scale: defaults.noise_scale * variation,
             noise_w: defaults.noise_w * variation,
+            speaker,
             ..defaults
         }
     }
 }
 
-/// The service. Owned by the plugin instance (main thread); dropping it stops the thread.
+/// Texts of recent phrases by id, for the editor's queue and history (phrases the Speak
+/// parameter starts are only known to the speech thread).
+#[derive(Debug, Default)]
+struct PhraseLog(Mutex<VecDeque<(PhraseId, Arc<str>)>>);
+
+impl PhraseLog {
+    fn record(&self, id: PhraseId, text: Arc<str>) {
+        let mut log = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if log.iter().any(|(known, _)| *known == id) {
+            return;
+        }
+        if log.len() == LOG_LEN {
+            log.pop_front();
+        }
+        log.push_back((id, text));
+    }
+
+    fn text(&self, id: PhraseId) -> Option<Arc<str>> {
+        let log = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        log.iter()
+            .rev()
+            .find(|(known, _)| *known == id)
+            .map(|(_, text)| text.clone())
+    }
+}
+
+/// The service. Owned by the plugin instance (main thread) and shared with its editor;
+/// dropping the last owner stops the thread.
 pub struct SpeechService {
     /// Status for the editor and tests.
     pub status: Arc<ServiceStatus>,
+    /// Synthesis counters of every voice this service loaded.
+    pub metrics: Arc<Metrics>,
+    /// Rendered phrases, so repeats (history replays) start at once.
+    cache: Arc<Mutex<PhraseCache>>,
+    /// The text, dictionary, voice and delivery; shared with the editor and the host's state.
+    session: Arc<SharedSession>,
+    /// Phrase texts by id.
+    log: Arc<PhraseLog>,
     /// Stop, skip, clear and pause, from any thread.
     control: Arc<Control>,
     /// Phrase events from the current activation's audio thread.
@@ -186,24 +261,34 @@ impl SpeechService {
         let status = Arc::new(ServiceStatus::new());
         let stop = Arc::new(AtomicBool::new(false));
         let control = Arc::new(Control::default());
+        let metrics = Arc::new(Metrics::default());
+        let cache = Arc::new(Mutex::new(PhraseCache::new(CACHE_BYTES)));
+        let log = Arc::new(PhraseLog::default());
         let (commands, inbox) = channel();
         let worker = Worker {
             status: status.clone(),
             stop: stop.clone(),
             control: control.clone(),
-            session,
+            session: session.clone(),
+            metrics: metrics.clone(),
+            cache: cache.clone(),
+            log: log.clone(),
             engine: None,
+            loaded: None,
             stream: None,
             resampler: None,
             queue: VecDeque::new(),
             resources,
-            delivery: Delivery::default(),
         };
         let thread = std::thread::Builder::new()
             .name("orator-speech".into())
             .spawn(move || worker.run(&inbox))?;
         Ok(Self {
             status,
+            metrics,
+            cache,
+            session,
+            log,
             control,
             events: Mutex::new(None),
             commands,
@@ -226,26 +311,47 @@ impl SpeechService {
         audio
     }
 
-    /// Asks for a voice to be loaded (`None`: the bundled default). Returns at once.
+    /// Makes `model` the session's voice (`None`: the bundled default) and loads it. Returns
+    /// at once; [`Self::status`] follows the load.
     pub fn load_voice(&self, model: Option<PathBuf>) {
+        self.session.update(|session| session.voice = model);
+        self.reload_voice();
+    }
+
+    /// Loads the session's voice again (after a state load, or to retry a failed load).
+    pub fn reload_voice(&self) {
         // A send only fails if the thread has ended, which `Drop` alone causes.
-        let _ = self.commands.send(Command::LoadVoice(model));
+        let _ = self.commands.send(Command::LoadVoice);
     }
 
     /// Queues `text` to be spoken after whatever is queued already. Returns its phrase id.
     pub fn speak(&self, text: impl Into<String>) -> PhraseId {
         let id = self.control.new_id();
         self.control.count_request();
-        let text = text.into();
+        let text: String = text.into();
+        self.log.record(id, Arc::from(text.as_str()));
         if self.commands.send(Command::Speak { id, text }).is_err() {
             self.control.uncount_request();
         }
         id
     }
 
-    /// Sets how phrases starting from now are delivered.
+    /// Sets how phrases starting from now are delivered (saved in the session).
     pub fn set_delivery(&self, delivery: Delivery) {
-        let _ = self.commands.send(Command::SetDelivery(delivery));
+        self.session.update(|session| session.delivery = delivery);
+    }
+
+    /// The text of a recent phrase, whoever asked for it.
+    pub fn phrase_text(&self, id: PhraseId) -> Option<Arc<str>> {
+        self.log.text(id)
+    }
+
+    /// Share of lookups the phrase cache answered, if there were any.
+    pub fn cache_hit_rate(&self) -> Option<f64> {
+        self.cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .hit_rate()
     }
 
     /// Hands every phrase event heard since the last call to `each`, oldest first.
@@ -283,10 +389,18 @@ struct Worker {
     status: Arc<ServiceStatus>,
     stop: Arc<AtomicBool>,
     control: Arc<Control>,
-    /// The text (and dictionary) to speak, shared with the editor and the host's state.
+    /// The text, dictionary, voice and delivery, shared with the editor and the host's state.
     session: Arc<SharedSession>,
+    /// Counters every engine this worker builds adds to.
+    metrics: Arc<Metrics>,
+    /// Rendered phrases.
+    cache: Arc<Mutex<PhraseCache>>,
+    /// Phrase texts by id.
+    log: Arc<PhraseLog>,
     /// The loaded voice and its engine.
     engine: Option<Engine>,
+    /// The voice last asked for (loaded or failed; `Some(None)`: the bundled default).
+    loaded: Option<Option<PathBuf>>,
     /// The current activation's rings.
     stream: Option<WorkerSide>,
     /// Voice rate → host rate, rebuilt when either changes (a new voice, a new activation).
@@ -295,7 +409,6 @@ struct Worker {
     queue: VecDeque<Phrase>,
     /// Where voices and the runtime are (`None`: look where the plugin is installed).
     resources: Option<Resources>,
-    delivery: Delivery,
 }
 
 impl Worker {
@@ -318,7 +431,10 @@ impl Worker {
             };
             match command {
                 Some(Command::Shutdown) => break,
-                Some(Command::LoadVoice(model)) => self.load_voice(model),
+                Some(Command::LoadVoice) => {
+                    let model = self.session.read(|session| session.voice.clone());
+                    self.load_voice(model);
+                }
                 Some(Command::Attach(stream)) => {
                     // Requests the previous activation sent and nobody took are still wanted.
                     self.take_requests();
@@ -329,7 +445,6 @@ impl Worker {
                     id,
                     text: Some(text),
                 }),
-                Some(Command::SetDelivery(delivery)) => self.delivery = delivery,
                 None => {}
             }
             self.take_requests();
@@ -343,6 +458,11 @@ impl Worker {
                 keep
             });
             if let Some(phrase) = self.queue.pop_front() {
+                // A state load may have changed the voice since it was loaded.
+                let wanted = self.session.read(|session| session.voice.clone());
+                if self.loaded.as_ref() != Some(&wanted) {
+                    self.load_voice(wanted);
+                }
                 self.speak(&phrase);
                 self.control.set_producing(0);
                 self.control.count_done();
@@ -361,24 +481,42 @@ impl Worker {
 
     fn load_voice(&mut self, model: Option<PathBuf>) {
         self.status.set(State::Loading, "Loading the voice…".into());
+        self.loaded = Some(model.clone());
         match load(model, self.resources.as_ref()) {
             Ok(engine) => {
-                let name = engine
-                    .voice
+                let engine = engine
+                    .with_metrics(self.metrics.clone())
+                    .with_cache(self.cache.clone());
+                let voice = &engine.voice;
+                let name = voice
                     .path
                     .file_stem()
                     .map(|s| s.to_string_lossy().into_owned())
                     .unwrap_or_default();
-                tracing::info!("Orator voice ready: {}", engine.voice.path.display());
+                tracing::info!("Orator voice ready: {}", voice.path.display());
+                let mut speakers: Vec<(String, i64)> = voice
+                    .config
+                    .speakers
+                    .iter()
+                    .map(|(name, &id)| (name.clone(), id))
+                    .collect();
+                speakers.sort_by_key(|&(_, id)| id);
+                *self.status.voice.lock().unwrap_or_else(|e| e.into_inner()) = Some(VoiceInfo {
+                    path: voice.path.clone(),
+                    name: name.clone(),
+                    speakers,
+                    num_speakers: voice.config.num_speakers,
+                });
                 self.status
                     .voice_rate
-                    .store(engine.voice.config.sample_rate, Ordering::Release);
+                    .store(voice.config.sample_rate, Ordering::Release);
                 self.status.set(State::Ready, name);
                 self.engine = Some(engine);
             }
             Err(message) => {
                 tracing::error!("Orator cannot speak: {message}");
                 self.status.voice_rate.store(0, Ordering::Release);
+                *self.status.voice.lock().unwrap_or_else(|e| e.into_inner()) = None;
                 self.status.set(State::Failed, message);
                 self.engine = None;
             }
@@ -397,7 +535,7 @@ impl Worker {
             stop,
             session,
             status,
-            delivery,
+            log,
             ..
         } = self;
         let (Some(engine), Some(stream)) = (engine.as_ref(), stream.as_mut()) else {
@@ -428,6 +566,10 @@ impl Worker {
         };
         let snapshot = session.snapshot();
         let text = phrase.text.as_deref().unwrap_or(&snapshot.text);
+        if phrase.text.is_none() {
+            log.record(id, Arc::from(text));
+        }
+        let delivery = snapshot.delivery;
         let mut engine = match Lexicon::new(&snapshot.dictionary) {
             Ok(lexicon) => engine.clone().with_lexicon(Arc::new(lexicon)),
             Err(_) => engine.clone(),
@@ -453,7 +595,10 @@ impl Worker {
                 ControlFlow::Break(())
             }
         };
-        let settings = delivery.apply(engine.voice.config.defaults);
+        let settings = delivery.apply(
+            engine.voice.config.defaults,
+            engine.voice.config.num_speakers,
+        );
         let mut failed = None;
         let result = engine.speak(text, &settings, &mut |chunk| {
             if give_up() {

@@ -1,0 +1,214 @@
+//! The editor's view of the phrase queue: what is waiting, what is heard now, and what was
+//! heard before (the history a click replays). Built from the phrases the editor asks for and
+//! the audio thread's phrase events; plain data, unit-tested without a window.
+
+use crate::tts::stream::{PhraseEvent, PhraseEventKind, PhraseId};
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+/// How many finished phrases the history keeps.
+pub const HISTORY_LEN: usize = 200;
+
+/// Where a phrase is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Asked for, not heard yet.
+    Queued,
+    /// Being heard.
+    Playing,
+    /// Heard to the end.
+    Finished,
+    /// Stopped, skipped or cleared.
+    Cancelled,
+}
+
+/// One phrase.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    /// Its id.
+    pub id: PhraseId,
+    /// What it says.
+    pub text: Arc<str>,
+    /// Where it is.
+    pub stage: Stage,
+}
+
+/// Queue and history.
+#[derive(Debug, Default)]
+pub struct Board {
+    /// Queued and playing phrases, oldest first.
+    live: Vec<Entry>,
+    /// Finished and cancelled phrases, newest first.
+    history: VecDeque<Entry>,
+}
+
+impl Board {
+    /// Notes a phrase the editor just asked for.
+    pub fn queued(&mut self, id: PhraseId, text: Arc<str>) {
+        self.live.push(Entry {
+            id,
+            text,
+            stage: Stage::Queued,
+        });
+    }
+
+    /// Applies an event from the audio thread. `text_of` names phrases the editor did not ask
+    /// for (the Speak parameter's).
+    pub fn apply(&mut self, event: PhraseEvent, text_of: &dyn Fn(PhraseId) -> Option<Arc<str>>) {
+        let position = self.live.iter().position(|e| e.id == event.id);
+        match event.kind {
+            PhraseEventKind::Started => match position {
+                Some(i) => self.live[i].stage = Stage::Playing,
+                None => self.live.push(Entry {
+                    id: event.id,
+                    text: text_of(event.id).unwrap_or_else(|| Arc::from("")),
+                    stage: Stage::Playing,
+                }),
+            },
+            PhraseEventKind::Finished | PhraseEventKind::Cancelled => {
+                let stage = if event.kind == PhraseEventKind::Finished {
+                    Stage::Finished
+                } else {
+                    Stage::Cancelled
+                };
+                let entry = match position {
+                    Some(i) => self.live.remove(i),
+                    None => Entry {
+                        id: event.id,
+                        text: text_of(event.id).unwrap_or_else(|| Arc::from("")),
+                        stage,
+                    },
+                };
+                self.retire(Entry { stage, ..entry });
+            }
+        }
+    }
+
+    /// Moves queued phrases that were cancelled before they started (no event tells of those)
+    /// into the history.
+    pub fn sweep(&mut self, is_cancelled: &dyn Fn(PhraseId) -> bool) {
+        let mut i = 0;
+        while i < self.live.len() {
+            if self.live[i].stage == Stage::Queued && is_cancelled(self.live[i].id) {
+                let entry = self.live.remove(i);
+                self.retire(Entry {
+                    stage: Stage::Cancelled,
+                    ..entry
+                });
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    fn retire(&mut self, entry: Entry) {
+        if entry.text.trim().is_empty() {
+            return;
+        }
+        if self.history.len() == HISTORY_LEN {
+            self.history.pop_back();
+        }
+        self.history.push_front(entry);
+    }
+
+    /// Queued and playing phrases, oldest first.
+    pub fn live(&self) -> &[Entry] {
+        &self.live
+    }
+
+    /// Finished and cancelled phrases, newest first.
+    pub fn history(&self) -> impl Iterator<Item = &Entry> {
+        self.history.iter()
+    }
+}
+
+/// The phrase list: one non-empty line of the text is one phrase, numbered from 1 in the order
+/// of the text (the number a phrase trigger will use).
+pub fn phrase_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .enumerate()
+        .map(|(i, line)| (i + 1, line))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(id: PhraseId, kind: PhraseEventKind) -> PhraseEvent {
+        PhraseEvent { id, kind, at: 0 }
+    }
+
+    fn ids(
+        entries: impl IntoIterator<Item = impl std::borrow::Borrow<Entry>>,
+    ) -> Vec<(u32, Stage)> {
+        entries
+            .into_iter()
+            .map(|e| (e.borrow().id, e.borrow().stage))
+            .collect()
+    }
+
+    #[test]
+    fn phrases_move_from_queue_to_history_in_the_order_heard() {
+        let mut board = Board::default();
+        board.queued(1, "one".into());
+        board.queued(2, "two".into());
+        let unknown = |_| None;
+        board.apply(event(1, PhraseEventKind::Started), &unknown);
+        assert_eq!(ids(board.live()), [(1, Stage::Playing), (2, Stage::Queued)]);
+        board.apply(event(1, PhraseEventKind::Finished), &unknown);
+        board.apply(event(2, PhraseEventKind::Started), &unknown);
+        board.apply(event(2, PhraseEventKind::Cancelled), &unknown);
+        assert!(board.live().is_empty());
+        assert_eq!(
+            ids(board.history()),
+            [(2, Stage::Cancelled), (1, Stage::Finished)]
+        );
+        assert_eq!(&*board.history().next().unwrap().text, "two");
+    }
+
+    #[test]
+    fn phrases_the_editor_did_not_ask_for_are_named_by_the_service() {
+        let mut board = Board::default();
+        let named = |id| (id == 7).then(|| Arc::from("from the Speak parameter"));
+        board.apply(event(7, PhraseEventKind::Started), &named);
+        assert_eq!(&*board.live()[0].text, "from the Speak parameter");
+        board.apply(event(7, PhraseEventKind::Finished), &named);
+        // An event for a phrase nobody can name leaves no empty row behind.
+        board.apply(event(8, PhraseEventKind::Finished), &named);
+        assert_eq!(ids(board.history()), [(7, Stage::Finished)]);
+    }
+
+    #[test]
+    fn phrases_cancelled_before_they_start_are_swept_into_the_history() {
+        let mut board = Board::default();
+        for id in 1..=3 {
+            board.queued(id, format!("phrase {id}").into());
+        }
+        board.sweep(&|id| id != 2);
+        assert_eq!(ids(board.live()), [(2, Stage::Queued)]);
+        assert_eq!(
+            ids(board.history()),
+            [(3, Stage::Cancelled), (1, Stage::Cancelled)]
+        );
+    }
+
+    #[test]
+    fn history_is_bounded_keeping_the_newest() {
+        let mut board = Board::default();
+        for id in 1..=(HISTORY_LEN as u32 + 5) {
+            board.queued(id, "x".into());
+            board.apply(event(id, PhraseEventKind::Finished), &|_| None);
+        }
+        assert_eq!(board.history().count(), HISTORY_LEN);
+        assert_eq!(board.history().next().unwrap().id, HISTORY_LEN as u32 + 5);
+    }
+
+    #[test]
+    fn phrase_lines_number_non_empty_lines_from_one() {
+        let lines: Vec<_> = phrase_lines("  Hello.\n\n\tSecond line  \r\n \nThird").collect();
+        assert_eq!(lines, [(1, "Hello."), (2, "Second line"), (3, "Third")]);
+        assert_eq!(phrase_lines("\n \n").count(), 0);
+    }
+}
