@@ -4,6 +4,7 @@
 
 pub mod cache;
 pub mod engine;
+pub mod gate;
 pub mod graph;
 pub mod lexicon;
 pub mod onnx;

@@ -13,6 +13,7 @@
 
 use super::cache::PhraseCache;
 use super::engine::{Engine, Metrics};
+use super::gate::StartGate;
 use super::lexicon::Lexicon;
 use super::onnx::Voice;
 use super::resample::StreamResampler;
@@ -29,7 +30,7 @@ use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, TryRecvError, channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How often the speech thread looks for requests from the audio thread when idle. Requests
 /// travel through a wait-free ring the audio thread cannot wake anyone with, so the thread
@@ -279,6 +280,7 @@ impl SpeechService {
             resampler: None,
             queue: VecDeque::new(),
             resources,
+            decode_rtf: None,
         };
         let thread = std::thread::Builder::new()
             .name("orator-speech".into())
@@ -409,6 +411,9 @@ struct Worker {
     queue: VecDeque<Phrase>,
     /// Where voices and the runtime are (`None`: look where the plugin is installed).
     resources: Option<Resources>,
+    /// The decoding speed measured on the last phrase (synthesis seconds per audio second),
+    /// for the next phrase's start-up buffer.
+    decode_rtf: Option<f64>,
 }
 
 impl Worker {
@@ -512,6 +517,7 @@ impl Worker {
                     .store(voice.config.sample_rate, Ordering::Release);
                 self.status.set(State::Ready, name);
                 self.engine = Some(engine);
+                self.decode_rtf = None;
             }
             Err(message) => {
                 tracing::error!("Orator cannot speak: {message}");
@@ -536,6 +542,7 @@ impl Worker {
             session,
             status,
             log,
+            decode_rtf,
             ..
         } = self;
         let (Some(engine), Some(stream)) = (engine.as_ref(), stream.as_mut()) else {
@@ -579,22 +586,16 @@ impl Worker {
         }
         let shutdown = || stop.load(Ordering::Acquire);
         let give_up = || shutdown() || control.is_cancelled(id);
-        // The start mark goes in with the first samples, so the audio thread does not count
-        // the wait for the first audio as an underrun.
-        let mut started = false;
-        let mut emit = |out: &[f32]| {
-            if !started {
-                if !stream.mark(id, Edge::Start, &give_up) {
-                    return ControlFlow::Break(());
-                }
-                started = true;
-            }
-            if stream.push(out, &give_up) {
-                ControlFlow::Continue(())
-            } else {
-                ControlFlow::Break(())
-            }
+        let mut outlet = Outlet {
+            stream,
+            id,
+            held: Vec::new(),
+            started: false,
         };
+        let mut gate = StartGate::new(voice_rate, *decode_rtf);
+        // When the last window was handed on, and its sentence: the time to the next window
+        // of the same sentence is what decoding it took.
+        let mut last: Option<(Instant, usize)> = None;
         let settings = delivery.apply(
             engine.voice.config.defaults,
             engine.voice.config.num_speakers,
@@ -604,22 +605,44 @@ impl Worker {
             if give_up() {
                 return ControlFlow::Break(());
             }
-            resampler
-                .push(&chunk.samples, &mut emit)
+            let took = last
+                .filter(|&(_, sentence)| sentence == chunk.sentence)
+                .map(|(at, _)| at.elapsed().as_secs_f64());
+            let seconds = chunk.samples.len() as f64 / f64::from(chunk.sample_rate.max(1));
+            let open = gate.window(seconds, took);
+            let flow = resampler
+                .push(&chunk.samples, &mut |out| outlet.emit(out, open, &give_up))
                 .unwrap_or_else(|err| {
                     failed = Some(err);
                     ControlFlow::Break(())
-                })
+                });
+            last = Some((Instant::now(), chunk.sentence));
+            flow
         });
         if !give_up()
             && failed.is_none()
-            && let Err(err) = resampler.finish(&mut emit)
+            && let Err(err) = resampler.finish(&mut |out| outlet.emit(out, true, &give_up))
         {
             failed = Some(err);
         }
+        if gate.held() > 0.0 && !gate.is_open() {
+            tracing::debug!(
+                "Orator: phrase {id} held whole ({:.2} s) before playing",
+                gate.held()
+            );
+        }
+        // Whatever is still held (a phrase shorter than the start-up buffer) goes now; a
+        // phrase with nothing said (or cancelled first) still starts and ends, so its events
+        // arrive.
+        let _ = outlet.release(&give_up);
+        // Replays from the phrase cache arrive at once and say nothing about decoding speed.
+        if let Some(rtf) = gate.measured_rtf().filter(|&r| r > 0.01) {
+            *decode_rtf = Some(rtf);
+        }
+        let Outlet {
+            stream, started, ..
+        } = outlet;
         if !started {
-            // Nothing was said (or it was cancelled first): the phrase still starts and ends,
-            // so its events arrive.
             stream.mark(id, Edge::Start, &shutdown);
         }
         resampler.restart();
@@ -631,6 +654,62 @@ impl Worker {
         if let Err(err) = result {
             tracing::error!("Orator could not speak: {err}");
         }
+    }
+}
+
+/// Where a phrase's resampled audio goes: held back until its [`StartGate`] opens, then into
+/// the voice ring behind the phrase's start mark. The start mark goes in with the first
+/// samples, so the audio thread does not count the wait for them as an underrun.
+struct Outlet<'a> {
+    stream: &'a mut WorkerSide,
+    id: PhraseId,
+    held: Vec<f32>,
+    started: bool,
+}
+
+impl Outlet<'_> {
+    /// Takes `out`: into the ring if `open`, else held back.
+    fn emit(&mut self, out: &[f32], open: bool, give_up: &dyn Fn() -> bool) -> ControlFlow<()> {
+        if !open {
+            self.held.extend_from_slice(out);
+            return ControlFlow::Continue(());
+        }
+        if out.is_empty() {
+            return ControlFlow::Continue(());
+        }
+        if self.release(give_up).is_break() || !self.start(give_up) {
+            return ControlFlow::Break(());
+        }
+        if self.stream.push(out, give_up) {
+            ControlFlow::Continue(())
+        } else {
+            ControlFlow::Break(())
+        }
+    }
+
+    /// Sends what was held back (starting the phrase first).
+    fn release(&mut self, give_up: &dyn Fn() -> bool) -> ControlFlow<()> {
+        if self.held.is_empty() {
+            return ControlFlow::Continue(());
+        }
+        let sent = self.start(give_up) && self.stream.push(&self.held, give_up);
+        self.held.clear();
+        if sent {
+            ControlFlow::Continue(())
+        } else {
+            ControlFlow::Break(())
+        }
+    }
+
+    /// Puts the start mark in, once. False when the phrase was given up.
+    fn start(&mut self, give_up: &dyn Fn() -> bool) -> bool {
+        if !self.started {
+            if !self.stream.mark(self.id, Edge::Start, give_up) {
+                return false;
+            }
+            self.started = true;
+        }
+        true
     }
 }
 
