@@ -315,14 +315,18 @@ impl LoadedPlugin {
         }
     }
 
+    /// The plugin's gui extension.
+    fn gui_ext(&self) -> Result<PluginGui> {
+        self.instance
+            .plugin_shared_handle()
+            .get_extension::<PluginGui>()
+            .context("the plugin does not implement the gui extension")
+    }
+
     /// Opens the plugin's editor embedded in the X11 window `parent` and shows it. Returns the
     /// editor's size in pixels.
     pub fn open_editor(&mut self, parent: u32) -> Result<(u32, u32)> {
-        let gui = self
-            .instance
-            .plugin_shared_handle()
-            .get_extension::<PluginGui>()
-            .context("the plugin does not implement the gui extension")?;
+        let gui = self.gui_ext()?;
         let handle = self.instance.plugin_handle();
         let config = GuiConfiguration {
             api_type: GuiApiType::X11,
@@ -348,11 +352,7 @@ impl LoadedPlugin {
 
     /// Hides and destroys the editor opened by [`Self::open_editor`].
     pub fn close_editor(&mut self) -> Result<()> {
-        let gui = self
-            .instance
-            .plugin_shared_handle()
-            .get_extension::<PluginGui>()
-            .context("the plugin does not implement the gui extension")?;
+        let gui = self.gui_ext()?;
         let handle = self.instance.plugin_handle();
         gui.hide(&handle)
             .map_err(|e| anyhow!("gui.hide failed: {e:?}"))?;
