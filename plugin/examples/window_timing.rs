@@ -1,0 +1,51 @@
+//! Where a sentence's time to first audio goes: phonemes, then the front and each decoder window
+//! of [`Voice::infer_streaming`], timed from outside (median of 7 runs after a warm-up).
+//!
+//! `cargo run --release -p orator --example window_timing`
+
+use orator::tts::onnx::Voice;
+use orator::tts::phonemize::{Espeak, phonemize};
+use orator::tts::resources::Resources;
+use std::ops::ControlFlow;
+use std::time::Instant;
+
+fn main() -> anyhow::Result<()> {
+    let r = Resources::locate()?;
+    let voice = Voice::load(&r.default_voice(), &r.onnxruntime())?;
+    let settings = voice.config.defaults;
+    for text in std::env::args().skip(1) {
+        let started = Instant::now();
+        let mut espeak = Espeak::lock(&r.espeak_data())?;
+        let sentences = phonemize(&mut espeak, &voice.config.espeak_voice, &text)?;
+        drop(espeak);
+        let phonemes = started.elapsed();
+        let mut unknown = 0;
+        let ids = voice.config.phoneme_ids(&sentences[0], &mut unknown);
+        let mut runs: Vec<Vec<(f64, usize)>> = Vec::new();
+        for _ in 0..8 {
+            let started = Instant::now();
+            let mut marks = Vec::new();
+            voice.infer_streaming(&ids, &settings, &mut |audio| {
+                marks.push((started.elapsed().as_secs_f64() * 1e3, audio.len() / 256));
+                ControlFlow::Continue(())
+            })?;
+            runs.push(marks);
+        }
+        runs.remove(0);
+        let median = |w: usize| {
+            let mut t: Vec<f64> = runs.iter().map(|r| r[w].0).collect();
+            t.sort_by(f64::total_cmp);
+            t[t.len() / 2]
+        };
+        print!(
+            "{} ids, phonemes {:.1} ms; window end (frames kept):",
+            ids.len(),
+            phonemes.as_secs_f64() * 1e3
+        );
+        for (w, &(_, kept)) in runs[0].iter().enumerate() {
+            print!(" {:.1} ms ({kept})", median(w));
+        }
+        println!();
+    }
+    Ok(())
+}
