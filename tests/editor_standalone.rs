@@ -27,7 +27,20 @@ fn standalone_path() -> PathBuf {
 struct Killed(Child);
 
 impl Drop for Killed {
+    /// Asks the process to stop (SIGTERM), then kills it if it has not within 5 s (jackd
+    /// sometimes hangs on SIGTERM after its clients are gone: 2 of 5 runs here).
     fn drop(&mut self) {
+        if let Ok(pid) = libc::pid_t::try_from(self.0.id()) {
+            // SAFETY: signals our own child, which has not been reaped yet.
+            unsafe { libc::kill(pid, libc::SIGTERM) };
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = self.0.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
@@ -85,17 +98,20 @@ fn the_standalone_app_speaks_typed_text_into_jack() -> Result<()> {
     let display = Display::start(120)?;
     let x = X::connect(&display.name)?;
 
-    // A JACK server of our own, so no other client (or test) can collide with the app's name.
-    let server = format!("orator-test-{}", std::process::id());
+    // A JACK server of our own, so no other client can collide with the app's name. Its name is
+    // fixed: a server that did not stop cleanly stays in JACK's shared registry, which holds 8,
+    // and only a server of the same name reclaims a dead one's entry. With a name per run, 8
+    // unclean stops made every later run fail ("Too many servers already active").
+    let server = "orator-test";
     // SAFETY: set before any thread of this test binary (one test) reads the environment; the
     // JACK client library reads it when the capture client opens below.
-    unsafe { std::env::set_var("JACK_DEFAULT_SERVER", &server) };
+    unsafe { std::env::set_var("JACK_DEFAULT_SERVER", server) };
     let _jackd = Killed(
         Command::new("jackd")
             .args([
                 "--no-realtime",
                 "-n",
-                &server,
+                server,
                 "-d",
                 "dummy",
                 "-r",
@@ -113,7 +129,10 @@ fn the_standalone_app_speaks_typed_text_into_jack() -> Result<()> {
         match jack::Client::new("orator-tap", jack::ClientOptions::NO_START_SERVER) {
             Ok(client) => break client,
             Err(err) if started.elapsed() > Duration::from_secs(10) => {
-                bail!("the JACK server did not come up: {err}")
+                bail!(
+                    "the JACK server {server:?} did not come up: {err} (is another test run \
+                     using it?)"
+                )
             }
             Err(_) => std::thread::sleep(Duration::from_millis(100)),
         }
@@ -156,7 +175,7 @@ fn the_standalone_app_speaks_typed_text_into_jack() -> Result<()> {
                 "512",
             ])
             .env("DISPLAY", &display.name)
-            .env("JACK_DEFAULT_SERVER", &server)
+            .env("JACK_DEFAULT_SERVER", server)
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()

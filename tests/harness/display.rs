@@ -34,7 +34,18 @@ impl Display {
             }
             let name = format!(":{number}");
             let mut server = Command::new("Xvfb")
-                .args([&name, "-screen", "0", "1280x900x24", "-nolisten", "tcp"])
+                // `-noreset`: by default Xvfb resets when its last client leaves, and the
+                // readiness probe below is a client. A connection made during that reset is
+                // dropped ("failed to read whole buffer"), which failed CI once.
+                .args([
+                    &name,
+                    "-screen",
+                    "0",
+                    "1280x900x24",
+                    "-nolisten",
+                    "tcp",
+                    "-noreset",
+                ])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
