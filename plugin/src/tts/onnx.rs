@@ -127,12 +127,41 @@ enum Model {
     /// window instead of after the whole sentence.
     Streaming {
         front: Mutex<Session>,
+        /// The front's flow, split off to run in windows too ([`split::split_flow`]); `None`
+        /// if the voice's front did not split, and then the front gives the latent itself.
+        flow: Option<Flow>,
         decoder: Mutex<Session>,
         /// The latent's name (front output, decoder input).
         latent: String,
     },
     /// The whole model in one run (a voice that does not split).
     Whole(Mutex<Session>),
+}
+
+/// The flow part of a split front.
+#[derive(Debug)]
+struct Flow {
+    session: Mutex<Session>,
+    /// Its windowed input (`z_p`), then the other inputs the front gives it.
+    inputs: Vec<String>,
+}
+
+/// Context run through the flow on each side of the latent frames it must give, and dropped:
+/// the flow's receptive field is ±32 frames (4 coupling layers of 4 convolutions of width 5 in
+/// Piper voices).
+pub const FLOW_CONTEXT_FRAMES: usize = 32;
+
+/// Latent frames the flow gives per run after the first (which gives only the first decoder
+/// window's).
+pub const FLOW_STEP_FRAMES: usize = 512;
+
+/// Frames `[from, to)` of a `[1, channels, frames]` tensor's data, channel-major.
+fn frames_of(data: &[f32], channels: usize, frames: usize, from: usize, to: usize) -> Vec<f32> {
+    let mut out = Vec::with_capacity(channels * (to - from));
+    for c in 0..channels {
+        out.extend_from_slice(&data[c * frames + from..c * frames + to]);
+    }
+    out
 }
 
 /// Latent frames decoded in the first window of a sentence: small, so speech starts soon.
@@ -272,11 +301,45 @@ impl Voice {
                 latent,
             }) => {
                 bytes = None;
+                let names: Vec<&str> = noise.iter().map(|n| n.name.as_str()).collect();
+                let (front, flow) = match split::split_flow(&front, &latent, &names) {
+                    Ok(parts) => {
+                        drop(front);
+                        let mut inputs = vec![parts.input];
+                        inputs.extend(parts.extras);
+                        match build_session(env, &parts.flow) {
+                            Ok(session) => (
+                                parts.front,
+                                Some(Flow {
+                                    session: Mutex::new(session),
+                                    inputs,
+                                }),
+                            ),
+                            Err(e) => {
+                                tracing::warn!("{}: flow rejected ({e})", path.display());
+                                (
+                                    split::split_decoder(&read()?.0)
+                                        .map_err(|e| onnx(e.to_string()))?
+                                        .front,
+                                    None,
+                                )
+                            }
+                        }
+                    }
+                    Err(err) => {
+                        tracing::warn!(
+                            "{}: the flow runs whole per sentence ({err})",
+                            path.display()
+                        );
+                        (front, None)
+                    }
+                };
                 let front = build_session(env, &front);
                 let decoder = build_session(env, &decoder);
                 match (front, decoder) {
                     (Ok(front), Ok(decoder)) => Some(Model::Streaming {
                         front: Mutex::new(front),
+                        flow,
                         decoder: Mutex::new(decoder),
                         latent,
                     }),
@@ -481,33 +544,109 @@ impl Voice {
             }
             Model::Streaming {
                 front,
+                flow,
                 decoder,
                 latent: latent_name,
             } => {
-                let (shape, latent) = {
-                    let mut front = front.lock().unwrap_or_else(|e| e.into_inner());
-                    let outputs = front
-                        .run(inputs)
-                        .map_err(|e| RunError::NoiseTooShort(onnx(e)))?;
-                    let (shape, latent) = outputs[0]
+                let mut front = front.lock().unwrap_or_else(|e| e.into_inner());
+                let outputs = front
+                    .run(inputs)
+                    .map_err(|e| RunError::NoiseTooShort(onnx(e)))?;
+                let malformed = |what: &str, shape: &[i64]| {
+                    RunError::Other(VoiceError::Onnx {
+                        path: self.path.clone(),
+                        message: format!("unexpected {what} shape {shape:?}"),
+                    })
+                };
+                // Without a flow split, the front's one output is the latent.
+                let wanted: Vec<&str> = match flow {
+                    Some(flow) => flow.inputs.iter().map(String::as_str).collect(),
+                    None => vec![latent_name.as_str()],
+                };
+                let mut tensors = Vec::with_capacity(wanted.len());
+                for name in &wanted {
+                    let value = outputs.get(name).ok_or_else(|| malformed(name, &[]))?;
+                    let (shape, data) = value
                         .try_extract_tensor::<f32>()
                         .map_err(|e| RunError::Other(onnx(e)))?;
-                    (shape.to_vec(), latent.to_vec())
-                };
-                let (channels, frames) = match shape.as_slice() {
+                    tensors.push((shape.to_vec(), data.to_vec()));
+                }
+                drop(outputs);
+                drop(front);
+                let (channels, frames) = match tensors[0].0.as_slice() {
                     &[1, c, f] if c > 0 && f >= 0 => (c as usize, f as usize),
-                    other => {
-                        return Err(RunError::Other(VoiceError::Onnx {
-                            path: self.path.clone(),
-                            message: format!("unexpected latent shape {other:?}"),
-                        }));
+                    other => return Err(malformed("latent", other)),
+                };
+                // The latent, computed as far as `done` (all of it without a flow split).
+                let mut latent = Vec::new();
+                let mut latent_channels = channels;
+                let mut done = frames;
+                if flow.is_some() {
+                    done = 0;
+                } else {
+                    latent = std::mem::take(&mut tensors[0].1);
+                }
+                let mut flow_session = flow
+                    .as_ref()
+                    .map(|f| f.session.lock().unwrap_or_else(|e| e.into_inner()));
+                // Runs the flow so that the latent covers frames `[0, to)`.
+                let mut advance = |to: usize,
+                                   latent: &mut Vec<f32>,
+                                   latent_channels: &mut usize,
+                                   done: &mut usize|
+                 -> Result<(), RunError> {
+                    let (Some(session), Some(flow)) = (flow_session.as_mut(), flow) else {
+                        return Ok(());
+                    };
+                    if to <= *done {
+                        return Ok(());
                     }
+                    let from = done.saturating_sub(FLOW_CONTEXT_FRAMES);
+                    let end = (to + FLOW_CONTEXT_FRAMES).min(frames);
+                    let mut values = Vec::with_capacity(tensors.len());
+                    for (name, (shape, data)) in flow.inputs.iter().zip(&tensors) {
+                        // Tensors over the frames are windowed; others (a speaker embedding)
+                        // go whole.
+                        let tensor = match shape.as_slice() {
+                            &[1, c, f] if f as usize == frames => Tensor::from_array((
+                                [1usize, c as usize, end - from],
+                                frames_of(data, c as usize, frames, from, end),
+                            )),
+                            _ => Tensor::from_array((
+                                shape.iter().map(|&d| d.max(0) as usize).collect::<Vec<_>>(),
+                                data.clone(),
+                            )),
+                        }
+                        .map_err(|e| RunError::Other(onnx(e)))?;
+                        values.push((
+                            std::borrow::Cow::Borrowed(name.as_str()),
+                            ort::session::SessionInputValue::from(tensor),
+                        ));
+                    }
+                    let outputs = session.run(values).map_err(|e| RunError::Other(onnx(e)))?;
+                    let (shape, data) = outputs[0]
+                        .try_extract_tensor::<f32>()
+                        .map_err(|e| RunError::Other(onnx(e)))?;
+                    let c = match shape[..] {
+                        [1, c, f] if c > 0 && f as usize == end - from => c as usize,
+                        _ => return Err(malformed("flow output", shape)),
+                    };
+                    if latent.is_empty() {
+                        *latent_channels = c;
+                        latent.resize(c * frames, 0.0);
+                    }
+                    let n = end - from;
+                    for ch in 0..c.min(*latent_channels) {
+                        latent[ch * frames + *done..ch * frames + to]
+                            .copy_from_slice(&data[ch * n + *done - from..ch * n + to - from]);
+                    }
+                    *done = to;
+                    Ok(())
                 };
                 let mut busy = started.elapsed();
                 let mut decoder = decoder.lock().unwrap_or_else(|e| e.into_inner());
                 let mut start = 0;
                 let mut size = FIRST_WINDOW_FRAMES;
-                let mut window = Vec::new();
                 while start < frames {
                     let started = std::time::Instant::now();
                     // A short tail joins this window rather than costing a window (and its
@@ -519,13 +658,22 @@ impl Voice {
                     };
                     let from = start.saturating_sub(WINDOW_CONTEXT_FRAMES);
                     let to = (end + WINDOW_CONTEXT_FRAMES).min(frames);
-                    window.clear();
-                    for c in 0..channels {
-                        window.extend_from_slice(&latent[c * frames + from..c * frames + to]);
-                    }
-                    let tensor =
-                        Tensor::from_array(([1usize, channels, to - from], window.clone()))
-                            .map_err(|e| RunError::Other(onnx(e)))?;
+                    // The flow runs ahead in larger steps than the decoder after the first window:
+                    // each run also costs its context.
+                    let ahead = if done == 0 {
+                        to
+                    } else {
+                        (done + FLOW_STEP_FRAMES).max(to)
+                    };
+                    advance(
+                        ahead.min(frames),
+                        &mut latent,
+                        &mut latent_channels,
+                        &mut done,
+                    )?;
+                    let window = frames_of(&latent, latent_channels, frames, from, to);
+                    let tensor = Tensor::from_array(([1usize, latent_channels, to - from], window))
+                        .map_err(|e| RunError::Other(onnx(e)))?;
                     let outputs = decoder
                         .run(vec![(
                             std::borrow::Cow::Borrowed(latent_name.as_str()),
