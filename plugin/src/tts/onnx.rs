@@ -155,6 +155,12 @@ pub const FLOW_CONTEXT_FRAMES: usize = 32;
 /// window's).
 pub const FLOW_STEP_FRAMES: usize = 512;
 
+/// Sentences shorter than this (in latent frames; 256 samples each, about 3 s of speech at
+/// 22 050 Hz) run the flow once, whole: a first flow run over just the first window saves
+/// first-audio time in proportion to the sentence's length but costs its context (about 35 ms
+/// here) in total time, which short sentences cannot afford (+12 % at 4 words, measured).
+pub const FLOW_SPLIT_MIN_FRAMES: usize = 256;
+
 /// Frames `[from, to)` of a `[1, channels, frames]` tensor's data, channel-major.
 fn frames_of(data: &[f32], channels: usize, frames: usize, from: usize, to: usize) -> Vec<f32> {
     let mut out = Vec::with_capacity(channels * (to - from));
@@ -270,8 +276,10 @@ impl Voice {
         };
         let env = runtime(runtime_library).map_err(|e| onnx(e.to_string()))?;
         // Repeatability: replace the random nodes (see `graph`); a model that does not fit still
-        // loads, it just does not repeat exactly. Each step drops the bytes before it, so only
-        // one or two copies of the weights are in memory at a time.
+        // loads, it just does not repeat exactly. Each step drops the bytes before it and writes
+        // its output in one allocation, so at most two copies of the weights are in memory at a
+        // time (the file's and the rewritten model's, then the model's and its parts'), and each
+        // part's bytes go once its session is built.
         let read = || -> Result<(Vec<u8>, Vec<NoiseInput>), VoiceError> {
             let original = std::fs::read(path).map_err(|source| VoiceError::Io {
                 path: path.to_path_buf(),
@@ -303,13 +311,20 @@ impl Voice {
                 bytes = None;
                 let names: Vec<&str> = noise.iter().map(|n| n.name.as_str()).collect();
                 let (front, flow) = match split::split_flow(&front, &latent, &names) {
-                    Ok(parts) => {
+                    Ok(split::FlowSplit {
+                        front: head,
+                        flow: flow_bytes,
+                        input,
+                        extras,
+                    }) => {
                         drop(front);
-                        let mut inputs = vec![parts.input];
-                        inputs.extend(parts.extras);
-                        match build_session(env, &parts.flow) {
+                        let mut inputs = vec![input];
+                        inputs.extend(extras);
+                        let built = build_session(env, &flow_bytes);
+                        drop(flow_bytes);
+                        match built {
                             Ok(session) => (
-                                parts.front,
+                                head,
                                 Some(Flow {
                                     session: Mutex::new(session),
                                     inputs,
@@ -334,8 +349,10 @@ impl Voice {
                         (front, None)
                     }
                 };
-                let front = build_session(env, &front);
-                let decoder = build_session(env, &decoder);
+                // Each part's bytes go as soon as its session holds the weights.
+                let session = |bytes: Vec<u8>| build_session(env, &bytes);
+                let front = session(front);
+                let decoder = session(decoder);
                 match (front, decoder) {
                     (Ok(front), Ok(decoder)) => Some(Model::Streaming {
                         front: Mutex::new(front),
@@ -416,6 +433,12 @@ impl Voice {
     /// Whether sentences stream window by window (the model split at its decoder).
     pub fn is_streaming(&self) -> bool {
         matches!(self.model, Model::Streaming { .. })
+    }
+
+    /// Whether the flow also runs in windows for sentences of [`FLOW_SPLIT_MIN_FRAMES`] or more
+    /// (the front split before the flow, [`split::split_flow`]).
+    pub fn streams_the_flow(&self) -> bool {
+        matches!(self.model, Model::Streaming { flow: Some(_), .. })
     }
 
     /// Runs the model on one sentence's phoneme ids and returns its audio (mono, at
@@ -660,7 +683,7 @@ impl Voice {
                     let to = (end + WINDOW_CONTEXT_FRAMES).min(frames);
                     // The flow runs ahead in larger steps than the decoder after the first window:
                     // each run also costs its context.
-                    let ahead = if done == 0 {
+                    let ahead = if done == 0 && frames >= FLOW_SPLIT_MIN_FRAMES {
                         to
                     } else {
                         (done + FLOW_STEP_FRAMES).max(to)

@@ -17,7 +17,10 @@
 //! other field are copied byte for byte; only the graph's node, initializer, input, output and
 //! value-info lists are filtered.
 
-use super::graph::{Field, GraphError, LEN, fields, float3_value_info, put_len, text};
+use super::graph::{
+    Field, GraphError, LEN, fields, float3_value_info, model_with_graph, put_len, text,
+};
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 /// The two halves.
@@ -55,7 +58,6 @@ const LOCAL_OPS: &[&str] = &[
 ];
 
 struct Node<'a> {
-    raw: &'a [u8],
     op: &'a str,
     inputs: Vec<&'a str>,
     outputs: Vec<&'a str>,
@@ -79,7 +81,6 @@ fn has_subgraph(attribute: &[u8]) -> Result<bool, GraphError> {
 fn parse_node<'a>(field: &Field<'a>) -> Result<Node<'a>, GraphError> {
     let parts = fields(field.payload)?;
     let mut node = Node {
-        raw: field.raw,
         op: "",
         inputs: Vec::new(),
         outputs: Vec::new(),
@@ -236,10 +237,10 @@ pub fn split_decoder(model: &[u8]) -> Result<Split, GraphError> {
 
     let front = rebuild(
         &top,
-        &parts,
-        &nodes,
+        parts,
+        nodes,
         &front_nodes,
-        &initializers,
+        initializers,
         &Io {
             model_inputs: true,
             model_outputs: false,
@@ -249,10 +250,10 @@ pub fn split_decoder(model: &[u8]) -> Result<Split, GraphError> {
     )?;
     let decoder = rebuild(
         &top,
-        &parts,
-        &nodes,
+        parts,
+        nodes,
         &decoder_nodes,
-        &initializers,
+        initializers,
         &Io {
             model_inputs: false,
             model_outputs: true,
@@ -343,10 +344,12 @@ pub fn split_flow(front: &[u8], latent: &str, noise: &[&str]) -> Result<FlowSpli
         }
         for &tensor in &nodes[i].inputs {
             let from_front = producer.get(tensor).is_some_and(|p| head.contains(p));
-            if tensor != input && !constant.contains(tensor) && from_front {
-                if !extras.contains(&tensor) {
-                    extras.push(tensor);
-                }
+            if tensor != input
+                && !constant.contains(tensor)
+                && from_front
+                && !extras.contains(&tensor)
+            {
+                extras.push(tensor);
             }
         }
     }
@@ -460,58 +463,36 @@ fn rebuild(
     let latent_info = |latent: &str| {
         float3_value_info(latent, ["orator_batch", "orator_channels", "orator_frames"])
     };
-    let mut out = Vec::with_capacity(graph.iter().map(|f| f.raw.len()).sum());
+    let mut pieces: Vec<Cow<[u8]>> = Vec::new();
     let mut node_index = 0;
     for field in graph {
-        match field.number {
+        let wanted = match field.number {
             NODE => {
-                if keep.contains(&node_index) {
-                    out.extend_from_slice(nodes[node_index].raw);
-                }
                 node_index += 1;
+                keep.contains(&(node_index - 1))
             }
             INITIALIZER => {
                 let name = name_of(field.payload, 8)?;
-                if used.contains(name) && initializers.contains_key(name) {
-                    out.extend_from_slice(field.raw);
-                }
+                used.contains(name) && initializers.contains_key(name)
             }
-            INPUT => {
-                let name = name_of(field.payload, 1)?;
-                // The front keeps the model's inputs it uses; the other parts get new ones.
-                if io.model_inputs && used.contains(name) {
-                    out.extend_from_slice(field.raw);
-                }
-            }
-            OUTPUT => {
-                if io.model_outputs {
-                    out.extend_from_slice(field.raw);
-                }
-            }
-            VALUE_INFO => {
-                let name = name_of(field.payload, 1)?;
-                if produced.contains(name) {
-                    out.extend_from_slice(field.raw);
-                }
-            }
-            _ => out.extend_from_slice(field.raw),
+            // The front keeps the model's inputs it uses; the other parts get new ones.
+            INPUT => io.model_inputs && used.contains(name_of(field.payload, 1)?),
+            OUTPUT => io.model_outputs,
+            VALUE_INFO => produced.contains(name_of(field.payload, 1)?),
+            _ => true,
+        };
+        if wanted {
+            pieces.push(Cow::Borrowed(field.raw));
         }
     }
-    for name in io.outputs {
-        put_len(&mut out, OUTPUT, &latent_info(name));
-    }
-    for name in io.inputs {
-        put_len(&mut out, INPUT, &latent_info(name));
-    }
-    let mut model = Vec::with_capacity(out.len() + 64);
-    for field in top {
-        if field.number == 7 && field.wire == LEN {
-            put_len(&mut model, 7, &out);
-        } else {
-            model.extend_from_slice(field.raw);
+    for (number, names) in [(OUTPUT, io.outputs), (INPUT, io.inputs)] {
+        for name in names {
+            let mut field = Vec::new();
+            put_len(&mut field, number, &latent_info(name));
+            pieces.push(Cow::Owned(field));
         }
     }
-    Ok(model)
+    model_with_graph(top, &pieces)
 }
 
 #[cfg(test)]
