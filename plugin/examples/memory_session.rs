@@ -1,6 +1,7 @@
 //! Resident memory over a long speaking session (Linux: reads `/proc/self/status`): the voice
 //! is loaded, then sentences of varying length are spoken, one after another, for the given
-//! number of rounds. Prints the resident set after load and after each round, and the peak.
+//! number of rounds. Prints the resident set after load and after each round, the peak, and
+//! each round's synthesis time.
 //!
 //! `cargo run --release -p orator --example memory_session [rounds]` (default 20)
 
@@ -56,16 +57,18 @@ fn main() -> anyhow::Result<()> {
     let settings = voice.config.defaults;
     let mut seconds = 0.0;
     for round in 1..=rounds {
+        let started = std::time::Instant::now();
         for text in SENTENCES {
             engine.speak(text, &settings, &mut |chunk| {
                 seconds += chunk.samples.len() as f64 / f64::from(chunk.sample_rate);
                 ControlFlow::Continue(())
             })?;
         }
+        let took = started.elapsed().as_secs_f64();
         let (rss, peak) = resident()?;
         println!(
-            "round {round:3}: {seconds:7.1} s of speech so far, {rss:.1} MB resident, peak \
-             {peak:.1} MB"
+            "round {round:3}: {took:.2} s, {seconds:7.1} s of speech so far, {rss:.1} MB \
+             resident, peak {peak:.1} MB"
         );
     }
     Ok(())

@@ -8,6 +8,10 @@
 //! - graph optimisation disabled: session creation 183 ms instead of 499 ms, synthesis time the
 //!   same (measured through onnxruntime 1.32 with this voice).
 //! - memory pattern off: shapes vary per sentence; with it on, peak memory grows.
+//! - CPU arena on (ONNX Runtime's default). It keeps the largest window's activations, about
+//!   100 MB over the loaded voice. Off, resident memory after a sentence drops 55–70 MB but the
+//!   peak does not (200–254 MB, glibc keeps the freed blocks); off with a fixed mmap threshold
+//!   the peak is 177 MB but synthesis is 40 % slower (`examples/memory_session.rs`).
 
 use super::graph::{self, GraphError, NoiseInput};
 use super::split;
