@@ -1,7 +1,8 @@
 //! Where a sentence's time to first audio goes: phonemes, then the front and each decoder window
 //! of [`Voice::infer_streaming`], timed from outside (median of 7 runs after a warm-up).
 //!
-//! `cargo run --release -p orator --example window_timing`
+//! `cargo run --release -p orator --example window_timing [--whole] "<text>"...`; with
+//! `--whole`, the voice runs the whole model per sentence ([`Voice::load_whole`]), as Piper does.
 
 use orator::tts::onnx::Voice;
 use orator::tts::phonemize::{Espeak, phonemize};
@@ -11,9 +12,16 @@ use std::time::Instant;
 
 fn main() -> anyhow::Result<()> {
     let r = Resources::locate()?;
-    let voice = Voice::load(&r.default_voice(), &r.onnxruntime())?;
+    let mut texts: Vec<String> = std::env::args().skip(1).collect();
+    let whole = texts.first().is_some_and(|a| a == "--whole");
+    let voice = if whole {
+        texts.remove(0);
+        Voice::load_whole(&r.default_voice(), &r.onnxruntime())?
+    } else {
+        Voice::load(&r.default_voice(), &r.onnxruntime())?
+    };
     let settings = voice.config.defaults;
-    for text in std::env::args().skip(1) {
+    for text in texts {
         let started = Instant::now();
         let mut espeak = Espeak::lock(&r.espeak_data())?;
         let sentences = phonemize(&mut espeak, &voice.config.espeak_voice, &text)?;
