@@ -297,7 +297,6 @@ fn streamed_windows_equal_the_whole_model_on_a_corpus() {
     let r = resources();
     let streaming = engine();
     assert!(streaming.voice.is_streaming());
-    assert!(streaming.voice.streams_the_flow());
     let whole_voice =
         Voice::load_whole(&r.default_voice(), &r.onnxruntime()).expect("whole voice loads");
     assert!(

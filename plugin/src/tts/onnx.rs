@@ -8,10 +8,6 @@
 //! - graph optimisation disabled: session creation 183 ms instead of 499 ms, synthesis time the
 //!   same (measured through onnxruntime 1.32 with this voice).
 //! - memory pattern off: shapes vary per sentence; with it on, peak memory grows.
-//! - CPU arena on (ONNX Runtime's default). It keeps the largest window's activations, about
-//!   100 MB over the loaded voice. Off, resident memory after a sentence drops 55–70 MB but the
-//!   peak does not (200–254 MB, glibc keeps the freed blocks); off with a fixed mmap threshold
-//!   the peak is 177 MB but synthesis is 40 % slower (`examples/memory_session.rs`).
 
 use super::graph::{self, GraphError, NoiseInput};
 use super::split;
@@ -131,50 +127,12 @@ enum Model {
     /// window instead of after the whole sentence.
     Streaming {
         front: Mutex<Session>,
-        /// The front's flow, split off to run in windows too ([`split::split_flow`]); `None`
-        /// if the voice's front did not split, and then the front gives the latent itself.
-        flow: Option<Flow>,
         decoder: Mutex<Session>,
         /// The latent's name (front output, decoder input).
         latent: String,
     },
     /// The whole model in one run (a voice that does not split).
     Whole(Mutex<Session>),
-}
-
-/// The flow part of a split front.
-#[derive(Debug)]
-struct Flow {
-    session: Mutex<Session>,
-    /// Its windowed input (`z_p`), then the other inputs the front gives it.
-    inputs: Vec<String>,
-}
-
-/// Context run through the flow on each side of the latent frames it must give, and dropped:
-/// the flow's receptive field is ±32 frames (4 coupling layers of 4 convolutions of width 5 in
-/// Piper voices).
-pub const FLOW_CONTEXT_FRAMES: usize = 32;
-
-/// Latent frames the flow gives per run after the first (which gives only the first decoder
-/// window's).
-pub const FLOW_STEP_FRAMES: usize = 512;
-
-/// Sentences of at least this many latent frames would run the flow in windows. Turned off
-/// (`usize::MAX`): the flow's second run (512 frames and their context) comes between the
-/// first and second decoder windows and takes longer than the first window plays, so the
-/// real-time streaming test underran by 8384 samples at 48 kHz (CI from a clean clone,
-/// 2026-11-23). The start-up gate does not know about that run yet. Until it does, every
-/// sentence runs the flow whole in one run, as before. The windowed path stays: with it on,
-/// the corpus exactness test passed at ≥ 100 dB (docs/PERFORMANCE.md).
-pub const FLOW_SPLIT_MIN_FRAMES: usize = usize::MAX;
-
-/// Frames `[from, to)` of a `[1, channels, frames]` tensor's data, channel-major.
-fn frames_of(data: &[f32], channels: usize, frames: usize, from: usize, to: usize) -> Vec<f32> {
-    let mut out = Vec::with_capacity(channels * (to - from));
-    for c in 0..channels {
-        out.extend_from_slice(&data[c * frames + from..c * frames + to]);
-    }
-    out
 }
 
 /// Latent frames decoded in the first window of a sentence: small, so speech starts soon.
@@ -283,10 +241,8 @@ impl Voice {
         };
         let env = runtime(runtime_library).map_err(|e| onnx(e.to_string()))?;
         // Repeatability: replace the random nodes (see `graph`); a model that does not fit still
-        // loads, it just does not repeat exactly. Each step drops the bytes before it and writes
-        // its output in one allocation, so at most two copies of the weights are in memory at a
-        // time (the file's and the rewritten model's, then the model's and its parts'), and each
-        // part's bytes go once its session is built.
+        // loads, it just does not repeat exactly. Each step drops the bytes before it, so only
+        // one or two copies of the weights are in memory at a time.
         let read = || -> Result<(Vec<u8>, Vec<NoiseInput>), VoiceError> {
             let original = std::fs::read(path).map_err(|source| VoiceError::Io {
                 path: path.to_path_buf(),
@@ -316,54 +272,11 @@ impl Voice {
                 latent,
             }) => {
                 bytes = None;
-                let names: Vec<&str> = noise.iter().map(|n| n.name.as_str()).collect();
-                let (front, flow) = match split::split_flow(&front, &latent, &names) {
-                    Ok(split::FlowSplit {
-                        front: head,
-                        flow: flow_bytes,
-                        input,
-                        extras,
-                    }) => {
-                        drop(front);
-                        let mut inputs = vec![input];
-                        inputs.extend(extras);
-                        let built = build_session(env, &flow_bytes);
-                        drop(flow_bytes);
-                        match built {
-                            Ok(session) => (
-                                head,
-                                Some(Flow {
-                                    session: Mutex::new(session),
-                                    inputs,
-                                }),
-                            ),
-                            Err(e) => {
-                                tracing::warn!("{}: flow rejected ({e})", path.display());
-                                (
-                                    split::split_decoder(&read()?.0)
-                                        .map_err(|e| onnx(e.to_string()))?
-                                        .front,
-                                    None,
-                                )
-                            }
-                        }
-                    }
-                    Err(err) => {
-                        tracing::warn!(
-                            "{}: the flow runs whole per sentence ({err})",
-                            path.display()
-                        );
-                        (front, None)
-                    }
-                };
-                // Each part's bytes go as soon as its session holds the weights.
-                let session = |bytes: Vec<u8>| build_session(env, &bytes);
-                let front = session(front);
-                let decoder = session(decoder);
+                let front = build_session(env, &front);
+                let decoder = build_session(env, &decoder);
                 match (front, decoder) {
                     (Ok(front), Ok(decoder)) => Some(Model::Streaming {
                         front: Mutex::new(front),
-                        flow,
                         decoder: Mutex::new(decoder),
                         latent,
                     }),
@@ -440,12 +353,6 @@ impl Voice {
     /// Whether sentences stream window by window (the model split at its decoder).
     pub fn is_streaming(&self) -> bool {
         matches!(self.model, Model::Streaming { .. })
-    }
-
-    /// Whether the flow also runs in windows for sentences of [`FLOW_SPLIT_MIN_FRAMES`] or more
-    /// (the front split before the flow, [`split::split_flow`]).
-    pub fn streams_the_flow(&self) -> bool {
-        matches!(self.model, Model::Streaming { flow: Some(_), .. })
     }
 
     /// Runs the model on one sentence's phoneme ids and returns its audio (mono, at
@@ -574,109 +481,33 @@ impl Voice {
             }
             Model::Streaming {
                 front,
-                flow,
                 decoder,
                 latent: latent_name,
             } => {
-                let mut front = front.lock().unwrap_or_else(|e| e.into_inner());
-                let outputs = front
-                    .run(inputs)
-                    .map_err(|e| RunError::NoiseTooShort(onnx(e)))?;
-                let malformed = |what: &str, shape: &[i64]| {
-                    RunError::Other(VoiceError::Onnx {
-                        path: self.path.clone(),
-                        message: format!("unexpected {what} shape {shape:?}"),
-                    })
-                };
-                // Without a flow split, the front's one output is the latent.
-                let wanted: Vec<&str> = match flow {
-                    Some(flow) => flow.inputs.iter().map(String::as_str).collect(),
-                    None => vec![latent_name.as_str()],
-                };
-                let mut tensors = Vec::with_capacity(wanted.len());
-                for name in &wanted {
-                    let value = outputs.get(name).ok_or_else(|| malformed(name, &[]))?;
-                    let (shape, data) = value
+                let (shape, latent) = {
+                    let mut front = front.lock().unwrap_or_else(|e| e.into_inner());
+                    let outputs = front
+                        .run(inputs)
+                        .map_err(|e| RunError::NoiseTooShort(onnx(e)))?;
+                    let (shape, latent) = outputs[0]
                         .try_extract_tensor::<f32>()
                         .map_err(|e| RunError::Other(onnx(e)))?;
-                    tensors.push((shape.to_vec(), data.to_vec()));
-                }
-                drop(outputs);
-                drop(front);
-                let (channels, frames) = match tensors[0].0.as_slice() {
+                    (shape.to_vec(), latent.to_vec())
+                };
+                let (channels, frames) = match shape.as_slice() {
                     &[1, c, f] if c > 0 && f >= 0 => (c as usize, f as usize),
-                    other => return Err(malformed("latent", other)),
-                };
-                // The latent, computed as far as `done` (all of it without a flow split).
-                let mut latent = Vec::new();
-                let mut latent_channels = channels;
-                let mut done = frames;
-                if flow.is_some() {
-                    done = 0;
-                } else {
-                    latent = std::mem::take(&mut tensors[0].1);
-                }
-                let mut flow_session = flow
-                    .as_ref()
-                    .map(|f| f.session.lock().unwrap_or_else(|e| e.into_inner()));
-                // Runs the flow so that the latent covers frames `[0, to)`.
-                let mut advance = |to: usize,
-                                   latent: &mut Vec<f32>,
-                                   latent_channels: &mut usize,
-                                   done: &mut usize|
-                 -> Result<(), RunError> {
-                    let (Some(session), Some(flow)) = (flow_session.as_mut(), flow) else {
-                        return Ok(());
-                    };
-                    if to <= *done {
-                        return Ok(());
+                    other => {
+                        return Err(RunError::Other(VoiceError::Onnx {
+                            path: self.path.clone(),
+                            message: format!("unexpected latent shape {other:?}"),
+                        }));
                     }
-                    let from = done.saturating_sub(FLOW_CONTEXT_FRAMES);
-                    let end = (to + FLOW_CONTEXT_FRAMES).min(frames);
-                    let mut values = Vec::with_capacity(tensors.len());
-                    for (name, (shape, data)) in flow.inputs.iter().zip(&tensors) {
-                        // Tensors over the frames are windowed; others (a speaker embedding)
-                        // go whole.
-                        let tensor = match shape.as_slice() {
-                            &[1, c, f] if f as usize == frames => Tensor::from_array((
-                                [1usize, c as usize, end - from],
-                                frames_of(data, c as usize, frames, from, end),
-                            )),
-                            _ => Tensor::from_array((
-                                shape.iter().map(|&d| d.max(0) as usize).collect::<Vec<_>>(),
-                                data.clone(),
-                            )),
-                        }
-                        .map_err(|e| RunError::Other(onnx(e)))?;
-                        values.push((
-                            std::borrow::Cow::Borrowed(name.as_str()),
-                            ort::session::SessionInputValue::from(tensor),
-                        ));
-                    }
-                    let outputs = session.run(values).map_err(|e| RunError::Other(onnx(e)))?;
-                    let (shape, data) = outputs[0]
-                        .try_extract_tensor::<f32>()
-                        .map_err(|e| RunError::Other(onnx(e)))?;
-                    let c = match shape[..] {
-                        [1, c, f] if c > 0 && f as usize == end - from => c as usize,
-                        _ => return Err(malformed("flow output", shape)),
-                    };
-                    if latent.is_empty() {
-                        *latent_channels = c;
-                        latent.resize(c * frames, 0.0);
-                    }
-                    let n = end - from;
-                    for ch in 0..c.min(*latent_channels) {
-                        latent[ch * frames + *done..ch * frames + to]
-                            .copy_from_slice(&data[ch * n + *done - from..ch * n + to - from]);
-                    }
-                    *done = to;
-                    Ok(())
                 };
                 let mut busy = started.elapsed();
                 let mut decoder = decoder.lock().unwrap_or_else(|e| e.into_inner());
                 let mut start = 0;
                 let mut size = FIRST_WINDOW_FRAMES;
+                let mut window = Vec::new();
                 while start < frames {
                     let started = std::time::Instant::now();
                     // A short tail joins this window rather than costing a window (and its
@@ -688,24 +519,13 @@ impl Voice {
                     };
                     let from = start.saturating_sub(WINDOW_CONTEXT_FRAMES);
                     let to = (end + WINDOW_CONTEXT_FRAMES).min(frames);
-                    // The flow runs ahead in larger steps than the decoder after the first window:
-                    // each run also costs its context.
-                    let ahead = if frames < FLOW_SPLIT_MIN_FRAMES {
-                        frames
-                    } else if done == 0 {
-                        to
-                    } else {
-                        (done + FLOW_STEP_FRAMES).max(to)
-                    };
-                    advance(
-                        ahead.min(frames),
-                        &mut latent,
-                        &mut latent_channels,
-                        &mut done,
-                    )?;
-                    let window = frames_of(&latent, latent_channels, frames, from, to);
-                    let tensor = Tensor::from_array(([1usize, latent_channels, to - from], window))
-                        .map_err(|e| RunError::Other(onnx(e)))?;
+                    window.clear();
+                    for c in 0..channels {
+                        window.extend_from_slice(&latent[c * frames + from..c * frames + to]);
+                    }
+                    let tensor =
+                        Tensor::from_array(([1usize, channels, to - from], window.clone()))
+                            .map_err(|e| RunError::Other(onnx(e)))?;
                     let outputs = decoder
                         .run(vec![(
                             std::borrow::Cow::Borrowed(latent_name.as_str()),

@@ -17,10 +17,7 @@
 //! other field are copied byte for byte; only the graph's node, initializer, input, output and
 //! value-info lists are filtered.
 
-use super::graph::{
-    Field, GraphError, LEN, fields, float3_value_info, model_with_graph, put_len, text,
-};
-use std::borrow::Cow;
+use super::graph::{Field, GraphError, LEN, fields, float3_value_info, put_len, text};
 use std::collections::{HashMap, HashSet};
 
 /// The two halves.
@@ -58,6 +55,7 @@ const LOCAL_OPS: &[&str] = &[
 ];
 
 struct Node<'a> {
+    raw: &'a [u8],
     op: &'a str,
     inputs: Vec<&'a str>,
     outputs: Vec<&'a str>,
@@ -81,6 +79,7 @@ fn has_subgraph(attribute: &[u8]) -> Result<bool, GraphError> {
 fn parse_node<'a>(field: &Field<'a>) -> Result<Node<'a>, GraphError> {
     let parts = fields(field.payload)?;
     let mut node = Node {
+        raw: field.raw,
         op: "",
         inputs: Vec::new(),
         outputs: Vec::new(),
@@ -108,88 +107,51 @@ fn parse_node<'a>(field: &Field<'a>) -> Result<Node<'a>, GraphError> {
     Ok(node)
 }
 
-/// A model's main graph, read for splitting.
-struct Parsed<'a> {
-    /// The graph's fields.
-    parts: Vec<Field<'a>>,
-    nodes: Vec<Node<'a>>,
-    /// Initializer name → the whole field.
-    initializers: HashMap<&'a str, &'a [u8]>,
-    /// The graph's output names.
-    outputs: Vec<&'a str>,
-    /// Tensor → the node that computes it.
-    producer: HashMap<&'a str, usize>,
-    /// Tensors computed from initializers alone.
-    constant: HashSet<&'a str>,
-}
-
-impl<'a> Parsed<'a> {
-    fn new(top: &[Field<'a>]) -> Result<Self, GraphError> {
-        let graph = top
-            .iter()
-            .find(|f| f.number == 7 && f.wire == LEN)
-            .ok_or(GraphError::Malformed("no graph"))?;
-        let parts = fields(graph.payload)?;
-        let nodes: Vec<Node> = parts
-            .iter()
-            .filter(|f| f.number == NODE && f.wire == LEN)
-            .map(parse_node)
-            .collect::<Result<_, _>>()?;
-        let mut initializers: HashMap<&str, &[u8]> = HashMap::new();
-        for f in parts.iter().filter(|f| f.number == INITIALIZER) {
-            initializers.insert(name_of(f.payload, 8)?, f.raw); // TensorProto.name = 8
-        }
-        if parts.iter().any(|f| f.number == SPARSE_INITIALIZER) {
-            return Err(GraphError::Unsupported("sparse initializers".into()));
-        }
-        let outputs: Vec<&str> = parts
-            .iter()
-            .filter(|f| f.number == OUTPUT)
-            .map(|f| name_of(f.payload, 1))
-            .collect::<Result<_, _>>()?;
-        let producer: HashMap<&str, usize> = nodes
-            .iter()
-            .enumerate()
-            .flat_map(|(i, n)| n.outputs.iter().map(move |&o| (o, i)))
-            .collect();
-        // Nodes are in topological order.
-        let mut constant: HashSet<&str> = initializers.keys().copied().collect();
-        constant.insert("");
-        for node in &nodes {
-            if node.inputs.iter().all(|i| constant.contains(i)) {
-                constant.extend(node.outputs.iter().copied());
-            }
-        }
-        Ok(Self {
-            parts,
-            nodes,
-            initializers,
-            outputs,
-            producer,
-            constant,
-        })
-    }
-}
-
 /// Splits `model` (the bytes [`super::graph::make_repeatable`] returns, or an original Piper
 /// model) at the decoder's input. See the module docs.
 pub fn split_decoder(model: &[u8]) -> Result<Split, GraphError> {
     let top = fields(model)?;
-    let parsed = Parsed::new(&top)?;
-    let Parsed {
-        parts,
-        nodes,
-        initializers,
-        outputs,
-        producer,
-        constant,
-    } = &parsed;
+    let graph = top
+        .iter()
+        .find(|f| f.number == 7 && f.wire == LEN)
+        .ok_or(GraphError::Malformed("no graph"))?;
+    let parts = fields(graph.payload)?;
+    let nodes: Vec<Node> = parts
+        .iter()
+        .filter(|f| f.number == NODE && f.wire == LEN)
+        .map(parse_node)
+        .collect::<Result<_, _>>()?;
+    let mut initializers: HashMap<&str, &[u8]> = HashMap::new();
+    for f in parts.iter().filter(|f| f.number == INITIALIZER) {
+        initializers.insert(name_of(f.payload, 8)?, f.raw); // TensorProto.name = 8
+    }
+    if parts.iter().any(|f| f.number == SPARSE_INITIALIZER) {
+        return Err(GraphError::Unsupported("sparse initializers".into()));
+    }
+    let outputs: Vec<&str> = parts
+        .iter()
+        .filter(|f| f.number == OUTPUT)
+        .map(|f| name_of(f.payload, 1))
+        .collect::<Result<_, _>>()?;
+    let producer: HashMap<&str, usize> = nodes
+        .iter()
+        .enumerate()
+        .flat_map(|(i, n)| n.outputs.iter().map(move |&o| (o, i)))
+        .collect();
+    // Tensors computed from initializers alone (nodes are in topological order).
+    let mut constant: HashSet<&str> = initializers.keys().copied().collect();
+    constant.insert("");
+    for node in &nodes {
+        if node.inputs.iter().all(|i| constant.contains(i)) {
+            constant.extend(node.outputs.iter().copied());
+        }
+    }
     let output = *outputs
         .first()
         .ok_or(GraphError::Unsupported("no graph output".into()))?;
 
     // The first transposed convolution that the output depends on.
-    let cone = ancestors(nodes, producer, &[output], &[]);
+    let cone = ancestors(&nodes, &producer, &[output], None);
     let upsample = (0..nodes.len())
         .find(|&i| cone.contains(&i) && nodes[i].op == "ConvTranspose")
         .ok_or(GraphError::Unsupported(
@@ -217,7 +179,7 @@ pub fn split_decoder(model: &[u8]) -> Result<Split, GraphError> {
     }
 
     // The decoder: everything the outputs need, stopping at the latent and at initializers.
-    let decoder_nodes = ancestors(nodes, producer, outputs, &[latent]);
+    let decoder_nodes = ancestors(&nodes, &producer, &outputs, Some(latent));
     // Its nodes may read only the latent, initializers and each other's outputs: a tensor
     // with no producer is a model input, which would tie the decoder to the front.
     for &i in &decoder_nodes {
@@ -233,33 +195,23 @@ pub fn split_decoder(model: &[u8]) -> Result<Split, GraphError> {
             }
         }
     }
-    let front_nodes = ancestors(nodes, producer, &[latent], &[]);
+    let front_nodes = ancestors(&nodes, &producer, &[latent], None);
 
     let front = rebuild(
         &top,
-        parts,
-        nodes,
+        &parts,
+        &nodes,
         &front_nodes,
-        initializers,
-        &Io {
-            model_inputs: true,
-            model_outputs: false,
-            inputs: &[],
-            outputs: &[latent],
-        },
+        &initializers,
+        &Io::Front { latent },
     )?;
     let decoder = rebuild(
         &top,
-        parts,
-        nodes,
+        &parts,
+        &nodes,
         &decoder_nodes,
-        initializers,
-        &Io {
-            model_inputs: false,
-            model_outputs: true,
-            inputs: &[latent],
-            outputs: &[],
-        },
+        &initializers,
+        &Io::Decoder { latent },
     )?;
     Ok(Split {
         front,
@@ -268,157 +220,17 @@ pub fn split_decoder(model: &[u8]) -> Result<Split, GraphError> {
     })
 }
 
-/// The front split again at the flow's input (see [`split_flow`]).
-#[derive(Debug, Clone, PartialEq)]
-pub struct FlowSplit {
-    /// Phonemes (and scales, noise) → the flow's inputs: `input` first, then `extras`.
-    pub front: Vec<u8>,
-    /// The flow: `input` and `extras` → the latent.
-    pub flow: Vec<u8>,
-    /// The noisy prior the flow transforms (`z_p`), `[1, channels, frames]`.
-    pub input: String,
-    /// The flow's other inputs from the front, in order: the frame mask (`[1, 1, frames]`,
-    /// windowed with `input`) and, in a multi-speaker voice, the speaker embedding
-    /// (`[1, channels, 1]`, passed whole).
-    pub extras: Vec<String>,
-}
-
-/// Ops a noise tensor may pass through on its way to being added to the prior's mean.
-const NOISE_OPS: &[&str] = &["Slice", "Mul", "Div", "Cast", "Identity"];
-
-/// Splits a front made by [`split_decoder`] (whose output is `latent`) once more, before its
-/// normalising flow: VITS draws `z_p = m_p + noise · exp(logs_p) · noise_scale` over the latent
-/// frames and the flow turns it into the latent with convolutions only (local: ±32 frames in
-/// Piper voices), so, like the decoder, it can run on windows. Everything before it (text
-/// encoder, duration predictor, length regulation) stays in the front.
-///
-/// `z_p` is found by structure: the one `Add` that one of the graph's `noise` inputs reaches
-/// through single-consumer scaling (the duration predictor's noise goes into a flow of its
-/// own instead). The flow's other inputs are whatever else it reads from the front.
-pub fn split_flow(front: &[u8], latent: &str, noise: &[&str]) -> Result<FlowSplit, GraphError> {
-    let top = fields(front)?;
-    let parsed = Parsed::new(&top)?;
-    let Parsed {
-        parts,
-        nodes,
-        initializers,
-        producer,
-        constant,
-        ..
-    } = &parsed;
-    let mut consumers: HashMap<&str, Vec<usize>> = HashMap::new();
-    for (i, node) in nodes.iter().enumerate() {
-        for &input in &node.inputs {
-            consumers.entry(input).or_default().push(i);
-        }
-    }
-    let mut found = Vec::new();
-    for &start in noise {
-        let mut tensor = start;
-        while let Some([only]) = consumers.get(tensor).map(Vec::as_slice) {
-            let node = &nodes[*only];
-            match (node.op, node.outputs.as_slice()) {
-                ("Add", [sum]) => {
-                    found.push(*sum);
-                    break;
-                }
-                (op, [next]) if NOISE_OPS.contains(&op) => tensor = next,
-                _ => break,
-            }
-        }
-    }
-    let input = match found.as_slice() {
-        [one] => *one,
-        _ => {
-            return Err(GraphError::Unsupported(format!(
-                "{} noise additions before the flow (one expected)",
-                found.len()
-            )));
-        }
-    };
-    let head = ancestors(nodes, producer, &[input], &[]);
-    let mut extras: Vec<&str> = Vec::new();
-    for i in ancestors(nodes, producer, &[latent], &[input]) {
-        if head.contains(&i) {
-            continue;
-        }
-        for &tensor in &nodes[i].inputs {
-            let from_front = producer.get(tensor).is_some_and(|p| head.contains(p));
-            if tensor != input
-                && !constant.contains(tensor)
-                && from_front
-                && !extras.contains(&tensor)
-            {
-                extras.push(tensor);
-            }
-        }
-    }
-    extras.sort_unstable();
-    let mut stops = vec![input];
-    stops.extend(&extras);
-    let flow_nodes = ancestors(nodes, producer, &[latent], &stops);
-    if !flow_nodes.iter().any(|&i| nodes[i].op == "Conv") {
-        return Err(GraphError::Unsupported("no convolution in the flow".into()));
-    }
-    for &i in &flow_nodes {
-        for tensor in &nodes[i].inputs {
-            let known = stops.contains(tensor)
-                || tensor.is_empty()
-                || initializers.contains_key(tensor)
-                || producer.contains_key(tensor);
-            if !known {
-                return Err(GraphError::Unsupported(format!(
-                    "the flow would need the model input {tensor:?}"
-                )));
-            }
-        }
-    }
-    let front_nodes = ancestors(nodes, producer, &stops, &[]);
-    let front = rebuild(
-        &top,
-        parts,
-        nodes,
-        &front_nodes,
-        initializers,
-        &Io {
-            model_inputs: true,
-            model_outputs: false,
-            inputs: &[],
-            outputs: &stops,
-        },
-    )?;
-    let flow = rebuild(
-        &top,
-        parts,
-        nodes,
-        &flow_nodes,
-        initializers,
-        &Io {
-            model_inputs: false,
-            model_outputs: false,
-            inputs: &stops,
-            outputs: &[latent],
-        },
-    )?;
-    Ok(FlowSplit {
-        front,
-        flow,
-        input: input.to_owned(),
-        extras: extras.iter().map(|&e| e.to_owned()).collect(),
-    })
-}
-
 /// The nodes `targets` depend on, not looking past `stop`.
 fn ancestors(
     nodes: &[Node],
     producer: &HashMap<&str, usize>,
     targets: &[&str],
-    stop: &[&str],
+    stop: Option<&str>,
 ) -> HashSet<usize> {
     let mut seen = HashSet::new();
     let mut stack: Vec<&str> = targets.to_vec();
     while let Some(tensor) = stack.pop() {
-        if stop.contains(&tensor) {
+        if Some(tensor) == stop {
             continue;
         }
         if let Some(&p) = producer.get(tensor)
@@ -430,16 +242,12 @@ fn ancestors(
     seen
 }
 
-/// What a rebuilt part takes and gives.
-struct Io<'a> {
-    /// Keep the whole model's inputs that the part uses.
-    model_inputs: bool,
-    /// Keep the whole model's outputs.
-    model_outputs: bool,
-    /// Tensors made inputs (float, rank 3).
-    inputs: &'a [&'a str],
-    /// Tensors made outputs (float, rank 3).
-    outputs: &'a [&'a str],
+/// Which half is being rebuilt.
+enum Io<'a> {
+    /// The whole model's inputs; the latent as the only output.
+    Front { latent: &'a str },
+    /// The latent as the only input; the whole model's outputs.
+    Decoder { latent: &'a str },
 }
 
 /// A model with the graph cut down to `keep` (in the original order) and the inputs and
@@ -463,36 +271,56 @@ fn rebuild(
     let latent_info = |latent: &str| {
         float3_value_info(latent, ["orator_batch", "orator_channels", "orator_frames"])
     };
-    let mut pieces: Vec<Cow<[u8]>> = Vec::new();
+    let mut out = Vec::with_capacity(graph.iter().map(|f| f.raw.len()).sum());
     let mut node_index = 0;
     for field in graph {
-        let wanted = match field.number {
+        match field.number {
             NODE => {
+                if keep.contains(&node_index) {
+                    out.extend_from_slice(nodes[node_index].raw);
+                }
                 node_index += 1;
-                keep.contains(&(node_index - 1))
             }
             INITIALIZER => {
                 let name = name_of(field.payload, 8)?;
-                used.contains(name) && initializers.contains_key(name)
+                if used.contains(name) && initializers.contains_key(name) {
+                    out.extend_from_slice(field.raw);
+                }
             }
-            // The front keeps the model's inputs it uses; the other parts get new ones.
-            INPUT => io.model_inputs && used.contains(name_of(field.payload, 1)?),
-            OUTPUT => io.model_outputs,
-            VALUE_INFO => produced.contains(name_of(field.payload, 1)?),
-            _ => true,
-        };
-        if wanted {
-            pieces.push(Cow::Borrowed(field.raw));
+            INPUT => {
+                let name = name_of(field.payload, 1)?;
+                // The front keeps the model's inputs it uses; the decoder gets the latent.
+                if matches!(io, Io::Front { .. }) && used.contains(name) {
+                    out.extend_from_slice(field.raw);
+                }
+            }
+            OUTPUT => {
+                if matches!(io, Io::Decoder { .. }) {
+                    out.extend_from_slice(field.raw);
+                }
+            }
+            VALUE_INFO => {
+                let name = name_of(field.payload, 1)?;
+                if produced.contains(name) {
+                    out.extend_from_slice(field.raw);
+                }
+            }
+            _ => out.extend_from_slice(field.raw),
         }
     }
-    for (number, names) in [(OUTPUT, io.outputs), (INPUT, io.inputs)] {
-        for name in names {
-            let mut field = Vec::new();
-            put_len(&mut field, number, &latent_info(name));
-            pieces.push(Cow::Owned(field));
+    match io {
+        Io::Front { latent } => put_len(&mut out, OUTPUT, &latent_info(latent)),
+        Io::Decoder { latent } => put_len(&mut out, INPUT, &latent_info(latent)),
+    }
+    let mut model = Vec::with_capacity(out.len() + 64);
+    for field in top {
+        if field.number == 7 && field.wire == LEN {
+            put_len(&mut model, 7, &out);
+        } else {
+            model.extend_from_slice(field.raw);
         }
     }
-    model_with_graph(top, &pieces)
+    Ok(model)
 }
 
 #[cfg(test)]
