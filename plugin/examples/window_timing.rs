@@ -37,8 +37,11 @@ fn main() -> anyhow::Result<()> {
         for _ in 0..8 {
             let started = Instant::now();
             let mut marks = Vec::new();
-            voice.infer_streaming(&ids, &settings, &mut |audio| {
-                marks.push((started.elapsed().as_secs_f64() * 1e3, audio.len() / 256));
+            voice.infer_streaming(&ids, &settings, &mut |window| {
+                marks.push((
+                    started.elapsed().as_secs_f64() * 1e3,
+                    window.audio.len() / 256,
+                ));
                 ControlFlow::Continue(())
             })?;
             runs.push(marks);

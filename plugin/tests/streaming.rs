@@ -44,13 +44,19 @@ fn sentences_stream_at_real_time_pace_without_an_underrun() {
     let mut finished = Vec::new();
     let mut first_audio = None;
     let mut blocks = 0u32;
+    let mut late_blocks = Vec::new();
     while finished.len() < ids.len() {
         assert!(
             started.elapsed() < Duration::from_secs(60),
             "speech never finished"
         );
+        let before = audio.underruns();
         let voice = audio.read_voice(BLOCK);
-        if first_audio.is_none() && voice.iter().any(|&x| x != 0.0) {
+        let heard = voice.iter().any(|&x| x != 0.0);
+        if audio.underruns() != before {
+            late_blocks.push(blocks);
+        }
+        if first_audio.is_none() && heard {
             first_audio = Some(started.elapsed());
         }
         service.drain_events(&mut |event| {
@@ -70,7 +76,9 @@ fn sentences_stream_at_real_time_pace_without_an_underrun() {
     assert_eq!(
         audio.underruns(),
         0,
-        "voice samples were late while a phrase played"
+        "voice samples were late while a phrase played, in blocks {late_blocks:?} \
+         (first audio in block {:?})",
+        first_audio.map(|t| (t.as_secs_f64() * f64::from(RATE) / BLOCK as f64) as u32)
     );
     eprintln!(
         "streaming: first audio after {:.0} ms, {blocks} blocks played, no underrun",

@@ -39,6 +39,12 @@ pub struct Chunk {
     /// The sentence (or clause group) this chunk belongs to, counted from 0 in the text; a
     /// sentence's windows share it.
     pub sentence: usize,
+    /// The window's place in its sentence, from 0 ([`crate::tts::onnx::window_frames`]); 0 for
+    /// a whole sentence.
+    pub window: usize,
+    /// Seconds it took to decode per second of audio decoded (context included); `None` for
+    /// audio that was not synthesised now (a cache replay).
+    pub real_time_factor: Option<f64>,
 }
 
 /// Counters the editor and benches read. Written by whichever thread synthesises (relaxed
@@ -178,6 +184,8 @@ impl Engine {
                     samples: samples.to_vec(),
                     sample_rate: rendered.sample_rate,
                     sentence,
+                    window: 0,
+                    real_time_factor: None,
                 };
                 if on_chunk(chunk).is_break() {
                     break;
@@ -251,12 +259,15 @@ impl Engine {
                 let index = sentence_index;
                 let mut stopped = false;
                 let mut produced = 0u64;
+                let rate = self.voice.config.sample_rate;
                 let busy = self.voice.infer_streaming(&ids, settings, &mut |window| {
-                    produced += window.len() as u64;
+                    produced += window.audio.len() as u64;
                     let chunk = Chunk {
-                        samples: window.to_vec(),
-                        sample_rate: self.voice.config.sample_rate,
+                        samples: window.audio.to_vec(),
+                        sample_rate: rate,
                         sentence: index,
+                        window: window.index,
+                        real_time_factor: window.real_time_factor(rate),
                     };
                     let flow = on_chunk(chunk);
                     stopped |= flow.is_break();

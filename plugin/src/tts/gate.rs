@@ -1,25 +1,31 @@
 //! When a phrase may start playing: as soon as its first decoder window is ready, unless the
-//! speech thread is running so slowly (a busy machine, a big voice) that the next window would
-//! not be ready before the first has played. Then the start waits for more audio, so the phrase
-//! plays without gaps, a little later, instead of starting at once and stuttering.
+//! speech thread is running so slowly (a busy machine, a big voice) that a later window would
+//! not be ready before the audio ahead of it has played. Then the start waits for more audio,
+//! so the phrase plays without gaps, a little later, instead of starting at once and stuttering.
 //!
-//! This is the streaming player's start-up buffer, sized from measurement: the time each
-//! window took to synthesise over the audio it held (the real-time factor) predicts how long
-//! the next, larger one will take. Windows grow about 4× up to a cap, so one window of
-//! look-ahead is enough whenever the machine is at least about three times faster than real
-//! time; slower than real time, no start-up buffer short of the whole phrase helps.
+//! This is the streaming player's start-up buffer, sized from measurement: each window comes
+//! with the time it took to decode per second of audio decoded (the real-time factor). The
+//! slowest rate seen in this phrase and the one before predicts how long the next windows will
+//! take: on a virtual machine whose neighbours steal CPU, the rate swings 2× from one window to
+//! the next, and the last one alone underestimates. The windows' sizes are fixed
+//! ([`window_frames`]), so the gate checks every coming window until they reach their largest
+//! size; from there on each adds more audio than it costs whenever the machine is faster than
+//! real time with the margin. Slower than that, no start-up buffer short of the whole phrase
+//! helps.
 
-use super::onnx::{MAX_WINDOW_FRAMES, WINDOW_CONTEXT_FRAMES};
+use super::onnx::{MAX_WINDOW_FRAMES, WINDOW_CONTEXT_FRAMES, window_frames};
 
 /// Latent frames to samples in every Piper voice (the decoder's hop).
 const SAMPLES_PER_FRAME: f64 = 256.0;
 
-/// Headroom over the predicted time: predictions come from one window each.
-const MARGIN: f64 = 1.25;
+/// Headroom over the predicted decoding time. On this machine (2 cores, CPU stolen by
+/// neighbours) the rate measured on one window ranged 0.13–0.45, and rose 1.9× within one phrase
+/// (0.15 to 0.29, which underran at a margin of 1.5).
+const MARGIN: f64 = 2.0;
 
 /// Decoding real-time factor assumed before any window was measured (this machine's joe voice
-/// decodes at about 0.1 with one thread, so a first phrase starts on its first window unless
-/// the machine is slower).
+/// decodes at about 0.13 with one thread). Every synthesised window brings a measurement, so
+/// this only matters for audio that was not synthesised now.
 pub const DEFAULT_RTF: f64 = 0.15;
 
 /// Decides when a phrase's held audio may start playing.
@@ -27,54 +33,72 @@ pub const DEFAULT_RTF: f64 = 0.15;
 pub struct StartGate {
     /// Seconds of audio per latent frame at the voice's rate.
     frame_secs: f64,
-    /// Synthesis seconds per second of audio, as last measured (or assumed).
-    rtf: f64,
-    /// Whether `rtf` was measured on a window of this phrase.
-    measured: bool,
+    /// Synthesis seconds per second of audio decoded, the slowest of the last phrase.
+    prior: Option<f64>,
+    /// The slowest rate measured on a window of this phrase.
+    worst: Option<f64>,
     /// Audio held back so far, seconds.
     held: f64,
-    /// The last window's audio, seconds.
-    last: f64,
     open: bool,
 }
 
 impl StartGate {
-    /// A closed gate for a voice at `voice_rate` Hz, expecting `rtf` until it measures one.
+    /// A closed gate for a voice at `voice_rate` Hz, expecting windows to decode at `rtf` (the
+    /// last phrase's slowest) or slower.
     pub fn new(voice_rate: u32, rtf: Option<f64>) -> Self {
-        let rtf = rtf
-            .filter(|r| r.is_finite() && *r > 0.0)
-            .unwrap_or(DEFAULT_RTF);
         Self {
             frame_secs: SAMPLES_PER_FRAME / f64::from(voice_rate.max(1)),
-            rtf,
-            measured: false,
+            prior: rtf.filter(|r| r.is_finite() && *r > 0.0),
+            worst: None,
             held: 0.0,
-            last: 0.0,
             open: false,
         }
     }
 
-    /// Notes a window of `audio_secs` that took `took_secs` to synthesise (`took_secs` of the
-    /// first window includes the text front end, so it is not used as a rate). Returns whether
-    /// the phrase may play now; once open, the gate stays open.
-    pub fn window(&mut self, audio_secs: f64, took_secs: Option<f64>) -> bool {
-        if let Some(took) = took_secs
-            && audio_secs > 0.0
-            && took.is_finite()
-        {
-            self.rtf = took / audio_secs;
-            self.measured = true;
+    /// Notes a window of `audio_secs`, window `index` of its sentence, decoded at `rtf` seconds
+    /// per second of audio (`None`: audio that was not synthesised now). Returns whether the
+    /// phrase may play now; once open, the gate stays open.
+    pub fn window(&mut self, audio_secs: f64, index: usize, rtf: Option<f64>) -> bool {
+        if let Some(rtf) = rtf.filter(|r| r.is_finite() && *r > 0.0) {
+            self.worst = Some(self.worst.map_or(rtf, |w| w.max(rtf)));
         }
-        if self.open {
-            return true;
+        if !self.open {
+            self.held += audio_secs.max(0.0);
+            self.open = self.on_time(index + 1);
         }
-        self.held += audio_secs;
-        self.last = audio_secs;
-        let max_window = MAX_WINDOW_FRAMES as f64 * self.frame_secs;
-        let context = 2.0 * WINDOW_CONTEXT_FRAMES as f64 * self.frame_secs;
-        let next = (4.0 * self.last).min(max_window) + context;
-        self.open = self.held >= MARGIN * self.rtf * next;
         self.open
+    }
+
+    /// Whether, if the held audio started playing now, every window from `next` on would be
+    /// decoded (with the margin) before the audio ahead of it has played.
+    fn on_time(&self, next: usize) -> bool {
+        let context = 2.0 * WINDOW_CONTEXT_FRAMES as f64;
+        let rtf = self.rate();
+        let cost = |frames: f64| MARGIN * rtf * (frames + context) * self.frame_secs;
+        let mut ahead = self.held;
+        let mut busy = 0.0;
+        for index in next.. {
+            let frames = window_frames(index);
+            busy += cost(frames as f64);
+            if busy > ahead {
+                return false;
+            }
+            ahead += frames as f64 * self.frame_secs;
+            if frames == MAX_WINDOW_FRAMES {
+                break;
+            }
+        }
+        // Every later window is the largest: each keeps the lead if it costs less than it plays.
+        cost(MAX_WINDOW_FRAMES as f64) <= MAX_WINDOW_FRAMES as f64 * self.frame_secs
+    }
+
+    /// The rate windows are expected to decode at: the slowest of the last phrase and this
+    /// one's windows so far.
+    fn rate(&self) -> f64 {
+        match (self.prior, self.worst) {
+            (None, None) => DEFAULT_RTF,
+            (prior, worst) => prior.unwrap_or(0.0).max(worst.unwrap_or(0.0)),
+        }
     }
 
     /// Whether the phrase may play.
@@ -87,10 +111,10 @@ impl StartGate {
         self.held
     }
 
-    /// The decoding real-time factor measured on this phrase's last window, if any: the next
-    /// phrase's first guess.
+    /// The slowest decoding real-time factor measured on this phrase's windows, if any: the
+    /// next phrase's first guess.
     pub fn measured_rtf(&self) -> Option<f64> {
-        self.measured.then_some(self.rtf)
+        self.worst
     }
 }
 
@@ -103,48 +127,105 @@ mod tests {
         frames as f64 * 256.0 / 22050.0
     }
 
+    /// Plays `windows` (frames kept, decoding real-time factor) against the clock from the
+    /// moment the gate opens; returns whether any window arrived after the audio ahead of it
+    /// had played. Decoding is `slowdown` × slower than measured.
+    fn underruns(windows: &[(usize, f64)], slowdown: f64) -> bool {
+        let mut gate = StartGate::new(22050, None);
+        let context = 2 * WINDOW_CONTEXT_FRAMES;
+        let (mut now, mut out, mut started) = (0.0, 0.0, None::<f64>);
+        for (index, &(frames, rtf)) in windows.iter().enumerate() {
+            let decoded = if index == 0 {
+                frames + context / 2
+            } else {
+                frames + context
+            };
+            now += slowdown * rtf * secs(decoded);
+            if let Some(start) = started
+                && now > start + out
+            {
+                return true;
+            }
+            out += secs(frames);
+            if gate.window(secs(frames), index, Some(rtf)) && started.is_none() {
+                started = Some(now);
+            }
+        }
+        false
+    }
+
     #[test]
     fn a_fast_machine_starts_on_the_first_window() {
-        let mut gate = StartGate::new(22050, Some(0.1));
-        assert!(gate.window(secs(16), None));
+        let mut gate = StartGate::new(22050, None);
+        assert!(gate.window(secs(16), 0, Some(0.13)));
         assert!(gate.is_open());
     }
 
     #[test]
-    fn a_slow_machine_waits_until_the_next_window_cannot_be_late() {
-        // At 0.3 × real time, the 64-frame window (84 with context) takes 25 frames' worth of
-        // time (31.5 with the margin): more than the 16 frames held. That window measures
-        // 0.39 (its context counts), so the 256-frame one (276 with context) needs 136 frames:
-        // more than the 80 held. After it, 336 are held: enough.
-        let mut gate = StartGate::new(22050, Some(0.3));
-        assert!(!gate.window(secs(16), None));
-        assert!(!gate.window(secs(64), Some(0.3 * secs(84))));
-        assert!(gate.window(secs(256), Some(0.3 * secs(276))));
-        assert!(gate.window(secs(256), Some(10.0)), "open stays open");
+    fn a_slow_machine_waits_until_no_window_can_be_late() {
+        // At 0.2: the 32-frame window costs 2 × 0.2 × 52 = 20.8 frames' worth of time, more
+        // than the 16 held. After it 48 are held, and the 96-frame window costs 46.4 more
+        // (67.2 in all): still waiting. After that one 144 are held, against 110.4 for the
+        // 256-frame window, and from there each window costs less than it plays (256).
+        let mut gate = StartGate::new(22050, None);
+        assert!(!gate.window(secs(16), 0, Some(0.2)));
+        assert!(!gate.window(secs(32), 1, Some(0.2)));
+        assert!(gate.window(secs(96), 2, Some(0.2)));
+        assert!(gate.window(secs(256), 3, Some(10.0)), "open stays open");
     }
 
     #[test]
-    fn the_rate_measured_on_a_window_replaces_the_guess() {
-        let mut gate = StartGate::new(22050, Some(0.9));
-        assert!(!gate.window(secs(16), None));
-        // That window went at 0.05 × real time: 16 + 64 frames cover the next 276 easily.
-        assert!(gate.window(secs(64), Some(0.05 * secs(64))));
+    fn slower_than_real_time_with_the_margin_holds_the_whole_phrase() {
+        let mut gate = StartGate::new(22050, None);
+        for index in 0..20 {
+            assert!(!gate.window(secs(window_frames(index)), index, Some(0.7)));
+        }
+    }
+
+    #[test]
+    fn the_gate_prevents_underruns_it_is_told_about() {
+        // Every window measured at the same rate, one long sentence, decoding up to the margin
+        // slower than measured: from fast machines to ones slower than real time.
+        let sentence: Vec<usize> = (0..8).map(window_frames).collect();
+        for rtf in [0.05, 0.13, 0.19, 0.25, 0.4, 0.6, 0.9, 1.5] {
+            let windows: Vec<_> = sentence.iter().map(|&f| (f, rtf)).collect();
+            for slowdown in [0.5, 1.0, MARGIN] {
+                assert!(!underruns(&windows, slowdown), "rtf {rtf} × {slowdown}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_slowest_rate_of_the_phrase_and_the_one_before_predicts() {
+        // A quiet machine after a quiet phrase starts at once.
+        let mut gate = StartGate::new(22050, Some(0.1));
+        assert!(gate.window(secs(16), 0, Some(0.1)));
+        // After a busy phrase, a quiet first window does not open the gate by itself.
+        let mut gate = StartGate::new(22050, Some(0.4));
+        assert!(!gate.window(secs(16), 0, Some(0.1)));
+        // A slow window counts for the rest of the phrase, and for the next one.
+        let mut gate = StartGate::new(22050, Some(0.1));
+        assert!(!gate.window(secs(16), 0, Some(0.3)));
+        assert!(!gate.window(secs(32), 1, Some(0.1)));
+        assert_eq!(gate.measured_rtf(), Some(0.3));
     }
 
     #[test]
     fn windows_after_the_start_are_still_measured_for_the_next_phrase() {
         let mut gate = StartGate::new(22050, Some(0.1));
         assert_eq!(gate.measured_rtf(), None, "a hint is not a measurement");
-        assert!(gate.window(secs(16), None));
-        assert!(gate.window(secs(64), Some(0.5 * secs(64))));
+        assert!(gate.window(secs(16), 0, None), "a replay at the hint");
+        assert!(gate.window(secs(32), 1, Some(0.5)));
         assert_eq!(gate.measured_rtf(), Some(0.5));
     }
 
     #[test]
-    fn a_bad_hint_falls_back_to_the_default() {
+    fn a_bad_hint_or_measurement_falls_back() {
         for hint in [None, Some(f64::NAN), Some(0.0), Some(-1.0)] {
-            let gate = StartGate::new(22050, hint);
-            assert_eq!(gate.rtf, DEFAULT_RTF);
+            let mut gate = StartGate::new(22050, hint);
+            assert_eq!(gate.rate(), DEFAULT_RTF);
+            gate.window(secs(16), 0, hint);
+            assert_eq!(gate.rate(), DEFAULT_RTF);
         }
     }
 }

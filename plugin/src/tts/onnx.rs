@@ -135,13 +135,50 @@ enum Model {
     Whole(Mutex<Session>),
 }
 
-/// Latent frames decoded in the first window of a sentence: small, so speech starts soon.
-pub const FIRST_WINDOW_FRAMES: usize = 16;
-/// The largest window. Windows grow ×4 from the first up to this: each also decodes
-/// [`WINDOW_CONTEXT_FRAMES`] on each side, which costs 2 × 10 / 256 = 8 % more decoding at this
-/// size (31 % at a constant 64), while a window always takes far less time to decode than the
-/// one before it takes to play. Tuning measurements are in docs/PERFORMANCE.md.
-pub const MAX_WINDOW_FRAMES: usize = 256;
+/// Latent frames kept from each decoder window of a sentence, in order; the last size then
+/// repeats. The first is small, so speech starts soon. Every later window has to decode, with its
+/// context, while the audio already out plays: window k is on time while the decoding
+/// real-time factor r ≤ Σ_{j<k} w_j / Σ_{2≤j≤k} (w_j + 2 × context). This schedule keeps that
+/// bound at 0.286 or more for every k. Growing ×4 (16, 64, 256) allowed only 0.19, and this
+/// 2-core machine decodes at about 0.13, so a busy moment made it underrun (docs/PERFORMANCE.md).
+/// The schedule is fixed, never adapted to the machine: window edges change the audio at float
+/// noise, and a phrase has to render identically every time.
+pub const WINDOW_FRAMES: [usize; 4] = [16, 32, 96, 256];
+/// Latent frames decoded in the first window of a sentence.
+pub const FIRST_WINDOW_FRAMES: usize = WINDOW_FRAMES[0];
+/// The largest window. Each window also decodes [`WINDOW_CONTEXT_FRAMES`] on each side, which
+/// costs 2 × 10 / 256 = 8 % more decoding at this size.
+pub const MAX_WINDOW_FRAMES: usize = WINDOW_FRAMES[WINDOW_FRAMES.len() - 1];
+
+/// Latent frames kept from window `index` (from 0) of a sentence (a short tail joins the
+/// window before it, so a sentence's last window can be up to half as long again).
+pub fn window_frames(index: usize) -> usize {
+    WINDOW_FRAMES[index.min(WINDOW_FRAMES.len() - 1)]
+}
+
+/// One window of a sentence's audio, as [`Voice::infer_streaming`] hands it on.
+#[derive(Debug, Clone, Copy)]
+pub struct Decoded<'a> {
+    /// The window's audio (mono, at the voice's rate).
+    pub audio: &'a [f32],
+    /// The window's place in its sentence, from 0 (see [`window_frames`]).
+    pub index: usize,
+    /// Time spent decoding it (the whole model's run, for a voice that does not stream).
+    pub took: std::time::Duration,
+    /// Samples the decoder produced for it, context included: `took` over these (at the voice's
+    /// rate) is the decoding real-time factor.
+    pub decoded_samples: usize,
+}
+
+impl Decoded<'_> {
+    /// Seconds spent per second of audio decoded, if measurable.
+    pub fn real_time_factor(&self, sample_rate: u32) -> Option<f64> {
+        (self.decoded_samples > 0 && sample_rate > 0).then(|| {
+            self.took.as_secs_f64() / (self.decoded_samples as f64 / f64::from(sample_rate))
+        })
+    }
+}
+
 /// Context decoded on each side of a window and dropped: the decoder's receptive field is
 /// ±10.07 frames (shared/DECISIONS.md), so with 10 the windows join at float noise
 /// (125.7 dB SNR against the whole decode, `plugin/tests/split.rs`).
@@ -361,21 +398,21 @@ impl Voice {
     pub fn infer(&self, ids: &[i64], settings: &SynthesisSettings) -> Result<Vec<f32>, VoiceError> {
         let mut audio = Vec::new();
         self.infer_streaming(ids, settings, &mut |window| {
-            audio.extend_from_slice(window);
+            audio.extend_from_slice(window.audio);
             ControlFlow::Continue(())
         })?;
         Ok(audio)
     }
 
-    /// Like [`Voice::infer`], handing the audio to `on_audio` as it is decoded: a window of
-    /// [`FIRST_WINDOW_FRAMES`] latent frames first, then windows twice as long each time up to
-    /// [`MAX_WINDOW_FRAMES`] (the whole sentence at once for a voice that does not stream). Stops early when `on_audio` breaks.
+    /// Like [`Voice::infer`], handing the audio to `on_audio` as it is decoded, in windows of
+    /// [`WINDOW_FRAMES`] latent frames (the whole sentence at once for a voice that does not
+    /// stream). Stops early when `on_audio` breaks.
     /// Returns the time spent in ONNX Runtime (not in `on_audio`).
     pub fn infer_streaming(
         &self,
         ids: &[i64],
         settings: &SynthesisSettings,
-        on_audio: &mut dyn FnMut(&[f32]) -> ControlFlow<()>,
+        on_audio: &mut dyn FnMut(Decoded<'_>) -> ControlFlow<()>,
     ) -> Result<std::time::Duration, VoiceError> {
         let settings = settings.sanitized();
         let frames = (ids.len() as f32 * NOISE_FRAMES_PER_ID * settings.length_scale.max(1.0))
@@ -397,7 +434,7 @@ impl Voice {
         ids: &[i64],
         settings: &SynthesisSettings,
         noise_frames: usize,
-        on_audio: &mut dyn FnMut(&[f32]) -> ControlFlow<()>,
+        on_audio: &mut dyn FnMut(Decoded<'_>) -> ControlFlow<()>,
     ) -> Result<std::time::Duration, RunError> {
         let onnx = |e: ort::Error| VoiceError::Onnx {
             path: self.path.clone(),
@@ -476,7 +513,12 @@ impl Voice {
                     .map_err(|e| RunError::Other(onnx(e)))?;
                 let audio = volume(audio);
                 let busy = started.elapsed();
-                let _ = on_audio(&audio);
+                let _ = on_audio(Decoded {
+                    audio: &audio,
+                    index: 0,
+                    took: busy,
+                    decoded_samples: audio.len(),
+                });
                 Ok(busy)
             }
             Model::Streaming {
@@ -506,10 +548,11 @@ impl Voice {
                 let mut busy = started.elapsed();
                 let mut decoder = decoder.lock().unwrap_or_else(|e| e.into_inner());
                 let mut start = 0;
-                let mut size = FIRST_WINDOW_FRAMES;
+                let mut index = 0;
                 let mut window = Vec::new();
                 while start < frames {
                     let started = std::time::Instant::now();
+                    let size = window_frames(index);
                     // A short tail joins this window rather than costing a window (and its
                     // context) of its own.
                     let end = if frames - start <= size + size / 2 {
@@ -540,12 +583,19 @@ impl Voice {
                         .get((start - from) * per_frame..(end - from) * per_frame)
                         .unwrap_or_default();
                     let keep = volume(keep);
-                    busy += started.elapsed();
-                    if on_audio(&keep).is_break() {
+                    let took = started.elapsed();
+                    busy += took;
+                    let decoded = Decoded {
+                        audio: &keep,
+                        index,
+                        took,
+                        decoded_samples: audio.len(),
+                    };
+                    if on_audio(decoded).is_break() {
                         break;
                     }
                     start = end;
-                    size = (size * 4).min(MAX_WINDOW_FRAMES);
+                    index += 1;
                 }
                 Ok(busy)
             }

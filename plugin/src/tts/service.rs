@@ -30,7 +30,7 @@ use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, TryRecvError, channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How often the speech thread looks for requests from the audio thread when idle. Requests
 /// travel through a wait-free ring the audio thread cannot wake anyone with, so the thread
@@ -593,9 +593,6 @@ impl Worker {
             started: false,
         };
         let mut gate = StartGate::new(voice_rate, *decode_rtf);
-        // When the last window was handed on, and its sentence: the time to the next window
-        // of the same sentence is what decoding it took.
-        let mut last: Option<(Instant, usize)> = None;
         let settings = delivery.apply(
             engine.voice.config.defaults,
             engine.voice.config.num_speakers,
@@ -605,19 +602,14 @@ impl Worker {
             if give_up() {
                 return ControlFlow::Break(());
             }
-            let took = last
-                .filter(|&(_, sentence)| sentence == chunk.sentence)
-                .map(|(at, _)| at.elapsed().as_secs_f64());
             let seconds = chunk.samples.len() as f64 / f64::from(chunk.sample_rate.max(1));
-            let open = gate.window(seconds, took);
-            let flow = resampler
+            let open = gate.window(seconds, chunk.window, chunk.real_time_factor);
+            resampler
                 .push(&chunk.samples, &mut |out| outlet.emit(out, open, &give_up))
                 .unwrap_or_else(|err| {
                     failed = Some(err);
                     ControlFlow::Break(())
-                });
-            last = Some((Instant::now(), chunk.sentence));
-            flow
+                })
         });
         if !give_up()
             && failed.is_none()
