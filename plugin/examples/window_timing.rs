@@ -33,7 +33,8 @@ fn main() -> anyhow::Result<()> {
             anyhow::bail!("{text:?} has nothing to speak");
         };
         let ids = voice.config.phoneme_ids(first, &mut unknown);
-        let mut runs: Vec<Vec<(f64, usize)>> = Vec::new();
+        // Per run: (window end in ms from the start, frames kept, that window's decode in ms).
+        let mut runs: Vec<Vec<(f64, usize, f64)>> = Vec::new();
         for _ in 0..8 {
             let started = Instant::now();
             let mut marks = Vec::new();
@@ -41,24 +42,27 @@ fn main() -> anyhow::Result<()> {
                 marks.push((
                     started.elapsed().as_secs_f64() * 1e3,
                     window.audio.len() / 256,
+                    window.took.as_secs_f64() * 1e3,
                 ));
                 ControlFlow::Continue(())
             })?;
             runs.push(marks);
         }
         runs.remove(0);
-        let median = |w: usize| {
-            let mut t: Vec<f64> = runs.iter().map(|r| r[w].0).collect();
+        let median = |of: &dyn Fn(&[(f64, usize, f64)]) -> f64| {
+            let mut t: Vec<f64> = runs.iter().map(|r| of(r)).collect();
             t.sort_by(f64::total_cmp);
             t[t.len() / 2]
         };
+        // Before the first window's decode: the front (and the noise drawn for it).
+        let front = median(&|r| r[0].0 - r[0].2);
         print!(
-            "{} ids, phonemes {:.1} ms; window end (frames kept):",
+            "{} ids, phonemes {:.1} ms, front {front:.1} ms; window end (frames kept):",
             ids.len(),
             phonemes.as_secs_f64() * 1e3
         );
-        for (w, &(_, kept)) in runs[0].iter().enumerate() {
-            print!(" {:.1} ms ({kept})", median(w));
+        for (w, &(_, kept, _)) in runs[0].iter().enumerate() {
+            print!(" {:.1} ms ({kept})", median(&|r| r[w].0));
         }
         println!();
     }
