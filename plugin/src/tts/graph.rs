@@ -11,6 +11,8 @@
 //! The rewrite works on the protobuf wire format directly: every byte of the model it does not
 //! need to change is copied as is (no schema, so nothing is lost or reordered).
 
+use std::borrow::Cow;
+
 /// Why a model could not be rewritten (the voice then runs unchanged, without repeatability).
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum GraphError {
@@ -214,36 +216,82 @@ pub(super) fn text(bytes: &[u8]) -> Result<&str, GraphError> {
     std::str::from_utf8(bytes).map_err(|_| GraphError::Malformed("a name is not UTF-8"))
 }
 
-/// Replaces every `RandomNormalLike` node of the model's main graph (see the module docs).
-pub fn make_repeatable(model: &[u8]) -> Result<Repeatable, GraphError> {
-    let mut out = Vec::with_capacity(model.len() + 4096);
-    let mut noise = Vec::new();
-    let mut found_graph = false;
-    for field in fields(model)? {
-        // ModelProto.graph = 7
-        if field.number == 7 && field.wire == LEN && !found_graph {
-            found_graph = true;
-            let graph = rewrite_graph(field.payload, &mut noise)?;
-            put_len(&mut out, 7, &graph);
+fn varint_len(mut value: u64) -> usize {
+    let mut len = 1;
+    while value >= 0x80 {
+        value >>= 7;
+        len += 1;
+    }
+    len
+}
+
+/// The model `top` (a ModelProto's fields) with its graph (the first field 7) made of `graph`,
+/// in order: fields copied as they are or new ones. Written in one allocation of the final
+/// size: the graph holds the weights, so building it apart and then copying it into the model
+/// would hold them twice more (load's peak memory, docs/PERFORMANCE.md).
+pub(super) fn model_with_graph(top: &[Field], graph: &[Cow<[u8]>]) -> Result<Vec<u8>, GraphError> {
+    let graph_len: usize = graph.iter().map(|piece| piece.len()).sum();
+    let tag = 7 << 3 | u64::from(LEN);
+    let mut size = varint_len(tag) + varint_len(graph_len as u64) + graph_len;
+    let mut seen = false;
+    for field in top {
+        if field.number == 7 && field.wire == LEN && !seen {
+            seen = true;
+        } else {
+            size += field.raw.len();
+        }
+    }
+    if !seen {
+        return Err(GraphError::Malformed("no graph"));
+    }
+    let mut out = Vec::with_capacity(size);
+    let mut written = false;
+    for field in top {
+        if field.number == 7 && field.wire == LEN && !written {
+            written = true;
+            put_varint(&mut out, tag);
+            put_varint(&mut out, graph_len as u64);
+            for piece in graph {
+                out.extend_from_slice(piece);
+            }
         } else {
             out.extend_from_slice(field.raw);
         }
     }
-    if !found_graph {
-        return Err(GraphError::Malformed("no graph"));
-    }
+    debug_assert_eq!(out.len(), size);
+    Ok(out)
+}
+
+/// Replaces every `RandomNormalLike` node of the model's main graph (see the module docs).
+pub fn make_repeatable(model: &[u8]) -> Result<Repeatable, GraphError> {
+    let top = fields(model)?;
+    // ModelProto.graph = 7
+    let graph = top
+        .iter()
+        .find(|f| f.number == 7 && f.wire == LEN)
+        .ok_or(GraphError::Malformed("no graph"))?;
+    let mut noise = Vec::new();
+    let pieces = rewrite_graph(graph.payload, &mut noise)?;
     if noise.is_empty() {
         return Err(GraphError::NoRandomNodes);
     }
-    Ok(Repeatable { model: out, noise })
+    Ok(Repeatable {
+        model: model_with_graph(&top, &pieces)?,
+        noise,
+    })
 }
 
-fn rewrite_graph(graph: &[u8], noise: &mut Vec<NoiseInput>) -> Result<Vec<u8>, GraphError> {
-    let mut out = Vec::with_capacity(graph.len() + 4096);
+/// The graph's fields with the random nodes replaced (see the module docs), as pieces for
+/// [`model_with_graph`].
+fn rewrite_graph<'a>(
+    graph: &'a [u8],
+    noise: &mut Vec<NoiseInput>,
+) -> Result<Vec<Cow<'a, [u8]>>, GraphError> {
+    let mut pieces = Vec::new();
     for field in fields(graph)? {
         // GraphProto.node = 1
         if field.number != 1 || field.wire != LEN {
-            out.extend_from_slice(field.raw);
+            pieces.push(Cow::Borrowed(field.raw));
             continue;
         }
         let parts = fields(field.payload)?;
@@ -258,7 +306,7 @@ fn rewrite_graph(graph: &[u8], noise: &mut Vec<NoiseInput>) -> Result<Vec<u8>, G
             .map(|f| f.payload)
             .unwrap_or_default();
         if op_type != b"RandomNormalLike" || !(domain.is_empty() || domain == b"ai.onnx") {
-            out.extend_from_slice(field.raw);
+            pieces.push(Cow::Borrowed(field.raw));
             continue;
         }
         let inputs: Vec<&str> = parts
@@ -313,6 +361,7 @@ fn rewrite_graph(graph: &[u8], noise: &mut Vec<NoiseInput>) -> Result<Vec<u8>, G
         let ends = format!("orator_noise_{k}_ends");
         let starts = format!("orator_noise_{k}_starts");
         let axes = format!("orator_noise_{k}_axes");
+        let mut out = Vec::new();
         // Shape(x)[1..3] → the channel and length to cut the noise to.
         put_len(
             &mut out,
@@ -339,13 +388,14 @@ fn rewrite_graph(graph: &[u8], noise: &mut Vec<NoiseInput>) -> Result<Vec<u8>, G
         put_len(&mut out, 5, &int64_initializer(&starts, &[0, 0]));
         put_len(&mut out, 5, &int64_initializer(&axes, &[1, 2]));
         put_len(&mut out, 11, &float_input(&input));
+        pieces.push(Cow::Owned(out));
         noise.push(NoiseInput {
             name: input,
             mean,
             scale,
         });
     }
-    Ok(out)
+    Ok(pieces)
 }
 
 #[cfg(test)]
@@ -436,5 +486,44 @@ mod tests {
             make_repeatable(b"not a model at all"),
             Err(GraphError::Malformed(_))
         ));
+    }
+
+    #[test]
+    fn the_graph_is_written_in_place_of_the_old_one_with_its_length() {
+        let mut model = Vec::new();
+        put_uint(&mut model, 1, 8);
+        put_len(&mut model, 7, b"old graph");
+        put_len(&mut model, 2, b"producer");
+        let top = fields(&model).unwrap();
+        // 200 bytes: the length takes two varint bytes.
+        let big = vec![7u8; 150];
+        let pieces = [
+            Cow::Borrowed(&b"kept "[..]),
+            Cow::Owned(big.clone()),
+            Cow::Borrowed(&[1u8; 45][..]),
+        ];
+        let out = model_with_graph(&top, &pieces).unwrap();
+        assert_eq!(
+            out.capacity(),
+            out.len(),
+            "one allocation of the final size"
+        );
+        let parsed = fields(&out).unwrap();
+        assert_eq!(
+            parsed.iter().map(|f| f.number).collect::<Vec<_>>(),
+            [1, 7, 2]
+        );
+        let mut expected = b"kept ".to_vec();
+        expected.extend_from_slice(&big);
+        expected.extend_from_slice(&[1u8; 45]);
+        assert_eq!(parsed[1].payload, &expected[..]);
+        assert_eq!(parsed[2].payload, b"producer");
+
+        let mut no_graph = Vec::new();
+        put_len(&mut no_graph, 2, b"producer");
+        assert_eq!(
+            model_with_graph(&fields(&no_graph).unwrap(), &pieces),
+            Err(GraphError::Malformed("no graph"))
+        );
     }
 }

@@ -309,8 +309,17 @@ impl Voice {
                 latent,
             }) => {
                 bytes = None;
-                let front = build_session(env, &front);
-                let decoder = build_session(env, &decoder);
+                // Each part's bytes go as soon as its session holds the weights.
+                let front = {
+                    let session = build_session(env, &front);
+                    drop(front);
+                    session
+                };
+                let decoder = {
+                    let session = build_session(env, &decoder);
+                    drop(decoder);
+                    session
+                };
                 match (front, decoder) {
                     (Ok(front), Ok(decoder)) => Some(Model::Streaming {
                         front: Mutex::new(front),

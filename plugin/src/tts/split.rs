@@ -18,6 +18,7 @@
 //! value-info lists are filtered.
 
 use super::graph::{Field, GraphError, LEN, fields, float3_value_info, put_len, text};
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 /// The two halves.
@@ -271,56 +272,52 @@ fn rebuild(
     let latent_info = |latent: &str| {
         float3_value_info(latent, ["orator_batch", "orator_channels", "orator_frames"])
     };
-    let mut out = Vec::with_capacity(graph.iter().map(|f| f.raw.len()).sum());
+    // The graph's pieces, borrowed from the model where they are kept as they are, written
+    // into the new model in one allocation (`graph::model_with_graph`).
+    let mut out: Vec<Cow<[u8]>> = Vec::with_capacity(graph.len() + 1);
     let mut node_index = 0;
     for field in graph {
         match field.number {
             NODE => {
                 if keep.contains(&node_index) {
-                    out.extend_from_slice(nodes[node_index].raw);
+                    out.push(Cow::Borrowed(nodes[node_index].raw));
                 }
                 node_index += 1;
             }
             INITIALIZER => {
                 let name = name_of(field.payload, 8)?;
                 if used.contains(name) && initializers.contains_key(name) {
-                    out.extend_from_slice(field.raw);
+                    out.push(Cow::Borrowed(field.raw));
                 }
             }
             INPUT => {
                 let name = name_of(field.payload, 1)?;
                 // The front keeps the model's inputs it uses; the decoder gets the latent.
                 if matches!(io, Io::Front { .. }) && used.contains(name) {
-                    out.extend_from_slice(field.raw);
+                    out.push(Cow::Borrowed(field.raw));
                 }
             }
             OUTPUT => {
                 if matches!(io, Io::Decoder { .. }) {
-                    out.extend_from_slice(field.raw);
+                    out.push(Cow::Borrowed(field.raw));
                 }
             }
             VALUE_INFO => {
                 let name = name_of(field.payload, 1)?;
                 if produced.contains(name) {
-                    out.extend_from_slice(field.raw);
+                    out.push(Cow::Borrowed(field.raw));
                 }
             }
-            _ => out.extend_from_slice(field.raw),
+            _ => out.push(Cow::Borrowed(field.raw)),
         }
     }
+    let mut io_field = Vec::new();
     match io {
-        Io::Front { latent } => put_len(&mut out, OUTPUT, &latent_info(latent)),
-        Io::Decoder { latent } => put_len(&mut out, INPUT, &latent_info(latent)),
+        Io::Front { latent } => put_len(&mut io_field, OUTPUT, &latent_info(latent)),
+        Io::Decoder { latent } => put_len(&mut io_field, INPUT, &latent_info(latent)),
     }
-    let mut model = Vec::with_capacity(out.len() + 64);
-    for field in top {
-        if field.number == 7 && field.wire == LEN {
-            put_len(&mut model, 7, &out);
-        } else {
-            model.extend_from_slice(field.raw);
-        }
-    }
-    Ok(model)
+    out.push(Cow::Owned(io_field));
+    super::graph::model_with_graph(top, &out)
 }
 
 #[cfg(test)]
