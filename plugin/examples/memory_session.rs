@@ -1,6 +1,6 @@
 //! Resident memory over a long speaking session (Linux: reads `/proc/self/status`): the voice
 //! is loaded, then sentences of varying length are spoken, one after another, for the given
-//! number of rounds. Prints the resident set after load and after each round, the peak, and
+//! number of rounds. Prints the voice load time, the resident set after load and after each round, the peak, and
 //! each round's synthesis time.
 //!
 //! `cargo run --release -p orator --example memory_session [rounds]` (default 20)
@@ -50,9 +50,11 @@ fn main() -> anyhow::Result<()> {
         None => 20,
     };
     let r = Resources::locate()?;
+    let started = std::time::Instant::now();
     let voice = Voice::load(&r.default_voice(), &r.onnxruntime())?;
+    let load = started.elapsed().as_secs_f64() * 1e3;
     let (rss, peak) = resident()?;
-    println!("after load: {rss:.1} MB resident, peak {peak:.1} MB");
+    println!("after load ({load:.0} ms): {rss:.1} MB resident, peak {peak:.1} MB");
     let engine = Engine::new(voice.clone(), r.espeak_data());
     let settings = voice.config.defaults;
     let mut seconds = 0.0;

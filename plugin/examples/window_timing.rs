@@ -10,6 +10,16 @@ use orator::tts::resources::Resources;
 use std::ops::ControlFlow;
 use std::time::Instant;
 
+/// One window of one run.
+struct Mark {
+    /// When the window was handed on, from the start of the inference.
+    end_ms: f64,
+    /// Latent frames kept.
+    frames: usize,
+    /// Its decode alone.
+    decode_ms: f64,
+}
+
 fn main() -> anyhow::Result<()> {
     let r = Resources::locate()?;
     let mut texts: Vec<String> = std::env::args().skip(1).collect();
@@ -33,36 +43,35 @@ fn main() -> anyhow::Result<()> {
             anyhow::bail!("{text:?} has nothing to speak");
         };
         let ids = voice.config.phoneme_ids(first, &mut unknown);
-        // Per run: (window end in ms from the start, frames kept, that window's decode in ms).
-        let mut runs: Vec<Vec<(f64, usize, f64)>> = Vec::new();
+        let mut runs: Vec<Vec<Mark>> = Vec::new();
         for _ in 0..8 {
             let started = Instant::now();
             let mut marks = Vec::new();
             voice.infer_streaming(&ids, &settings, &mut |window| {
-                marks.push((
-                    started.elapsed().as_secs_f64() * 1e3,
-                    window.audio.len() / 256,
-                    window.took.as_secs_f64() * 1e3,
-                ));
+                marks.push(Mark {
+                    end_ms: started.elapsed().as_secs_f64() * 1e3,
+                    frames: window.audio.len() / 256,
+                    decode_ms: window.took.as_secs_f64() * 1e3,
+                });
                 ControlFlow::Continue(())
             })?;
             runs.push(marks);
         }
         runs.remove(0);
-        let median = |of: &dyn Fn(&[(f64, usize, f64)]) -> f64| {
+        let median = |of: &dyn Fn(&[Mark]) -> f64| {
             let mut t: Vec<f64> = runs.iter().map(|r| of(r)).collect();
             t.sort_by(f64::total_cmp);
             t[t.len() / 2]
         };
         // Before the first window's decode: the front (and the noise drawn for it).
-        let front = median(&|r| r[0].0 - r[0].2);
+        let front = median(&|r| r[0].end_ms - r[0].decode_ms);
         print!(
             "{} ids, phonemes {:.1} ms, front {front:.1} ms; window end (frames kept):",
             ids.len(),
             phonemes.as_secs_f64() * 1e3
         );
-        for (w, &(_, kept, _)) in runs[0].iter().enumerate() {
-            print!(" {:.1} ms ({kept})", median(&|r| r[w].0));
+        for (w, mark) in runs[0].iter().enumerate() {
+            print!(" {:.1} ms ({})", median(&|r| r[w].end_ms), mark.frames);
         }
         println!();
     }
