@@ -3,7 +3,7 @@
 //! produces, and what it does with bad input.
 
 use orator::tts::engine::{Chunk, Engine};
-use orator::tts::onnx::{FIRST_WINDOW_FRAMES, MAX_WINDOW_FRAMES, Voice};
+use orator::tts::onnx::{FIRST_WINDOW_FRAMES, MAX_WINDOW_FRAMES, Voice, tail_frames};
 use orator::tts::resources::Resources;
 use orator::tts::voice::VoiceError;
 use std::ops::ControlFlow;
@@ -56,19 +56,22 @@ fn each_sentence_streams_in_windows_of_real_speech() {
     let engine = engine();
     assert!(engine.voice.is_streaming(), "the default voice splits");
     let windows = speak_all(&engine, "Good morning. How are you today? Fine, thanks!");
-    // The first window of each sentence is 16 latent frames (256 samples each; up to half as
-    // much again when it takes a short tail along), the others grow up to 256 (plus a tail).
+    // The first window of each sentence is 16 latent frames (256 samples each), the others grow
+    // up to 128; a sentence's last window may take a short tail along.
     let mut previous = None;
     for window in &windows {
         let frames = window.samples.len() / 256;
         assert_eq!(window.samples.len() % 256, 0);
         if previous != Some(window.sentence) {
             assert!(
-                frames <= FIRST_WINDOW_FRAMES * 3 / 2,
+                frames <= FIRST_WINDOW_FRAMES + tail_frames(0),
                 "first window of a sentence: {frames} frames"
             );
         } else {
-            assert!(frames <= MAX_WINDOW_FRAMES * 3 / 2, "{frames} frames");
+            assert!(
+                frames <= MAX_WINDOW_FRAMES + tail_frames(usize::MAX),
+                "{frames} frames"
+            );
         }
         previous = Some(window.sentence);
     }

@@ -124,7 +124,7 @@ mod tests {
 
     /// Seconds of `frames` latent frames at 22.05 kHz.
     fn secs(frames: usize) -> f64 {
-        frames as f64 * 256.0 / 22050.0
+        frames as f64 * SAMPLES_PER_FRAME / 22050.0
     }
 
     /// Plays `windows` (frames kept, decoding real-time factor) against the clock from the
@@ -163,15 +163,25 @@ mod tests {
 
     #[test]
     fn a_slow_machine_waits_until_no_window_can_be_late() {
-        // At 0.2: the 32-frame window costs 2 × 0.2 × 52 = 20.8 frames' worth of time, more
-        // than the 16 held. After it 48 are held, and the 96-frame window costs 46.4 more
-        // (67.2 in all): still waiting. After that one 144 are held, against 110.4 for the
-        // 256-frame window, and from there each window costs less than it plays (256).
+        // At 0.25, with the margin of 2, a window costs half its decoded frames' worth of time.
+        // The 32-frame window costs 26 (52 decoded), more than the 16 held. After it 48 are
+        // held, and the 96-frame window costs 58: still waiting. After that one 144 are held,
+        // against 74 for the 128-frame window, and from there each window costs less than it
+        // plays (74 against 128).
+        let mut gate = StartGate::new(22050, None);
+        assert!(!gate.window(secs(16), 0, Some(0.25)));
+        assert!(!gate.window(secs(32), 1, Some(0.25)));
+        assert!(gate.window(secs(96), 2, Some(0.25)));
+        assert!(gate.window(secs(128), 3, Some(10.0)), "open stays open");
+    }
+
+    #[test]
+    fn a_little_slower_machine_starts_on_the_second_window() {
+        // At 0.2, after 48 frames the 96- and 128-frame windows cost 46.4 and 59.2: 105.6 in
+        // all against 144 played by the time the second is due.
         let mut gate = StartGate::new(22050, None);
         assert!(!gate.window(secs(16), 0, Some(0.2)));
-        assert!(!gate.window(secs(32), 1, Some(0.2)));
-        assert!(gate.window(secs(96), 2, Some(0.2)));
-        assert!(gate.window(secs(256), 3, Some(10.0)), "open stays open");
+        assert!(gate.window(secs(32), 1, Some(0.2)));
     }
 
     #[test]

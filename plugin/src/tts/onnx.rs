@@ -143,17 +143,39 @@ enum Model {
 /// 2-core machine decodes at about 0.13, so a busy moment made it underrun (docs/PERFORMANCE.md).
 /// The schedule is fixed, never adapted to the machine: window edges change the audio at float
 /// noise, and a phrase has to render identically every time.
-pub const WINDOW_FRAMES: [usize; 4] = [16, 32, 96, 256];
+///
+/// The largest window is 128 frames, not 256: ONNX Runtime's arena grows to the largest window's
+/// activations and keeps them, so this takes 30 MB off a speaking voice's memory, for 6 % more
+/// decoding on long sentences (docs/PERFORMANCE.md).
+pub const WINDOW_FRAMES: [usize; 4] = [16, 32, 96, 128];
 /// Latent frames decoded in the first window of a sentence.
 pub const FIRST_WINDOW_FRAMES: usize = WINDOW_FRAMES[0];
 /// The largest window. Each window also decodes [`WINDOW_CONTEXT_FRAMES`] on each side, which
-/// costs 2 × 10 / 256 = 8 % more decoding at this size.
+/// costs 2 × 10 / 128 = 16 % more decoding at this size.
 pub const MAX_WINDOW_FRAMES: usize = WINDOW_FRAMES[WINDOW_FRAMES.len() - 1];
 
-/// Latent frames kept from window `index` (from 0) of a sentence (a short tail joins the
-/// window before it, so a sentence's last window can be up to half as long again).
+/// Latent frames kept from window `index` (from 0) of a sentence, before a tail joins it (see
+/// [`window_end`]).
 pub fn window_frames(index: usize) -> usize {
     WINDOW_FRAMES[index.min(WINDOW_FRAMES.len() - 1)]
+}
+
+/// Most frames a sentence's last window takes along beyond its size: a short tail joins the
+/// window before it rather than costing a window (and its context) of its own. Half the
+/// window's size, and never more than the context a window of its own would decode, so no
+/// window is much larger than [`MAX_WINDOW_FRAMES`] (the arena's size follows the largest).
+pub fn tail_frames(index: usize) -> usize {
+    (window_frames(index) / 2).min(2 * WINDOW_CONTEXT_FRAMES)
+}
+
+/// Where window `index`, starting at latent frame `start`, ends in a sentence of `frames`.
+pub fn window_end(start: usize, index: usize, frames: usize) -> usize {
+    let size = window_frames(index);
+    if frames.saturating_sub(start) <= size + tail_frames(index) {
+        frames
+    } else {
+        start + size
+    }
 }
 
 /// One window of a sentence's audio, as [`Voice::infer_streaming`] hands it on.
@@ -561,14 +583,7 @@ impl Voice {
                 let mut window = Vec::new();
                 while start < frames {
                     let started = std::time::Instant::now();
-                    let size = window_frames(index);
-                    // A short tail joins this window rather than costing a window (and its
-                    // context) of its own.
-                    let end = if frames - start <= size + size / 2 {
-                        frames
-                    } else {
-                        start + size
-                    };
+                    let end = window_end(start, index, frames);
                     let from = start.saturating_sub(WINDOW_CONTEXT_FRAMES);
                     let to = (end + WINDOW_CONTEXT_FRAMES).min(frames);
                     window.clear();
@@ -607,6 +622,56 @@ impl Voice {
                     index += 1;
                 }
                 Ok(busy)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The windows a sentence of `frames` latent frames is decoded in, as (start, end).
+    fn windows(frames: usize) -> Vec<(usize, usize)> {
+        let (mut start, mut index, mut out) = (0, 0, Vec::new());
+        while start < frames {
+            let end = window_end(start, index, frames);
+            out.push((start, end));
+            start = end;
+            index += 1;
+        }
+        out
+    }
+
+    #[test]
+    fn windows_follow_the_schedule_and_a_short_tail_joins_the_last() {
+        // 16 + 8 fits the first window; one frame more needs a second.
+        assert_eq!(windows(24), [(0, 24)]);
+        assert_eq!(windows(25), [(0, 16), (16, 25)]);
+        // 4 words of the default voice: 87 frames.
+        assert_eq!(windows(87), [(0, 16), (16, 48), (48, 87)]);
+        // Past the schedule, windows are 128 frames and a tail of up to 20 joins the last.
+        assert_eq!(windows(144 + 128 + 20).last(), Some(&(144, 292)));
+        assert_eq!(
+            windows(144 + 128 + 21)[3..],
+            [(144, 272), (272, 293)],
+            "a longer tail is a window of its own"
+        );
+    }
+
+    #[test]
+    fn windows_cover_every_frame_once_and_none_is_much_larger_than_the_largest() {
+        for frames in 1..2000 {
+            let windows = windows(frames);
+            assert_eq!(windows.first().map(|w| w.0), Some(0));
+            assert_eq!(windows.last().map(|w| w.1), Some(frames));
+            for pair in windows.windows(2) {
+                assert_eq!(pair[0].1, pair[1].0, "{frames} frames: {windows:?}");
+            }
+            for (index, &(start, end)) in windows.iter().enumerate() {
+                assert!(end > start);
+                assert!(end - start <= window_frames(index) + tail_frames(index));
+                assert!(end - start <= MAX_WINDOW_FRAMES + 2 * WINDOW_CONTEXT_FRAMES);
             }
         }
     }
