@@ -37,7 +37,7 @@ pub struct Repeatable {
 }
 
 /// One noise input: its name and the distribution the replaced node drew from.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct NoiseInput {
     /// Graph input name.
     pub name: String,

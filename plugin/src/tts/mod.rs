@@ -3,6 +3,7 @@
 //! Everything here runs off the audio thread.
 
 pub mod cache;
+pub mod compiled;
 pub mod engine;
 pub mod gate;
 pub mod graph;

@@ -8,7 +8,11 @@
 //! - graph optimisation disabled: session creation 183 ms instead of 499 ms, synthesis time the
 //!   same (measured through onnxruntime 1.32 with this voice).
 //! - memory pattern off: shapes vary per sentence; with it on, peak memory grows.
+//!
+//! A streaming voice's two sessions are built, from the second load on, on its split model saved
+//! in ONNX Runtime's format and used in place ([`compiled`]).
 
+use super::compiled;
 use super::graph::{self, GraphError, NoiseInput};
 use super::split;
 use super::voice::{SynthesisSettings, VoiceConfig, VoiceError};
@@ -75,6 +79,27 @@ pub fn intra_op_threads() -> usize {
 
 /// Creates a session with the options the module docs explain.
 pub fn build_session(env: &ort::environment::Environment, model: &[u8]) -> Result<Session, String> {
+    session_with(env, model, Build::Plain)
+}
+
+/// How [`session_with`] builds a session besides the common options.
+#[derive(Debug, Clone, Copy)]
+enum Build<'a> {
+    /// From ONNX bytes, weights copied.
+    Plain,
+    /// From ONNX bytes, weights copied, and the model saved in ONNX Runtime's format to this
+    /// path ([`compiled`]).
+    Save(&'a Path),
+    /// From `.ort` bytes used in place: the session reads its weights from `model` for as long
+    /// as it lives, so the caller keeps the bytes alive longer than the session.
+    InPlace,
+}
+
+fn session_with(
+    env: &ort::environment::Environment,
+    model: &[u8],
+    how: Build<'_>,
+) -> Result<Session, String> {
     let text = |e: &dyn std::fmt::Display| e.to_string();
     let builder = Session::builder(env).map_err(|e| text(&e))?;
     let builder = builder
@@ -83,7 +108,20 @@ pub fn build_session(env: &ort::environment::Environment, model: &[u8]) -> Resul
     let builder = builder
         .with_optimization_level(GraphOptimizationLevel::Disable)
         .map_err(|e| text(&e))?;
-    let mut builder = builder.with_memory_pattern(false).map_err(|e| text(&e))?;
+    let builder = builder.with_memory_pattern(false).map_err(|e| text(&e))?;
+    let mut builder = match how {
+        Build::Plain => builder,
+        Build::Save(path) => builder
+            .with_config_entry("session.save_model_format", "ORT")
+            .map_err(|e| text(&e))?
+            .with_optimized_model_path(path)
+            .map_err(|e| text(&e))?,
+        Build::InPlace => builder
+            .with_config_entry("session.use_ort_model_bytes_directly", "1")
+            .map_err(|e| text(&e))?
+            .with_config_entry("session.use_ort_model_bytes_for_initializers", "1")
+            .map_err(|e| text(&e))?,
+    };
     builder.commit_from_memory(model).map_err(|e| text(&e))
 }
 
@@ -104,6 +142,9 @@ pub struct Voice {
     /// Noise inputs that replaced the model's random nodes (empty if the rewrite did not apply;
     /// the voice then works but does not repeat exactly).
     noise: Vec<NoiseInput>,
+    /// The cached parts the sessions read their weights from ([`compiled`]), if they were built
+    /// on them. Declared after `model`: fields drop in order, the sessions first.
+    mapped: Option<compiled::Mapped>,
 }
 
 /// Why one run failed: possibly because the noise inputs were too short for the sentence
@@ -270,7 +311,14 @@ impl Voice {
         if let Some(voice) = voices.get(&key).and_then(Weak::upgrade) {
             return Ok(voice);
         }
-        let voice = Arc::new(Self::load_uncached(&key.0, &key.1, runtime_library, true)?);
+        let cache = compiled::default_dir();
+        let voice = Arc::new(Self::load_uncached(
+            &key.0,
+            &key.1,
+            runtime_library,
+            true,
+            cache.as_deref(),
+        )?);
         voices.insert(key, Arc::downgrade(&voice));
         Ok(voice)
     }
@@ -284,6 +332,25 @@ impl Voice {
             &config,
             runtime_library,
             false,
+            None,
+        )?))
+    }
+
+    /// A private instance of the voice (not shared with other callers of [`Voice::load`]) that
+    /// streams, keeping its split model in `cache` (see [`compiled`]; `None`: built from the
+    /// model every time). For tests and measurements of the cache.
+    pub fn load_private(
+        model: &Path,
+        runtime_library: &Path,
+        cache: Option<&Path>,
+    ) -> Result<Arc<Voice>, VoiceError> {
+        let config = config_path(model);
+        Ok(Arc::new(Self::load_uncached(
+            model,
+            &config,
+            runtime_library,
+            true,
+            cache,
         )?))
     }
 
@@ -292,6 +359,7 @@ impl Voice {
         config_path: &Path,
         runtime_library: &Path,
         streaming: bool,
+        cache: Option<&Path>,
     ) -> Result<Voice, VoiceError> {
         let config = VoiceConfig::load(config_path)?;
         let onnx = |message: String| VoiceError::Onnx {
@@ -299,6 +367,41 @@ impl Voice {
             message,
         };
         let env = runtime(runtime_library).map_err(|e| onnx(e.to_string()))?;
+        // The split model saved by an earlier load, used in place: no rewrite, no copies.
+        let entry = cache
+            .filter(|_| streaming)
+            .and_then(|dir| compiled::Entry::new(dir, path, runtime_library));
+        if let Some(entry) = &entry {
+            match entry.open() {
+                Ok(mapped) => {
+                    let front = session_with(env, &mapped.front, Build::InPlace);
+                    let decoder = session_with(env, &mapped.decoder, Build::InPlace);
+                    match (front, decoder) {
+                        (Ok(front), Ok(decoder)) => {
+                            let model = Model::Streaming {
+                                front: Mutex::new(front),
+                                decoder: Mutex::new(decoder),
+                                latent: mapped.meta.latent.clone(),
+                            };
+                            let noise = mapped.meta.noise.clone();
+                            return Self::finish(
+                                path,
+                                config_path,
+                                config,
+                                model,
+                                noise,
+                                Some(mapped),
+                            );
+                        }
+                        (Err(e), _) | (_, Err(e)) => tracing::warn!(
+                            "{}: the cached split model is unusable ({e}); rebuilding it",
+                            path.display()
+                        ),
+                    }
+                }
+                Err(e) => tracing::debug!("{}: no cached split model ({e})", path.display()),
+            }
+        }
         // Repeatability: replace the random nodes (see `graph`); a model that does not fit still
         // loads, it just does not repeat exactly. Each step drops the bytes before it, so only
         // one or two copies of the weights are in memory at a time.
@@ -331,17 +434,39 @@ impl Voice {
                 latent,
             }) => {
                 bytes = None;
+                // Saved for the next load, if there is a cache to save to.
+                let saving = entry.as_ref().and_then(|entry| match entry.prepare() {
+                    Ok(paths) => Some((entry, paths)),
+                    Err(e) => {
+                        tracing::warn!("voice cache: {e}");
+                        None
+                    }
+                });
+                let how = |part: usize| match &saving {
+                    Some((_, paths)) => Build::Save(if part == 0 { &paths.0 } else { &paths.1 }),
+                    None => Build::Plain,
+                };
                 // Each part's bytes go as soon as its session holds the weights.
                 let front = {
-                    let session = build_session(env, &front);
+                    let session = session_with(env, &front, how(0));
                     drop(front);
                     session
                 };
                 let decoder = {
-                    let session = build_session(env, &decoder);
+                    let session = session_with(env, &decoder, how(1));
                     drop(decoder);
                     session
                 };
+                if let Some((entry, (front_tmp, decoder_tmp))) = &saving {
+                    let saved = match (&front, &decoder) {
+                        (Ok(_), Ok(_)) => entry.commit(front_tmp, decoder_tmp, &latent, &noise),
+                        _ => Err("the split model was rejected".into()),
+                    };
+                    if let Err(e) = saved {
+                        tracing::warn!("voice cache: {}: {e}", path.display());
+                        entry.discard(&[front_tmp, decoder_tmp]);
+                    }
+                }
                 match (front, decoder) {
                     (Ok(front), Ok(decoder)) => Some(Model::Streaming {
                         front: Mutex::new(front),
@@ -375,8 +500,34 @@ impl Voice {
                 ))
             }
         };
+        Self::finish(path, config_path, config, model, noise, None)
+    }
+
+    /// Makes the voice and checks the model's inputs against its config. The voice is made
+    /// first so that, on an error too, its sessions drop before the bytes they may read from.
+    fn finish(
+        path: &Path,
+        config_path: &Path,
+        config: VoiceConfig,
+        model: Model,
+        noise: Vec<NoiseInput>,
+        mapped: Option<compiled::Mapped>,
+    ) -> Result<Voice, VoiceError> {
+        let mut voice = Voice {
+            path: path.to_path_buf(),
+            config_path: config_path.to_path_buf(),
+            config,
+            model,
+            has_sid: false,
+            noise,
+            mapped,
+        };
+        let onnx = |message: String| VoiceError::Onnx {
+            path: path.to_path_buf(),
+            message,
+        };
         let names: Vec<String> = {
-            let session = match &model {
+            let session = match &voice.model {
                 Model::Streaming { front, .. } => front,
                 Model::Whole(session) => session,
             };
@@ -395,22 +546,20 @@ impl Voice {
                 )));
             }
         }
-        let has_sid = names.contains(&"sid");
-        if config.num_speakers > 1 && !has_sid {
+        voice.has_sid = names.contains(&"sid");
+        if voice.config.num_speakers > 1 && !voice.has_sid {
             return Err(onnx(format!(
                 "the config says {} speakers but the model takes no speaker id; the .onnx and \
                  .onnx.json do not belong together",
-                config.num_speakers
+                voice.config.num_speakers
             )));
         }
-        Ok(Voice {
-            path: path.to_path_buf(),
-            config_path: config_path.to_path_buf(),
-            config,
-            model,
-            has_sid,
-            noise,
-        })
+        Ok(voice)
+    }
+
+    /// Whether the sessions read their weights in place from the voice cache ([`compiled`]).
+    pub fn is_mapped(&self) -> bool {
+        self.mapped.is_some()
     }
 
     /// Whether the same phrase renders identically every time (the random nodes were replaced).

@@ -1,0 +1,270 @@
+//! A voice's split model, kept on disk in ONNX Runtime's own format and used in place.
+//!
+//! Loading a Piper voice means reading its model, rewriting it (`graph`), splitting it
+//! (`split`) and building two sessions that copy every weight. The first load of a voice saves
+//! both parts as `.ort` files (ONNX Runtime serialises them itself: no Python, on every platform
+//! it runs on); later loads map those files and build the sessions on them in place
+//! (`session.use_ort_model_bytes_directly` and `..._for_initializers`). The weights then stay in
+//! the page cache, shared by every process that speaks with the voice, instead of being copied
+//! into each one, and loading skips the rewrite: measured in docs/PERFORMANCE.md.
+//!
+//! An entry is keyed by the model file (canonical path, length, modification time), the ONNX
+//! Runtime library (path, length, modification time: its format follows its version) and
+//! [`FORMAT`]. A missing, stale or unreadable entry only costs the slower load: the voice is
+//! built from its model as before and the entry written again. Files are written under a
+//! temporary name and renamed, never changed in place, because a mapped file that changes
+//! under a running session would crash it.
+
+use super::graph::NoiseInput;
+use memmap2::Mmap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Makes temporary names unique within the process (the process id, across processes).
+static WRITES: AtomicU64 = AtomicU64::new(0);
+
+/// A temporary name for `name` in `dir`, unique to this write.
+fn temporary(dir: &Path, name: &str) -> PathBuf {
+    let n = WRITES.fetch_add(1, Ordering::Relaxed);
+    dir.join(format!("{name}.{}-{n}.tmp", std::process::id()))
+}
+
+/// Bumped whenever the rewrite or the split changes what is saved.
+const FORMAT: u32 = 1;
+
+/// The folder voices are kept in: `ORATOR_VOICE_CACHE` if set (empty: no cache), else the
+/// user's cache folder (`~/.cache/orator/voices` on Linux).
+pub fn default_dir() -> Option<PathBuf> {
+    match std::env::var_os("ORATOR_VOICE_CACHE") {
+        Some(dir) if dir.is_empty() => None,
+        Some(dir) => Some(PathBuf::from(dir)),
+        None => dirs::cache_dir().map(|d| d.join("orator").join("voices")),
+    }
+}
+
+/// What the sessions need besides the two parts (stored beside them as JSON).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Meta {
+    /// [`FORMAT`] when written.
+    format: u32,
+    /// The key the entry was written for, in full (the folder name is its hash).
+    key: String,
+    /// The latent's name: the front's output and the decoder's input.
+    pub latent: String,
+    /// The noise inputs the rewrite made.
+    pub noise: Vec<NoiseInput>,
+}
+
+/// A voice's entry in the cache folder.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    dir: PathBuf,
+    key: String,
+}
+
+/// The two parts of a voice, mapped from the cache. The sessions built on them borrow the
+/// mapped bytes: keep this alive for as long as they are (the voice drops its sessions first).
+#[derive(Debug)]
+pub struct Mapped {
+    /// The front's `.ort` bytes.
+    pub front: Mmap,
+    /// The decoder's `.ort` bytes.
+    pub decoder: Mmap,
+    /// The rest of what the sessions need.
+    pub meta: Meta,
+}
+
+/// Length and modification time of `path`, as text for a key.
+fn stamp(path: &Path) -> std::io::Result<String> {
+    let meta = std::fs::metadata(path)?;
+    let modified = meta
+        .modified()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    Ok(format!("{}:{}:{modified}", path.display(), meta.len()))
+}
+
+impl Entry {
+    /// The entry for the model at `model` run by the library at `runtime` (both canonical), in
+    /// `dir`. `None` if either file cannot be looked at.
+    pub fn new(dir: &Path, model: &Path, runtime: &Path) -> Option<Entry> {
+        let key = format!(
+            "orator voice cache {FORMAT}\n{}\n{}",
+            stamp(model).ok()?,
+            stamp(runtime).ok()?
+        );
+        // FNV-1a: a name for the folder, not a check (the full key is compared on load).
+        let mut hash = 0xcbf2_9ce4_8422_2325u64;
+        for byte in key.bytes() {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        let name = model
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        Some(Entry {
+            dir: dir.join(format!("{name}-{hash:016x}")),
+            key,
+        })
+    }
+
+    /// Where the front's `.ort` file goes.
+    pub fn front_path(&self) -> PathBuf {
+        self.dir.join("front.ort")
+    }
+
+    /// Where the decoder's `.ort` file goes.
+    pub fn decoder_path(&self) -> PathBuf {
+        self.dir.join("decoder.ort")
+    }
+
+    fn meta_path(&self) -> PathBuf {
+        self.dir.join("meta.json")
+    }
+
+    /// The entry's parts, if it is complete and was written for this key.
+    pub fn open(&self) -> Result<Mapped, String> {
+        let text = std::fs::read(self.meta_path()).map_err(|e| e.to_string())?;
+        let meta: Meta = serde_json::from_slice(&text).map_err(|e| e.to_string())?;
+        if meta.format != FORMAT || meta.key != self.key {
+            return Err("written for another model or runtime".into());
+        }
+        let map = |path: PathBuf| -> Result<Mmap, String> {
+            let file =
+                std::fs::File::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            // SAFETY: the cache's files are only ever replaced by renaming a new file over them,
+            // never written in place, so the mapped bytes do not change while they are mapped.
+            unsafe { Mmap::map(&file) }.map_err(|e| format!("{}: {e}", path.display()))
+        };
+        Ok(Mapped {
+            front: map(self.front_path())?,
+            decoder: map(self.decoder_path())?,
+            meta,
+        })
+    }
+
+    /// Makes the entry's folder and returns temporary paths for the two parts, to be saved by
+    /// ONNX Runtime and then committed with [`Entry::commit`].
+    pub fn prepare(&self) -> Result<(PathBuf, PathBuf), String> {
+        std::fs::create_dir_all(&self.dir).map_err(|e| format!("{}: {e}", self.dir.display()))?;
+        Ok((
+            temporary(&self.dir, "front.ort"),
+            temporary(&self.dir, "decoder.ort"),
+        ))
+    }
+
+    /// Moves the saved parts into place and writes the entry's description last, so a reader
+    /// sees the whole entry or none of it.
+    pub fn commit(
+        &self,
+        front: &Path,
+        decoder: &Path,
+        latent: &str,
+        noise: &[NoiseInput],
+    ) -> Result<(), String> {
+        let io = |path: &Path, e: std::io::Error| format!("{}: {e}", path.display());
+        if !front.is_file() || !decoder.is_file() {
+            return Err("ONNX Runtime did not save the parts".into());
+        }
+        std::fs::rename(front, self.front_path()).map_err(|e| io(front, e))?;
+        std::fs::rename(decoder, self.decoder_path()).map_err(|e| io(decoder, e))?;
+        let meta = Meta {
+            format: FORMAT,
+            key: self.key.clone(),
+            latent: latent.to_owned(),
+            noise: noise.to_vec(),
+        };
+        let text = serde_json::to_vec_pretty(&meta).map_err(|e| e.to_string())?;
+        let tmp = temporary(&self.dir, "meta.json");
+        std::fs::write(&tmp, text).map_err(|e| io(&tmp, e))?;
+        std::fs::rename(&tmp, self.meta_path()).map_err(|e| io(&tmp, e))
+    }
+
+    /// Removes what [`Entry::prepare`] left behind after a failure (best effort).
+    pub fn discard(&self, paths: &[&Path]) {
+        for path in paths {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("orator-compiled-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn an_entry_round_trips_and_a_changed_model_is_a_new_entry() {
+        let dir = scratch("round");
+        let model = dir.join("voice.onnx");
+        let runtime = dir.join("libonnxruntime.so");
+        std::fs::write(&model, b"model").unwrap();
+        std::fs::write(&runtime, b"runtime").unwrap();
+        let entry = Entry::new(&dir, &model, &runtime).unwrap();
+        assert!(entry.open().is_err(), "nothing saved yet");
+        let (front, decoder) = entry.prepare().unwrap();
+        std::fs::write(&front, b"front bytes").unwrap();
+        std::fs::write(&decoder, b"decoder bytes").unwrap();
+        let noise = vec![NoiseInput {
+            name: "orator_noise_0".into(),
+            mean: 0.0,
+            scale: 1.0,
+        }];
+        entry.commit(&front, &decoder, "latent", &noise).unwrap();
+        let mapped = entry.open().unwrap();
+        assert_eq!(&mapped.front[..], b"front bytes");
+        assert_eq!(&mapped.decoder[..], b"decoder bytes");
+        assert_eq!(mapped.meta.latent, "latent");
+        assert_eq!(mapped.meta.noise, noise);
+        assert!(!front.exists(), "the temporary files were moved");
+
+        // A different length changes the key: the old entry is not found.
+        std::fs::write(&model, b"another model").unwrap();
+        let changed = Entry::new(&dir, &model, &runtime).unwrap();
+        assert!(changed.open().is_err());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_damaged_or_foreign_description_is_refused() {
+        let dir = scratch("damaged");
+        let model = dir.join("voice.onnx");
+        std::fs::write(&model, b"model").unwrap();
+        let entry = Entry::new(&dir, &model, &model).unwrap();
+        let (front, decoder) = entry.prepare().unwrap();
+        std::fs::write(&front, b"f").unwrap();
+        std::fs::write(&decoder, b"d").unwrap();
+        entry.commit(&front, &decoder, "latent", &[]).unwrap();
+        std::fs::write(entry.meta_path(), b"{ not json").unwrap();
+        assert!(entry.open().is_err());
+        let foreign = Meta {
+            format: FORMAT,
+            key: "some other key".into(),
+            latent: "latent".into(),
+            noise: Vec::new(),
+        };
+        std::fs::write(entry.meta_path(), serde_json::to_vec(&foreign).unwrap()).unwrap();
+        assert!(entry.open().is_err());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn saving_fails_cleanly_when_runtime_saved_nothing() {
+        let dir = scratch("nothing");
+        let model = dir.join("voice.onnx");
+        std::fs::write(&model, b"model").unwrap();
+        let entry = Entry::new(&dir, &model, &model).unwrap();
+        let (front, decoder) = entry.prepare().unwrap();
+        assert!(entry.commit(&front, &decoder, "latent", &[]).is_err());
+        assert!(entry.open().is_err());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
