@@ -233,12 +233,18 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
-    #[test]
-    fn a_damaged_or_foreign_description_is_refused() {
-        let dir = scratch("damaged");
+    /// A scratch folder with a stand-in model file, and that model's entry in it.
+    fn model_entry(name: &str) -> (PathBuf, Entry) {
+        let dir = scratch(name);
         let model = dir.join("voice.onnx");
         std::fs::write(&model, b"model").unwrap();
         let entry = Entry::new(&dir, &model, &model).unwrap();
+        (dir, entry)
+    }
+
+    #[test]
+    fn a_damaged_or_foreign_description_is_refused() {
+        let (dir, entry) = model_entry("damaged");
         let (front, decoder) = entry.prepare().unwrap();
         std::fs::write(&front, b"f").unwrap();
         std::fs::write(&decoder, b"d").unwrap();
@@ -258,10 +264,7 @@ mod tests {
 
     #[test]
     fn saving_fails_cleanly_when_runtime_saved_nothing() {
-        let dir = scratch("nothing");
-        let model = dir.join("voice.onnx");
-        std::fs::write(&model, b"model").unwrap();
-        let entry = Entry::new(&dir, &model, &model).unwrap();
+        let (dir, entry) = model_entry("nothing");
         let (front, decoder) = entry.prepare().unwrap();
         assert!(entry.commit(&front, &decoder, "latent", &[]).is_err());
         assert!(entry.open().is_err());

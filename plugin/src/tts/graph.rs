@@ -262,14 +262,17 @@ pub(super) fn model_with_graph(top: &[Field], graph: &[Cow<[u8]>]) -> Result<Vec
     Ok(out)
 }
 
+/// The main graph among a ModelProto's fields (`graph` = 7).
+pub(super) fn main_graph<'a, 'b>(top: &'b [Field<'a>]) -> Result<&'b Field<'a>, GraphError> {
+    top.iter()
+        .find(|f| f.number == 7 && f.wire == LEN)
+        .ok_or(GraphError::Malformed("no graph"))
+}
+
 /// Replaces every `RandomNormalLike` node of the model's main graph (see the module docs).
 pub fn make_repeatable(model: &[u8]) -> Result<Repeatable, GraphError> {
     let top = fields(model)?;
-    // ModelProto.graph = 7
-    let graph = top
-        .iter()
-        .find(|f| f.number == 7 && f.wire == LEN)
-        .ok_or(GraphError::Malformed("no graph"))?;
+    let graph = main_graph(&top)?;
     let mut noise = Vec::new();
     let pieces = rewrite_graph(graph.payload, &mut noise)?;
     if noise.is_empty() {

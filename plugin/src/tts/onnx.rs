@@ -326,14 +326,7 @@ impl Voice {
     /// A private instance of the voice that runs the whole model per sentence, as Piper does:
     /// no within-sentence streaming. For measurements against the streaming path.
     pub fn load_whole(model: &Path, runtime_library: &Path) -> Result<Arc<Voice>, VoiceError> {
-        let config = config_path(model);
-        Ok(Arc::new(Self::load_uncached(
-            model,
-            &config,
-            runtime_library,
-            false,
-            None,
-        )?))
+        Self::load_apart(model, runtime_library, false, None)
     }
 
     /// A private instance of the voice (not shared with other callers of [`Voice::load`]) that
@@ -344,14 +337,18 @@ impl Voice {
         runtime_library: &Path,
         cache: Option<&Path>,
     ) -> Result<Arc<Voice>, VoiceError> {
+        Self::load_apart(model, runtime_library, true, cache)
+    }
+
+    fn load_apart(
+        model: &Path,
+        runtime_library: &Path,
+        streaming: bool,
+        cache: Option<&Path>,
+    ) -> Result<Arc<Voice>, VoiceError> {
         let config = config_path(model);
-        Ok(Arc::new(Self::load_uncached(
-            model,
-            &config,
-            runtime_library,
-            true,
-            cache,
-        )?))
+        let voice = Self::load_uncached(model, &config, runtime_library, streaming, cache)?;
+        Ok(Arc::new(voice))
     }
 
     fn load_uncached(

@@ -112,10 +112,7 @@ fn parse_node<'a>(field: &Field<'a>) -> Result<Node<'a>, GraphError> {
 /// model) at the decoder's input. See the module docs.
 pub fn split_decoder(model: &[u8]) -> Result<Split, GraphError> {
     let top = fields(model)?;
-    let graph = top
-        .iter()
-        .find(|f| f.number == 7 && f.wire == LEN)
-        .ok_or(GraphError::Malformed("no graph"))?;
+    let graph = super::graph::main_graph(&top)?;
     let parts = fields(graph.payload)?;
     let nodes: Vec<Node> = parts
         .iter()
