@@ -10,10 +10,13 @@
 //!
 //! An entry is keyed by the model file (canonical path, length, modification time), the ONNX
 //! Runtime library (path, length, modification time: its format follows its version) and
-//! [`FORMAT`]. A missing, stale or unreadable entry only costs the slower load: the voice is
-//! built from its model as before and the entry written again. Files are written under a
-//! temporary name and renamed, never changed in place, because a mapped file that changes
-//! under a running session would crash it.
+//! [`FORMAT`]. Its folder is named by the paths alone, so a voice whose model or runtime changed
+//! replaces its old entry instead of adding one (64 MB each for the default voice). A missing,
+//! stale or unreadable entry only costs the slower load: the voice is built from its model as
+//! before and the entry written again. Files are written under a temporary name and renamed,
+//! never changed in place, because a mapped file that changes under a running session would
+//! crash it; the description goes first and comes back last, so a reader never takes a half
+//! replaced entry for a whole one.
 
 use super::graph::NoiseInput;
 use memmap2::Mmap;
@@ -93,9 +96,11 @@ impl Entry {
             stamp(model).ok()?,
             stamp(runtime).ok()?
         );
-        // FNV-1a: a name for the folder, not a check (the full key is compared on load).
+        // FNV-1a of the paths: a name for the folder, not a check (the full key is compared on
+        // load). One folder per voice file and runtime, whatever their versions.
+        let place = format!("{}\n{}", model.display(), runtime.display());
         let mut hash = 0xcbf2_9ce4_8422_2325u64;
-        for byte in key.bytes() {
+        for byte in place.bytes() {
             hash ^= u64::from(byte);
             hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
         }
@@ -148,6 +153,14 @@ impl Entry {
     /// ONNX Runtime and then committed with [`Entry::commit`].
     pub fn prepare(&self) -> Result<(PathBuf, PathBuf), String> {
         std::fs::create_dir_all(&self.dir).map_err(|e| format!("{}: {e}", self.dir.display()))?;
+        // Whatever is there is stale or damaged (or being written by another process for the
+        // same key): no reader may take it for whole while the parts are replaced.
+        match std::fs::remove_file(self.meta_path()) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(format!("{}: {e}", self.meta_path().display()));
+            }
+            _ => {}
+        }
         Ok((
             temporary(&self.dir, "front.ort"),
             temporary(&self.dir, "decoder.ort"),
@@ -226,10 +239,22 @@ mod tests {
         assert_eq!(mapped.meta.noise, noise);
         assert!(!front.exists(), "the temporary files were moved");
 
-        // A different length changes the key: the old entry is not found.
+        // A different length changes the key: the old entry is not taken for the new model,
+        // and the new one replaces it in the same folder.
         std::fs::write(&model, b"another model").unwrap();
         let changed = Entry::new(&dir, &model, &runtime).unwrap();
         assert!(changed.open().is_err());
+        assert_eq!(
+            changed.dir, entry.dir,
+            "one folder per voice file and runtime"
+        );
+        let (front, decoder) = changed.prepare().unwrap();
+        assert!(entry.open().is_err(), "a replaced entry is not whole");
+        std::fs::write(&front, b"new front").unwrap();
+        std::fs::write(&decoder, b"new decoder").unwrap();
+        changed.commit(&front, &decoder, "latent", &noise).unwrap();
+        assert_eq!(&changed.open().unwrap().front[..], b"new front");
+        assert!(entry.open().is_err(), "the old key no longer matches");
         let _ = std::fs::remove_dir_all(&dir);
     }
 
