@@ -52,6 +52,8 @@ pub struct Meta {
     format: u32,
     /// The key the entry was written for, in full (the folder name is its hash).
     key: String,
+    /// The voice's model file, so entries of voices that are gone can be removed.
+    model: PathBuf,
     /// The latent's name: the front's output and the decoder's input.
     pub latent: String,
     /// The noise inputs the rewrite made.
@@ -63,6 +65,7 @@ pub struct Meta {
 pub struct Entry {
     dir: PathBuf,
     key: String,
+    model: PathBuf,
 }
 
 /// The two parts of a voice, mapped from the cache. The sessions built on them borrow the
@@ -111,6 +114,7 @@ impl Entry {
         Some(Entry {
             dir: dir.join(format!("{name}-{hash:016x}")),
             key,
+            model: model.to_path_buf(),
         })
     }
 
@@ -153,6 +157,9 @@ impl Entry {
     /// ONNX Runtime and then committed with [`Entry::commit`].
     pub fn prepare(&self) -> Result<(PathBuf, PathBuf), String> {
         std::fs::create_dir_all(&self.dir).map_err(|e| format!("{}: {e}", self.dir.display()))?;
+        if let Some(cache) = self.dir.parent() {
+            sweep(cache, &self.dir);
+        }
         // Whatever is there is stale or damaged (or being written by another process for the
         // same key): no reader may take it for whole while the parts are replaced.
         match std::fs::remove_file(self.meta_path()) {
@@ -185,6 +192,7 @@ impl Entry {
         let meta = Meta {
             format: FORMAT,
             key: self.key.clone(),
+            model: self.model.clone(),
             latent: latent.to_owned(),
             noise: noise.to_vec(),
         };
@@ -198,6 +206,37 @@ impl Entry {
     pub fn discard(&self, paths: &[&Path]) {
         for path in paths {
             let _ = std::fs::remove_file(path);
+        }
+        // Only if nothing else is in it.
+        let _ = std::fs::remove_dir(&self.dir);
+    }
+}
+
+/// Removes the entries in `cache` (but `keep`) whose voice file no longer exists. Best effort,
+/// and only when an entry is written, which is rare. A folder without a readable description
+/// may be one another process is writing: it is left alone. On Unix a removed entry stays
+/// readable by a process that has it mapped.
+fn sweep(cache: &Path, keep: &Path) {
+    let Ok(folders) = std::fs::read_dir(cache) else {
+        return;
+    };
+    for folder in folders.flatten().map(|e| e.path()) {
+        if folder == keep || !folder.is_dir() {
+            continue;
+        }
+        let Ok(text) = std::fs::read(folder.join("meta.json")) else {
+            continue;
+        };
+        let Ok(meta) = serde_json::from_slice::<Meta>(&text) else {
+            continue;
+        };
+        if !meta.model.exists() {
+            tracing::debug!(
+                "voice cache: removing {} ({} is gone)",
+                folder.display(),
+                meta.model.display()
+            );
+            let _ = std::fs::remove_dir_all(&folder);
         }
     }
 }
@@ -279,6 +318,7 @@ mod tests {
         let foreign = Meta {
             format: FORMAT,
             key: "some other key".into(),
+            model: PathBuf::from("voice.onnx"),
             latent: "latent".into(),
             noise: Vec::new(),
         };
@@ -293,6 +333,35 @@ mod tests {
         let (front, decoder) = entry.prepare().unwrap();
         assert!(entry.commit(&front, &decoder, "latent", &[]).is_err());
         assert!(entry.open().is_err());
+        entry.discard(&[&front, &decoder]);
+        assert!(!entry.dir.exists(), "no empty folder is left behind");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn writing_an_entry_removes_those_of_voices_that_are_gone() {
+        let dir = scratch("sweep");
+        let cache = dir.join("cache");
+        let entry_for = |name: &str| {
+            let model = dir.join(format!("{name}.onnx"));
+            std::fs::write(&model, name).unwrap();
+            let entry = Entry::new(&cache, &model, &model).unwrap();
+            let (front, decoder) = entry.prepare().unwrap();
+            std::fs::write(&front, b"f").unwrap();
+            std::fs::write(&decoder, b"d").unwrap();
+            entry.commit(&front, &decoder, "latent", &[]).unwrap();
+            (model, entry)
+        };
+        let (gone, old) = entry_for("gone");
+        let (_, kept) = entry_for("kept");
+        std::fs::remove_file(&gone).unwrap();
+        // A folder being written by someone else (no description yet) is left alone.
+        let busy = cache.join("busy-0000");
+        std::fs::create_dir_all(&busy).unwrap();
+        let (_, new) = entry_for("new");
+        assert!(!old.dir.exists(), "the entry of a deleted voice is removed");
+        assert!(kept.open().is_ok() && new.open().is_ok());
+        assert!(busy.exists());
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
