@@ -102,11 +102,7 @@ impl Entry {
         // FNV-1a of the paths: a name for the folder, not a check (the full key is compared on
         // load). One folder per voice file and runtime, whatever their versions.
         let place = format!("{}\n{}", model.display(), runtime.display());
-        let mut hash = 0xcbf2_9ce4_8422_2325u64;
-        for byte in place.bytes() {
-            hash ^= u64::from(byte);
-            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-        }
+        let hash = super::onnx::fnv1a(place.bytes());
         let name = model
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())

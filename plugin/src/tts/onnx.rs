@@ -260,20 +260,23 @@ const NOISE_FRAMES_PER_ID: f32 = 8.0;
 /// so the same phrase with the same settings draws the same noise in every process.
 pub fn phrase_seed(ids: &[i64], settings: &SynthesisSettings) -> u64 {
     let s = settings.sanitized();
-    let mut hash = 0xcbf2_9ce4_8422_2325u64;
     let words = ids.iter().map(|&id| id as u64).chain([
         u64::from(s.length_scale.to_bits()),
         u64::from(s.noise_scale.to_bits()),
         u64::from(s.noise_w.to_bits()),
         s.speaker.map_or(u64::MAX, |v| v as u64),
     ]);
-    for word in words {
-        for byte in word.to_le_bytes() {
-            hash ^= u64::from(byte);
-            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    }
-    hash
+    fnv1a(words.flat_map(u64::to_le_bytes))
+}
+
+/// 64-bit FNV-1a over `bytes`: stable across processes and platforms (for seeds and names, not
+/// for security).
+pub(super) fn fnv1a(bytes: impl IntoIterator<Item = u8>) -> u64 {
+    bytes
+        .into_iter()
+        .fold(0xcbf2_9ce4_8422_2325u64, |hash, byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+        })
 }
 
 /// Voices loaded in this process, by canonical (model, config) paths. Weak, so a voice no
@@ -787,6 +790,13 @@ mod tests {
             index += 1;
         }
         out
+    }
+
+    #[test]
+    fn fnv1a_matches_the_published_test_vectors() {
+        assert_eq!(fnv1a(*b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a(*b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(fnv1a(*b"foobar"), 0x8594_4171_f739_67e8);
     }
 
     #[test]
