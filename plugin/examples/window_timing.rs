@@ -47,7 +47,7 @@ fn main() -> anyhow::Result<()> {
         for _ in 0..8 {
             let started = Instant::now();
             let mut marks = Vec::new();
-            voice.infer_streaming(&ids, &settings, &mut |window| {
+            voice.infer_streaming(&ids, &settings, 0, &mut |window| {
                 marks.push(Mark {
                     end_ms: started.elapsed().as_secs_f64() * 1e3,
                     frames: window.audio.len() / 256,

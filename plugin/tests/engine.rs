@@ -3,7 +3,7 @@
 //! produces, and what it does with bad input.
 
 use orator::tts::engine::{Chunk, Engine};
-use orator::tts::onnx::{FIRST_WINDOW_FRAMES, MAX_WINDOW_FRAMES, Voice, tail_frames};
+use orator::tts::onnx::{FIRST_WINDOW_FRAMES, Voice, tail_frames, window_frames};
 use orator::tts::resources::Resources;
 use orator::tts::voice::VoiceError;
 use std::ops::ControlFlow;
@@ -37,7 +37,8 @@ fn speak_all(engine: &Engine, text: &str) -> Vec<Chunk> {
     chunks
 }
 
-/// The chunks joined back into their sentences (a sentence streams as several windows).
+/// The chunks joined back into their sentences (a sentence streams as several windows), each
+/// one whole as the phrase cache replays it (window 0).
 fn sentences(chunks: &[Chunk]) -> Vec<Chunk> {
     let mut out: Vec<Chunk> = Vec::new();
     for chunk in chunks {
@@ -45,7 +46,10 @@ fn sentences(chunks: &[Chunk]) -> Vec<Chunk> {
             Some(last) if last.sentence == chunk.sentence => {
                 last.samples.extend_from_slice(&chunk.samples)
             }
-            _ => out.push(chunk.clone()),
+            _ => out.push(Chunk {
+                window: 0,
+                ..chunk.clone()
+            }),
         }
     }
     out
@@ -56,25 +60,28 @@ fn each_sentence_streams_in_windows_of_real_speech() {
     let engine = engine();
     assert!(engine.voice.is_streaming(), "the default voice splits");
     let windows = speak_all(&engine, "Good morning. How are you today? Fine, thanks!");
-    // The first window of each sentence is 16 latent frames (256 samples each), the others grow
-    // up to 128; a sentence's last window may take a short tail along.
-    let mut previous = None;
-    for window in &windows {
+    // The windows follow one schedule across the phrase: the first is 16 latent frames (256
+    // samples each), the next grow up to 128, and a sentence's last window may take a short
+    // tail along. A later sentence goes on with the schedule rather than starting small again.
+    for (index, window) in windows.iter().enumerate() {
+        assert_eq!(window.window, index, "one schedule across the phrase");
         let frames = window.samples.len() / 256;
         assert_eq!(window.samples.len() % 256, 0);
-        if previous != Some(window.sentence) {
-            assert!(
-                frames <= FIRST_WINDOW_FRAMES + tail_frames(0),
-                "first window of a sentence: {frames} frames"
-            );
-        } else {
-            assert!(
-                frames <= MAX_WINDOW_FRAMES + tail_frames(usize::MAX),
-                "{frames} frames"
-            );
-        }
-        previous = Some(window.sentence);
+        assert!(
+            frames <= window_frames(index) + tail_frames(index),
+            "window {index}: {frames} frames"
+        );
     }
+    assert!(windows[0].samples.len() / 256 <= FIRST_WINDOW_FRAMES + tail_frames(0));
+    let second = windows
+        .iter()
+        .find(|w| w.sentence == 1)
+        .expect("a second sentence");
+    assert!(
+        second.samples.len() / 256 > FIRST_WINDOW_FRAMES + tail_frames(0),
+        "the second sentence starts with a large window: {} frames",
+        second.samples.len() / 256
+    );
     assert!(windows.len() > 3, "sentences stream in windows");
     let chunks = sentences(&windows);
     assert_eq!(chunks.len(), 3, "three sentences");

@@ -198,6 +198,12 @@ impl Entry {
         std::fs::rename(&tmp, self.meta_path()).map_err(|e| io(&tmp, e))
     }
 
+    /// A temporary file name in the entry's folder (made by [`Entry::prepare`]), unique to
+    /// this write.
+    pub fn scratch(&self, name: &str) -> PathBuf {
+        temporary(&self.dir, name)
+    }
+
     /// Removes what [`Entry::prepare`] left behind after a failure (best effort).
     pub fn discard(&self, paths: &[&Path]) {
         for path in paths {

@@ -39,8 +39,9 @@ pub struct Chunk {
     /// The sentence (or clause group) this chunk belongs to, counted from 0 in the text; a
     /// sentence's windows share it.
     pub sentence: usize,
-    /// The window's place in its sentence, from 0 ([`crate::tts::onnx::window_frames`]); 0 for
-    /// a whole sentence.
+    /// The window's place in the phrase's window schedule ([`crate::tts::onnx::window_frames`]),
+    /// counted from 0 across the sentences of one `speak` call; 0 for a sentence replayed
+    /// from the cache.
     pub window: usize,
     /// Seconds it took to decode per second of audio decoded (context included); `None` for
     /// audio that was not synthesised now (a cache replay).
@@ -227,6 +228,9 @@ impl Engine {
     ) -> Result<(), SpeakError> {
         let clean = clean_text(text);
         let mut sentence_index = 0;
+        // Where the next sentence starts in the window schedule: after the first, sentences
+        // decode in large windows (the audio before them is already out).
+        let mut next_window = 0;
         for piece in pieces(&clean, MAX_PIECE_CHARS) {
             let started = Instant::now();
             let sentences = {
@@ -260,19 +264,22 @@ impl Engine {
                 let mut stopped = false;
                 let mut produced = 0u64;
                 let rate = self.voice.config.sample_rate;
-                let busy = self.voice.infer_streaming(&ids, settings, &mut |window| {
-                    produced += window.audio.len() as u64;
-                    let chunk = Chunk {
-                        samples: window.audio.to_vec(),
-                        sample_rate: rate,
-                        sentence: index,
-                        window: window.index,
-                        real_time_factor: window.real_time_factor(rate),
-                    };
-                    let flow = on_chunk(chunk);
-                    stopped |= flow.is_break();
-                    flow
-                })?;
+                let busy =
+                    self.voice
+                        .infer_streaming(&ids, settings, next_window, &mut |window| {
+                            produced += window.audio.len() as u64;
+                            next_window = window.index + 1;
+                            let chunk = Chunk {
+                                samples: window.audio.to_vec(),
+                                sample_rate: rate,
+                                sentence: index,
+                                window: window.index,
+                                real_time_factor: window.real_time_factor(rate),
+                            };
+                            let flow = on_chunk(chunk);
+                            stopped |= flow.is_break();
+                            flow
+                        })?;
                 self.metrics.infer_ns.fetch_add(
                     u64::try_from(busy.as_nanos()).unwrap_or(u64::MAX),
                     Ordering::Relaxed,

@@ -55,7 +55,7 @@ impl StartGate {
         }
     }
 
-    /// Notes a window of `audio_secs`, window `index` of its sentence, decoded at `rtf` seconds
+    /// Notes a window of `audio_secs`, window `index` of its phrase's schedule, decoded at `rtf` seconds
     /// per second of audio (`None`: audio that was not synthesised now). Returns whether the
     /// phrase may play now; once open, the gate stays open.
     pub fn window(&mut self, audio_secs: f64, index: usize, rtf: Option<f64>) -> bool {

@@ -79,7 +79,7 @@ pub fn intra_op_threads() -> usize {
 
 /// Creates a session with the options the module docs explain.
 pub fn build_session(env: &ort::environment::Environment, model: &[u8]) -> Result<Session, String> {
-    session_with(env, model, Build::Plain)
+    session_with(env, Source::Bytes(model), Build::Plain)
 }
 
 /// How [`session_with`] builds a session besides the common options.
@@ -95,9 +95,29 @@ enum Build<'a> {
     InPlace,
 }
 
+/// Hands memory the allocator keeps after large frees back to the system. Saving a voice frees
+/// well over 100 MB in blocks that glibc keeps in its heap, where they would stay resident for
+/// the rest of the process (192 MB after a first load instead of 106 MB, docs/PERFORMANCE.md).
+/// Called off the audio thread, once per voice saved.
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free memory to the system; it has no preconditions.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+/// Where [`session_with`] reads the model from.
+#[derive(Debug, Clone, Copy)]
+enum Source<'a> {
+    Bytes(&'a [u8]),
+    /// A file: ONNX Runtime reads it itself, so the caller need not hold the bytes meanwhile.
+    File(&'a Path),
+}
+
 fn session_with(
     env: &ort::environment::Environment,
-    model: &[u8],
+    model: Source<'_>,
     how: Build<'_>,
 ) -> Result<Session, String> {
     let text = |e: &dyn std::fmt::Display| e.to_string();
@@ -111,8 +131,11 @@ fn session_with(
     let builder = builder.with_memory_pattern(false).map_err(|e| text(&e))?;
     let mut builder = match how {
         Build::Plain => builder,
+        // This session only saves: packing its weights for speed would be one more copy.
         Build::Save(path) => builder
             .with_config_entry("session.save_model_format", "ORT")
+            .map_err(|e| text(&e))?
+            .with_config_entry("session.disable_prepacking", "1")
             .map_err(|e| text(&e))?
             .with_optimized_model_path(path)
             .map_err(|e| text(&e))?,
@@ -122,7 +145,11 @@ fn session_with(
             .with_config_entry("session.use_ort_model_bytes_for_initializers", "1")
             .map_err(|e| text(&e))?,
     };
-    builder.commit_from_memory(model).map_err(|e| text(&e))
+    match model {
+        Source::Bytes(bytes) => builder.commit_from_memory(bytes),
+        Source::File(path) => builder.commit_from_file(path),
+    }
+    .map_err(|e| text(&e))
 }
 
 /// A loaded Piper voice: its config and its ONNX Runtime session.
@@ -176,14 +203,17 @@ enum Model {
     Whole(Mutex<Session>),
 }
 
-/// Latent frames kept from each decoder window of a sentence, in order; the last size then
-/// repeats. The first is small, so speech starts soon. Every later window has to decode, with its
+/// Latent frames kept from each decoder window of a phrase, in order; the last size then
+/// repeats. The schedule runs across the phrase's sentences (and a long sentence's clause
+/// groups): a later sentence goes on where the one before it ended instead of starting small
+/// again, since the audio before it is already out (see [`Voice::infer_streaming`]). The first
+/// is small, so speech starts soon. Every later window has to decode, with its
 /// context, while the audio already out plays: window k is on time while the decoding
 /// real-time factor r ≤ Σ_{j<k} w_j / Σ_{2≤j≤k} (w_j + 2 × context). This schedule keeps that
 /// bound at 0.286 or more for every k. Growing ×4 (16, 64, 256) allowed only 0.19, and this
 /// 2-core machine decodes at about 0.13, so a busy moment made it underrun (docs/PERFORMANCE.md).
 /// The schedule is fixed, never adapted to the machine: window edges change the audio at float
-/// noise, and a phrase has to render identically every time.
+/// noise, and a phrase has to render identically every time (it depends on the text alone).
 ///
 /// The largest window is 128 frames, not 256: ONNX Runtime's arena grows to the largest window's
 /// activations and keeps them, so this takes 30 MB off a speaking voice's memory, for 6 % more
@@ -195,8 +225,8 @@ pub const FIRST_WINDOW_FRAMES: usize = WINDOW_FRAMES[0];
 /// costs 2 × 10 / 128 = 16 % more decoding at this size.
 pub const MAX_WINDOW_FRAMES: usize = WINDOW_FRAMES[WINDOW_FRAMES.len() - 1];
 
-/// Latent frames kept from window `index` (from 0) of a sentence, before a tail joins it (see
-/// [`window_end`]).
+/// Latent frames kept from window `index` (from 0) of a phrase's schedule, before a tail joins
+/// it (see [`window_end`]).
 pub fn window_frames(index: usize) -> usize {
     WINDOW_FRAMES[index.min(WINDOW_FRAMES.len() - 1)]
 }
@@ -224,7 +254,7 @@ pub fn window_end(start: usize, index: usize, frames: usize) -> usize {
 pub struct Decoded<'a> {
     /// The window's audio (mono, at the voice's rate).
     pub audio: &'a [f32],
-    /// The window's place in its sentence, from 0 (see [`window_frames`]).
+    /// The window's place in its phrase's schedule, from 0 (see [`window_frames`]).
     pub index: usize,
     /// Time spent decoding it (the whole model's run, for a voice that does not stream).
     pub took: std::time::Duration,
@@ -371,36 +401,12 @@ impl Voice {
         let entry = cache
             .filter(|_| streaming)
             .and_then(|dir| compiled::Entry::new(dir, path, runtime_library));
-        if let Some(entry) = &entry {
-            match entry.open() {
-                Ok(mapped) => {
-                    let front = session_with(env, &mapped.front, Build::InPlace);
-                    let decoder = session_with(env, &mapped.decoder, Build::InPlace);
-                    match (front, decoder) {
-                        (Ok(front), Ok(decoder)) => {
-                            let model = Model::Streaming {
-                                front: Mutex::new(front),
-                                decoder: Mutex::new(decoder),
-                                latent: mapped.meta.latent.clone(),
-                            };
-                            let noise = mapped.meta.noise.clone();
-                            return Self::finish(
-                                path,
-                                config_path,
-                                config,
-                                model,
-                                noise,
-                                Some(mapped),
-                            );
-                        }
-                        (Err(e), _) | (_, Err(e)) => tracing::warn!(
-                            "{}: the cached split model is unusable ({e}); rebuilding it",
-                            path.display()
-                        ),
-                    }
-                }
-                Err(e) => tracing::debug!("{}: no cached split model ({e})", path.display()),
-            }
+        if let Some((model, mapped)) = entry
+            .as_ref()
+            .and_then(|e| Self::mapped_model(env, e, path))
+        {
+            let noise = mapped.meta.noise.clone();
+            return Self::finish(path, config_path, config, model, noise, Some(mapped));
         }
         // Repeatability: replace the random nodes (see `graph`); a model that does not fit still
         // loads, it just does not repeat exactly. Each step drops the bytes before it, so only
@@ -428,13 +434,8 @@ impl Voice {
             Err(GraphError::Unsupported("streaming turned off".into()))
         };
         let streaming = match split {
-            Ok(split::Split {
-                front,
-                decoder,
-                latent,
-            }) => {
+            Ok(parts) => {
                 bytes = None;
-                // Saved for the next load, if there is a cache to save to.
                 let saving = entry.as_ref().and_then(|entry| match entry.prepare() {
                     Ok(paths) => Some((entry, paths)),
                     Err(e) => {
@@ -442,41 +443,33 @@ impl Voice {
                         None
                     }
                 });
-                let how = |part: usize| match &saving {
-                    Some((_, paths)) => Build::Save(if part == 0 { &paths.0 } else { &paths.1 }),
-                    None => Build::Plain,
-                };
-                // Each part's bytes go as soon as its session holds the weights.
-                let front = {
-                    let session = session_with(env, &front, how(0));
-                    drop(front);
-                    session
-                };
-                let decoder = {
-                    let session = session_with(env, &decoder, how(1));
-                    drop(decoder);
-                    session
-                };
-                if let Some((entry, (front_tmp, decoder_tmp))) = &saving {
-                    let saved = match (&front, &decoder) {
-                        (Ok(_), Ok(_)) => entry.commit(front_tmp, decoder_tmp, &latent, &noise),
-                        _ => Err("the split model was rejected".into()),
-                    };
-                    if let Err(e) = saved {
-                        tracing::warn!("voice cache: {}: {e}", path.display());
-                        entry.discard(&[front_tmp, decoder_tmp]);
+                match saving {
+                    // A voice's first load saves its parts, then runs on the saved files like
+                    // every later load. Saving while keeping the sessions would hold both
+                    // sessions' copies of the weights and ONNX Runtime's serialised copy at once.
+                    Some((entry, paths)) => {
+                        match Self::save_parts(env, entry, &paths, parts, &noise) {
+                            Ok(()) => {
+                                if let Some((model, mapped)) = Self::mapped_model(env, entry, path)
+                                {
+                                    return Self::finish(
+                                        path,
+                                        config_path,
+                                        config,
+                                        model,
+                                        noise,
+                                        Some(mapped),
+                                    );
+                                }
+                                Self::split_model(env, path, &read()?.0)
+                            }
+                            Err(e) => {
+                                tracing::warn!("voice cache: {}: {e}", path.display());
+                                Self::split_model(env, path, &read()?.0)
+                            }
+                        }
                     }
-                }
-                match (front, decoder) {
-                    (Ok(front), Ok(decoder)) => Some(Model::Streaming {
-                        front: Mutex::new(front),
-                        decoder: Mutex::new(decoder),
-                        latent,
-                    }),
-                    (Err(e), _) | (_, Err(e)) => {
-                        tracing::warn!("{}: split model rejected ({e}); whole", path.display());
-                        None
-                    }
+                    None => Self::plain_parts(env, path, parts),
                 }
             }
             Err(err) => {
@@ -501,6 +494,128 @@ impl Voice {
             }
         };
         Self::finish(path, config_path, config, model, noise, None)
+    }
+
+    /// The voice's split model from the cache `entry`, its sessions built on the mapped files.
+    /// `None` if the entry is missing, stale or unusable (the caller builds it from the model).
+    fn mapped_model(
+        env: &ort::environment::Environment,
+        entry: &compiled::Entry,
+        path: &Path,
+    ) -> Option<(Model, compiled::Mapped)> {
+        let mapped = match entry.open() {
+            Ok(mapped) => mapped,
+            Err(e) => {
+                tracing::debug!("{}: no cached split model ({e})", path.display());
+                return None;
+            }
+        };
+        let sessions =
+            session_with(env, Source::Bytes(&mapped.front), Build::InPlace).and_then(|front| {
+                session_with(env, Source::Bytes(&mapped.decoder), Build::InPlace)
+                    .map(|decoder| (front, decoder))
+            });
+        match sessions {
+            Ok((front, decoder)) => Some((
+                Model::Streaming {
+                    front: Mutex::new(front),
+                    decoder: Mutex::new(decoder),
+                    latent: mapped.meta.latent.clone(),
+                },
+                mapped,
+            )),
+            Err(e) => {
+                tracing::warn!(
+                    "{}: the cached split model is unusable ({e}); building it again",
+                    path.display()
+                );
+                None
+            }
+        }
+    }
+
+    /// Has ONNX Runtime save the split model's parts to `paths` (from [`compiled::Entry::prepare`])
+    /// and commits them to the cache `entry`, one part at a time: each part's session is dropped
+    /// as soon as it is saved, and its bytes with it.
+    fn save_parts(
+        env: &ort::environment::Environment,
+        entry: &compiled::Entry,
+        paths: &(PathBuf, PathBuf),
+        parts: split::Split,
+        noise: &[NoiseInput],
+    ) -> Result<(), String> {
+        let split::Split {
+            front,
+            decoder,
+            latent,
+        } = parts;
+        let (front_tmp, decoder_tmp) = paths;
+        // ONNX Runtime reads each part from a file, so this copy of its bytes is gone while ONNX
+        // Runtime holds its own, the session's and the serialised one.
+        let save = |bytes: Vec<u8>, to: &Path| -> Result<(), String> {
+            let input = entry.scratch("part.onnx");
+            let written =
+                std::fs::write(&input, &bytes).map_err(|e| format!("{}: {e}", input.display()));
+            drop(bytes);
+            let saved =
+                written.and_then(|()| session_with(env, Source::File(&input), Build::Save(to)));
+            let _ = std::fs::remove_file(&input);
+            saved.map(drop)
+        };
+        let saved = save(front, front_tmp)
+            .and_then(|()| save(decoder, decoder_tmp))
+            .and_then(|()| entry.commit(front_tmp, decoder_tmp, &latent, noise));
+        if saved.is_err() {
+            entry.discard(&[front_tmp, decoder_tmp]);
+        }
+        release_freed_memory();
+        saved
+    }
+
+    /// The split model of the (rewritten) model `bytes`, not cached; `None` if it does not split.
+    fn split_model(
+        env: &ort::environment::Environment,
+        path: &Path,
+        bytes: &[u8],
+    ) -> Option<Model> {
+        match split::split_decoder(bytes) {
+            Ok(parts) => Self::plain_parts(env, path, parts),
+            Err(e) => {
+                tracing::warn!("{}: no decoder split ({e}); whole", path.display());
+                None
+            }
+        }
+    }
+
+    /// Sessions that copy the split model's parts, each part's bytes dropped as soon as its
+    /// session holds the weights. `None` (after a warning) if ONNX Runtime rejects a part.
+    fn plain_parts(
+        env: &ort::environment::Environment,
+        path: &Path,
+        parts: split::Split,
+    ) -> Option<Model> {
+        let split::Split {
+            front,
+            decoder,
+            latent,
+        } = parts;
+        let sessions =
+            session_with(env, Source::Bytes(&front), Build::Plain).and_then(|front_session| {
+                drop(front);
+                session_with(env, Source::Bytes(&decoder), Build::Plain)
+                    .map(|decoder| (front_session, decoder))
+            });
+        match sessions {
+            Ok((front, decoder)) => Some(Model::Streaming {
+                front: Mutex::new(front),
+                decoder: Mutex::new(decoder),
+                latent,
+            }),
+            Err(e) => {
+                tracing::warn!("{}: split model rejected ({e}); whole", path.display());
+                None
+            }
+        }
     }
 
     /// Makes the voice and checks the model's inputs against its config. The voice is made
@@ -577,7 +692,7 @@ impl Voice {
     /// from [`phrase_seed`], so the same ids and settings give the same audio.
     pub fn infer(&self, ids: &[i64], settings: &SynthesisSettings) -> Result<Vec<f32>, VoiceError> {
         let mut audio = Vec::new();
-        self.infer_streaming(ids, settings, &mut |window| {
+        self.infer_streaming(ids, settings, 0, &mut |window| {
             audio.extend_from_slice(window.audio);
             ControlFlow::Continue(())
         })?;
@@ -585,21 +700,24 @@ impl Voice {
     }
 
     /// Like [`Voice::infer`], handing the audio to `on_audio` as it is decoded, in windows of
-    /// [`WINDOW_FRAMES`] latent frames (the whole sentence at once for a voice that does not
-    /// stream). Stops early when `on_audio` breaks.
-    /// Returns the time spent in ONNX Runtime (not in `on_audio`).
+    /// [`WINDOW_FRAMES`] latent frames from `first_window` on in the schedule (the whole
+    /// sentence at once for a voice that does not stream). A phrase's first sentence starts at
+    /// 0; each later one at the window after the last one before it, so it decodes in large
+    /// windows from the start, with less context decoded twice. Stops early when `on_audio`
+    /// breaks. Returns the time spent in ONNX Runtime (not in `on_audio`).
     pub fn infer_streaming(
         &self,
         ids: &[i64],
         settings: &SynthesisSettings,
+        first_window: usize,
         on_audio: &mut dyn FnMut(Decoded<'_>) -> ControlFlow<()>,
     ) -> Result<std::time::Duration, VoiceError> {
         let settings = settings.sanitized();
         let frames = (ids.len() as f32 * NOISE_FRAMES_PER_ID * settings.length_scale.max(1.0))
             .ceil() as usize;
-        match self.run(ids, &settings, frames.max(64), on_audio) {
+        match self.run(ids, &settings, frames.max(64), first_window, on_audio) {
             Err(RunError::NoiseTooShort(_)) if self.is_repeatable() => {
-                match self.run(ids, &settings, frames.max(64) * 4, on_audio) {
+                match self.run(ids, &settings, frames.max(64) * 4, first_window, on_audio) {
                     Err(RunError::NoiseTooShort(e) | RunError::Other(e)) => Err(e),
                     Ok(busy) => Ok(busy),
                 }
@@ -614,6 +732,7 @@ impl Voice {
         ids: &[i64],
         settings: &SynthesisSettings,
         noise_frames: usize,
+        first_window: usize,
         on_audio: &mut dyn FnMut(Decoded<'_>) -> ControlFlow<()>,
     ) -> Result<std::time::Duration, RunError> {
         let onnx = |e: ort::Error| VoiceError::Onnx {
@@ -695,7 +814,7 @@ impl Voice {
                 let busy = started.elapsed();
                 let _ = on_audio(Decoded {
                     audio: &audio,
-                    index: 0,
+                    index: first_window,
                     took: busy,
                     decoded_samples: audio.len(),
                 });
@@ -728,7 +847,7 @@ impl Voice {
                 let mut busy = started.elapsed();
                 let mut decoder = decoder.lock().unwrap_or_else(|e| e.into_inner());
                 let mut start = 0;
-                let mut index = 0;
+                let mut index = first_window;
                 let mut window = Vec::new();
                 while start < frames {
                     let started = std::time::Instant::now();
