@@ -3,7 +3,8 @@
 //! Loading a Piper voice means reading its model, rewriting it (`graph`), splitting it
 //! (`split`) and building two sessions that copy every weight. The first load of a voice saves
 //! both parts as `.ort` files (ONNX Runtime serialises them itself: no Python, on every platform
-//! it runs on); later loads map those files and build the sessions on them in place
+//! it runs on), one part at a time, then runs on them like every later load: map the files and
+//! build the sessions on them in place
 //! (`session.use_ort_model_bytes_directly` and `..._for_initializers`). The weights then stay in
 //! the page cache, shared by every process that speaks with the voice, instead of being copied
 //! into each one, and loading skips the rewrite: measured in docs/PERFORMANCE.md.
