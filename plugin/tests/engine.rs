@@ -62,15 +62,23 @@ fn each_sentence_streams_in_windows_of_real_speech() {
     let windows = speak_all(&engine, "Good morning. How are you today? Fine, thanks!");
     // The windows follow one schedule across the phrase: the first is 16 latent frames (256
     // samples each), the next grow up to 128, and a sentence's last window may take a short
-    // tail along. A later sentence goes on with the schedule rather than starting small again.
-    for (index, window) in windows.iter().enumerate() {
-        assert_eq!(window.window, index, "one schedule across the phrase");
+    // tail along. A later sentence resumes the schedule rather than starting small again, on a
+    // window at most twice the audio before it.
+    let mut before = 0;
+    for (n, window) in windows.iter().enumerate() {
+        let index = window.window;
         let frames = window.samples.len() / 256;
         assert_eq!(window.samples.len() % 256, 0);
         assert!(
             frames <= window_frames(index) + tail_frames(index),
             "window {index}: {frames} frames"
         );
+        match n.checked_sub(1).map(|p| &windows[p]) {
+            Some(last) if last.sentence == window.sentence => assert_eq!(index, last.window + 1),
+            Some(last) => assert!(index <= last.window + 1 && window_frames(index) <= 2 * before),
+            None => assert_eq!(index, 0),
+        }
+        before += frames;
     }
     assert!(windows[0].samples.len() / 256 <= FIRST_WINDOW_FRAMES + tail_frames(0));
     let second = windows

@@ -7,7 +7,7 @@
 
 use super::cache::{PhraseCache, PhraseKey, Rendered};
 use super::lexicon::Lexicon;
-use super::onnx::Voice;
+use super::onnx::{SAMPLES_PER_FRAME, Voice, resume_window};
 use super::phonemize::{Espeak, PhonemizeError, group_clauses, phonemize_clauses};
 use super::voice::{SynthesisSettings, VoiceError};
 use std::ops::ControlFlow;
@@ -228,9 +228,11 @@ impl Engine {
     ) -> Result<(), SpeakError> {
         let clean = clean_text(text);
         let mut sentence_index = 0;
-        // Where the next sentence starts in the window schedule: after the first, sentences
-        // decode in large windows (the audio before them is already out).
+        // Where the next sentence starts in the window schedule, and the phrase's samples so
+        // far: after the first, sentences decode in larger windows, since the audio before them
+        // is already out (`resume_window`).
         let mut next_window = 0;
+        let mut phrase_samples = 0usize;
         for piece in pieces(&clean, MAX_PIECE_CHARS) {
             let started = Instant::now();
             let sentences = {
@@ -264,10 +266,12 @@ impl Engine {
                 let mut stopped = false;
                 let mut produced = 0u64;
                 let rate = self.voice.config.sample_rate;
+                let first_window = resume_window(next_window, phrase_samples / SAMPLES_PER_FRAME);
                 let busy =
                     self.voice
-                        .infer_streaming(&ids, settings, next_window, &mut |window| {
+                        .infer_streaming(&ids, settings, first_window, &mut |window| {
                             produced += window.audio.len() as u64;
+                            phrase_samples += window.audio.len();
                             next_window = window.index + 1;
                             let chunk = Chunk {
                                 samples: window.audio.to_vec(),

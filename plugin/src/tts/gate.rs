@@ -16,7 +16,7 @@
 use super::onnx::{MAX_WINDOW_FRAMES, WINDOW_CONTEXT_FRAMES, window_frames};
 
 /// Latent frames to samples in every Piper voice (the decoder's hop).
-const SAMPLES_PER_FRAME: f64 = 256.0;
+const SAMPLES_PER_FRAME: f64 = super::onnx::SAMPLES_PER_FRAME as f64;
 
 /// Headroom over the predicted decoding time. On this machine (2 cores, CPU stolen by
 /// neighbours) the rate measured on one window ranged 0.13–0.45, and rose 1.9× within one phrase

@@ -239,6 +239,22 @@ pub fn tail_frames(index: usize) -> usize {
     (window_frames(index) / 2).min(2 * WINDOW_CONTEXT_FRAMES)
 }
 
+/// Latent frames to samples in every Piper voice (the decoder's hop).
+pub const SAMPLES_PER_FRAME: usize = 256;
+
+/// Where in the schedule a phrase's next sentence (or clause group) starts, when the phrase's
+/// windows so far reached `next` and produced `produced_frames` latent frames: where the last
+/// sentence left off, but never on a window more than twice as long as the audio before it.
+/// That is the proportion the schedule keeps from the start (32 after 16, 96 after 48), so a
+/// short sentence before a long one does not leave the long one's first window to decode in
+/// the time of a short one's audio. Depends on the text alone, like the schedule.
+pub fn resume_window(next: usize, produced_frames: usize) -> usize {
+    (0..=next)
+        .rev()
+        .find(|&index| window_frames(index) <= 2 * produced_frames)
+        .unwrap_or(0)
+}
+
 /// Where window `index`, starting at latent frame `start`, ends in a sentence of `frames`.
 pub fn window_end(start: usize, index: usize, frames: usize) -> usize {
     let size = window_frames(index);
@@ -932,6 +948,27 @@ mod tests {
             [(144, 272), (272, 293)],
             "a longer tail is a window of its own"
         );
+    }
+
+    #[test]
+    fn a_later_sentence_resumes_the_schedule_within_twice_the_audio_before_it() {
+        // The phrase's first sentence starts at the start.
+        assert_eq!(resume_window(0, 0), 0);
+        // After "Hi." (2 windows, 30 frames): 96 would be more than twice 30, 32 is not.
+        assert_eq!(resume_window(2, 30), 1);
+        assert_eq!(resume_window(2, 15), 0);
+        // After a clause group of 201 frames in 4 windows: the largest window at once.
+        assert_eq!(resume_window(4, 201), 4);
+        assert_eq!(window_frames(resume_window(4, 201)), MAX_WINDOW_FRAMES);
+        // Never further than where the last sentence left off.
+        assert_eq!(resume_window(1, 10_000), 1);
+        for next in 0..8 {
+            for produced in 0..400 {
+                let index = resume_window(next, produced);
+                assert!(index <= next);
+                assert!(index == 0 || window_frames(index) <= 2 * produced);
+            }
+        }
     }
 
     #[test]
