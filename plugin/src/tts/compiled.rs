@@ -157,6 +157,7 @@ impl Entry {
         if let Some(cache) = self.dir.parent() {
             sweep(cache, &self.dir);
         }
+        remove_stale_temporaries(&self.dir);
         // Whatever is there is stale or damaged (or being written by another process for the
         // same key): no reader may take it for whole while the parts are replaced.
         match std::fs::remove_file(self.meta_path()) {
@@ -212,6 +213,31 @@ impl Entry {
         }
         // Only if nothing else is in it.
         let _ = std::fs::remove_dir(&self.dir);
+    }
+}
+
+/// Temporary files older than this in an entry's folder were left by a write that never
+/// finished (a crash or a kill during a voice's first load); a write takes seconds.
+const STALE_TEMPORARY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Removes the temporary files a write that never finished left in `dir` (each can be a 57 MB
+/// part of a voice). Recent ones may belong to a write in progress and are left alone.
+fn remove_stale_temporaries(dir: &Path) {
+    let Ok(files) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for file in files.flatten() {
+        let path = file.path();
+        let stale = file
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|modified| modified.elapsed().ok())
+            .is_some_and(|age| age > STALE_TEMPORARY);
+        if stale && path.extension().is_some_and(|e| e == "tmp") {
+            tracing::debug!("voice cache: removing {}", path.display());
+            let _ = std::fs::remove_file(&path);
+        }
     }
 }
 
@@ -327,6 +353,29 @@ mod tests {
         };
         std::fs::write(entry.meta_path(), serde_json::to_vec(&foreign).unwrap()).unwrap();
         assert!(entry.open().is_err());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn temporaries_left_by_an_unfinished_write_are_removed_and_fresh_ones_kept() {
+        let (dir, entry) = model_entry("leftovers");
+        let (front, _) = entry.prepare().unwrap();
+        let old = entry.scratch("part.onnx");
+        std::fs::write(&old, b"left by a crash").unwrap();
+        let two_hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+        std::fs::File::options()
+            .write(true)
+            .open(&old)
+            .unwrap()
+            .set_modified(two_hours_ago)
+            .unwrap();
+        std::fs::write(&front, b"being written").unwrap();
+        let kept = entry.dir.join("notes.txt");
+        std::fs::write(&kept, b"not ours to remove").unwrap();
+        entry.prepare().unwrap();
+        assert!(!old.exists(), "an old temporary file is removed");
+        assert!(front.exists(), "a fresh one may be a write in progress");
+        assert!(kept.exists(), "only temporary files are removed");
         let _ = std::fs::remove_dir_all(&dir);
     }
 
