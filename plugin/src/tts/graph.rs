@@ -401,6 +401,85 @@ fn rewrite_graph<'a>(
     Ok(pieces)
 }
 
+/// A model whose large weights were moved out of it (see [`with_external_weights`]).
+#[derive(Debug)]
+pub struct External<'a> {
+    /// The model, each large initializer pointing into the data file.
+    pub model: Vec<u8>,
+    /// What the data file holds: each weight's bytes (borrowed from the original model) and
+    /// the offset it goes at. Offsets are aligned to [`EXTERNAL_ALIGNMENT`] and increasing;
+    /// the gaps are zeros.
+    pub data: Vec<(u64, &'a [u8])>,
+}
+
+/// Alignment of each weight in an external data file: ONNX Runtime maps such weights rather
+/// than copying them when they start on a boundary the system can map at (64 KiB covers
+/// Windows' allocation granularity as well as 4 KiB pages).
+pub const EXTERNAL_ALIGNMENT: u64 = 65536;
+
+/// Initializers smaller than this stay in the model.
+const EXTERNAL_MIN_BYTES: usize = 4096;
+
+/// The model with the raw data of each large initializer of its main graph moved to a file
+/// named `location` beside it (ONNX's external data: `location`, `offset` and `length` entries
+/// and `data_location = EXTERNAL`), so ONNX Runtime can read the weights from that file
+/// instead of from the model's bytes.
+pub fn with_external_weights<'a>(
+    model: &'a [u8],
+    location: &str,
+) -> Result<External<'a>, GraphError> {
+    // TensorProto: raw_data = 9, external_data = 13 (StringStringEntryProto: key = 1,
+    // value = 2), data_location = 14 (EXTERNAL = 1). GraphProto: initializer = 5.
+    let top = fields(model)?;
+    let graph = main_graph(&top)?;
+    let mut data = Vec::new();
+    let mut end = 0u64;
+    let mut pieces: Vec<Cow<[u8]>> = Vec::new();
+    for field in fields(graph.payload)? {
+        let raw = (field.number == 5 && field.wire == LEN)
+            .then(|| fields(field.payload))
+            .transpose()?
+            .and_then(|tensor| {
+                let weights = tensor
+                    .iter()
+                    .find(|t| t.number == 9 && t.wire == LEN)?
+                    .payload;
+                (weights.len() >= EXTERNAL_MIN_BYTES
+                    && !tensor.iter().any(|t| t.number == 13 || t.number == 14))
+                .then_some((tensor, weights))
+            });
+        let Some((tensor, weights)) = raw else {
+            pieces.push(Cow::Borrowed(field.raw));
+            continue;
+        };
+        let offset = end.div_ceil(EXTERNAL_ALIGNMENT) * EXTERNAL_ALIGNMENT;
+        end = offset + weights.len() as u64;
+        data.push((offset, weights));
+        let mut out = Vec::new();
+        for t in tensor.iter().filter(|t| t.number != 9) {
+            out.extend_from_slice(t.raw);
+        }
+        for (key, value) in [
+            ("location", location.to_owned()),
+            ("offset", offset.to_string()),
+            ("length", weights.len().to_string()),
+        ] {
+            let mut entry = Vec::new();
+            put_len(&mut entry, 1, key.as_bytes());
+            put_len(&mut entry, 2, value.as_bytes());
+            put_len(&mut out, 13, &entry);
+        }
+        put_uint(&mut out, 14, 1);
+        let mut piece = Vec::new();
+        put_len(&mut piece, 5, &out);
+        pieces.push(Cow::Owned(piece));
+    }
+    Ok(External {
+        model: model_with_graph(&top, &pieces)?,
+        data,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -428,6 +507,74 @@ mod tests {
         put_len(&mut model, 7, &graph);
         put_len(&mut model, 2, b"producer");
         model
+    }
+
+    #[test]
+    fn large_weights_move_to_aligned_offsets_of_a_data_file_and_small_ones_stay() {
+        let weights = |name: &str, len: usize, fill: u8| {
+            let mut tensor = Vec::new();
+            put_uint(&mut tensor, 1, len as u64 / 4);
+            put_uint(&mut tensor, 2, 1);
+            put_len(&mut tensor, 8, name.as_bytes());
+            put_len(&mut tensor, 9, &vec![fill; len]);
+            tensor
+        };
+        let mut graph = Vec::new();
+        put_len(&mut graph, 1, &node("Relu", "r", &["a"], &["x"], &[]));
+        put_len(&mut graph, 5, &weights("big", 5000, 1));
+        put_len(&mut graph, 5, &weights("small", 16, 2));
+        put_len(&mut graph, 5, &weights("bigger", 70000, 3));
+        let mut model = Vec::new();
+        put_uint(&mut model, 1, 8);
+        put_len(&mut model, 7, &graph);
+        let external = with_external_weights(&model, "part.data").unwrap();
+        let offsets: Vec<(u64, usize, u8)> = external
+            .data
+            .iter()
+            .map(|(offset, bytes)| (*offset, bytes.len(), bytes[0]))
+            .collect();
+        assert_eq!(offsets, [(0, 5000, 1), (65536, 70000, 3)]);
+        assert!(external.model.len() < 1000, "the weights left the model");
+        let top = fields(&external.model).unwrap();
+        let graph = fields(main_graph(&top).unwrap().payload).unwrap();
+        let tensors: Vec<Vec<Field>> = graph
+            .iter()
+            .filter(|f| f.number == 5)
+            .map(|f| fields(f.payload).unwrap())
+            .collect();
+        assert_eq!(tensors.len(), 3, "every initializer is kept, in order");
+        let entries = |tensor: &[Field]| -> Vec<(String, String)> {
+            tensor
+                .iter()
+                .filter(|t| t.number == 13)
+                .map(|t| {
+                    let kv = fields(t.payload).unwrap();
+                    (
+                        text(kv[0].payload).unwrap().to_owned(),
+                        text(kv[1].payload).unwrap().to_owned(),
+                    )
+                })
+                .collect()
+        };
+        let pair = |k: &str, v: &str| (k.to_owned(), v.to_owned());
+        assert_eq!(
+            entries(&tensors[2]),
+            [
+                pair("location", "part.data"),
+                pair("offset", "65536"),
+                pair("length", "70000")
+            ]
+        );
+        assert!(tensors[2].iter().any(|t| t.number == 14 && t.varint == 1));
+        assert!(
+            !tensors[2].iter().any(|t| t.number == 9),
+            "no raw data left"
+        );
+        assert!(
+            entries(&tensors[1]).is_empty(),
+            "a small weight stays inline"
+        );
+        assert!(tensors[1].iter().any(|t| t.number == 9));
     }
 
     #[test]

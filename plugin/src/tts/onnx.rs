@@ -107,6 +107,29 @@ fn release_freed_memory() {
     }
 }
 
+/// Writes `model` to `path` with its large weights in the file `weights` beside it
+/// ([`graph::with_external_weights`]), which ONNX Runtime can map instead of copying.
+fn write_with_external_weights(model: &[u8], path: &Path, weights: &Path) -> Result<(), String> {
+    use std::io::Write;
+    let io = |path: &Path, e: std::io::Error| format!("{}: {e}", path.display());
+    let location = weights
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or("the scratch file's name is not text")?;
+    let external = graph::with_external_weights(model, location).map_err(|e| e.to_string())?;
+    let file = std::fs::File::create(weights).map_err(|e| io(weights, e))?;
+    let mut out = std::io::BufWriter::new(file);
+    let mut end = 0u64;
+    for (offset, bytes) in &external.data {
+        let gap = usize::try_from(offset - end).map_err(|e| e.to_string())?;
+        out.write_all(&vec![0; gap]).map_err(|e| io(weights, e))?;
+        out.write_all(bytes).map_err(|e| io(weights, e))?;
+        end = offset + bytes.len() as u64;
+    }
+    out.flush().map_err(|e| io(weights, e))?;
+    std::fs::write(path, &external.model).map_err(|e| io(path, e))
+}
+
 /// Where [`session_with`] reads the model from.
 #[derive(Debug, Clone, Copy)]
 enum Source<'a> {
@@ -570,12 +593,13 @@ impl Voice {
         // Runtime holds its own, the session's and the serialised one.
         let save = |bytes: Vec<u8>, to: &Path| -> Result<(), String> {
             let input = entry.scratch("part.onnx");
-            let written =
-                std::fs::write(&input, &bytes).map_err(|e| format!("{}: {e}", input.display()));
+            let weights = entry.scratch("part.data");
+            let written = write_with_external_weights(&bytes, &input, &weights);
             drop(bytes);
             let saved =
                 written.and_then(|()| session_with(env, Source::File(&input), Build::Save(to)));
             let _ = std::fs::remove_file(&input);
+            let _ = std::fs::remove_file(&weights);
             saved.map(drop)
         };
         let saved = save(front, front_tmp)
