@@ -412,9 +412,9 @@ pub struct External<'a> {
     pub data: Vec<(u64, &'a [u8])>,
 }
 
-/// Alignment of each weight in an external data file: ONNX Runtime maps such weights rather
-/// than copying them when they start on a boundary the system can map at (64 KiB covers
-/// Windows' allocation granularity as well as 4 KiB pages).
+/// Alignment of each weight in an external data file: 64 KiB, Windows' allocation granularity
+/// and a multiple of every page size, so ONNX Runtime may map a weight rather than read it.
+/// Mapped or read, the weights are no longer also held inside its parsed model.
 pub const EXTERNAL_ALIGNMENT: u64 = 65536;
 
 /// Initializers smaller than this stay in the model.

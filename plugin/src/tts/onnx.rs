@@ -108,7 +108,10 @@ fn release_freed_memory() {
 }
 
 /// Writes `model` to `path` with its large weights in the file `weights` beside it
-/// ([`graph::with_external_weights`]), which ONNX Runtime can map instead of copying.
+/// ([`graph::with_external_weights`]). ONNX Runtime, reading the model from `path`, then takes
+/// the weights from that file instead of also holding them in its parsed copy of the model: a
+/// voice's first load peaked at 252–273 MB with them inline, 167 MB this way
+/// (docs/PERFORMANCE.md).
 fn write_with_external_weights(model: &[u8], path: &Path, weights: &Path) -> Result<(), String> {
     use std::io::Write;
     let io = |path: &Path, e: std::io::Error| format!("{}: {e}", path.display());
