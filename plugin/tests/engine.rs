@@ -355,3 +355,17 @@ fn streamed_windows_equal_the_whole_model_on_a_corpus() {
         }
     }
 }
+
+#[test]
+fn a_phrases_first_sentence_is_cut_at_a_clause_end_sooner_than_later_ones() {
+    let engine = engine();
+    // About 125 phonemes with a clause end after the first 60: over the first sentence's limit,
+    // under the limit for later sentences.
+    let line = "Thanks so much for the raid and all the kind messages tonight, we will keep \
+                building the plugin until it sounds right.";
+    let first = sentences(&speak_all(&engine, line));
+    assert_eq!(first.len(), 2, "cut at the comma when it opens the phrase");
+    let later = sentences(&speak_all(&engine, &format!("Hi. {line}")));
+    assert_eq!(later.len(), 2, "\"Hi.\" and the line whole");
+    assert!(later[1].samples.len() > first[0].samples.len() + first[1].samples.len() / 2);
+}

@@ -81,6 +81,13 @@ impl Metrics {
 /// clause group, so their first audio comes sooner; shorter ones are spoken whole, as Piper does.
 pub const LONG_SENTENCE_PHONEMES: usize = 160;
 
+/// A phrase's first sentence is cut at clause ends from this length on (about 17 words), not
+/// from [`LONG_SENTENCE_PHONEMES`]: its first group's front decides when the phrase starts, at
+/// about 0.65 ms per phoneme id (two ids per phoneme) on the build machine, so a 90-phoneme
+/// group starts within 150 ms there (docs/PERFORMANCE.md). Later sentences have audio ahead of
+/// them and stay whole up to the longer limit.
+pub const FIRST_SENTENCE_PHONEMES: usize = 90;
+
 /// The smallest clause group a long sentence is cut into (about 8 words): shorter pieces lose
 /// prosody without bringing the first audio much sooner.
 pub const MIN_CLAUSE_GROUP_PHONEMES: usize = 48;
@@ -233,7 +240,7 @@ impl Engine {
         // is already out (`resume_window`).
         let mut next_window = 0;
         let mut phrase_samples = 0usize;
-        for piece in pieces(&clean, MAX_PIECE_CHARS) {
+        for (piece_index, piece) in pieces(&clean, MAX_PIECE_CHARS).into_iter().enumerate() {
             let started = Instant::now();
             let sentences = {
                 let _span = tracing::debug_span!("phonemize", chars = piece.len()).entered();
@@ -243,11 +250,11 @@ impl Engine {
             self.metrics
                 .phonemize_ns
                 .fetch_add(elapsed_ns(started), Ordering::Relaxed);
-            let groups = sentences.iter().flat_map(|sentence| {
-                let long = if self.split_long_sentences {
-                    LONG_SENTENCE_PHONEMES
-                } else {
-                    usize::MAX
+            let groups = sentences.iter().enumerate().flat_map(|(i, sentence)| {
+                let long = match (self.split_long_sentences, piece_index + i) {
+                    (false, _) => usize::MAX,
+                    (true, 0) => FIRST_SENTENCE_PHONEMES,
+                    (true, _) => LONG_SENTENCE_PHONEMES,
                 };
                 group_clauses(sentence, long, MIN_CLAUSE_GROUP_PHONEMES)
             });
