@@ -239,7 +239,7 @@ impl Engine {
         // far: after the first, sentences decode in larger windows, since the audio before them
         // is already out (`resume_window`).
         let mut next_window = 0;
-        let mut phrase_samples = 0usize;
+        let mut phrase_samples = 0u64;
         for (piece_index, piece) in pieces(&clean, MAX_PIECE_CHARS).into_iter().enumerate() {
             let started = Instant::now();
             let sentences = {
@@ -251,10 +251,11 @@ impl Engine {
                 .phonemize_ns
                 .fetch_add(elapsed_ns(started), Ordering::Relaxed);
             let groups = sentences.iter().enumerate().flat_map(|(i, sentence)| {
-                let long = match (self.split_long_sentences, piece_index + i) {
+                let first = piece_index == 0 && i == 0;
+                let long = match (self.split_long_sentences, first) {
                     (false, _) => usize::MAX,
-                    (true, 0) => FIRST_SENTENCE_PHONEMES,
-                    (true, _) => LONG_SENTENCE_PHONEMES,
+                    (true, true) => FIRST_SENTENCE_PHONEMES,
+                    (true, false) => LONG_SENTENCE_PHONEMES,
                 };
                 group_clauses(sentence, long, MIN_CLAUSE_GROUP_PHONEMES)
             });
@@ -273,12 +274,15 @@ impl Engine {
                 let mut stopped = false;
                 let mut produced = 0u64;
                 let rate = self.voice.config.sample_rate;
-                let first_window = resume_window(next_window, phrase_samples / SAMPLES_PER_FRAME);
+                let frames_so_far = phrase_samples / SAMPLES_PER_FRAME as u64;
+                let first_window = resume_window(
+                    next_window,
+                    usize::try_from(frames_so_far).unwrap_or(usize::MAX),
+                );
                 let busy =
                     self.voice
                         .infer_streaming(&ids, settings, first_window, &mut |window| {
                             produced += window.audio.len() as u64;
-                            phrase_samples += window.audio.len();
                             next_window = window.index + 1;
                             let chunk = Chunk {
                                 samples: window.audio.to_vec(),
@@ -297,6 +301,7 @@ impl Engine {
                 );
                 self.metrics.sentences.fetch_add(1, Ordering::Relaxed);
                 self.metrics.samples.fetch_add(produced, Ordering::Relaxed);
+                phrase_samples += produced;
                 sentence_index += 1;
                 if stopped {
                     return Ok(());

@@ -55,9 +55,9 @@ impl StartGate {
         }
     }
 
-    /// Notes a window of `audio_secs`, window `index` of its phrase's schedule, decoded at `rtf` seconds
-    /// per second of audio (`None`: audio that was not synthesised now). Returns whether the
-    /// phrase may play now; once open, the gate stays open.
+    /// Notes a window of `audio_secs`, window `index` of its phrase's schedule, decoded at `rtf`
+    /// seconds per second of audio (`None`: audio that was not synthesised now). Returns whether
+    /// the phrase may play now; once open, the gate stays open.
     pub fn window(&mut self, audio_secs: f64, index: usize, rtf: Option<f64>) -> bool {
         if let Some(rtf) = rtf.filter(|r| r.is_finite() && *r > 0.0) {
             self.worst = Some(self.worst.map_or(rtf, |w| w.max(rtf)));

@@ -113,7 +113,7 @@ fn release_freed_memory() {
 /// voice's first load peaked at 252–273 MB with them inline, 167 MB this way
 /// (docs/PERFORMANCE.md).
 fn write_with_external_weights(model: &[u8], path: &Path, weights: &Path) -> Result<(), String> {
-    use std::io::Write;
+    use std::io::{Read, Write};
     let io = |path: &Path, e: std::io::Error| format!("{}: {e}", path.display());
     let location = weights
         .file_name()
@@ -124,8 +124,8 @@ fn write_with_external_weights(model: &[u8], path: &Path, weights: &Path) -> Res
     let mut out = std::io::BufWriter::new(file);
     let mut end = 0u64;
     for (offset, bytes) in &external.data {
-        let gap = usize::try_from(offset - end).map_err(|e| e.to_string())?;
-        out.write_all(&vec![0; gap]).map_err(|e| io(weights, e))?;
+        std::io::copy(&mut std::io::repeat(0).take(offset - end), &mut out)
+            .map_err(|e| io(weights, e))?;
         out.write_all(bytes).map_err(|e| io(weights, e))?;
         end = offset + bytes.len() as u64;
     }
@@ -277,7 +277,7 @@ pub const SAMPLES_PER_FRAME: usize = 256;
 pub fn resume_window(next: usize, produced_frames: usize) -> usize {
     (0..=next)
         .rev()
-        .find(|&index| window_frames(index) <= 2 * produced_frames)
+        .find(|&index| window_frames(index) <= produced_frames.saturating_mul(2))
         .unwrap_or(0)
 }
 
@@ -494,22 +494,21 @@ impl Voice {
                             Ok(()) => {
                                 if let Some((model, mapped)) = Self::mapped_model(env, entry, path)
                                 {
+                                    let mapped = Some(mapped);
                                     return Self::finish(
                                         path,
                                         config_path,
                                         config,
                                         model,
                                         noise,
-                                        Some(mapped),
+                                        mapped,
                                     );
                                 }
-                                Self::split_model(env, path, &read()?.0)
                             }
-                            Err(e) => {
-                                tracing::warn!("voice cache: {}: {e}", path.display());
-                                Self::split_model(env, path, &read()?.0)
-                            }
+                            Err(e) => tracing::warn!("voice cache: {}: {e}", path.display()),
                         }
+                        // Nothing usable was saved: built from the model as without a cache.
+                        Self::split_model(env, path, &read()?.0)
                     }
                     None => Self::plain_parts(env, path, parts),
                 }
