@@ -369,3 +369,41 @@ fn a_phrases_first_sentence_is_cut_at_a_clause_end_sooner_than_later_ones() {
     assert_eq!(later.len(), 2, "\"Hi.\" and the line whole");
     assert!(later[1].samples.len() > first[0].samples.len() + first[1].samples.len() / 2);
 }
+
+#[test]
+fn a_first_sentence_without_clause_ends_is_cut_once_at_a_word_boundary_and_fades_out_there() {
+    let engine = engine();
+    // About 135 phonemes and no punctuation, as chat lines come.
+    let line = "thanks so much for the raid everyone we will keep building the plugin until it \
+                sounds right and then we will ship it to all of you";
+    let cut = sentences(&speak_all(&engine, line));
+    assert_eq!(cut.len(), 2, "cut once, at a word boundary");
+    let whole = sentences(&speak_all(&engine.clone().whole_sentences(), line));
+    assert_eq!(whole.len(), 1);
+    let later = sentences(&speak_all(&engine, &format!("Hi. {line}")));
+    assert_eq!(
+        later.len(),
+        2,
+        "\"Hi.\" and the line whole: only a first sentence is cut"
+    );
+    let total = |chunks: &[Chunk]| chunks.iter().map(|c| c.samples.len()).sum::<usize>() as f32;
+    let ratio = total(&cut) / total(&whole);
+    assert!(
+        (0.9..1.1).contains(&ratio),
+        "about the same length: {ratio}"
+    );
+    // The first part ("...the plugin", then "until it sounds right...") ends as an utterance
+    // does, quietly, not cut off mid-sound.
+    let first = &cut[0].samples;
+    assert!(
+        first.len() * 3 > total(&whole) as usize,
+        "no tiny first part"
+    );
+    let rms = |x: &[f32]| (x.iter().map(|v| v * v).sum::<f32>() / x.len() as f32).sqrt();
+    let tail = rms(&first[first.len() - 220..]);
+    let speech = rms(first);
+    assert!(
+        tail < speech / 20.0,
+        "the first part fades out: last 10 ms at {tail}, speech at {speech}"
+    );
+}
