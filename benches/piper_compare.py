@@ -24,6 +24,9 @@ SENTENCES = {
     "40_words": "When you finish the first part of the tutorial, save your work, close the editor, "
     "open the terminal, type the command exactly as shown, press enter, and wait for the "
     "build to complete before you move on to the second part of the lesson today.",
+    "44_words_unpunctuated": "when you finish the first part of the tutorial save your work and close the editor "
+    "then open the terminal and type the command exactly as it is shown and wait for the "
+    "build to complete before you move on to the second part",
 }
 
 
