@@ -273,7 +273,7 @@ impl Engine {
                 };
                 let sentence_groups = group_clauses(sentence, long, MIN_CLAUSE_GROUP_PHONEMES);
                 if first && self.split_long_sentences {
-                    groups.extend(self.cut_first_group(sentence_groups)?);
+                    groups.extend(self.cut_first_group(sentence_groups));
                 } else {
                     groups.extend(sentence_groups);
                 }
@@ -329,29 +329,27 @@ impl Engine {
         }
         Ok(())
     }
-}
 
-impl Engine {
     /// A phrase's first sentence's groups, the first one cut at a word boundary if it is too
     /// long to start the phrase soon (see [`FIRST_SENTENCE_PHONEMES`]).
-    fn cut_first_group(
-        &self,
-        mut groups: Vec<SentencePhonemes>,
-    ) -> Result<Vec<SentencePhonemes>, SpeakError> {
+    fn cut_first_group(&self, mut groups: Vec<SentencePhonemes>) -> Vec<SentencePhonemes> {
         let Some(first) = groups.first() else {
-            return Ok(groups);
+            return groups;
         };
         if first.len() <= FIRST_SENTENCE_PHONEMES {
-            return Ok(groups);
+            return groups;
         }
-        let openers = match self.openers.get() {
-            Some(openers) => openers,
-            None => {
-                let mut espeak = Espeak::lock(&self.espeak_data)?;
-                let found = PhraseOpeners::for_voice(&mut espeak, &self.voice.config.espeak_voice)?;
-                self.openers.get_or_init(|| found)
-            }
-        };
+        let openers = self.openers.get_or_init(|| {
+            // Without them a cut still falls on a word boundary, ranked by stress alone.
+            Espeak::lock(&self.espeak_data)
+                .and_then(|mut espeak| {
+                    PhraseOpeners::for_voice(&mut espeak, &self.voice.config.espeak_voice)
+                })
+                .unwrap_or_else(|err| {
+                    tracing::warn!("Orator: no phrase openers for the voice's language: {err}");
+                    PhraseOpeners::default()
+                })
+        });
         if let Some(at) = word_cut(
             first,
             FIRST_SENTENCE_PHONEMES,
@@ -362,7 +360,7 @@ impl Engine {
             groups[0].truncate(at);
             groups.insert(1, rest);
         }
-        Ok(groups)
+        groups
     }
 }
 
