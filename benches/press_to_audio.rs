@@ -1,0 +1,173 @@
+//! Issue 6's first-audio measure, end to end: from a Speak press in a block of `process()` to
+//! the first sample of speech out of `process()`, through a real CLAP host (the test harness,
+//! clack-host) on the built release bundle, at real-time pace (48 kHz, 512-frame blocks, each
+//! block handed over when an audio interface would ask for it).
+//!
+//! The time is counted in samples of output, as a listener hears it: the press is at the start
+//! of its block, and the first non-zero output sample after it ends the measurement (the host
+//! input is silent, so anything non-zero is the voice). Each iteration speaks the line at a pace
+//! not used before in the run (1 + n × 10⁻⁴ of the voice's own, set in the session as the
+//! editor would), so the phrase cache cannot answer, and stops it as soon as it is heard. The
+//! voice is loaded and has spoken once before measuring.
+//!
+//! Needs the bundle: `cargo xtask build` first (or `ORATOR_CLAP=path/to/Orator.clap`).
+//! `cargo bench -p orator-benches --bench press_to_audio`
+
+use clack_host::prelude::ProcessStatus;
+use criterion::{BenchmarkId, Criterion, SamplingMode, criterion_group, criterion_main};
+use orator::state::Session;
+use orator::tts::service::Delivery;
+use orator_tests::{LoadedPlugin, ParamChange, bundle_path, press, with_session};
+use std::time::{Duration, Instant};
+
+const RATE: f64 = 48_000.0;
+const BLOCK: usize = 512;
+
+#[path = "sentences.rs"]
+mod sentences;
+use sentences::SENTENCES;
+
+/// A plugin running at real-time pace, and where its clock is.
+struct Live {
+    plugin: LoadedPlugin,
+    /// The Speak and Stop buttons' parameter ids, as a press in block 0 gives them.
+    speak: ParamChange,
+    stop: ParamChange,
+    /// Phrases spoken so far, which sets the next one's pace.
+    phrases: u16,
+    next: Instant,
+    silence: Vec<f32>,
+    left: Vec<f32>,
+    right: Vec<f32>,
+}
+
+impl Live {
+    fn new() -> anyhow::Result<Self> {
+        let path = bundle_path();
+        let mut plugin = LoadedPlugin::load(&path).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot load {} ({e}); run `cargo xtask build`",
+                path.display()
+            )
+        })?;
+        let button = |plugin: &mut LoadedPlugin, name: &str| -> anyhow::Result<ParamChange> {
+            let id = plugin.param(name)?.id;
+            press(id, 0, 0)
+                .first()
+                .copied()
+                .ok_or_else(|| anyhow::anyhow!("no press for {name}"))
+        };
+        let speak = button(&mut plugin, "Speak")?;
+        let stop = button(&mut plugin, "Stop")?;
+        plugin.activate(RATE, 1, BLOCK as u32)?;
+        Ok(Self {
+            plugin,
+            speak,
+            stop,
+            phrases: 0,
+            next: Instant::now(),
+            silence: vec![0.0; BLOCK],
+            left: vec![0.0; BLOCK],
+            right: vec![0.0; BLOCK],
+        })
+    }
+
+    /// One block, when an audio interface would ask for it. Returns the first non-zero
+    /// sample's offset in the block, if any, and whether the plugin is idle.
+    fn block(&mut self, changes: &[ParamChange]) -> anyhow::Result<(Option<usize>, bool)> {
+        let now = Instant::now();
+        if self.next > now {
+            std::thread::sleep(self.next - now);
+        } else if now - self.next > Duration::from_millis(50) {
+            self.next = now; // after set-up work between iterations, not a late block
+        }
+        self.next += Duration::from_secs_f64(BLOCK as f64 / RATE);
+        let status = self.plugin.process(
+            &[&self.silence, &self.silence],
+            None,
+            &mut [&mut self.left, &mut self.right],
+            changes,
+        )?;
+        let heard = self.left.iter().position(|&s| s != 0.0);
+        let idle = status == ProcessStatus::ContinueIfNotQuiet;
+        Ok((heard, idle))
+    }
+
+    /// `button` pressed in block 0 and released in block 1.
+    fn press(button: ParamChange, block: usize) -> Vec<ParamChange> {
+        match block {
+            0 => vec![button],
+            1 => vec![ParamChange {
+                value: 0.0,
+                ..button
+            }],
+            _ => Vec::new(),
+        }
+    }
+
+    /// Speaks `text` at a pace not used before and returns the time from the press to the
+    /// first sample heard; stops the phrase then and waits for the plugin to fall idle.
+    fn press_to_audio(&mut self, text: &str) -> anyhow::Result<Duration> {
+        self.phrases = self.phrases.wrapping_add(1);
+        let session = Session {
+            text: text.into(),
+            delivery: Delivery {
+                rate: 1.0 + f32::from(self.phrases) * 1e-4,
+                ..Delivery::default()
+            },
+            ..Session::default()
+        };
+        let state = with_session(
+            &self.plugin.save_state()?,
+            &serde_json::to_string(&session)?,
+        )?;
+        self.plugin.load_state(&state)?;
+        let mut samples = 0;
+        let mut heard = None;
+        for block in 0.. {
+            let changes = Self::press(self.speak, block);
+            if let (Some(at), _) = self.block(&changes)? {
+                heard = Some(samples + at);
+                break;
+            }
+            samples += BLOCK;
+            anyhow::ensure!(
+                samples as f64 / RATE < 10.0,
+                "no speech within 10 s of the press"
+            );
+        }
+        let heard = heard.unwrap_or(samples);
+        for block in 0.. {
+            let changes = Self::press(self.stop, block);
+            let (_, idle) = self.block(&changes)?;
+            if block > 2 && idle {
+                break;
+            }
+            anyhow::ensure!(block < 2000, "the plugin did not stop");
+        }
+        Ok(Duration::from_secs_f64(heard as f64 / RATE))
+    }
+}
+
+fn press_to_audio(c: &mut Criterion) {
+    let mut live = Live::new().expect("the bundle loads");
+    // The voice loads on activation; one phrase spoken warms ONNX Runtime up.
+    live.press_to_audio(SENTENCES[0].1).expect("warm-up phrase");
+    let mut group = c.benchmark_group("press_to_audio");
+    group.sampling_mode(SamplingMode::Flat);
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(8));
+    for (name, text) in SENTENCES {
+        group.bench_function(BenchmarkId::from_parameter(name), |b| {
+            b.iter_custom(|iters| {
+                (0..iters)
+                    .map(|_| live.press_to_audio(text).expect("speech"))
+                    .sum()
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, press_to_audio);
+criterion_main!(benches);
