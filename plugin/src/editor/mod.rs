@@ -665,6 +665,11 @@ impl App {
                 &mut delivery.whole_sentences,
                 "Speak long sentences whole (as Piper)",
             )
+            .on_hover_text(
+                "Off: a sentence over about 25 words is cut at commas, and a text's first \
+                 sentence from about 17, or once between words if it has no comma, so speech \
+                 starts sooner. Each cut adds a short pause.",
+            )
             .changed();
         if changed {
             match speech {
