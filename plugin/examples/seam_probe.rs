@@ -1,5 +1,5 @@
 //! What a cut at a word boundary does to a sentence with no clause end (engine's
-//! `FIRST_SENTENCE_PHONEMES`): the text's first sentence is cut before word N and the two parts
+//! `FIRST_SENTENCE_PHONEMES`): the text's first sentence is cut after word N and the two parts
 //! are spoken three ways, against the sentence whole:
 //! - `eos`: each part an utterance of its own (what the engine does);
 //! - `comma`: the first part ends with a comma;

@@ -371,7 +371,7 @@ fn a_phrases_first_sentence_is_cut_at_a_clause_end_sooner_than_later_ones() {
 }
 
 #[test]
-fn a_first_sentence_without_clause_ends_is_cut_once_at_a_word_boundary_and_fades_out_there() {
+fn a_first_sentence_without_clause_ends_is_cut_at_a_word_boundary_and_fades_out_there() {
     let engine = engine();
     // About 135 phonemes and no punctuation, as chat lines come.
     let line = "thanks so much for the raid everyone we will keep building the plugin until it \
@@ -384,7 +384,7 @@ fn a_first_sentence_without_clause_ends_is_cut_once_at_a_word_boundary_and_fades
     assert_eq!(
         later.len(),
         2,
-        "\"Hi.\" and the line whole: only a first sentence is cut"
+        "\"Hi.\" and the line whole: its front fits in the time \"Hi.\" plays"
     );
     let total = |chunks: &[Chunk]| chunks.iter().map(|c| c.samples.len()).sum::<usize>() as f32;
     let ratio = total(&cut) / total(&whole);
@@ -405,5 +405,33 @@ fn a_first_sentence_without_clause_ends_is_cut_once_at_a_word_boundary_and_fades
     assert!(
         tail < speech / 20.0,
         "the first part fades out: last 10 ms at {tail}, speech at {speech}"
+    );
+}
+
+#[test]
+fn a_long_line_after_a_short_sentence_is_cut_so_its_front_runs_while_the_short_one_plays() {
+    let engine = engine();
+    let line = "when you finish the first part of the tutorial save your work and close the \
+                editor then open the terminal and type the command exactly as it is shown and \
+                wait for the build to complete before you move on to the second part";
+    let text = format!("Hi. When {line} {line}");
+    let groups = sentences(&speak_all(&engine, &text));
+    let whole = sentences(&speak_all(&engine.clone().whole_sentences(), &text));
+    assert_eq!(whole.len(), 2, "\"Hi.\" and the line, whole");
+    // "Hi." plays for well under a second: the next group may only have as many phonemes as
+    // its front can turn into a latent in that time (with a margin), a fraction of the line.
+    assert!(groups.len() >= 3, "{} groups", groups.len());
+    let secs = |c: &Chunk| c.samples.len() as f32 / c.sample_rate as f32;
+    assert!(
+        secs(&groups[1]) * 2.0 < secs(&whole[1]),
+        "the part after \"Hi.\" is a fraction of the line: {} s of {} s",
+        secs(&groups[1]),
+        secs(&whole[1])
+    );
+    let total = |chunks: &[Chunk]| chunks.iter().map(secs).sum::<f32>();
+    let ratio = total(&groups) / total(&whole);
+    assert!(
+        (0.9..1.1).contains(&ratio),
+        "about the same length: {ratio}"
     );
 }

@@ -9,8 +9,7 @@ use super::cache::{PhraseCache, PhraseKey, Rendered};
 use super::lexicon::Lexicon;
 use super::onnx::{SAMPLES_PER_FRAME, Voice, resume_window};
 use super::phonemize::{
-    Espeak, PhonemizeError, PhraseOpeners, SentencePhonemes, group_clauses, phonemize_clauses,
-    word_cut,
+    Espeak, PhonemizeError, PhraseOpeners, group_clauses, phonemize_clauses, word_cut,
 };
 use super::voice::{SynthesisSettings, VoiceError};
 use std::ops::ControlFlow;
@@ -87,15 +86,31 @@ pub const LONG_SENTENCE_PHONEMES: usize = 160;
 /// A phrase's first sentence is cut at clause ends from this length on (about 17 words), not
 /// from [`LONG_SENTENCE_PHONEMES`]: its first group's front decides when the phrase starts, at
 /// about 0.65 ms per phoneme id (two ids per phoneme) on the build machine, so a 90-phoneme
-/// group starts within 150 ms there (docs/PERFORMANCE.md). Later sentences have audio ahead of
-/// them and stay whole up to the longer limit.
+/// group starts within 150 ms there (docs/PERFORMANCE.md). A later sentence gets the same limit
+/// while little of the phrase comes before it ([`group_budget`]).
 ///
-/// If the first group is still longer (no clause end soon enough: chat lines often have no
-/// punctuation at all), it is cut once more at a word boundary within this length, before a
-/// word a phrase often starts with when there is one ([`word_cut`]). The first part then ends
-/// as an utterance does, with a short pause (160–290 ms of quiet measured on three lines,
-/// against about 370 ms at a comma); the rest of the sentence is spoken as before.
+/// If a first group is still longer (no clause end soon enough: chat lines often have no
+/// punctuation at all), it is cut at a word boundary within this length, before a word a
+/// phrase often starts with when there is one ([`word_cut`]). The first part then ends as an
+/// utterance does, with a short pause (160–290 ms of quiet measured on three lines, against
+/// about 370 ms at a comma).
 pub const FIRST_SENTENCE_PHONEMES: usize = 90;
+
+/// Phonemes a group may have per second of the phrase's audio before it. A group's front runs
+/// after the audio before it has been decoded, and should finish before that audio has played:
+/// it costs about 1.3 ms per phoneme on the build machine, so 385 per second keeps a 2× margin
+/// there (a machine 2× slower is just on time). Without it, "Hi." before an 89-word line with no
+/// punctuation left a 247 ms gap after "Hi." on the build machine (docs/PERFORMANCE.md).
+pub const PHONEMES_PER_SECOND_AHEAD: f64 = 385.0;
+
+/// The most phonemes a group may have when `seconds` of its phrase's audio come before it:
+/// [`FIRST_SENTENCE_PHONEMES`] for the first, more as the phrase grows
+/// ([`PHONEMES_PER_SECOND_AHEAD`]). It depends on the text alone (the audio's length does), so
+/// a phrase is cut the same way every time.
+pub fn group_budget(seconds: f64) -> usize {
+    let ahead = (seconds.max(0.0) * PHONEMES_PER_SECOND_AHEAD) as usize;
+    FIRST_SENTENCE_PHONEMES.max(ahead)
+}
 
 /// The smallest clause group a long sentence is cut into (about 8 words): shorter pieces lose
 /// prosody without bringing the first audio much sooner.
@@ -247,13 +262,8 @@ impl Engine {
         on_chunk: &mut dyn FnMut(Chunk) -> ControlFlow<()>,
     ) -> Result<(), SpeakError> {
         let clean = clean_text(text);
-        let mut sentence_index = 0;
-        // Where the next sentence starts in the window schedule, and the phrase's samples so
-        // far: after the first, sentences decode in larger windows, since the audio before them
-        // is already out (`resume_window`).
-        let mut next_window = 0;
-        let mut phrase_samples = 0u64;
-        for (piece_index, piece) in pieces(&clean, MAX_PIECE_CHARS).into_iter().enumerate() {
+        let mut phrase = PhraseSoFar::default();
+        for piece in pieces(&clean, MAX_PIECE_CHARS) {
             let started = Instant::now();
             let sentences = {
                 let _span = tracing::debug_span!("phonemize", chars = piece.len()).entered();
@@ -263,83 +273,97 @@ impl Engine {
             self.metrics
                 .phonemize_ns
                 .fetch_add(elapsed_ns(started), Ordering::Relaxed);
-            let mut groups: Vec<SentencePhonemes> = Vec::new();
-            for (i, sentence) in sentences.iter().enumerate() {
-                let first = piece_index == 0 && i == 0;
-                let long = match (self.split_long_sentences, first) {
-                    (false, _) => usize::MAX,
-                    (true, true) => FIRST_SENTENCE_PHONEMES,
-                    (true, false) => LONG_SENTENCE_PHONEMES,
-                };
-                let sentence_groups = group_clauses(sentence, long, MIN_CLAUSE_GROUP_PHONEMES);
-                if first && self.split_long_sentences {
-                    groups.extend(self.cut_first_group(sentence_groups));
-                } else {
-                    groups.extend(sentence_groups);
+            for sentence in &sentences {
+                if !self.split_long_sentences {
+                    if self.speak_group(&sentence.concat(), settings, &mut phrase, on_chunk)? {
+                        return Ok(());
+                    }
+                    continue;
                 }
-            }
-            for phonemes in groups {
-                let mut unknown = 0;
-                let ids = self.voice.config.phoneme_ids(&phonemes, &mut unknown);
-                self.metrics
-                    .unknown_phonemes
-                    .fetch_add(unknown as u64, Ordering::Relaxed);
-                if ids.len() <= 3 {
-                    continue; // nothing speakable (only start/end symbols)
-                }
-                // The sentence's audio, window by window as the decoder produces it.
-                let _span = tracing::debug_span!("infer", ids = ids.len()).entered();
-                let index = sentence_index;
-                let mut stopped = false;
-                let mut produced = 0u64;
-                let rate = self.voice.config.sample_rate;
-                let frames_so_far = phrase_samples / SAMPLES_PER_FRAME as u64;
-                let first_window = resume_window(
-                    next_window,
-                    usize::try_from(frames_so_far).unwrap_or(usize::MAX),
-                );
-                let busy =
-                    self.voice
-                        .infer_streaming(&ids, settings, first_window, &mut |window| {
-                            produced += window.audio.len() as u64;
-                            next_window = window.index + 1;
-                            let chunk = Chunk {
-                                samples: window.audio.to_vec(),
-                                sample_rate: rate,
-                                sentence: index,
-                                window: window.index,
-                                real_time_factor: window.real_time_factor(rate),
-                            };
-                            let flow = on_chunk(chunk);
-                            stopped |= flow.is_break();
-                            flow
-                        })?;
-                self.metrics.infer_ns.fetch_add(
-                    u64::try_from(busy.as_nanos()).unwrap_or(u64::MAX),
-                    Ordering::Relaxed,
-                );
-                self.metrics.sentences.fetch_add(1, Ordering::Relaxed);
-                self.metrics.samples.fetch_add(produced, Ordering::Relaxed);
-                phrase_samples += produced;
-                sentence_index += 1;
-                if stopped {
-                    return Ok(());
+                // Each group's length is decided when its turn comes, from the audio before it.
+                let long = LONG_SENTENCE_PHONEMES.min(phrase.budget(self.voice.config.sample_rate));
+                for mut group in group_clauses(sentence, long, MIN_CLAUSE_GROUP_PHONEMES) {
+                    loop {
+                        let budget = phrase.budget(self.voice.config.sample_rate);
+                        let cut = (group.len() > budget)
+                            .then(|| {
+                                word_cut(&group, budget, MIN_CLAUSE_GROUP_PHONEMES, self.openers())
+                            })
+                            .flatten();
+                        let Some(at) = cut else { break };
+                        let rest = group.split_off(at + 1);
+                        group.truncate(at);
+                        if self.speak_group(&group, settings, &mut phrase, on_chunk)? {
+                            return Ok(());
+                        }
+                        group = rest;
+                    }
+                    if self.speak_group(&group, settings, &mut phrase, on_chunk)? {
+                        return Ok(());
+                    }
                 }
             }
         }
         Ok(())
     }
 
-    /// A phrase's first sentence's groups, the first one cut at a word boundary if it is too
-    /// long to start the phrase soon (see [`FIRST_SENTENCE_PHONEMES`]).
-    fn cut_first_group(&self, mut groups: Vec<SentencePhonemes>) -> Vec<SentencePhonemes> {
-        let Some(first) = groups.first() else {
-            return groups;
-        };
-        if first.len() <= FIRST_SENTENCE_PHONEMES {
-            return groups;
+    /// Synthesises one group (a sentence, a clause group or part of one), handing on its
+    /// windows as the decoder produces them. Returns whether the caller asked to stop.
+    fn speak_group(
+        &self,
+        phonemes: &[char],
+        settings: &SynthesisSettings,
+        phrase: &mut PhraseSoFar,
+        on_chunk: &mut dyn FnMut(Chunk) -> ControlFlow<()>,
+    ) -> Result<bool, SpeakError> {
+        let mut unknown = 0;
+        let ids = self.voice.config.phoneme_ids(phonemes, &mut unknown);
+        self.metrics
+            .unknown_phonemes
+            .fetch_add(unknown as u64, Ordering::Relaxed);
+        if ids.len() <= 3 {
+            return Ok(false); // nothing speakable (only start/end symbols)
         }
-        let openers = self.openers.get_or_init(|| {
+        let _span = tracing::debug_span!("infer", ids = ids.len()).entered();
+        let index = phrase.groups;
+        let mut stopped = false;
+        let mut produced = 0u64;
+        let rate = self.voice.config.sample_rate;
+        let frames_so_far = phrase.samples / SAMPLES_PER_FRAME as u64;
+        let first_window = resume_window(
+            phrase.next_window,
+            usize::try_from(frames_so_far).unwrap_or(usize::MAX),
+        );
+        let busy = self
+            .voice
+            .infer_streaming(&ids, settings, first_window, &mut |window| {
+                produced += window.audio.len() as u64;
+                phrase.next_window = window.index + 1;
+                let chunk = Chunk {
+                    samples: window.audio.to_vec(),
+                    sample_rate: rate,
+                    sentence: index,
+                    window: window.index,
+                    real_time_factor: window.real_time_factor(rate),
+                };
+                let flow = on_chunk(chunk);
+                stopped |= flow.is_break();
+                flow
+            })?;
+        self.metrics.infer_ns.fetch_add(
+            u64::try_from(busy.as_nanos()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+        self.metrics.sentences.fetch_add(1, Ordering::Relaxed);
+        self.metrics.samples.fetch_add(produced, Ordering::Relaxed);
+        phrase.samples += produced;
+        phrase.groups += 1;
+        Ok(stopped)
+    }
+
+    /// The words a phrase often starts with in the voice's language, spelled on first use.
+    fn openers(&self) -> &PhraseOpeners {
+        self.openers.get_or_init(|| {
             // Without them a cut still falls on a word boundary, ranked by stress alone.
             Espeak::lock(&self.espeak_data)
                 .and_then(|mut espeak| {
@@ -349,18 +373,26 @@ impl Engine {
                     tracing::warn!("Orator: no phrase openers for the voice's language: {err}");
                     PhraseOpeners::default()
                 })
-        });
-        if let Some(at) = word_cut(
-            first,
-            FIRST_SENTENCE_PHONEMES,
-            MIN_CLAUSE_GROUP_PHONEMES,
-            openers,
-        ) {
-            let rest = first[at + 1..].to_vec();
-            groups[0].truncate(at);
-            groups.insert(1, rest);
-        }
-        groups
+        })
+    }
+}
+
+/// What a phrase has produced so far, which shapes what comes next.
+#[derive(Debug, Default)]
+struct PhraseSoFar {
+    /// Groups synthesised (the next one's [`Chunk::sentence`]).
+    groups: usize,
+    /// Where the next group starts in the window schedule: after the first, groups decode in
+    /// larger windows, since the audio before them is already out (`resume_window`).
+    next_window: usize,
+    /// Samples produced, at the voice's rate.
+    samples: u64,
+}
+
+impl PhraseSoFar {
+    /// The most phonemes the next group may have at a voice rate of `rate` Hz.
+    fn budget(&self, rate: u32) -> usize {
+        group_budget(self.samples as f64 / f64::from(rate.max(1)))
     }
 }
 
