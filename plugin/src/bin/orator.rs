@@ -57,8 +57,9 @@ struct SayArgs {
     #[arg(long, default_value_t = 1.0)]
     variation: f32,
     /// Speak every sentence in one piece, exactly as Piper does (by default sentences over
-    /// about 25 words are cut at clause ends, and the text's first sentence from about 17
-    /// words, at a word boundary if it has no clause end, so speech starts sooner).
+    /// about 25 words are cut at clause ends, and the text's first sentence, or one after a
+    /// short sentence, from about 17 words, at a word boundary if it has no clause end, so
+    /// speech starts sooner).
     #[arg(long)]
     whole_sentences: bool,
     /// Speaker id of a multi-speaker voice (default: the voice's first).

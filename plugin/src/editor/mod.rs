@@ -666,9 +666,10 @@ impl App {
                 "Speak long sentences whole (as Piper)",
             )
             .on_hover_text(
-                "Off: a sentence over about 25 words is cut at commas, and a text's first \
-                 sentence from about 17, or once between words if it has no comma, so speech \
-                 starts sooner. Each cut adds a short pause.",
+                "Off: a sentence over about 25 words is cut at commas (a text's first sentence, \
+                 or one after a short sentence, from about 17), and between words if it has \
+                 none, so speech starts sooner and never waits for a long line. Each cut adds \
+                 a short pause.",
             )
             .changed();
         if changed {

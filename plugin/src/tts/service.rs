@@ -155,8 +155,8 @@ pub struct Delivery {
     /// Variation of timbre and timing: 1 is the voice's own, 0 none (up to 2).
     pub variation: f32,
     /// Speak every sentence in one piece, exactly as Piper does, instead of cutting long ones
-    /// at clause ends (and a long first sentence with none at a word boundary) so speech starts
-    /// sooner.
+    /// at clause ends (and at word boundaries where a sentence with none would keep the listener
+    /// waiting) so speech starts sooner.
     pub whole_sentences: bool,
     /// Speaker id of a multi-speaker voice (`None`: the voice's default; ignored by
     /// single-speaker voices and out-of-range ids).
