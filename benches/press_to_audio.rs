@@ -13,7 +13,7 @@
 //! Needs the bundle: `cargo xtask build` first (or `ORATOR_CLAP=path/to/Orator.clap`).
 //! `cargo bench -p orator-benches --bench press_to_audio`
 
-use clack_host::prelude::ProcessStatus;
+use clack_host::prelude::{ClapId, ProcessStatus};
 use criterion::{BenchmarkId, Criterion, SamplingMode, criterion_group, criterion_main};
 use orator::state::Session;
 use orator::tts::service::Delivery;
@@ -30,9 +30,9 @@ use sentences::SENTENCES;
 /// A plugin running at real-time pace, and where its clock is.
 struct Live {
     plugin: LoadedPlugin,
-    /// The Speak and Stop buttons' parameter ids, as a press in block 0 gives them.
-    speak: ParamChange,
-    stop: ParamChange,
+    /// The Speak and Stop buttons' parameter ids.
+    speak: ClapId,
+    stop: ClapId,
     /// Phrases spoken so far, which sets the next one's pace.
     phrases: u16,
     next: Instant,
@@ -50,15 +50,8 @@ impl Live {
                 path.display()
             )
         })?;
-        let button = |plugin: &mut LoadedPlugin, name: &str| -> anyhow::Result<ParamChange> {
-            let id = plugin.param(name)?.id;
-            press(id, 0, 0)
-                .first()
-                .copied()
-                .ok_or_else(|| anyhow::anyhow!("no press for {name}"))
-        };
-        let speak = button(&mut plugin, "Speak")?;
-        let stop = button(&mut plugin, "Stop")?;
+        let speak = plugin.param("Speak")?.id;
+        let stop = plugin.param("Stop")?.id;
         plugin.activate(RATE, 1, BLOCK as u32)?;
         Ok(Self {
             plugin,
@@ -93,18 +86,6 @@ impl Live {
         Ok((heard, idle))
     }
 
-    /// `button` pressed in block 0 and released in block 1.
-    fn press(button: ParamChange, block: usize) -> Vec<ParamChange> {
-        match block {
-            0 => vec![button],
-            1 => vec![ParamChange {
-                value: 0.0,
-                ..button
-            }],
-            _ => Vec::new(),
-        }
-    }
-
     /// Speaks `text` at a pace not used before and returns the time from the press to the
     /// first sample heard; stops the phrase then and waits for the plugin to fall idle.
     fn press_to_audio(&mut self, text: &str) -> anyhow::Result<Duration> {
@@ -125,7 +106,7 @@ impl Live {
         let mut samples = 0;
         let mut heard = None;
         for block in 0.. {
-            let changes = Self::press(self.speak, block);
+            let changes = press(self.speak, block, 0);
             if let (Some(at), _) = self.block(&changes)? {
                 heard = Some(samples + at);
                 break;
@@ -138,7 +119,7 @@ impl Live {
         }
         let heard = heard.unwrap_or(samples);
         for block in 0.. {
-            let changes = Self::press(self.stop, block);
+            let changes = press(self.stop, block, 0);
             let (_, idle) = self.block(&changes)?;
             if block > 2 && idle {
                 break;

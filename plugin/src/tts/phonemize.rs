@@ -398,8 +398,8 @@ pub fn group_clauses(
 }
 
 /// English words a new phrase often starts with: conjunctions, subordinators, relative words
-/// and a few prepositions. A phrase's first sentence with no clause end soon enough is cut
-/// before one of these when it can be (see [`word_cut`]).
+/// and a few prepositions. A group too long for its place in the phrase is cut before one of
+/// these when it can be (see [`word_cut`]).
 const ENGLISH_PHRASE_OPENERS: &[&str] = &[
     "and", "but", "or", "nor", "so", "yet", "because", "although", "though", "unless", "until",
     "while", "whereas", "whether", "when", "whenever", "where", "wherever", "which", "who", "whom",
@@ -409,8 +409,7 @@ const ENGLISH_PHRASE_OPENERS: &[&str] = &[
 
 /// How the voice's language spells the words a phrase often starts with, as espeak-ng
 /// phonemises them, without stress marks (a word's stress depends on its neighbours). Empty for
-/// languages without a list (only English has one): their cuts fall on the last word boundary
-/// that fits.
+/// languages without a list (only English has one): their cuts are ranked by stress alone.
 #[derive(Debug, Clone, Default)]
 pub struct PhraseOpeners(std::collections::HashSet<String>);
 
@@ -455,8 +454,8 @@ fn unstressed(word: &[char]) -> String {
 /// 4. any word boundary.
 ///
 /// A cut without a clause end costs the sentence a seam: each side is spoken as an utterance of
-/// its own, so the first side ends as a sentence does, with a short pause. This is only done to
-/// a phrase's first group, whose front decides when the phrase starts.
+/// its own, so the first side ends as a sentence does, with a short pause. The engine does it
+/// only where a group is too long for the audio before it (`engine::group_budget`).
 pub fn word_cut(
     group: &[char],
     limit: usize,
