@@ -1,6 +1,7 @@
 //! The decoder split (issue 6's foundation) on the real default voice and real ONNX Runtime:
 //! running the front and then the decoder must give exactly what the whole model gives.
 
+use orator::tts::crop::{self, Cropping};
 use orator::tts::graph::{GraphError, make_repeatable};
 use orator::tts::onnx::{build_session, runtime};
 use orator::tts::resources::Resources;
@@ -77,6 +78,34 @@ fn first_output(session: &mut Session, inputs: Inputs) -> (Vec<i64>, Vec<f32>) {
     (shape.to_vec(), data.to_vec())
 }
 
+/// Decodes `window` (`[1, channels, frames]`, its first `left` and last `right` frames context)
+/// with the crops `cropping` plans, and returns the window's own audio.
+fn decode_window(
+    decoder: &mut Session,
+    latent: &str,
+    cropping: &Cropping,
+    window: (Vec<usize>, Vec<f32>),
+    left: usize,
+    right: usize,
+) -> Vec<f32> {
+    let frames = window.0[2];
+    let crops = cropping.window(frames, left, right);
+    let mut inputs: Inputs = vec![(
+        latent.to_owned().into(),
+        Tensor::from_array(window).expect("window").into(),
+    )];
+    for (k, &(start, end)) in crops.bounds.iter().enumerate() {
+        for (name, bound) in [(crop::start_input(k), start), (crop::end_input(k), end)] {
+            let bound = Tensor::from_array(([1usize], vec![bound])).expect("bound");
+            inputs.push((name.into(), bound.into()));
+        }
+    }
+    let (_, decoded) = first_output(decoder, inputs);
+    assert_eq!(decoded.len(), crops.len, "the output as long as planned");
+    let own = (frames - left - right) * cropping.hop;
+    decoded[left * cropping.hop - crops.offset..][..own].to_vec()
+}
+
 #[test]
 fn front_then_decoder_equals_the_whole_model_bit_for_bit() {
     let r = resources();
@@ -91,8 +120,21 @@ fn front_then_decoder_equals_the_whole_model_bit_for_bit() {
     let mut whole = build_session(env, &repeatable.model).expect("whole model");
     let mut front = build_session(env, &split.front).expect("front");
     let mut decoder = build_session(env, &split.decoder).expect("decoder");
+    // Cropped around each of the voice's three upsamplings (by 8, 8 and 4), at their inputs
+    // and outputs: six points, each keeping less than the 10 frames of context there.
+    let rates: Vec<usize> = split.cropping.points.iter().map(|p| p.rate).collect();
+    assert_eq!(rates, [1, 8, 8, 64, 64, 256], "{:?}", split.cropping);
+    assert_eq!(split.cropping.hop, 256);
+    eprintln!("crop points: {:?}", split.cropping.points);
+    for point in &split.cropping.points {
+        assert!(point.margin < 10 * point.rate, "{point:?}");
+    }
     let decoder_inputs: Vec<&str> = decoder.inputs().iter().map(|i| i.name()).collect();
-    assert_eq!(decoder_inputs, [split.latent.as_str()]);
+    let mut expected_inputs = vec![split.latent.clone()];
+    for k in 0..split.cropping.points.len() {
+        expected_inputs.extend([crop::start_input(k), crop::end_input(k)]);
+    }
+    assert_eq!(decoder_inputs, expected_inputs);
     let front_outputs: Vec<&str> = front.outputs().iter().map(|o| o.name()).collect();
     assert_eq!(front_outputs, [split.latent.as_str()]);
     assert!(
@@ -108,10 +150,13 @@ fn front_then_decoder_equals_the_whole_model_bit_for_bit() {
     assert_eq!(shape.len(), 3, "latent shape {shape:?}");
     assert_eq!(shape[1], 192);
     let shape: Vec<usize> = shape.iter().map(|&d| d as usize).collect();
-    let latent = Tensor::from_array((shape.clone(), latent)).expect("latent");
-    let (_, audio) = first_output(
+    let audio = decode_window(
         &mut decoder,
-        vec![(split.latent.clone().into(), latent.into())],
+        &split.latent,
+        &split.cropping,
+        (shape.clone(), latent),
+        0,
+        0,
     );
     assert!(!expected.is_empty());
     assert_eq!(audio.len(), shape[2] * 256, "256 samples per latent frame");
@@ -119,7 +164,8 @@ fn front_then_decoder_equals_the_whole_model_bit_for_bit() {
 
     // Decoding the latent in windows with 10 frames of context on each side, keeping only each
     // window's own frames, equals decoding it whole (DECISIONS: the decoder's receptive field
-    // is ±10.07 frames). First window 16 frames, then 64.
+    // is ±10.07 frames), with the context cropped inside the decoder too. First window 16
+    // frames, then 64.
     let (channels, frames) = (shape[1], shape[2]);
     let (_, latent) = first_output(&mut front, inputs(&noise));
     let mut chunked = Vec::with_capacity(audio.len());
@@ -131,13 +177,14 @@ fn front_then_decoder_equals_the_whole_model_bit_for_bit() {
         for c in 0..channels {
             window.extend_from_slice(&latent[c * frames + from..c * frames + to]);
         }
-        let window =
-            Tensor::from_array((vec![1usize, channels, to - from], window)).expect("window");
-        let (_, decoded) = first_output(
+        chunked.extend(decode_window(
             &mut decoder,
-            vec![(split.latent.clone().into(), window.into())],
-        );
-        chunked.extend_from_slice(&decoded[(start - from) * 256..(end - from) * 256]);
+            &split.latent,
+            &split.cropping,
+            (vec![1usize, channels, to - from], window),
+            start - from,
+            to - end,
+        ));
         start = end;
     }
     assert_eq!(chunked.len(), audio.len());

@@ -19,6 +19,7 @@
 //! crash it; the description goes first and comes back last, so a reader never takes a half
 //! replaced entry for a whole one.
 
+use super::crop::Cropping;
 use super::graph::NoiseInput;
 use memmap2::Mmap;
 use std::path::{Path, PathBuf};
@@ -33,8 +34,9 @@ fn temporary(dir: &Path, name: &str) -> PathBuf {
     dir.join(format!("{name}.{}-{n}.tmp", std::process::id()))
 }
 
-/// Bumped whenever the rewrite or the split changes what is saved.
-const FORMAT: u32 = 1;
+/// Bumped whenever the rewrite or the split changes what is saved (2: the decoder crops its
+/// windows' context, [`super::crop`]).
+const FORMAT: u32 = 2;
 
 /// The folder voices are kept in: `ORATOR_VOICE_CACHE` if set (empty: no cache), else the
 /// user's cache folder (`~/.cache/orator/voices` on Linux).
@@ -59,6 +61,8 @@ pub struct Meta {
     pub latent: String,
     /// The noise inputs the rewrite made.
     pub noise: Vec<NoiseInput>,
+    /// How the decoder crops its windows.
+    pub cropping: Cropping,
 }
 
 /// A voice's entry in the cache folder.
@@ -179,6 +183,7 @@ impl Entry {
         front: &Path,
         decoder: &Path,
         latent: &str,
+        cropping: &Cropping,
         noise: &[NoiseInput],
     ) -> Result<(), String> {
         let io = |path: &Path, e: std::io::Error| format!("{}: {e}", path.display());
@@ -193,6 +198,7 @@ impl Entry {
             model: self.model.clone(),
             latent: latent.to_owned(),
             noise: noise.to_vec(),
+            cropping: cropping.clone(),
         };
         let text = serde_json::to_vec_pretty(&meta).map_err(|e| e.to_string())?;
         let tmp = temporary(&self.dir, "meta.json");
@@ -299,8 +305,18 @@ mod tests {
             mean: 0.0,
             scale: 1.0,
         }];
-        entry.commit(&front, &decoder, "latent", &noise).unwrap();
+        let cropping = Cropping {
+            hop: 256,
+            points: vec![super::super::crop::CropPoint {
+                rate: 64,
+                margin: 58,
+            }],
+        };
+        entry
+            .commit(&front, &decoder, "latent", &cropping, &noise)
+            .unwrap();
         let mapped = entry.open().unwrap();
+        assert_eq!(mapped.meta.cropping, cropping);
         assert_eq!(&mapped.front[..], b"front bytes");
         assert_eq!(&mapped.decoder[..], b"decoder bytes");
         assert_eq!(mapped.meta.latent, "latent");
@@ -320,7 +336,9 @@ mod tests {
         assert!(entry.open().is_err(), "a replaced entry is not whole");
         std::fs::write(&front, b"new front").unwrap();
         std::fs::write(&decoder, b"new decoder").unwrap();
-        changed.commit(&front, &decoder, "latent", &noise).unwrap();
+        changed
+            .commit(&front, &decoder, "latent", &Cropping::default(), &noise)
+            .unwrap();
         assert_eq!(&changed.open().unwrap().front[..], b"new front");
         assert!(entry.open().is_err(), "the old key no longer matches");
         let _ = std::fs::remove_dir_all(&dir);
@@ -341,7 +359,9 @@ mod tests {
         let (front, decoder) = entry.prepare().unwrap();
         std::fs::write(&front, b"f").unwrap();
         std::fs::write(&decoder, b"d").unwrap();
-        entry.commit(&front, &decoder, "latent", &[]).unwrap();
+        entry
+            .commit(&front, &decoder, "latent", &Cropping::default(), &[])
+            .unwrap();
         std::fs::write(entry.meta_path(), b"{ not json").unwrap();
         assert!(entry.open().is_err());
         let foreign = Meta {
@@ -350,6 +370,7 @@ mod tests {
             model: PathBuf::from("voice.onnx"),
             latent: "latent".into(),
             noise: Vec::new(),
+            cropping: Cropping::default(),
         };
         std::fs::write(entry.meta_path(), serde_json::to_vec(&foreign).unwrap()).unwrap();
         assert!(entry.open().is_err());
@@ -383,7 +404,11 @@ mod tests {
     fn saving_fails_cleanly_when_runtime_saved_nothing() {
         let (dir, entry) = model_entry("nothing");
         let (front, decoder) = entry.prepare().unwrap();
-        assert!(entry.commit(&front, &decoder, "latent", &[]).is_err());
+        assert!(
+            entry
+                .commit(&front, &decoder, "latent", &Cropping::default(), &[])
+                .is_err()
+        );
         assert!(entry.open().is_err());
         entry.discard(&[&front, &decoder]);
         assert!(!entry.dir.exists(), "no empty folder is left behind");
@@ -401,7 +426,9 @@ mod tests {
             let (front, decoder) = entry.prepare().unwrap();
             std::fs::write(&front, b"f").unwrap();
             std::fs::write(&decoder, b"d").unwrap();
-            entry.commit(&front, &decoder, "latent", &[]).unwrap();
+            entry
+                .commit(&front, &decoder, "latent", &Cropping::default(), &[])
+                .unwrap();
             (model, entry)
         };
         let (gone, old) = entry_for("gone");

@@ -147,7 +147,7 @@ fn int_attribute(name: &str, value: i64) -> Vec<u8> {
 }
 
 /// A NodeProto: input = 1, output = 2, name = 3, op_type = 4, attribute = 5.
-fn node(
+pub(super) fn node(
     op: &str,
     name: &str,
     inputs: &[&str],
@@ -170,7 +170,7 @@ fn node(
 }
 
 /// An int64 TensorProto initializer: dims = 1, data_type = 2 (INT64 = 7), name = 8, raw_data = 9.
-fn int64_initializer(name: &str, values: &[i64]) -> Vec<u8> {
+pub(super) fn int64_initializer(name: &str, values: &[i64]) -> Vec<u8> {
     let mut t = Vec::new();
     put_uint(&mut t, 1, values.len() as u64);
     put_uint(&mut t, 2, 7);
@@ -191,6 +191,24 @@ fn float_input(name: &str) -> Vec<u8> {
             "orator_noise_length",
         ],
     )
+}
+
+/// A ValueInfoProto for an int64 tensor of shape `[len]` (elem_type INT64 = 7; Dimension
+/// dim_value = 1).
+pub(super) fn int64_value_info(name: &str, len: u64) -> Vec<u8> {
+    let mut dim = Vec::new();
+    put_uint(&mut dim, 1, len);
+    let mut shape = Vec::new();
+    put_len(&mut shape, 1, &dim);
+    let mut tensor = Vec::new();
+    put_uint(&mut tensor, 1, 7);
+    put_len(&mut tensor, 2, &shape);
+    let mut ty = Vec::new();
+    put_len(&mut ty, 1, &tensor);
+    let mut info = Vec::new();
+    put_len(&mut info, 1, name.as_bytes());
+    put_len(&mut info, 2, &ty);
+    info
 }
 
 /// A ValueInfoProto for a rank-3 float tensor whose dimensions are named `dims`.

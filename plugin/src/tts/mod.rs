@@ -4,6 +4,7 @@
 
 pub mod cache;
 pub mod compiled;
+pub mod crop;
 pub mod engine;
 pub mod gate;
 pub mod graph;

@@ -13,6 +13,7 @@
 //! in ONNX Runtime's format and used in place ([`compiled`]).
 
 use super::compiled;
+use super::crop::{self, Cropping};
 use super::graph::{self, GraphError, NoiseInput};
 use super::split;
 use super::voice::{SynthesisSettings, VoiceConfig, VoiceError};
@@ -224,6 +225,8 @@ enum Model {
         decoder: Mutex<Session>,
         /// The latent's name (front output, decoder input).
         latent: String,
+        /// How the decoder crops each window's context ([`crop`]).
+        cropping: Cropping,
     },
     /// The whole model in one run (a voice that does not split).
     Whole(Mutex<Session>),
@@ -562,6 +565,7 @@ impl Voice {
                     front: Mutex::new(front),
                     decoder: Mutex::new(decoder),
                     latent: mapped.meta.latent.clone(),
+                    cropping: mapped.meta.cropping.clone(),
                 },
                 mapped,
             )),
@@ -589,6 +593,7 @@ impl Voice {
             front,
             decoder,
             latent,
+            cropping,
         } = parts;
         let (front_tmp, decoder_tmp) = paths;
         // ONNX Runtime reads each part from a file, so this copy of its bytes is gone while ONNX
@@ -606,7 +611,7 @@ impl Voice {
         };
         let saved = save(front, front_tmp)
             .and_then(|()| save(decoder, decoder_tmp))
-            .and_then(|()| entry.commit(front_tmp, decoder_tmp, &latent, noise));
+            .and_then(|()| entry.commit(front_tmp, decoder_tmp, &latent, &cropping, noise));
         if saved.is_err() {
             entry.discard(&[front_tmp, decoder_tmp]);
         }
@@ -640,6 +645,7 @@ impl Voice {
             front,
             decoder,
             latent,
+            cropping,
         } = parts;
         let sessions =
             session_with(env, Source::Bytes(&front), Build::Plain).and_then(|front_session| {
@@ -652,6 +658,7 @@ impl Voice {
                 front: Mutex::new(front),
                 decoder: Mutex::new(decoder),
                 latent,
+                cropping,
             }),
             Err(e) => {
                 tracing::warn!("{}: split model rejected ({e}); whole", path.display());
@@ -866,6 +873,7 @@ impl Voice {
                 front,
                 decoder,
                 latent: latent_name,
+                cropping,
             } => {
                 let (shape, latent) = {
                     let mut front = front.lock().unwrap_or_else(|e| e.into_inner());
@@ -903,18 +911,50 @@ impl Voice {
                     let tensor =
                         Tensor::from_array(([1usize, channels, to - from], window.clone()))
                             .map_err(|e| RunError::Other(onnx(e)))?;
-                    let outputs = decoder
-                        .run(vec![(
-                            std::borrow::Cow::Borrowed(latent_name.as_str()),
-                            ort::session::SessionInputValue::from(tensor),
-                        )])
-                        .map_err(|e| RunError::Other(onnx(e)))?;
+                    let mut inputs: Vec<(
+                        std::borrow::Cow<'_, str>,
+                        ort::session::SessionInputValue<'_>,
+                    )> = vec![(
+                        std::borrow::Cow::Borrowed(latent_name.as_str()),
+                        ort::session::SessionInputValue::from(tensor),
+                    )];
+                    let crops = (!cropping.is_empty())
+                        .then(|| cropping.window(to - from, start - from, to - end));
+                    for (k, &(first, last)) in
+                        crops.iter().flat_map(|c| c.bounds.iter()).enumerate()
+                    {
+                        for (name, bound) in
+                            [(crop::start_input(k), first), (crop::end_input(k), last)]
+                        {
+                            let tensor = Tensor::from_array(([1usize], vec![bound]))
+                                .map_err(|e| RunError::Other(onnx(e)))?;
+                            inputs.push((name.into(), tensor.into()));
+                        }
+                    }
+                    let outputs = decoder.run(inputs).map_err(|e| RunError::Other(onnx(e)))?;
                     let (_, audio) = outputs[0]
                         .try_extract_tensor::<f32>()
                         .map_err(|e| RunError::Other(onnx(e)))?;
-                    let per_frame = audio.len() / (to - from).max(1);
+                    // Where the window's own frames are in what the decoder gave.
+                    let (offset, per_frame) = match &crops {
+                        Some(crops) if audio.len() != crops.len => {
+                            return Err(RunError::Other(VoiceError::Onnx {
+                                path: self.path.clone(),
+                                message: format!(
+                                    "the decoder gave {} samples for a window cropped to {}",
+                                    audio.len(),
+                                    crops.len
+                                ),
+                            }));
+                        }
+                        Some(crops) => (crops.offset, cropping.hop),
+                        None => (0, audio.len() / (to - from).max(1)),
+                    };
                     let keep = audio
-                        .get((start - from) * per_frame..(end - from) * per_frame)
+                        .get(
+                            ((start - from) * per_frame).saturating_sub(offset)
+                                ..((end - from) * per_frame).saturating_sub(offset),
+                        )
                         .unwrap_or_default();
                     let keep = volume(keep);
                     let took = started.elapsed();

@@ -17,7 +17,11 @@
 //! other field are copied byte for byte; only the graph's node, initializer, input, output and
 //! value-info lists are filtered.
 
-use super::graph::{Field, GraphError, LEN, fields, float3_value_info, put_len, text};
+use super::crop::{self, Cropping, PlanNode};
+use super::graph::{
+    Field, GraphError, LEN, fields, float3_value_info, int64_initializer, int64_value_info, node,
+    put_len, text,
+};
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
@@ -30,6 +34,10 @@ pub struct Split {
     pub decoder: Vec<u8>,
     /// The latent's name: the front's output and the decoder's input, `[1, channels, frames]`.
     pub latent: String,
+    /// Where the decoder drops a window's context once it is no longer read ([`crop`]); its
+    /// crop bounds are inputs of the decoder besides the latent. Empty for a decoder the
+    /// planner does not know: its windows are decoded whole.
+    pub cropping: Cropping,
 }
 
 /// GraphProto field numbers.
@@ -57,6 +65,7 @@ const LOCAL_OPS: &[&str] = &[
 
 struct Node<'a> {
     raw: &'a [u8],
+    payload: &'a [u8],
     op: &'a str,
     inputs: Vec<&'a str>,
     outputs: Vec<&'a str>,
@@ -81,6 +90,7 @@ fn parse_node<'a>(field: &Field<'a>) -> Result<Node<'a>, GraphError> {
     let parts = fields(field.payload)?;
     let mut node = Node {
         raw: field.raw,
+        payload: field.payload,
         op: "",
         inputs: Vec::new(),
         outputs: Vec::new(),
@@ -195,6 +205,24 @@ pub fn split_decoder(model: &[u8]) -> Result<Split, GraphError> {
     }
     let front_nodes = ancestors(&nodes, &producer, &[latent], None);
 
+    // Where the decoder may drop each window's context early.
+    let mut order: Vec<usize> = decoder_nodes.iter().copied().collect();
+    order.sort_unstable();
+    let plan_nodes: Vec<PlanNode> = order
+        .iter()
+        .map(|&i| PlanNode {
+            payload: nodes[i].payload,
+            op: nodes[i].op,
+            inputs: &nodes[i].inputs,
+            outputs: &nodes[i].outputs,
+        })
+        .collect();
+    let constant_len = |name: &str| constant_len(name, &initializers, &nodes, &producer);
+    let plan = crop::plan(&plan_nodes, latent, &outputs, &constant, &constant_len)
+        .map_err(|reason| tracing::info!("decoder windows keep their whole context: {reason}"))
+        .ok();
+    let crops: Vec<&str> = plan.as_ref().map(|p| p.tensors.clone()).unwrap_or_default();
+
     let front = rebuild(
         &top,
         &parts,
@@ -209,13 +237,60 @@ pub fn split_decoder(model: &[u8]) -> Result<Split, GraphError> {
         &nodes,
         &decoder_nodes,
         &initializers,
-        &Io::Decoder { latent },
+        &Io::Decoder {
+            latent,
+            crops: &crops,
+        },
     )?;
     Ok(Split {
         front,
         decoder,
         latent: latent.to_owned(),
+        cropping: plan.map(|p| p.cropping).unwrap_or_default(),
     })
+}
+
+/// Elements of the constant tensor `name` (an initializer or a `Constant` node's output), if
+/// known: the product of its dims (TensorProto dims = 1).
+fn constant_len(
+    name: &str,
+    initializers: &HashMap<&str, &[u8]>,
+    nodes: &[Node],
+    producer: &HashMap<&str, usize>,
+) -> Option<usize> {
+    let dims_len = |tensor: &[u8]| -> Option<usize> {
+        let mut len = 1usize;
+        for dim in fields(tensor).ok()?.iter().filter(|f| f.number == 1) {
+            let dims: Vec<u64> = if dim.wire == LEN {
+                crop::packed(dim.payload).ok()?
+            } else {
+                vec![dim.varint]
+            };
+            for d in dims {
+                len = len.checked_mul(usize::try_from(d).ok()?)?;
+            }
+        }
+        Some(len)
+    };
+    if let Some(raw) = initializers.get(name) {
+        let field = fields(raw).ok()?;
+        return dims_len(field.first()?.payload);
+    }
+    let node = &nodes[*producer.get(name)?];
+    if node.op != "Constant" {
+        return None;
+    }
+    // AttributeProto: name = 1, t = 5; `value_float` and `value_int` are scalars.
+    for attribute in fields(node.payload).ok()?.iter().filter(|f| f.number == 5) {
+        let parts = fields(attribute.payload).ok()?;
+        let attribute_name = parts.iter().find(|f| f.number == 1)?.payload;
+        match attribute_name {
+            b"value" => return dims_len(parts.iter().find(|f| f.number == 5)?.payload),
+            b"value_float" | b"value_int" => return Some(1),
+            _ => {}
+        }
+    }
+    None
 }
 
 /// The nodes `targets` depend on, not looking past `stop`.
@@ -240,12 +315,59 @@ fn ancestors(
     seen
 }
 
+/// The axis every crop slices: time, the last axis of a 1-D convolution's `[batch, channels,
+/// time]`.
+const CROP_AXES: &str = "orator_crop_axes";
+
+/// `node` (kept) followed by a `Slice` for each of its outputs in `cropped` (crop point,
+/// tensor): the node's output is renamed, and the slice gives the old name its cropped value,
+/// so every reader of it reads the cropped tensor.
+fn with_crops(kept: &Node, cropped: &[(usize, &str)]) -> Result<Vec<u8>, GraphError> {
+    let uncropped = |tensor: &str| format!("{tensor}_orator_uncropped");
+    let mut payload = Vec::with_capacity(kept.payload.len() + 64);
+    for field in fields(kept.payload)? {
+        // NodeProto.output = 2
+        let name = if field.number == 2 {
+            text(field.payload)?
+        } else {
+            ""
+        };
+        if field.number == 2 && cropped.iter().any(|&(_, t)| t == name) {
+            put_len(&mut payload, 2, uncropped(name).as_bytes());
+        } else {
+            payload.extend_from_slice(field.raw);
+        }
+    }
+    let mut out = Vec::new();
+    put_len(&mut out, NODE, &payload);
+    for &(k, tensor) in cropped {
+        let slice = node(
+            "Slice",
+            &format!("orator_crop_{k}"),
+            &[
+                &uncropped(tensor),
+                &crop::start_input(k),
+                &crop::end_input(k),
+                CROP_AXES,
+            ],
+            &[tensor],
+            &[],
+        );
+        put_len(&mut out, NODE, &slice);
+    }
+    Ok(out)
+}
+
 /// Which half is being rebuilt.
 enum Io<'a> {
     /// The whole model's inputs; the latent as the only output.
     Front { latent: &'a str },
-    /// The latent as the only input; the whole model's outputs.
-    Decoder { latent: &'a str },
+    /// The latent and the crop bounds as inputs; the whole model's outputs. Each tensor of
+    /// `crops` is cropped ([`crop`]).
+    Decoder {
+        latent: &'a str,
+        crops: &'a [&'a str],
+    },
 }
 
 /// A model with the graph cut down to `keep` (in the original order) and the inputs and
@@ -277,7 +399,21 @@ fn rebuild(
         match field.number {
             NODE => {
                 if keep.contains(&node_index) {
-                    out.push(Cow::Borrowed(nodes[node_index].raw));
+                    let node = &nodes[node_index];
+                    let cropped: Vec<(usize, &str)> = match io {
+                        Io::Decoder { crops, .. } => crops
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, t)| node.outputs.contains(t))
+                            .map(|(k, &t)| (k, t))
+                            .collect(),
+                        Io::Front { .. } => Vec::new(),
+                    };
+                    if cropped.is_empty() {
+                        out.push(Cow::Borrowed(node.raw));
+                    } else {
+                        out.push(Cow::Owned(with_crops(node, &cropped)?));
+                    }
                 }
                 node_index += 1;
             }
@@ -311,7 +447,21 @@ fn rebuild(
     let mut io_field = Vec::new();
     match io {
         Io::Front { latent } => put_len(&mut io_field, OUTPUT, &latent_info(latent)),
-        Io::Decoder { latent } => put_len(&mut io_field, INPUT, &latent_info(latent)),
+        Io::Decoder { latent, crops } => {
+            put_len(&mut io_field, INPUT, &latent_info(latent));
+            for k in 0..crops.len() {
+                for name in [crop::start_input(k), crop::end_input(k)] {
+                    put_len(&mut io_field, INPUT, &int64_value_info(&name, 1));
+                }
+            }
+            if !crops.is_empty() {
+                put_len(
+                    &mut io_field,
+                    INITIALIZER,
+                    &int64_initializer(CROP_AXES, &[-1]),
+                );
+            }
+        }
     }
     out.push(Cow::Owned(io_field));
     super::graph::model_with_graph(top, &out)

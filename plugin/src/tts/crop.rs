@@ -1,0 +1,572 @@
+//! Drops a decoder window's context as soon as the rest of the decoder no longer reads it.
+//!
+//! A window of the latent is decoded with [`super::onnx::WINDOW_CONTEXT_FRAMES`] frames of
+//! context on each side, so that its own frames come out as the whole decode gives them. But
+//! HiFi-GAN's receptive field is spent unevenly: most of it in the first upsampling stage,
+//! which runs at 8 samples per frame on 128 channels, while the later stages, at 64 and 256
+//! samples per frame, read less than a frame of context each and cost about 80 % of the
+//! decoding. Decoded whole, a window's 20 frames of context cost as much as 20 frames of
+//! speech; cropped after each upsampling to what the layers after it still read, they cost
+//! about as much as 2 (docs/PERFORMANCE.md).
+//!
+//! [`plan`] finds, by structure, how far each tensor of the decoder still reaches into the
+//! output (its *margin*), walking back from the output through the convolutions' kernels,
+//! dilations, strides and paddings. A `Slice` is put on the time axis of each transposed
+//! convolution's input and output; its bounds are inputs of the decoder graph, which
+//! [`Cropping::window`] computes for each window from how much context it has on each side.
+//! Nothing a kept sample depends on is dropped, so the window's own samples are the ones the
+//! uncropped window gives. A decoder with a layer the walk does not know (anything but
+//! convolutions, transposed convolutions with "same"-style padding, element-wise layers and a
+//! final `Unsqueeze`) is not cropped: it decodes its windows whole, as before.
+
+use super::graph::{GraphError, fields, text};
+use std::collections::{HashMap, HashSet};
+
+/// One place the decoder crops a window's context.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CropPoint {
+    /// Samples per latent frame of the tensor cropped here.
+    pub rate: usize,
+    /// Samples kept beyond the window's own, on each side that has context: how far the rest of
+    /// the decoder reads from the window's own samples.
+    pub margin: usize,
+}
+
+/// How a decoder crops its windows (empty: it does not; the window is decoded whole).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Cropping {
+    /// Output samples per latent frame (0 when there are no crop points).
+    pub hop: usize,
+    /// The crop points in the order the decoder reaches them. Point `k` reads its bounds from
+    /// the inputs [`start_input`]`(k)` and [`end_input`]`(k)`.
+    pub points: Vec<CropPoint>,
+}
+
+/// The decoder input holding where crop point `k` starts, `[1]` int64.
+pub fn start_input(k: usize) -> String {
+    format!("orator_crop_{k}_start")
+}
+
+/// The decoder input holding where crop point `k` ends, `[1]` int64.
+pub fn end_input(k: usize) -> String {
+    format!("orator_crop_{k}_end")
+}
+
+/// What one window feeds the crop points, and what comes out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WindowCrops {
+    /// For each crop point, the start and end (exclusive) of what it keeps, as indices into the
+    /// tensor as it reaches that point.
+    pub bounds: Vec<(i64, i64)>,
+    /// Output samples cropped before the decoder's first output sample: the window's first
+    /// latent frame starts this many samples before the output does.
+    pub offset: usize,
+    /// The decoder's output length, in samples.
+    pub len: usize,
+}
+
+impl Cropping {
+    /// Whether the decoder crops nothing.
+    pub fn is_empty(&self) -> bool {
+        self.points.is_empty()
+    }
+
+    /// The crops of a window of `frames` latent frames whose first `left` and last `right`
+    /// frames are context (0 at a sentence's ends). Only for a non-empty cropping.
+    pub fn window(&self, frames: usize, left: usize, right: usize) -> WindowCrops {
+        // Samples dropped so far on each side, counted at `rate`.
+        let (mut rate, mut dropped_left, mut dropped_right) = (1, 0, 0);
+        let mut bounds = Vec::with_capacity(self.points.len());
+        for point in &self.points {
+            let scale = point.rate / rate.max(1);
+            dropped_left *= scale;
+            dropped_right *= scale;
+            rate = point.rate;
+            let keep_left = (left * rate).saturating_sub(point.margin).max(dropped_left);
+            let keep_right = (right * rate)
+                .saturating_sub(point.margin)
+                .max(dropped_right);
+            let len = frames * rate - dropped_left - dropped_right;
+            let start = keep_left - dropped_left;
+            let end = len.saturating_sub(keep_right - dropped_right).max(start);
+            bounds.push((start as i64, end as i64));
+            dropped_left = keep_left;
+            dropped_right = keep_right;
+        }
+        let scale = self.hop / rate.max(1);
+        WindowCrops {
+            bounds,
+            offset: dropped_left * scale,
+            len: (frames * rate - dropped_left - dropped_right) * scale,
+        }
+    }
+}
+
+/// A node of the decoder as the planner sees it.
+pub(super) struct PlanNode<'a> {
+    /// The NodeProto's bytes (without its tag).
+    pub(super) payload: &'a [u8],
+    pub(super) op: &'a str,
+    pub(super) inputs: &'a [&'a str],
+    pub(super) outputs: &'a [&'a str],
+}
+
+/// Where to crop, found by [`plan`].
+#[derive(Debug)]
+pub(super) struct Plan<'a> {
+    /// The cropped tensors, in the order of [`Cropping::points`].
+    pub(super) tensors: Vec<&'a str>,
+    pub(super) cropping: Cropping,
+}
+
+/// How a layer maps time between its input and output.
+enum Layer {
+    /// Same length and alignment; reads `halo` samples on each side.
+    Same { halo: usize },
+    /// A transposed convolution: `stride` output samples per input sample.
+    Up {
+        kernel: usize,
+        stride: usize,
+        pad: usize,
+    },
+    /// Changes the rank only (`Unsqueeze`): crops may not follow it.
+    Shape,
+}
+
+/// Element-wise layers: the same length, nothing read beside the sample itself.
+const ELEMENTWISE: &[&str] = &[
+    "LeakyRelu",
+    "Relu",
+    "Tanh",
+    "Sigmoid",
+    "Add",
+    "Sub",
+    "Mul",
+    "Div",
+    "Identity",
+    "Cast",
+];
+
+/// A node's INT and INTS attributes by name (AttributeProto: name = 1, i = 3, ints = 8).
+fn int_attributes(payload: &[u8]) -> Result<HashMap<&str, Vec<i64>>, GraphError> {
+    let mut out = HashMap::new();
+    for attribute in fields(payload)?.iter().filter(|f| f.number == 5) {
+        let parts = fields(attribute.payload)?;
+        let name = parts
+            .iter()
+            .find(|f| f.number == 1)
+            .map_or(Ok(""), |f| text(f.payload))?;
+        let mut values = Vec::new();
+        for part in &parts {
+            match (part.number, part.wire) {
+                (3 | 8, 0) => values.push(part.varint as i64),
+                // Packed ints.
+                (8, 2) => {
+                    for value in packed(part.payload)? {
+                        values.push(value as i64);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let strings: Vec<&[u8]> = parts
+            .iter()
+            .filter(|f| f.number == 4)
+            .map(|f| f.payload)
+            .collect();
+        if name == "auto_pad" && strings.iter().any(|s| *s != b"NOTSET") {
+            return Err(GraphError::Unsupported("auto_pad".into()));
+        }
+        out.insert(name, values);
+    }
+    Ok(out)
+}
+
+pub(super) fn packed(mut bytes: &[u8]) -> Result<Vec<u64>, GraphError> {
+    let mut out = Vec::new();
+    while !bytes.is_empty() {
+        let mut value = 0u64;
+        let mut shift = 0;
+        loop {
+            let (&byte, rest) = bytes
+                .split_first()
+                .ok_or(GraphError::Malformed("truncated packed varint"))?;
+            bytes = rest;
+            if shift > 63 {
+                return Err(GraphError::Malformed("varint too long"));
+            }
+            value |= u64::from(byte & 0x7f) << shift;
+            shift += 7;
+            if byte & 0x80 == 0 {
+                break;
+            }
+        }
+        out.push(value);
+    }
+    Ok(out)
+}
+
+/// One attribute with exactly `n` values (`default` when absent).
+fn ints<const N: usize>(
+    attributes: &HashMap<&str, Vec<i64>>,
+    name: &str,
+    default: Option<[i64; N]>,
+) -> Result<[usize; N], String> {
+    let values: Vec<i64> = match (attributes.get(name), default) {
+        (Some(values), _) => values.clone(),
+        (None, Some(default)) => default.to_vec(),
+        (None, None) => return Err(format!("no {name} attribute")),
+    };
+    let values: Vec<usize> = values
+        .iter()
+        .map(|&v| usize::try_from(v).map_err(|_| format!("{name} {v}")))
+        .collect::<Result<_, _>>()?;
+    values
+        .try_into()
+        .map_err(|v: Vec<usize>| format!("{name} {v:?} (only 1-D layers)"))
+}
+
+fn layer(node: &PlanNode) -> Result<Layer, String> {
+    let attributes = int_attributes(node.payload).map_err(|e| e.to_string())?;
+    match node.op {
+        "Conv" => {
+            let [kernel] = ints(&attributes, "kernel_shape", None)?;
+            let [dilation] = ints(&attributes, "dilations", Some([1]))?;
+            let [stride] = ints(&attributes, "strides", Some([1]))?;
+            let [left, right] = ints(&attributes, "pads", Some([0, 0]))?;
+            let halo = dilation * kernel.saturating_sub(1) / 2;
+            if stride != 1 || kernel % 2 == 0 || left != halo || right != halo {
+                return Err(format!(
+                    "a convolution that changes the length (kernel {kernel}, dilation \
+                     {dilation}, stride {stride}, pads {left}/{right})"
+                ));
+            }
+            Ok(Layer::Same { halo })
+        }
+        "ConvTranspose" => {
+            let [kernel] = ints(&attributes, "kernel_shape", None)?;
+            let [dilation] = ints(&attributes, "dilations", Some([1]))?;
+            let [stride] = ints(&attributes, "strides", Some([1]))?;
+            let [left, right] = ints(&attributes, "pads", Some([0, 0]))?;
+            let [extra] = ints(&attributes, "output_padding", Some([0]))?;
+            if attributes.contains_key("output_shape")
+                || dilation != 1
+                || extra != 0
+                || left != right
+                || kernel != stride + 2 * left
+            {
+                return Err(format!(
+                    "a transposed convolution whose output is not its input's length times its \
+                     stride (kernel {kernel}, stride {stride}, pads {left}/{right})"
+                ));
+            }
+            Ok(Layer::Up {
+                kernel,
+                stride,
+                pad: left,
+            })
+        }
+        "Unsqueeze" => Ok(Layer::Shape),
+        op if ELEMENTWISE.contains(&op) => Ok(Layer::Same { halo: 0 }),
+        op => Err(format!("a {op} layer")),
+    }
+}
+
+/// Samples of its input a layer reads beyond those under `need` samples of its output.
+fn input_need(layer: &Layer, need: usize) -> usize {
+    match *layer {
+        Layer::Same { halo } => need + halo,
+        Layer::Shape => need,
+        // Output j reads input i when 0 ≤ j + pad − i·stride < kernel; input i's own outputs
+        // are [i·stride, (i+1)·stride).
+        Layer::Up {
+            kernel,
+            stride,
+            pad,
+        } => ((need + kernel - 1).saturating_sub(pad) / stride)
+            .max((stride - 1 + need + pad) / stride),
+    }
+}
+
+/// Plans the crops of a decoder whose `nodes` (in topological order) turn `latent` into
+/// `outputs`. `constant` holds the tensors computed from initializers alone, and
+/// `constant_len(name)` the number of elements of such a tensor if known (an element-wise
+/// layer may only read scalars beside the signal). An error says why the decoder is not
+/// cropped.
+pub(super) fn plan<'a>(
+    nodes: &[PlanNode<'a>],
+    latent: &str,
+    outputs: &[&str],
+    constant: &HashSet<&str>,
+    constant_len: &dyn Fn(&str) -> Option<usize>,
+) -> Result<Plan<'a>, String> {
+    let live = |node: &PlanNode<'a>| -> Vec<&'a str> {
+        node.inputs
+            .iter()
+            .copied()
+            .filter(|i| !i.is_empty() && !constant.contains(i))
+            .collect()
+    };
+    // Nodes computed from constants alone have no layer: they do not run in time.
+    let layers: Vec<Option<Layer>> = nodes
+        .iter()
+        .map(|node| {
+            if live(node).is_empty() {
+                return Ok(None);
+            }
+            let layer = layer(node)?;
+            if ELEMENTWISE.contains(&node.op) {
+                for input in node.inputs.iter().filter(|i| constant.contains(*i)) {
+                    if constant_len(input) != Some(1) {
+                        return Err(format!(
+                            "a {} layer reads {input:?}, which may vary in time",
+                            node.op
+                        ));
+                    }
+                }
+            }
+            Ok(Some(layer))
+        })
+        .collect::<Result<_, String>>()?;
+
+    // How far into each tensor the outputs still read, walking back from them.
+    let mut need: HashMap<&str, usize> = outputs.iter().map(|&o| (o, 0)).collect();
+    for (node, layer) in nodes.iter().zip(&layers).rev() {
+        let Some(layer) = layer else { continue };
+        let Some(out) = node.outputs.iter().filter_map(|o| need.get(o)).max() else {
+            continue;
+        };
+        let reach = input_need(layer, *out);
+        let data: Vec<&str> = match layer {
+            // Only the data input of a convolution runs in time; weights and bias are constant.
+            Layer::Same { .. } | Layer::Up { .. } if node.op.starts_with("Conv") => {
+                live(node).into_iter().take(1).collect()
+            }
+            Layer::Shape => node.inputs.iter().copied().take(1).collect(),
+            _ => live(node),
+        };
+        for input in data {
+            let entry = need.entry(input).or_insert(0);
+            *entry = (*entry).max(reach);
+        }
+    }
+
+    // Crop around every upsampling, where the rate changes and the margin shrinks most.
+    let producer: HashMap<&str, usize> = nodes
+        .iter()
+        .enumerate()
+        .flat_map(|(i, n)| n.outputs.iter().map(move |&o| (o, i)))
+        .collect();
+    let mut tensors: Vec<&'a str> = Vec::new();
+    for (node, layer) in nodes.iter().zip(&layers) {
+        if let Some(Layer::Up { .. }) = layer {
+            let input = node.inputs.first().copied().unwrap_or_default();
+            for tensor in [input, node.outputs.first().copied().unwrap_or_default()] {
+                if producer.contains_key(tensor) && !tensors.contains(&tensor) {
+                    tensors.push(tensor);
+                }
+            }
+        }
+    }
+    tensors.sort_by_key(|t| producer[t]);
+    if tensors.is_empty() {
+        return Err("no upsampling to crop around".into());
+    }
+
+    // Walk forward, checking that the crop points form one chain every path to the output
+    // goes through (anything mixing tensors cropped differently would misalign them), and
+    // note each one's rate.
+    #[derive(Clone, Copy, PartialEq, Eq, Debug)]
+    struct Domain {
+        rate: usize,
+        crops: usize,
+        shaped: bool,
+    }
+    let mut domain: HashMap<&str, Domain> = HashMap::new();
+    domain.insert(
+        latent,
+        Domain {
+            rate: 1,
+            crops: 0,
+            shaped: false,
+        },
+    );
+    let mut points = Vec::with_capacity(tensors.len());
+    for (node, layer) in nodes.iter().zip(&layers) {
+        let Some(layer) = layer else { continue };
+        let inputs: Vec<Domain> = live(node)
+            .iter()
+            .map(|i| {
+                domain
+                    .get(i)
+                    .copied()
+                    .ok_or_else(|| format!("{i:?} comes from outside the decoder"))
+            })
+            .collect::<Result<_, _>>()?;
+        let Some(&first) = inputs.first() else {
+            continue;
+        };
+        if inputs.iter().any(|d| *d != first) {
+            return Err(format!(
+                "a {} layer mixes tensors of different rates or crops",
+                node.op
+            ));
+        }
+        let mut out = first;
+        match layer {
+            Layer::Up { stride, .. } => out.rate *= stride,
+            Layer::Shape => out.shaped = true,
+            Layer::Same { .. } => {}
+        }
+        for &output in node.outputs {
+            let mut d = out;
+            if let Some(k) = tensors.iter().position(|&t| t == output) {
+                if d.crops != k || d.shaped {
+                    return Err(format!("{output:?} is not on the decoder's one path"));
+                }
+                d.crops += 1;
+                points.push(CropPoint {
+                    rate: d.rate,
+                    margin: need.get(output).copied().unwrap_or(0),
+                });
+            }
+            domain.insert(output, d);
+        }
+    }
+    let mut hop = None;
+    for output in outputs {
+        let d = domain
+            .get(output)
+            .ok_or_else(|| format!("the output {output:?} is not computed from the latent"))?;
+        if d.crops != tensors.len() || hop.is_some_and(|h| h != d.rate) {
+            return Err(format!("the output {output:?} bypasses a crop"));
+        }
+        hop = Some(d.rate);
+    }
+    Ok(Plan {
+        tensors,
+        cropping: Cropping {
+            hop: hop.unwrap_or(0),
+            points,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cropping() -> Cropping {
+        // The default voice's: around upsamplings by 8, 8 and 4.
+        Cropping {
+            hop: 256,
+            points: vec![
+                CropPoint { rate: 1, margin: 8 },
+                CropPoint {
+                    rate: 8,
+                    margin: 53,
+                },
+                CropPoint { rate: 8, margin: 8 },
+                CropPoint {
+                    rate: 64,
+                    margin: 58,
+                },
+                CropPoint {
+                    rate: 64,
+                    margin: 13,
+                },
+                CropPoint {
+                    rate: 256,
+                    margin: 48,
+                },
+            ],
+        }
+    }
+
+    /// Each point's kept range in samples of the uncropped window at its rate.
+    fn kept(c: &Cropping, frames: usize, w: &WindowCrops) -> Vec<(usize, usize)> {
+        let (mut rate, mut from, mut to) = (1, 0, frames);
+        let mut out = Vec::new();
+        for (point, &(start, end)) in c.points.iter().zip(&w.bounds) {
+            let scale = point.rate / rate;
+            rate = point.rate;
+            (from, to) = (from * scale, to * scale);
+            assert!(
+                start >= 0 && end as usize <= to - from,
+                "{start}..{end} in {from}..{to}"
+            );
+            (from, to) = (from + start as usize, from + end as usize);
+            out.push((from, to));
+        }
+        out
+    }
+
+    #[test]
+    fn a_window_keeps_each_margin_around_its_own_samples() {
+        let c = cropping();
+        for (frames, left, right) in [
+            (36, 10, 10),
+            (52, 10, 10),
+            (26, 0, 10),
+            (42, 10, 0),
+            (30, 10, 4),
+        ] {
+            let w = c.window(frames, left, right);
+            for (point, (from, to)) in c.points.iter().zip(kept(&c, frames, &w)) {
+                let r = point.rate;
+                assert_eq!(from, left * r - point.margin.min(left * r), "{point:?}");
+                assert_eq!(
+                    to,
+                    (frames - right) * r + point.margin.min(right * r),
+                    "{point:?}"
+                );
+            }
+            // The output: the last margin around the window's own samples.
+            let last = c.points[c.points.len() - 1];
+            let (l, r) = (last.margin.min(left * 256), last.margin.min(right * 256));
+            assert_eq!(w.offset, left * 256 - l);
+            assert_eq!(w.len, (frames - left - right) * 256 + l + r);
+        }
+    }
+
+    #[test]
+    fn a_side_without_context_is_not_cropped() {
+        let c = cropping();
+        let w = c.window(26, 0, 10);
+        assert!(w.bounds.iter().all(|&(start, _)| start == 0));
+        assert_eq!(w.offset, 0);
+        assert_eq!(w.len, 16 * 256 + 48);
+        let whole = c.window(40, 0, 0);
+        assert_eq!(whole.len, 40 * 256);
+        assert_eq!(whole.offset, 0);
+        let mut len = 40;
+        let mut rate = 1;
+        for (point, &(start, end)) in c.points.iter().zip(&whole.bounds) {
+            len *= point.rate / rate;
+            rate = point.rate;
+            assert_eq!((start, end), (0, len as i64));
+        }
+    }
+
+    #[test]
+    fn short_context_keeps_what_it_has() {
+        let c = cropping();
+        // 3 frames of context on the right: less than the first point's margin of 8.
+        let w = c.window(19, 0, 3);
+        assert_eq!(w.bounds[0], (0, 19));
+        assert_eq!(w.len, 16 * 256 + 48);
+    }
+
+    #[test]
+    fn the_upsampling_reach_follows_kernel_stride_and_padding() {
+        // Kernel 16, stride 8, padding 4: output j reads inputs (j - 11) / 8 ..= (j + 4) / 8.
+        let up = Layer::Up {
+            kernel: 16,
+            stride: 8,
+            pad: 4,
+        };
+        assert_eq!(input_need(&up, 0), 1);
+        assert_eq!(input_need(&up, 58), 8);
+        assert_eq!(input_need(&Layer::Same { halo: 36 }, 12), 48);
+    }
+}
