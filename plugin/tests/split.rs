@@ -125,7 +125,10 @@ fn front_then_decoder_equals_the_whole_model_bit_for_bit() {
     let rates: Vec<usize> = split.cropping.points.iter().map(|p| p.rate).collect();
     assert_eq!(rates, [1, 8, 8, 64, 64, 256], "{:?}", split.cropping);
     assert_eq!(split.cropping.hop, 256);
-    eprintln!("crop points: {:?}", split.cropping.points);
+    eprintln!(
+        "crop points: {:?}; one side's context costs {:.2} frames",
+        split.cropping.points, split.cropping.side_cost
+    );
     for point in &split.cropping.points {
         assert!(point.margin < 10 * point.rate, "{point:?}");
     }

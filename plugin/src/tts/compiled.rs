@@ -307,6 +307,7 @@ mod tests {
         }];
         let cropping = Cropping {
             hop: 256,
+            side_cost: 1.5,
             points: vec![super::super::crop::CropPoint {
                 rate: 64,
                 margin: 58,

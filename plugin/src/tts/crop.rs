@@ -33,13 +33,17 @@ pub struct CropPoint {
 }
 
 /// How a decoder crops its windows (empty: it does not; the window is decoded whole).
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Cropping {
     /// Output samples per latent frame (0 when there are no crop points).
     pub hop: usize,
     /// The crop points in the order the decoder reaches them. Point `k` reads its bounds from
     /// the inputs [`start_input`]`(k)` and [`end_input`]`(k)`.
     pub points: Vec<CropPoint>,
+    /// What decoding one side's full context costs, in latent frames of the window's own: the
+    /// context's frame count when nothing is cropped, much less when it is (from the
+    /// convolutions' sizes and the samples each one runs on).
+    pub side_cost: f64,
 }
 
 /// The decoder input holding where crop point `k` starts, `[1]` int64.
@@ -289,7 +293,7 @@ fn input_need(layer: &Layer, need: usize) -> usize {
 }
 
 /// Plans the crops of a decoder whose `nodes` (in topological order) turn `latent` into
-/// `outputs`. `constant` holds the tensors computed from initializers alone, and
+/// `outputs`, for windows with `context` latent frames of context on each side. `constant` holds the tensors computed from initializers alone, and
 /// `constant_len(name)` the number of elements of such a tensor if known (an element-wise
 /// layer may only read scalars beside the signal). An error says why the decoder is not
 /// cropped.
@@ -297,6 +301,7 @@ pub(super) fn plan<'a>(
     nodes: &[PlanNode<'a>],
     latent: &str,
     outputs: &[&str],
+    context: usize,
     constant: &HashSet<&str>,
     constant_len: &dyn Fn(&str) -> Option<usize>,
 ) -> Result<Plan<'a>, String> {
@@ -381,6 +386,8 @@ pub(super) fn plan<'a>(
         rate: usize,
         crops: usize,
         shaped: bool,
+        /// Samples of context on each side of a window with the full context.
+        context: usize,
     }
     let mut domain: HashMap<&str, Domain> = HashMap::new();
     domain.insert(
@@ -389,9 +396,13 @@ pub(super) fn plan<'a>(
             rate: 1,
             crops: 0,
             shaped: false,
+            context,
         },
     );
     let mut points = Vec::with_capacity(tensors.len());
+    // Multiply-adds per latent frame of the window's own, and per side of context, summed over
+    // the convolutions (a weight's elements are its multiply-adds per input sample).
+    let (mut own_cost, mut context_cost) = (0.0f64, 0.0f64);
     for (node, layer) in nodes.iter().zip(&layers) {
         let Some(layer) = layer else { continue };
         let inputs: Vec<Domain> = live(node)
@@ -412,9 +423,21 @@ pub(super) fn plan<'a>(
                 node.op
             ));
         }
+        if node.op.starts_with("Conv") {
+            let weights = node
+                .inputs
+                .get(1)
+                .and_then(|w| constant_len(w))
+                .ok_or_else(|| format!("a {} layer with weights of unknown size", node.op))?;
+            own_cost += weights as f64 * first.rate as f64;
+            context_cost += weights as f64 * first.context as f64;
+        }
         let mut out = first;
         match layer {
-            Layer::Up { stride, .. } => out.rate *= stride,
+            Layer::Up { stride, .. } => {
+                out.rate *= stride;
+                out.context *= stride;
+            }
             Layer::Shape => out.shaped = true,
             Layer::Same { .. } => {}
         }
@@ -425,9 +448,11 @@ pub(super) fn plan<'a>(
                     return Err(format!("{output:?} is not on the decoder's one path"));
                 }
                 d.crops += 1;
+                let margin = need.get(output).copied().unwrap_or(0);
+                d.context = d.context.min(margin);
                 points.push(CropPoint {
                     rate: d.rate,
-                    margin: need.get(output).copied().unwrap_or(0),
+                    margin,
                 });
             }
             domain.insert(output, d);
@@ -448,6 +473,11 @@ pub(super) fn plan<'a>(
         cropping: Cropping {
             hop: hop.unwrap_or(0),
             points,
+            side_cost: if own_cost > 0.0 {
+                context_cost / own_cost
+            } else {
+                context as f64
+            },
         },
     })
 }
@@ -460,6 +490,7 @@ mod tests {
         // The default voice's: around upsamplings by 8, 8 and 4.
         Cropping {
             hop: 256,
+            side_cost: 2.0,
             points: vec![
                 CropPoint { rate: 1, margin: 8 },
                 CropPoint {

@@ -13,7 +13,7 @@
 //! real time with the margin. Slower than that, no start-up buffer short of the whole phrase
 //! helps.
 
-use super::onnx::{MAX_WINDOW_FRAMES, WINDOW_CONTEXT_FRAMES, window_frames};
+use super::onnx::{MAX_WINDOW_FRAMES, window_frames};
 
 /// Latent frames to samples in every Piper voice (the decoder's hop).
 const SAMPLES_PER_FRAME: f64 = super::onnx::SAMPLES_PER_FRAME as f64;
@@ -33,6 +33,8 @@ pub const DEFAULT_RTF: f64 = 0.15;
 pub struct StartGate {
     /// Seconds of audio per latent frame at the voice's rate.
     frame_secs: f64,
+    /// What decoding a window's context costs, in latent frames of its own.
+    context: f64,
     /// Synthesis seconds per second of audio decoded, the slowest of the last phrase.
     prior: Option<f64>,
     /// The slowest rate measured on a window of this phrase.
@@ -43,11 +45,17 @@ pub struct StartGate {
 }
 
 impl StartGate {
-    /// A closed gate for a voice at `voice_rate` Hz, expecting windows to decode at `rtf` (the
-    /// last phrase's slowest) or slower.
-    pub fn new(voice_rate: u32, rtf: Option<f64>) -> Self {
+    /// A closed gate for a voice at `voice_rate` Hz whose windows' context costs as much to
+    /// decode as `context` latent frames of their own (`Voice::window_context_cost`),
+    /// expecting windows to decode at `rtf` (the last phrase's slowest) or slower.
+    pub fn new(voice_rate: u32, context: f64, rtf: Option<f64>) -> Self {
         Self {
             frame_secs: SAMPLES_PER_FRAME / f64::from(voice_rate.max(1)),
+            context: if context.is_finite() {
+                context.max(0.0)
+            } else {
+                0.0
+            },
             prior: rtf.filter(|r| r.is_finite() && *r > 0.0),
             worst: None,
             held: 0.0,
@@ -72,9 +80,8 @@ impl StartGate {
     /// Whether, if the held audio started playing now, every window from `next` on would be
     /// decoded (with the margin) before the audio ahead of it has played.
     fn on_time(&self, next: usize) -> bool {
-        let context = 2.0 * WINDOW_CONTEXT_FRAMES as f64;
         let rtf = self.rate();
-        let cost = |frames: f64| MARGIN * rtf * (frames + context) * self.frame_secs;
+        let cost = |frames: f64| MARGIN * rtf * (frames + self.context) * self.frame_secs;
         let mut ahead = self.held;
         let mut busy = 0.0;
         for index in next.. {
@@ -122,6 +129,12 @@ impl StartGate {
 mod tests {
     use super::*;
 
+    /// A window's context cost when the decoder decodes it whole: 10 frames on each side.
+    const WHOLE: f64 = 20.0;
+
+    /// The default voice's with its context cropped (`tts::crop`, 1.92 frames on each side).
+    const CROPPED: f64 = 3.84;
+
     /// Seconds of `frames` latent frames at 22.05 kHz.
     fn secs(frames: usize) -> f64 {
         frames as f64 * SAMPLES_PER_FRAME / 22050.0
@@ -129,18 +142,18 @@ mod tests {
 
     /// Plays `windows` (frames kept, decoding real-time factor) against the clock from the
     /// moment the gate opens; returns whether any window arrived after the audio ahead of it
-    /// had played. Decoding is `slowdown` × slower than measured.
-    fn underruns(windows: &[(usize, f64)], slowdown: f64) -> bool {
-        let mut gate = StartGate::new(22050, None);
-        let context = 2 * WINDOW_CONTEXT_FRAMES;
+    /// had played. Decoding is `slowdown` × slower than measured, and a window's context
+    /// costs `context` frames.
+    fn underruns(windows: &[(usize, f64)], slowdown: f64, context: f64) -> bool {
+        let mut gate = StartGate::new(22050, context, None);
         let (mut now, mut out, mut started) = (0.0, 0.0, None::<f64>);
         for (index, &(frames, rtf)) in windows.iter().enumerate() {
             let decoded = if index == 0 {
-                frames + context / 2
+                frames as f64 + context / 2.0
             } else {
-                frames + context
+                frames as f64 + context
             };
-            now += slowdown * rtf * secs(decoded);
+            now += slowdown * rtf * decoded * SAMPLES_PER_FRAME / 22050.0;
             if let Some(start) = started
                 && now > start + out
             {
@@ -156,7 +169,7 @@ mod tests {
 
     #[test]
     fn a_fast_machine_starts_on_the_first_window() {
-        let mut gate = StartGate::new(22050, None);
+        let mut gate = StartGate::new(22050, WHOLE, None);
         assert!(gate.window(secs(16), 0, Some(0.13)));
         assert!(gate.is_open());
     }
@@ -168,7 +181,7 @@ mod tests {
         // held, and the 96-frame window costs 58: still waiting. After that one 144 are held,
         // against 74 for the 128-frame window, and from there each window costs less than it
         // plays (74 against 128).
-        let mut gate = StartGate::new(22050, None);
+        let mut gate = StartGate::new(22050, WHOLE, None);
         assert!(!gate.window(secs(16), 0, Some(0.25)));
         assert!(!gate.window(secs(32), 1, Some(0.25)));
         assert!(gate.window(secs(96), 2, Some(0.25)));
@@ -179,14 +192,29 @@ mod tests {
     fn a_little_slower_machine_starts_on_the_second_window() {
         // At 0.2, after 48 frames the 96- and 128-frame windows cost 46.4 and 59.2: 105.6 in
         // all against 144 played by the time the second is due.
-        let mut gate = StartGate::new(22050, None);
+        let mut gate = StartGate::new(22050, WHOLE, None);
         assert!(!gate.window(secs(16), 0, Some(0.2)));
         assert!(gate.window(secs(32), 1, Some(0.2)));
     }
 
     #[test]
+    fn cheap_context_starts_a_slower_machine_on_the_first_window() {
+        // At 0.17 the whole context makes the 32-frame window cost 17.7 frames' worth, more
+        // than the 16 held. Cropped, the 32- and 96-frame windows cost 12.2 and 33.9: 46.1
+        // against the 48 played by the time the second is due, and the 128-frame window fits
+        // after 144.
+        let mut whole = StartGate::new(22050, WHOLE, None);
+        assert!(!whole.window(secs(16), 0, Some(0.17)));
+        let mut cropped = StartGate::new(22050, CROPPED, None);
+        assert!(cropped.window(secs(16), 0, Some(0.17)));
+        // Past what cheap context saves, it still waits.
+        let mut cropped = StartGate::new(22050, CROPPED, None);
+        assert!(!cropped.window(secs(16), 0, Some(0.19)));
+    }
+
+    #[test]
     fn slower_than_real_time_with_the_margin_holds_the_whole_phrase() {
-        let mut gate = StartGate::new(22050, None);
+        let mut gate = StartGate::new(22050, WHOLE, None);
         for index in 0..20 {
             assert!(!gate.window(secs(window_frames(index)), index, Some(0.7)));
         }
@@ -200,7 +228,12 @@ mod tests {
         for rtf in [0.05, 0.13, 0.19, 0.25, 0.4, 0.6, 0.9, 1.5] {
             let windows: Vec<_> = sentence.iter().map(|&f| (f, rtf)).collect();
             for slowdown in [0.5, 1.0, MARGIN] {
-                assert!(!underruns(&windows, slowdown), "rtf {rtf} × {slowdown}");
+                for context in [WHOLE, CROPPED, 0.0] {
+                    assert!(
+                        !underruns(&windows, slowdown, context),
+                        "rtf {rtf} × {slowdown}, context {context}"
+                    );
+                }
             }
         }
     }
@@ -208,13 +241,13 @@ mod tests {
     #[test]
     fn the_slowest_rate_of_the_phrase_and_the_one_before_predicts() {
         // A quiet machine after a quiet phrase starts at once.
-        let mut gate = StartGate::new(22050, Some(0.1));
+        let mut gate = StartGate::new(22050, WHOLE, Some(0.1));
         assert!(gate.window(secs(16), 0, Some(0.1)));
         // After a busy phrase, a quiet first window does not open the gate by itself.
-        let mut gate = StartGate::new(22050, Some(0.4));
+        let mut gate = StartGate::new(22050, WHOLE, Some(0.4));
         assert!(!gate.window(secs(16), 0, Some(0.1)));
         // A slow window counts for the rest of the phrase, and for the next one.
-        let mut gate = StartGate::new(22050, Some(0.1));
+        let mut gate = StartGate::new(22050, WHOLE, Some(0.1));
         assert!(!gate.window(secs(16), 0, Some(0.3)));
         assert!(!gate.window(secs(32), 1, Some(0.1)));
         assert_eq!(gate.measured_rtf(), Some(0.3));
@@ -222,7 +255,7 @@ mod tests {
 
     #[test]
     fn windows_after_the_start_are_still_measured_for_the_next_phrase() {
-        let mut gate = StartGate::new(22050, Some(0.1));
+        let mut gate = StartGate::new(22050, WHOLE, Some(0.1));
         assert_eq!(gate.measured_rtf(), None, "a hint is not a measurement");
         assert!(gate.window(secs(16), 0, None), "a replay at the hint");
         assert!(gate.window(secs(32), 1, Some(0.5)));
@@ -232,7 +265,7 @@ mod tests {
     #[test]
     fn a_bad_hint_or_measurement_falls_back() {
         for hint in [None, Some(f64::NAN), Some(0.0), Some(-1.0)] {
-            let mut gate = StartGate::new(22050, hint);
+            let mut gate = StartGate::new(22050, WHOLE, hint);
             assert_eq!(gate.rate(), DEFAULT_RTF);
             gate.window(secs(16), 0, hint);
             assert_eq!(gate.rate(), DEFAULT_RTF);

@@ -238,9 +238,12 @@ enum Model {
 /// again, since the audio before it is already out (see [`Voice::infer_streaming`]). The first
 /// is small, so speech starts soon. Every later window has to decode, with its
 /// context, while the audio already out plays: window k is on time while the decoding
-/// real-time factor r ≤ Σ_{j<k} w_j / Σ_{2≤j≤k} (w_j + 2 × context). This schedule keeps that
-/// bound at 0.286 or more for every k. Growing ×4 (16, 64, 256) allowed only 0.19, and this
-/// 2-core machine decodes at about 0.13, so a busy moment made it underrun (docs/PERFORMANCE.md).
+/// real-time factor r ≤ Σ_{j<k} w_j / Σ_{2≤j≤k} (w_j + c), c being what a window's context
+/// costs in frames. With the context decoded whole (c = 20) this schedule keeps that bound at
+/// 0.286 or more for every k; the default voice's decoder crops its context (c = 3.8,
+/// [`crop`]), which raises it to 0.35. Growing ×4 (16, 64, 256) allowed only 0.19 with c = 20,
+/// and this 2-core machine decodes at about 0.13, so a busy moment made it underrun
+/// (docs/PERFORMANCE.md).
 /// The schedule is fixed, never adapted to the machine: window edges change the audio at float
 /// noise, and a phrase has to render identically every time (it depends on the text alone).
 ///
@@ -251,7 +254,8 @@ pub const WINDOW_FRAMES: [usize; 4] = [16, 32, 96, 128];
 /// Latent frames decoded in the first window of a sentence.
 pub const FIRST_WINDOW_FRAMES: usize = WINDOW_FRAMES[0];
 /// The largest window. Each window also decodes [`WINDOW_CONTEXT_FRAMES`] on each side, which
-/// costs 2 × 10 / 128 = 16 % more decoding at this size.
+/// costs 2 × 10 / 128 = 16 % more decoding at this size when decoded whole, and 3 % when the
+/// decoder crops it ([`crop`]).
 pub const MAX_WINDOW_FRAMES: usize = WINDOW_FRAMES[WINDOW_FRAMES.len() - 1];
 
 /// Latent frames kept from window `index` (from 0) of a phrase's schedule, before a tail joins
@@ -303,8 +307,9 @@ pub struct Decoded<'a> {
     pub index: usize,
     /// Time spent decoding it (the whole model's run, for a voice that does not stream).
     pub took: std::time::Duration,
-    /// Samples the decoder produced for it, context included: `took` over these (at the voice's
-    /// rate) is the decoding real-time factor.
+    /// Samples' worth of decoding done for it: its own, and its context's cost in samples
+    /// ([`Voice::window_context_cost`]; all the context's samples when the decoder does not
+    /// crop it). `took` over these (at the voice's rate) is the decoding real-time factor.
     pub decoded_samples: usize,
 }
 
@@ -736,6 +741,18 @@ impl Voice {
         matches!(self.model, Model::Streaming { .. })
     }
 
+    /// What decoding a window's context (both sides) costs, in latent frames of the window's
+    /// own: about 3.8 for the default voice, whose decoder crops the context as it goes
+    /// ([`crop`]); twice [`WINDOW_CONTEXT_FRAMES`] for a decoder that does not; 0 for a voice
+    /// that does not stream.
+    pub fn window_context_cost(&self) -> f64 {
+        match &self.model {
+            Model::Streaming { cropping, .. } if !cropping.is_empty() => 2.0 * cropping.side_cost,
+            Model::Streaming { .. } => 2.0 * WINDOW_CONTEXT_FRAMES as f64,
+            Model::Whole(_) => 0.0,
+        }
+    }
+
     /// Runs the model on one sentence's phoneme ids and returns its audio (mono, at
     /// `config.sample_rate`, model level: roughly within ±1). The noise the model draws comes
     /// from [`phrase_seed`], so the same ids and settings give the same audio.
@@ -936,7 +953,7 @@ impl Voice {
                         .try_extract_tensor::<f32>()
                         .map_err(|e| RunError::Other(onnx(e)))?;
                     // Where the window's own frames are in what the decoder gave.
-                    let (offset, per_frame) = match &crops {
+                    let (offset, per_frame, decoded_samples) = match &crops {
                         Some(crops) if audio.len() != crops.len => {
                             return Err(RunError::Other(VoiceError::Onnx {
                                 path: self.path.clone(),
@@ -947,8 +964,13 @@ impl Voice {
                                 ),
                             }));
                         }
-                        Some(crops) => (crops.offset, cropping.hop),
-                        None => (0, audio.len() / (to - from).max(1)),
+                        Some(crops) => {
+                            let sides = usize::from(start > from) + usize::from(to > end);
+                            let context = sides as f64 * cropping.side_cost * cropping.hop as f64;
+                            let own = (end - start) * cropping.hop;
+                            (crops.offset, cropping.hop, own + context.round() as usize)
+                        }
+                        None => (0, audio.len() / (to - from).max(1), audio.len()),
                     };
                     let keep = audio
                         .get(
@@ -963,7 +985,7 @@ impl Voice {
                         audio: &keep,
                         index,
                         took,
-                        decoded_samples: audio.len(),
+                        decoded_samples,
                     };
                     if on_audio(decoded).is_break() {
                         break;

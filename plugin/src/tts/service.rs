@@ -593,7 +593,7 @@ impl Worker {
             held: Vec::new(),
             started: false,
         };
-        let mut gate = StartGate::new(voice_rate, *decode_rtf);
+        let mut gate = StartGate::new(voice_rate, engine.voice.window_context_cost(), *decode_rtf);
         let settings = delivery.apply(
             engine.voice.config.defaults,
             engine.voice.config.num_speakers,
