@@ -125,6 +125,9 @@ fn front_then_decoder_equals_the_whole_model_bit_for_bit() {
     let rates: Vec<usize> = split.cropping.points.iter().map(|p| p.rate).collect();
     assert_eq!(rates, [1, 8, 8, 64, 64, 256], "{:?}", split.cropping);
     assert_eq!(split.cropping.hop, 256);
+    // Its reach into the latent, found the same way: 11 frames (the receptive field measured
+    // ±10.07, shared/DECISIONS.md).
+    assert_eq!(split.cropping.context, 11);
     eprintln!(
         "crop points: {:?}; one side's context costs {:.2} frames",
         split.cropping.points, split.cropping.side_cost
@@ -165,17 +168,17 @@ fn front_then_decoder_equals_the_whole_model_bit_for_bit() {
     assert_eq!(audio.len(), shape[2] * 256, "256 samples per latent frame");
     assert!(audio == expected, "the split changes the audio");
 
-    // Decoding the latent in windows with 10 frames of context on each side, keeping only each
-    // window's own frames, equals decoding it whole (DECISIONS: the decoder's receptive field
-    // is ±10.07 frames), with the context cropped inside the decoder too. First window 16
-    // frames, then 64.
+    // Decoding the latent in windows with the context the decoder's structure needs on each
+    // side, keeping only each window's own frames, equals decoding it whole, with the context
+    // cropped inside the decoder too. First window 16 frames, then 64.
     let (channels, frames) = (shape[1], shape[2]);
     let (_, latent) = first_output(&mut front, inputs(&noise));
     let mut chunked = Vec::with_capacity(audio.len());
     let mut start = 0;
     while start < frames {
         let end = (start + if start == 0 { 16 } else { 64 }).min(frames);
-        let (from, to) = (start.saturating_sub(10), (end + 10).min(frames));
+        let context = split.cropping.context;
+        let (from, to) = (start.saturating_sub(context), (end + context).min(frames));
         let mut window = Vec::with_capacity(channels * (to - from));
         for c in 0..channels {
             window.extend_from_slice(&latent[c * frames + from..c * frames + to]);

@@ -35,8 +35,8 @@ fn temporary(dir: &Path, name: &str) -> PathBuf {
 }
 
 /// Bumped whenever the rewrite or the split changes what is saved (2: the decoder crops its
-/// windows' context, [`super::crop`]).
-const FORMAT: u32 = 2;
+/// windows' context, [`super::crop`]; 3: the context a window needs is stored too).
+const FORMAT: u32 = 3;
 
 /// The folder voices are kept in: `ORATOR_VOICE_CACHE` if set (empty: no cache), else the
 /// user's cache folder (`~/.cache/orator/voices` on Linux).
@@ -307,6 +307,7 @@ mod tests {
         }];
         let cropping = Cropping {
             hop: 256,
+            context: 11,
             side_cost: 1.5,
             points: vec![super::super::crop::CropPoint {
                 rate: 64,

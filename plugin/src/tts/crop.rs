@@ -2,12 +2,12 @@
 //!
 //! A window of the latent is decoded with [`super::onnx::WINDOW_CONTEXT_FRAMES`] frames of
 //! context on each side, so that its own frames come out as the whole decode gives them. But
-//! HiFi-GAN's receptive field is spent unevenly: most of it in the first upsampling stage,
-//! which runs at 8 samples per frame on 128 channels, while the later stages, at 64 and 256
-//! samples per frame, read less than a frame of context each and cost about 80 % of the
-//! decoding. Decoded whole, a window's 20 frames of context cost as much as 20 frames of
-//! speech; cropped after each upsampling to what the layers after it still read, they cost
-//! about as much as 2 (docs/PERFORMANCE.md).
+//! HiFi-GAN's receptive field is spent unevenly. In the default voice most of it is read by the
+//! first upsampling stage, which runs at 8 samples per frame on 128 channels; the later stages,
+//! at 64 and 256 samples per frame, read less than a frame of context each and cost about 80 %
+//! of the decoding. Decoded whole, a window's 20 frames of context cost as much as 20 frames of
+//! speech; cropped around each upsampling to what the layers after it still read, they cost
+//! about as much as 3.8 ([`Cropping::side_cost`], docs/PERFORMANCE.md).
 //!
 //! [`plan`] finds, by structure, how far each tensor of the decoder still reaches into the
 //! output (its *margin*), walking back from the output through the convolutions' kernels,
@@ -37,11 +37,14 @@ pub struct CropPoint {
 pub struct Cropping {
     /// Output samples per latent frame (0 when there are no crop points).
     pub hop: usize,
+    /// Latent frames of context a window needs on each side for its own frames to come out as
+    /// the whole decode gives them: how far the decoder's output reaches into the latent.
+    pub context: usize,
     /// The crop points in the order the decoder reaches them. Point `k` reads its bounds from
     /// the inputs [`start_input`]`(k)` and [`end_input`]`(k)`.
     pub points: Vec<CropPoint>,
-    /// What decoding one side's full context costs, in latent frames of the window's own: the
-    /// context's frame count when nothing is cropped, much less when it is (from the
+    /// What decoding one side's [`Cropping::context`] costs, in latent frames of the window's
+    /// own: the context's frame count if nothing were cropped, much less as it is (from the
     /// convolutions' sizes and the samples each one runs on).
     pub side_cost: f64,
 }
@@ -293,15 +296,14 @@ fn input_need(layer: &Layer, need: usize) -> usize {
 }
 
 /// Plans the crops of a decoder whose `nodes` (in topological order) turn `latent` into
-/// `outputs`, for windows with `context` latent frames of context on each side. `constant` holds the tensors computed from initializers alone, and
-/// `constant_len(name)` the number of elements of such a tensor if known (an element-wise
-/// layer may only read scalars beside the signal). An error says why the decoder is not
+/// `outputs`. `constant` holds the tensors computed from initializers alone, and `constant_len(name)` the number of
+/// elements of such a tensor if known (an element-wise layer may only read scalars beside the
+/// signal; a convolution's weights give its cost). An error says why the decoder is not
 /// cropped.
 pub(super) fn plan<'a>(
     nodes: &[PlanNode<'a>],
     latent: &str,
     outputs: &[&str],
-    context: usize,
     constant: &HashSet<&str>,
     constant_len: &dyn Fn(&str) -> Option<usize>,
 ) -> Result<Plan<'a>, String> {
@@ -355,6 +357,9 @@ pub(super) fn plan<'a>(
             *entry = (*entry).max(reach);
         }
     }
+
+    // The context a window needs: how far the output reaches into the latent.
+    let context = need.get(latent).copied().unwrap_or(0);
 
     // Crop around every upsampling, where the rate changes and the margin shrinks most.
     let producer: HashMap<&str, usize> = nodes
@@ -473,6 +478,7 @@ pub(super) fn plan<'a>(
         cropping: Cropping {
             hop: hop.unwrap_or(0),
             points,
+            context,
             side_cost: if own_cost > 0.0 {
                 context_cost / own_cost
             } else {
@@ -484,12 +490,204 @@ pub(super) fn plan<'a>(
 
 #[cfg(test)]
 mod tests {
+    use super::super::graph::{node, put_len, put_uint};
     use super::*;
+
+    /// An INTS attribute (AttributeProto: name = 1, ints = 8, type = 20 with INTS = 7).
+    fn ints_attribute(name: &str, values: &[i64]) -> Vec<u8> {
+        let mut a = Vec::new();
+        put_len(&mut a, 1, name.as_bytes());
+        for &v in values {
+            put_uint(&mut a, 8, v as u64);
+        }
+        put_uint(&mut a, 20, 7);
+        a
+    }
+
+    /// One node of a toy decoder.
+    struct ToyNode {
+        op: String,
+        inputs: Vec<&'static str>,
+        outputs: Vec<&'static str>,
+        /// The NodeProto's bytes.
+        payload: Vec<u8>,
+    }
+
+    /// A toy decoder's nodes.
+    struct Toy {
+        nodes: Vec<ToyNode>,
+    }
+
+    impl Toy {
+        fn new() -> Self {
+            Self { nodes: Vec::new() }
+        }
+
+        fn add(
+            &mut self,
+            op: &str,
+            inputs: &[&'static str],
+            output: &'static str,
+            ints: &[(&str, &[i64])],
+        ) {
+            let attributes: Vec<Vec<u8>> = ints.iter().map(|(n, v)| ints_attribute(n, v)).collect();
+            let payload = node(op, output, inputs, &[output], &attributes);
+            self.nodes.push(ToyNode {
+                op: op.to_owned(),
+                inputs: inputs.to_vec(),
+                outputs: vec![output],
+                payload,
+            });
+        }
+
+        fn conv(
+            &mut self,
+            input: &'static str,
+            weights: &'static str,
+            output: &'static str,
+            kernel: i64,
+            dilation: i64,
+        ) {
+            let pad = dilation * (kernel - 1) / 2;
+            self.add(
+                "Conv",
+                &[input, weights],
+                output,
+                &[
+                    ("kernel_shape", &[kernel]),
+                    ("dilations", &[dilation]),
+                    ("pads", &[pad, pad]),
+                ],
+            );
+        }
+
+        fn up(
+            &mut self,
+            input: &'static str,
+            weights: &'static str,
+            output: &'static str,
+            kernel: i64,
+            stride: i64,
+        ) {
+            let pad = (kernel - stride) / 2;
+            self.add(
+                "ConvTranspose",
+                &[input, weights],
+                output,
+                &[
+                    ("kernel_shape", &[kernel]),
+                    ("strides", &[stride]),
+                    ("pads", &[pad, pad]),
+                ],
+            );
+        }
+
+        /// A decoder like HiFi-GAN's, small: a convolution, two upsamplings (by 8 and 4) with a
+        /// residual block between them, a last convolution and tanh.
+        fn hifigan() -> Self {
+            let mut toy = Self::new();
+            toy.conv("z", "w1", "a", 7, 1);
+            toy.add("LeakyRelu", &["a"], "b", &[]);
+            toy.up("b", "w2", "c", 16, 8);
+            toy.conv("c", "w3", "d", 3, 1);
+            toy.add("Add", &["c", "d"], "e", &[]);
+            toy.up("e", "w4", "f", 8, 4);
+            toy.conv("f", "w5", "g", 7, 1);
+            toy.add("Tanh", &["g"], "out", &[]);
+            toy
+        }
+
+        fn plan(&self) -> Result<Plan<'_>, String> {
+            let nodes: Vec<PlanNode> = self
+                .nodes
+                .iter()
+                .map(|n| PlanNode {
+                    payload: &n.payload,
+                    op: &n.op,
+                    inputs: &n.inputs,
+                    outputs: &n.outputs,
+                })
+                .collect();
+            let weights: HashMap<&str, usize> =
+                [("w1", 10), ("w2", 20), ("w3", 5), ("w4", 8), ("w5", 2)].into();
+            let constant: HashSet<&str> = weights.keys().copied().collect();
+            let sizes = |name: &str| weights.get(name).copied();
+            plan(&nodes, "z", &["out"], &constant, &sizes)
+        }
+    }
+
+    #[test]
+    fn margins_follow_each_layer_back_from_the_output() {
+        let toy = Toy::hifigan();
+        let plan = toy.plan().expect("plans");
+        // Around both upsamplings, in order.
+        assert_eq!(plan.tensors, ["b", "c", "e", "f"]);
+        // Back from the output: the last convolution reads 3 of f; the ×4 upsampling turns 3
+        // into 2 of e; the residual block's convolution reads 1 more of c than e does (3); the ×8
+        // upsampling turns that into 1 of b.
+        let expected = [(1, 1), (8, 3), (8, 2), (32, 3)];
+        let got: Vec<(usize, usize)> = plan
+            .cropping
+            .points
+            .iter()
+            .map(|p| (p.rate, p.margin))
+            .collect();
+        assert_eq!(got, expected);
+        assert_eq!(plan.cropping.hop, 32);
+        // The first convolution reads 3 more of the latent than b needs: 4 frames of context.
+        assert_eq!(plan.cropping.context, 4);
+        // Multiply-adds per frame of its own: 10·1 + 20·1 + 5·8 + 8·8 + 2·32 = 198; per side of
+        // context: 10·4 + 20·1 + 5·3 + 8·2 + 2·3 = 97.
+        assert!((plan.cropping.side_cost - 97.0 / 198.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_decoder_it_cannot_follow_is_not_cropped() {
+        // A layer it does not know.
+        let mut toy = Toy::hifigan();
+        toy.add("Resize", &["out"], "resized", &[]);
+        let err = toy.plan().unwrap_err();
+        assert!(err.contains("Resize"), "{err}");
+
+        // A path around an upsampling: the output mixes rates.
+        let mut toy = Toy::hifigan();
+        toy.nodes.pop();
+        toy.add("Add", &["g", "z"], "out", &[]);
+        let err = toy.plan().unwrap_err();
+        assert!(err.contains("mixes"), "{err}");
+
+        // A strided convolution changes the length.
+        let mut toy = Toy::new();
+        toy.add(
+            "Conv",
+            &["z", "w1"],
+            "a",
+            &[("kernel_shape", &[3]), ("strides", &[2]), ("pads", &[1, 1])],
+        );
+        toy.up("a", "w2", "out", 16, 8);
+        let err = toy.plan().unwrap_err();
+        assert!(err.contains("stride 2"), "{err}");
+
+        // An upsampling whose output is not its input times its stride.
+        let mut toy = Toy::new();
+        toy.add(
+            "ConvTranspose",
+            &["z", "w2"],
+            "out",
+            &[
+                ("kernel_shape", &[16]),
+                ("strides", &[8]),
+                ("pads", &[0, 0]),
+            ],
+        );
+        assert!(toy.plan().unwrap_err().contains("stride"));
+    }
 
     fn cropping() -> Cropping {
         // The default voice's: around upsamplings by 8, 8 and 4.
         Cropping {
             hop: 256,
+            context: 11,
             side_cost: 2.0,
             points: vec![
                 CropPoint { rate: 1, margin: 8 },

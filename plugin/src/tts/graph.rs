@@ -132,7 +132,7 @@ pub(super) fn put_len(out: &mut Vec<u8>, number: u64, payload: &[u8]) {
     out.extend_from_slice(payload);
 }
 
-fn put_uint(out: &mut Vec<u8>, number: u64, value: u64) {
+pub(super) fn put_uint(out: &mut Vec<u8>, number: u64, value: u64) {
     put_varint(out, number << 3 | u64::from(VARINT));
     put_varint(out, value);
 }

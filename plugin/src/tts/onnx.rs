@@ -253,9 +253,9 @@ enum Model {
 pub const WINDOW_FRAMES: [usize; 4] = [16, 32, 96, 128];
 /// Latent frames decoded in the first window of a sentence.
 pub const FIRST_WINDOW_FRAMES: usize = WINDOW_FRAMES[0];
-/// The largest window. Each window also decodes [`WINDOW_CONTEXT_FRAMES`] on each side, which
-/// costs 2 × 10 / 128 = 16 % more decoding at this size when decoded whole, and 3 % when the
-/// decoder crops it ([`crop`]).
+/// The largest window. Each window also decodes its context on each side, which costs
+/// 2 × 10 / 128 = 16 % more decoding at this size when decoded whole, and 3 % when the decoder
+/// crops it ([`crop`]).
 pub const MAX_WINDOW_FRAMES: usize = WINDOW_FRAMES[WINDOW_FRAMES.len() - 1];
 
 /// Latent frames kept from window `index` (from 0) of a phrase's schedule, before a tail joins
@@ -322,9 +322,12 @@ impl Decoded<'_> {
     }
 }
 
-/// Context decoded on each side of a window and dropped: the decoder's receptive field is
-/// ±10.07 frames (shared/DECISIONS.md), so with 10 the windows join at float noise
-/// (125.7 dB SNR against the whole decode, `plugin/tests/split.rs`).
+/// Context decoded on each side of a window and dropped, for a decoder whose reach the crop
+/// planner cannot follow ([`crop`]); one it can follow gets the context its structure needs
+/// ([`Cropping::context`]: 11 frames for the default voice). The default voice's receptive field
+/// measured ±10.07 frames (shared/DECISIONS.md): 10 frames gave 125.7 dB SNR against the whole
+/// decode (`plugin/tests/split.rs`). It also bounds how long a sentence's last window's tail
+/// may be ([`tail_frames`]), so the schedule stays the same for every voice.
 pub const WINDOW_CONTEXT_FRAMES: usize = 10;
 
 /// Channels of the noise fed to the rewritten graph: enough for Piper's latent (192 channels in
@@ -916,11 +919,16 @@ impl Voice {
                 let mut start = 0;
                 let mut index = first_window;
                 let mut window = Vec::new();
+                let context = if cropping.is_empty() {
+                    WINDOW_CONTEXT_FRAMES
+                } else {
+                    cropping.context
+                };
                 while start < frames {
                     let started = std::time::Instant::now();
                     let end = window_end(start, index, frames);
-                    let from = start.saturating_sub(WINDOW_CONTEXT_FRAMES);
-                    let to = (end + WINDOW_CONTEXT_FRAMES).min(frames);
+                    let from = start.saturating_sub(context);
+                    let to = (end + context).min(frames);
                     window.clear();
                     for c in 0..channels {
                         window.extend_from_slice(&latent[c * frames + from..c * frames + to]);

@@ -218,16 +218,9 @@ pub fn split_decoder(model: &[u8]) -> Result<Split, GraphError> {
         })
         .collect();
     let constant_len = |name: &str| constant_len(name, &initializers, &nodes, &producer);
-    let plan = crop::plan(
-        &plan_nodes,
-        latent,
-        &outputs,
-        super::onnx::WINDOW_CONTEXT_FRAMES,
-        &constant,
-        &constant_len,
-    )
-    .map_err(|reason| tracing::info!("decoder windows keep their whole context: {reason}"))
-    .ok();
+    let plan = crop::plan(&plan_nodes, latent, &outputs, &constant, &constant_len)
+        .map_err(|reason| tracing::info!("decoder windows keep their whole context: {reason}"))
+        .ok();
     let crops: Vec<&str> = plan.as_ref().map(|p| p.tensors.clone()).unwrap_or_default();
 
     let front = rebuild(
