@@ -198,29 +198,29 @@ fn float_input(name: &str) -> Vec<u8> {
 pub(super) fn int64_value_info(name: &str, len: u64) -> Vec<u8> {
     let mut dim = Vec::new();
     put_uint(&mut dim, 1, len);
-    let mut shape = Vec::new();
-    put_len(&mut shape, 1, &dim);
-    let mut tensor = Vec::new();
-    put_uint(&mut tensor, 1, 7);
-    put_len(&mut tensor, 2, &shape);
-    let mut ty = Vec::new();
-    put_len(&mut ty, 1, &tensor);
-    let mut info = Vec::new();
-    put_len(&mut info, 1, name.as_bytes());
-    put_len(&mut info, 2, &ty);
-    info
+    tensor_value_info(name, 7, &[dim])
 }
 
-/// A ValueInfoProto for a rank-3 float tensor whose dimensions are named `dims`.
+/// A ValueInfoProto for a rank-3 float tensor whose dimensions are named `dims` (elem_type
+/// FLOAT = 1; Dimension dim_param = 2).
 pub(super) fn float3_value_info(name: &str, dims: [&str; 3]) -> Vec<u8> {
-    let mut shape = Vec::new();
-    for param in dims {
+    let dims = dims.map(|param| {
         let mut dim = Vec::new();
         put_len(&mut dim, 2, param.as_bytes());
-        put_len(&mut shape, 1, &dim);
+        dim
+    });
+    tensor_value_info(name, 1, &dims)
+}
+
+/// A ValueInfoProto (name = 1, type = 2) of a tensor (TypeProto tensor_type = 1; Tensor
+/// elem_type = 1, shape = 2) with the Dimension messages `dims` (TensorShapeProto dim = 1).
+fn tensor_value_info(name: &str, elem_type: u64, dims: &[Vec<u8>]) -> Vec<u8> {
+    let mut shape = Vec::new();
+    for dim in dims {
+        put_len(&mut shape, 1, dim);
     }
     let mut tensor = Vec::new();
-    put_uint(&mut tensor, 1, 1);
+    put_uint(&mut tensor, 1, elem_type);
     put_len(&mut tensor, 2, &shape);
     let mut ty = Vec::new();
     put_len(&mut ty, 1, &tensor);
