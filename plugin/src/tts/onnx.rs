@@ -240,7 +240,7 @@ enum Model {
 /// context, while the audio already out plays: window k is on time while the decoding
 /// real-time factor r ≤ Σ_{j<k} w_j / Σ_{2≤j≤k} (w_j + c), c being what a window's context
 /// costs in frames. With the context decoded whole (c = 20) this schedule keeps that bound at
-/// 0.286 or more for every k; the default voice's decoder crops its context (c = 3.8,
+/// 0.286 or more for every k; the default voice's decoder crops its context (c = 3.9,
 /// [`crop`]), which raises it to 0.35. Growing ×4 (16, 64, 256) allowed only 0.19 with c = 20,
 /// and this 2-core machine decodes at about 0.13, so a busy moment made it underrun
 /// (docs/PERFORMANCE.md).
@@ -745,7 +745,7 @@ impl Voice {
     }
 
     /// What decoding a window's context (both sides) costs, in latent frames of the window's
-    /// own: about 3.8 for the default voice, whose decoder crops the context as it goes
+    /// own: about 3.9 for the default voice, whose decoder crops the context as it goes
     /// ([`crop`]); twice [`WINDOW_CONTEXT_FRAMES`] for a decoder that does not; 0 for a voice
     /// that does not stream.
     pub fn window_context_cost(&self) -> f64 {
