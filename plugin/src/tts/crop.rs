@@ -19,7 +19,7 @@
 //! convolutions, transposed convolutions with "same"-style padding, element-wise layers and a
 //! final `Unsqueeze`) is not cropped: it decodes its windows whole, as before.
 
-use super::graph::{GraphError, fields, text};
+use super::graph::{GraphError, fields, packed_varints, text};
 use std::collections::{HashMap, HashSet};
 
 /// One place the decoder crops a window's context.
@@ -169,7 +169,7 @@ fn int_attributes(payload: &[u8]) -> Result<HashMap<&str, Vec<i64>>, GraphError>
                 (3 | 8, 0) => values.push(part.varint as i64),
                 // Packed ints.
                 (8, 2) => {
-                    for value in packed(part.payload)? {
+                    for value in packed_varints(part.payload)? {
                         values.push(value as i64);
                     }
                 }
@@ -185,30 +185,6 @@ fn int_attributes(payload: &[u8]) -> Result<HashMap<&str, Vec<i64>>, GraphError>
             return Err(GraphError::Unsupported("auto_pad".into()));
         }
         out.insert(name, values);
-    }
-    Ok(out)
-}
-
-pub(super) fn packed(mut bytes: &[u8]) -> Result<Vec<u64>, GraphError> {
-    let mut out = Vec::new();
-    while !bytes.is_empty() {
-        let mut value = 0u64;
-        let mut shift = 0;
-        loop {
-            let (&byte, rest) = bytes
-                .split_first()
-                .ok_or(GraphError::Malformed("truncated packed varint"))?;
-            bytes = rest;
-            if shift > 63 {
-                return Err(GraphError::Malformed("varint too long"));
-            }
-            value |= u64::from(byte & 0x7f) << shift;
-            shift += 7;
-            if byte & 0x80 == 0 {
-                break;
-            }
-        }
-        out.push(value);
     }
     Ok(out)
 }

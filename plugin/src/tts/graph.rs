@@ -78,6 +78,16 @@ fn read_varint(bytes: &[u8], pos: &mut usize) -> Result<u64, GraphError> {
     Err(GraphError::Malformed("varint too long"))
 }
 
+/// The values of a packed repeated varint field's payload.
+pub(super) fn packed_varints(payload: &[u8]) -> Result<Vec<u64>, GraphError> {
+    let mut out = Vec::new();
+    let mut pos = 0;
+    while pos < payload.len() {
+        out.push(read_varint(payload, &mut pos)?);
+    }
+    Ok(out)
+}
+
 pub(super) fn fields(message: &[u8]) -> Result<Vec<Field<'_>>, GraphError> {
     let mut out = Vec::new();
     let mut pos = 0;
@@ -654,6 +664,15 @@ mod tests {
             make_repeatable(b"not a model at all"),
             Err(GraphError::Malformed(_))
         ));
+    }
+
+    #[test]
+    fn packed_varints_are_read_and_a_truncated_one_refused() {
+        assert_eq!(
+            packed_varints(&[0x01, 0x96, 0x01, 0x00]),
+            Ok(vec![1, 150, 0])
+        );
+        assert!(packed_varints(&[0x01, 0x96]).is_err());
     }
 
     #[test]

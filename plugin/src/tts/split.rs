@@ -20,7 +20,7 @@
 use super::crop::{self, Cropping, PlanNode};
 use super::graph::{
     Field, GraphError, LEN, fields, float3_value_info, int64_initializer, int64_value_info, node,
-    put_len, text,
+    packed_varints, put_len, text,
 };
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
@@ -262,7 +262,7 @@ fn constant_len(
         let mut len = 1usize;
         for dim in fields(tensor).ok()?.iter().filter(|f| f.number == 1) {
             let dims: Vec<u64> = if dim.wire == LEN {
-                crop::packed(dim.payload).ok()?
+                packed_varints(dim.payload).ok()?
             } else {
                 vec![dim.varint]
             };
