@@ -16,7 +16,7 @@
 use clack_host::prelude::{ClapId, ProcessStatus};
 use criterion::{BenchmarkId, Criterion, SamplingMode, criterion_group, criterion_main};
 use orator::state::Session;
-use orator::tts::service::Delivery;
+use orator::tts::voice::config::Delivery;
 use orator_tests::{LoadedPlugin, ParamChange, bundle_path, press, with_session};
 use std::time::{Duration, Instant};
 

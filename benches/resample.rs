@@ -5,7 +5,7 @@
 //! `cargo bench -p orator-benches --bench resample`
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use orator::tts::resample::StreamResampler;
+use orator::playback::resample::StreamResampler;
 use std::hint::black_box;
 use std::ops::ControlFlow;
 

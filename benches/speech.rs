@@ -5,10 +5,10 @@
 //! `cargo bench -p orator-benches --bench speech`
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use orator::tts::cache::PhraseCache;
 use orator::tts::engine::Engine;
-use orator::tts::onnx::Voice;
+use orator::tts::phrase_cache::PhraseCache;
 use orator::tts::resources::Resources;
+use orator::tts::voice::Voice;
 use std::hint::black_box;
 use std::ops::ControlFlow;
 use std::sync::{Arc, Mutex};

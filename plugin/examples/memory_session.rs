@@ -6,8 +6,8 @@
 //! `cargo run --release -p orator --example memory_session [rounds]` (default 20)
 
 use orator::tts::engine::Engine;
-use orator::tts::onnx::Voice;
 use orator::tts::resources::Resources;
+use orator::tts::voice::Voice;
 use std::ops::ControlFlow;
 
 /// Sentences of 1 to 40 words, spoken in this order each round.

@@ -6,8 +6,8 @@
 //! `cargo run --release -p orator --example phrase_timing "<text>"...`
 
 use orator::tts::engine::Engine;
-use orator::tts::onnx::Voice;
 use orator::tts::resources::Resources;
+use orator::tts::voice::Voice;
 use std::ops::ControlFlow;
 use std::time::Instant;
 

@@ -10,9 +10,9 @@
 //! that stops mid-sound clicks). Writes `/tmp/seam_<way>.wav`.
 //!
 //! `cargo run --release -p orator --example seam_probe "<text>" N`
-use orator::tts::onnx::Voice;
-use orator::tts::phonemize::{Espeak, phonemize};
 use orator::tts::resources::Resources;
+use orator::tts::text::phonemize::{Espeak, phonemize};
+use orator::tts::voice::Voice;
 use std::ops::ControlFlow;
 use std::time::Instant;
 

@@ -4,9 +4,9 @@
 //! `cargo run --release -p orator --example window_timing [--whole] "<text>"...`; with
 //! `--whole`, the voice runs the whole model per sentence ([`Voice::load_whole`]), as Piper does.
 
-use orator::tts::onnx::Voice;
-use orator::tts::phonemize::{Espeak, phonemize};
 use orator::tts::resources::Resources;
+use orator::tts::text::phonemize::{Espeak, phonemize};
+use orator::tts::voice::Voice;
 use std::ops::ControlFlow;
 use std::time::Instant;
 

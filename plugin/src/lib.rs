@@ -1,25 +1,36 @@
 //! Orator: speaks typed text with a local neural voice and mixes it into the host's audio.
 //!
 //! This file is glue: the plugin struct, its `Plugin` implementation, the CLAP and VST3
-//! descriptions and the export macros. Parameters live in [`params`], the saved session in
-//! [`state`], signal processing in [`dsp`].
+//! descriptions and the export macros.
+//!
+//! - [`params`]: the host's parameters; [`state`]: the saved session (text, dictionary, voice,
+//!   delivery); [`shared`]: what the editor sees; [`meters`]: levels and counters;
+//! - [`dsp`]: the signal path `process()` runs (voice chain, ducking, strip mixer);
+//! - [`playback`]: the speech thread and the rings to the audio thread, the only speech code
+//!   `process()` reaches;
+//! - [`tts`]: text in, audio out (phonemes, the voice, ONNX Runtime); never on the audio thread;
+//! - [`triggers`]: the Speak, Stop, Skip and Pause switches as the audio thread reads them;
+//! - [`editor`]: the egui editor, one file per tab.
 
 pub mod dsp;
 pub mod editor;
 pub mod meters;
 pub mod params;
+pub mod playback;
 pub mod shared;
 pub mod state;
+pub mod triggers;
 pub mod tts;
 
 use dsp::path::SignalPath;
 use meters::Meters;
 use nice_plug::prelude::*;
 use params::OratorParams;
+use playback::stream::AudioSide;
 use shared::Shared;
 use std::num::NonZeroU32;
 use std::sync::Arc;
-use tts::stream::AudioSide;
+use triggers::Triggers;
 
 /// How often the audio thread wakes an open editor (its meters move at this rate).
 const EDITOR_REFRESH_HZ: f32 = 30.0;
@@ -35,6 +46,57 @@ const STEREO_NAMES: PortNames = PortNames {
     aux_outputs: &[],
 };
 
+/// The buses the host activated the plugin with.
+#[derive(Debug, Clone, Copy)]
+struct BusLayout {
+    /// Channels of the main output (1 or 2).
+    channels: usize,
+    /// Whether the sidechain input is stereo.
+    stereo_sidechain: bool,
+}
+
+impl Default for BusLayout {
+    /// The first layout of [`Orator::AUDIO_IO_LAYOUTS`]: stereo with a stereo sidechain.
+    fn default() -> Self {
+        Self {
+            channels: 2,
+            stereo_sidechain: true,
+        }
+    }
+}
+
+/// Counts samples between wake-ups of an open editor, so its meters move at
+/// [`EDITOR_REFRESH_HZ`] without the audio thread waking it every block.
+#[derive(Debug, Clone, Copy)]
+struct EditorWake {
+    /// Samples processed since the last wake-up.
+    elapsed: u32,
+    /// Samples between wake-ups (set for the sample rate in `activate`).
+    period: u32,
+}
+
+impl Default for EditorWake {
+    /// Never wakes before `activate` sets the period.
+    fn default() -> Self {
+        Self {
+            elapsed: 0,
+            period: u32::MAX,
+        }
+    }
+}
+
+impl EditorWake {
+    /// Counts `frames` more samples; true when a wake-up is due (and the count restarts).
+    fn count(&mut self, frames: usize) -> bool {
+        self.elapsed = self.elapsed.saturating_add(frames as u32);
+        let due = self.elapsed >= self.period;
+        if due {
+            self.elapsed = 0;
+        }
+        due
+    }
+}
+
 /// The plugin instance. `process` runs on the host's audio thread with exclusive access; every
 /// other method runs on the main thread. Nothing here is shared except through `params`.
 pub struct Orator {
@@ -44,26 +106,19 @@ pub struct Orator {
     meters: Arc<Meters>,
     /// What the editor sees: parameters, meters, the speech service, the repaint flag.
     shared: Arc<Shared>,
-    /// Samples processed since the editor was last woken, and how many make one refresh.
-    /// Audio thread only.
-    refresh: (u32, u32),
+    /// When the audio thread next wakes an open editor. Audio thread only.
+    wake: EditorWake,
     /// Voice chain, ducking and the strip mixer. Audio thread only; sized in `activate` so
     /// `process` never allocates.
     path: SignalPath,
-    /// The host's bus width and whether the sidechain is stereo, for resets.
-    layout: (usize, bool),
+    /// The buses the host activated, for resets. Written in `activate`.
+    layout: BusLayout,
     /// The audio thread's end of the rings to and from the speech thread; replaced on every
     /// activation (sized for its sample rate and block size). Audio thread only.
     stream: Option<AudioSide>,
-    /// The Speak trigger's value in the previous block, to act on its rising edge only.
-    speak_was_on: bool,
-    /// The Stop trigger's value in the previous block.
-    stop_was_on: bool,
-    /// The Skip trigger's value in the previous block.
-    skip_was_on: bool,
-    /// The Pause switch's value in the previous block (acted on when it changes, so the
-    /// editor's pause is not overridden every block).
-    pause_was_on: bool,
+    /// The Speak, Stop, Skip and Pause switches' values in the previous block, so each acts
+    /// when it changes. Audio thread only.
+    triggers: Triggers,
     /// Whether the host renders offline (a bounce): then `process` waits for speech rather
     /// than let it arrive late. Set in `activate`, which hosts call again when the mode changes.
     offline: bool,
@@ -78,14 +133,11 @@ impl Default for Orator {
             params,
             meters: shared.meters.clone(),
             shared,
-            refresh: (0, u32::MAX),
+            wake: EditorWake::default(),
             path: SignalPath::default(),
-            layout: (2, true),
+            layout: BusLayout::default(),
             stream: None,
-            speak_was_on: false,
-            stop_was_on: false,
-            skip_was_on: false,
-            pause_was_on: false,
+            triggers: Triggers::default(),
             offline: false,
         }
     }
@@ -100,16 +152,10 @@ impl Orator {
             .store(underruns, std::sync::atomic::Ordering::Relaxed);
     }
 
-    /// Wakes an open editor every `refresh.1` samples (one relaxed load and at most one
-    /// relaxed store).
+    /// Wakes an open editor every [`EditorWake::period`] samples (one relaxed load and at
+    /// most one relaxed store).
     fn wake_editor(&mut self, frames: usize) {
-        if !self.shared.editor_state.is_open() {
-            return;
-        }
-        let (count, period) = &mut self.refresh;
-        *count = count.saturating_add(frames as u32);
-        if *count >= *period {
-            *count = 0;
+        if self.shared.editor_state.is_open() && self.wake.count(frames) {
             self.shared.repaint.request_repaint();
         }
     }
@@ -194,19 +240,21 @@ impl Plugin for Orator {
         // Allocation happens here so that `process` never allocates.
         let max_block = buffer_config.max_buffer_size as usize;
         self.offline = buffer_config.process_mode == ProcessMode::Offline;
-        self.layout = (
-            audio_io_layout
+        self.layout = BusLayout {
+            channels: audio_io_layout
                 .main_output_channels
                 .map_or(0, |c| c.get() as usize),
-            audio_io_layout
+            stereo_sidechain: audio_io_layout
                 .aux_input_ports
                 .first()
                 .is_some_and(|c| c.get() >= 2),
-        );
+        };
         self.path.prepare(sample_rate, max_block);
-        self.path
-            .reset(&self.params.path_settings(), self.layout.0, self.layout.1);
-        self.refresh = (0, (sample_rate / EDITOR_REFRESH_HZ).max(1.0) as u32);
+        self.reset();
+        self.wake = EditorWake {
+            elapsed: 0,
+            period: (sample_rate / EDITOR_REFRESH_HZ).max(1.0) as u32,
+        };
         self.meters
             .sample_rate
             .store(sample_rate, std::sync::atomic::Ordering::Relaxed);
@@ -221,8 +269,11 @@ impl Plugin for Orator {
     }
 
     fn reset(&mut self) {
-        self.path
-            .reset(&self.params.path_settings(), self.layout.0, self.layout.1);
+        self.path.reset(
+            &self.params.path_settings(),
+            self.layout.channels,
+            self.layout.stereo_sidechain,
+        );
     }
 
     fn process(
@@ -233,32 +284,27 @@ impl Plugin for Orator {
     ) -> ProcessStatus {
         // Parameters may change between blocks (automation, a preset load): read them here.
         let settings = self.params.path_settings();
-        let speak = self.params.speak.value();
-        let stop = self.params.stop.value();
-        let skip = self.params.skip.value();
-        let pause = self.params.pause.value();
+        let actions = self.triggers.read(&self.params);
         let frames = buffer.samples();
         let voice: &mut [f32] = match &mut self.stream {
             Some(stream) => {
                 let control = stream.control();
-                if stop && !self.stop_was_on {
+                if actions.stop {
                     control.stop();
                 }
-                if skip && !self.skip_was_on {
+                if actions.skip {
                     control.skip();
                 }
-                if pause != self.pause_was_on {
-                    control.set_paused(pause);
+                if let Some(paused) = actions.pause {
+                    control.set_paused(paused);
                 }
-                if speak && !self.speak_was_on {
+                if actions.speak {
                     stream.request_speech();
                 }
                 stream.read_voice(frames)
             }
             None => &mut [],
         };
-        (self.speak_was_on, self.stop_was_on) = (speak, stop);
-        (self.skip_was_on, self.pause_was_on) = (skip, pause);
         let sidechain: &[&mut [f32]] = match aux.inputs.first_mut() {
             Some(sidechain) => sidechain.as_slice_immutable(),
             None => &[],

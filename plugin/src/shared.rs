@@ -4,7 +4,7 @@
 
 use crate::meters::Meters;
 use crate::params::OratorParams;
-use crate::tts::service::SpeechService;
+use crate::playback::service::SpeechService;
 use nice_plug_egui::{EguiEditorState, RepaintNotifier};
 use std::sync::{Arc, OnceLock};
 

@@ -1,8 +1,8 @@
 //! Non-parameter state saved with the host's project: what the user typed, under a schema
 //! version so later releases can migrate it.
 
-use crate::tts::lexicon::{Lexicon, LexiconError};
-use crate::tts::service::Delivery;
+use crate::tts::text::lexicon::{Lexicon, LexiconError};
+use crate::tts::voice::config::Delivery;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;

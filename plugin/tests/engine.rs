@@ -3,9 +3,12 @@
 //! produces, and what it does with bad input.
 
 use orator::tts::engine::{Chunk, Engine};
-use orator::tts::onnx::{FIRST_WINDOW_FRAMES, Voice, tail_frames, window_frames};
 use orator::tts::resources::Resources;
-use orator::tts::voice::VoiceError;
+use orator::tts::voice::config::VoiceError;
+use orator::tts::voice::{
+    Voice,
+    schedule::{FIRST_WINDOW_FRAMES, tail_frames, window_frames},
+};
 use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -228,7 +231,7 @@ fn corrupt_and_mismatched_voices_fail_with_the_file_and_the_problem() {
 
 #[test]
 fn a_repeated_phrase_comes_from_the_cache_identically_and_a_stopped_one_is_not_cached() {
-    use orator::tts::cache::PhraseCache;
+    use orator::tts::phrase_cache::PhraseCache;
     use std::sync::Mutex;
     let cache = Arc::new(Mutex::new(PhraseCache::default()));
     let engine = engine().with_cache(cache.clone());

@@ -2,8 +2,8 @@
 //! fails the same way instead of crashing. Its own test binary, so that no other test has
 //! loaded ONNX Runtime into the process first.
 
-use orator::tts::onnx::{Voice, runtime};
 use orator::tts::resources::Resources;
+use orator::tts::voice::{Voice, runtime::runtime};
 use std::path::Path;
 
 #[test]

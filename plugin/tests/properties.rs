@@ -1,9 +1,9 @@
 //! Property tests for everything that parses untrusted input: model bytes, voice configs, text
 //! with inline phonemes, dictionaries, and long pastes. None may panic, and none may lose text.
 
-use orator::tts::graph::make_repeatable;
-use orator::tts::lexicon::Lexicon;
-use orator::tts::voice::VoiceConfig;
+use orator::tts::model::noise::make_repeatable;
+use orator::tts::text::lexicon::Lexicon;
+use orator::tts::voice::config::VoiceConfig;
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -1,11 +1,11 @@
 //! The decoder split (issue 6's foundation) on the real default voice and real ONNX Runtime:
 //! running the front and then the decoder must give exactly what the whole model gives.
 
-use orator::tts::crop::{self, Cropping};
-use orator::tts::graph::{GraphError, make_repeatable};
-use orator::tts::onnx::{build_session, runtime};
+use orator::tts::model::crop::{self, Cropping};
+use orator::tts::model::split::split_decoder;
+use orator::tts::model::{noise::make_repeatable, wire::GraphError};
 use orator::tts::resources::Resources;
-use orator::tts::split::split_decoder;
+use orator::tts::voice::runtime::{build_session, runtime};
 use ort::session::{Session, SessionInputValue};
 use ort::value::Tensor;
 use std::borrow::Cow;

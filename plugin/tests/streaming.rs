@@ -2,9 +2,9 @@
 //! rings with the real voice: once a phrase is heard, every later window arrives before it is
 //! due (no underrun), and the phrase plays to its end.
 
+use orator::playback::service::{SpeechService, State};
+use orator::playback::stream::PhraseEventKind;
 use orator::tts::resources::Resources;
-use orator::tts::service::{SpeechService, State};
-use orator::tts::stream::PhraseEventKind;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

@@ -3,8 +3,8 @@
 //! on those files in place and sounds exactly like the model itself, and a damaged or unusable cache only costs the slower
 //! load.
 
-use orator::tts::onnx::Voice;
 use orator::tts::resources::Resources;
+use orator::tts::voice::Voice;
 use std::path::{Path, PathBuf};
 
 fn resources() -> Resources {
@@ -35,8 +35,8 @@ fn speak(voice: &Voice) -> Vec<f32> {
     // "Thanks for the follow." as the default voice's phoneme ids, from the engine.
     let r = resources();
     let mut espeak =
-        orator::tts::phonemize::Espeak::lock(&r.espeak_data()).expect("espeak-ng data");
-    let sentences = orator::tts::phonemize::phonemize(
+        orator::tts::text::phonemize::Espeak::lock(&r.espeak_data()).expect("espeak-ng data");
+    let sentences = orator::tts::text::phonemize::phonemize(
         &mut espeak,
         &voice.config.espeak_voice,
         "Thanks for the follow, and welcome to the stream.",

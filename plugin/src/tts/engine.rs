@@ -5,13 +5,13 @@
 //! interface is what the chunked decoder will feed later (windows of a sentence instead of
 //! whole sentences) without changing callers.
 
-use super::cache::{PhraseCache, PhraseKey, Rendered};
-use super::lexicon::Lexicon;
-use super::onnx::{SAMPLES_PER_FRAME, Voice, resume_window};
-use super::phonemize::{
-    Espeak, PhonemizeError, PhraseOpeners, group_clauses, phonemize_clauses, word_cut,
-};
-use super::voice::{SynthesisSettings, VoiceError};
+use crate::tts::phrase_cache::{PhraseCache, PhraseKey, Rendered};
+use crate::tts::text::lexicon::Lexicon;
+use crate::tts::text::phonemize::{Espeak, PhonemizeError, phonemize_clauses};
+use crate::tts::text::phrasing::{PhraseOpeners, group_clauses, word_cut};
+use crate::tts::voice::Voice;
+use crate::tts::voice::config::{SynthesisSettings, VoiceError};
+use crate::tts::voice::schedule::{SAMPLES_PER_FRAME, resume_window};
 use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -41,7 +41,7 @@ pub struct Chunk {
     /// The sentence (or clause group) this chunk belongs to, counted from 0 in the text; a
     /// sentence's windows share it.
     pub sentence: usize,
-    /// The window's place in the phrase's window schedule ([`crate::tts::onnx::window_frames`]),
+    /// The window's place in the phrase's window schedule ([`crate::tts::voice::schedule::window_frames`]),
     /// counted from 0 across the sentences of one `speak` call; 0 for a sentence replayed
     /// from the cache.
     pub window: usize,

@@ -4,7 +4,7 @@
 //! Used by the synthesis worker and the editor thread, never the audio thread; a plain mutex
 //! around it is fine.
 
-use super::voice::SynthesisSettings;
+use crate::tts::voice::config::SynthesisSettings;
 use lru::LruCache;
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -1,6 +1,6 @@
 //! Drops a decoder window's context as soon as the rest of the decoder no longer reads it.
 //!
-//! A window of the latent is decoded with [`super::onnx::WINDOW_CONTEXT_FRAMES`] frames of
+//! A window of the latent is decoded with [`crate::tts::voice::schedule::WINDOW_CONTEXT_FRAMES`] frames of
 //! context on each side, so that its own frames come out as the whole decode gives them. But
 //! HiFi-GAN's receptive field is spent unevenly. In the default voice most of it is read by the
 //! first upsampling stage, which runs at 8 samples per frame on 128 channels; the later stages,
@@ -19,7 +19,7 @@
 //! convolutions, transposed convolutions with "same"-style padding, element-wise layers and a
 //! final `Unsqueeze`) is not cropped: it decodes its windows whole, as before.
 
-use super::graph::{GraphError, fields, packed_varints, text};
+use super::wire::{GraphError, LEN, VARINT, field, fields, packed_varints, text};
 use std::collections::{HashMap, HashSet};
 
 /// One place the decoder crops a window's context.
@@ -154,21 +154,49 @@ const ELEMENTWISE: &[&str] = &[
     "Cast",
 ];
 
-/// A node's INT and INTS attributes by name (AttributeProto: name = 1, i = 3, ints = 8).
+/// Why a decoder is not cropped: what the planner met that it cannot follow. Not a failure:
+/// such a decoder decodes each window's whole context, as correct as a cropped one and slower.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("decoder windows keep their whole context: {0}")]
+pub struct Uncroppable(pub String);
+
+impl From<String> for Uncroppable {
+    fn from(reason: String) -> Self {
+        Self(reason)
+    }
+}
+
+impl From<&str> for Uncroppable {
+    fn from(reason: &str) -> Self {
+        Self(reason.to_owned())
+    }
+}
+
+impl From<GraphError> for Uncroppable {
+    fn from(error: GraphError) -> Self {
+        Self(error.to_string())
+    }
+}
+
+/// A node's INT and INTS attributes by name.
 fn int_attributes(payload: &[u8]) -> Result<HashMap<&str, Vec<i64>>, GraphError> {
+    use field::attribute;
     let mut out = HashMap::new();
-    for attribute in fields(payload)?.iter().filter(|f| f.number == 5) {
-        let parts = fields(attribute.payload)?;
+    for node_attribute in fields(payload)?
+        .iter()
+        .filter(|f| f.number == field::node::ATTRIBUTE)
+    {
+        let parts = fields(node_attribute.payload)?;
         let name = parts
             .iter()
-            .find(|f| f.number == 1)
+            .find(|f| f.number == attribute::NAME)
             .map_or(Ok(""), |f| text(f.payload))?;
         let mut values = Vec::new();
         for part in &parts {
             match (part.number, part.wire) {
-                (3 | 8, 0) => values.push(part.varint as i64),
+                (attribute::I | attribute::INTS, VARINT) => values.push(part.varint as i64),
                 // Packed ints.
-                (8, 2) => {
+                (attribute::INTS, LEN) => {
                     for value in packed_varints(part.payload)? {
                         values.push(value as i64);
                     }
@@ -178,7 +206,7 @@ fn int_attributes(payload: &[u8]) -> Result<HashMap<&str, Vec<i64>>, GraphError>
         }
         let strings: Vec<&[u8]> = parts
             .iter()
-            .filter(|f| f.number == 4)
+            .filter(|f| f.number == attribute::S)
             .map(|f| f.payload)
             .collect();
         if name == "auto_pad" && strings.iter().any(|s| *s != b"NOTSET") {
@@ -194,23 +222,23 @@ fn ints<const N: usize>(
     attributes: &HashMap<&str, Vec<i64>>,
     name: &str,
     default: Option<[i64; N]>,
-) -> Result<[usize; N], String> {
+) -> Result<[usize; N], Uncroppable> {
     let values: Vec<i64> = match (attributes.get(name), default) {
         (Some(values), _) => values.clone(),
         (None, Some(default)) => default.to_vec(),
-        (None, None) => return Err(format!("no {name} attribute")),
+        (None, None) => return Err(format!("no {name} attribute").into()),
     };
     let values: Vec<usize> = values
         .iter()
-        .map(|&v| usize::try_from(v).map_err(|_| format!("{name} {v}")))
+        .map(|&v| usize::try_from(v).map_err(|_| Uncroppable(format!("{name} {v}"))))
         .collect::<Result<_, _>>()?;
     values
         .try_into()
-        .map_err(|v: Vec<usize>| format!("{name} {v:?} (only 1-D layers)"))
+        .map_err(|v: Vec<usize>| Uncroppable(format!("{name} {v:?} (only 1-D layers)")))
 }
 
-fn layer(node: &PlanNode) -> Result<Layer, String> {
-    let attributes = int_attributes(node.payload).map_err(|e| e.to_string())?;
+fn layer(node: &PlanNode) -> Result<Layer, Uncroppable> {
+    let attributes = int_attributes(node.payload)?;
     match node.op {
         "Conv" => {
             let [kernel] = ints(&attributes, "kernel_shape", None)?;
@@ -222,7 +250,8 @@ fn layer(node: &PlanNode) -> Result<Layer, String> {
                 return Err(format!(
                     "a convolution that changes the length (kernel {kernel}, dilation \
                      {dilation}, stride {stride}, pads {left}/{right})"
-                ));
+                )
+                .into());
             }
             Ok(Layer::Same { halo })
         }
@@ -241,7 +270,8 @@ fn layer(node: &PlanNode) -> Result<Layer, String> {
                 return Err(format!(
                     "a transposed convolution whose output is not its input's length times its \
                      stride (kernel {kernel}, stride {stride}, pads {left}/{right})"
-                ));
+                )
+                .into());
             }
             Ok(Layer::Up {
                 kernel,
@@ -251,7 +281,7 @@ fn layer(node: &PlanNode) -> Result<Layer, String> {
         }
         "Unsqueeze" => Ok(Layer::Shape),
         op if ELEMENTWISE.contains(&op) => Ok(Layer::Same { halo: 0 }),
-        op => Err(format!("a {op} layer")),
+        op => Err(format!("a {op} layer").into()),
     }
 }
 
@@ -282,7 +312,7 @@ pub(super) fn plan<'a>(
     outputs: &[&str],
     constant: &HashSet<&str>,
     constant_len: &dyn Fn(&str) -> Option<usize>,
-) -> Result<Plan<'a>, String> {
+) -> Result<Plan<'a>, Uncroppable> {
     let live = |node: &PlanNode<'a>| -> Vec<&'a str> {
         node.inputs
             .iter()
@@ -304,13 +334,14 @@ pub(super) fn plan<'a>(
                         return Err(format!(
                             "a {} layer reads {input:?}, which may vary in time",
                             node.op
-                        ));
+                        )
+                        .into());
                     }
                 }
             }
             Ok(Some(layer))
         })
-        .collect::<Result<_, String>>()?;
+        .collect::<Result<_, Uncroppable>>()?;
 
     // How far into each tensor the outputs still read, walking back from them.
     let mut need: HashMap<&str, usize> = outputs.iter().map(|&o| (o, 0)).collect();
@@ -402,7 +433,8 @@ pub(super) fn plan<'a>(
             return Err(format!(
                 "a {} layer mixes tensors of different rates or crops",
                 node.op
-            ));
+            )
+            .into());
         }
         if node.op.starts_with("Conv") {
             let weights = node
@@ -426,7 +458,7 @@ pub(super) fn plan<'a>(
             let mut d = out;
             if let Some(k) = tensors.iter().position(|&t| t == output) {
                 if d.crops != k || d.shaped {
-                    return Err(format!("{output:?} is not on the decoder's one path"));
+                    return Err(format!("{output:?} is not on the decoder's one path").into());
                 }
                 d.crops += 1;
                 let margin = need.get(output).copied().unwrap_or(0);
@@ -445,7 +477,7 @@ pub(super) fn plan<'a>(
             .get(output)
             .ok_or_else(|| format!("the output {output:?} is not computed from the latent"))?;
         if d.crops != tensors.len() || hop.is_some_and(|h| h != d.rate) {
-            return Err(format!("the output {output:?} bypasses a crop"));
+            return Err(format!("the output {output:?} bypasses a crop").into());
         }
         hop = Some(d.rate);
     }
@@ -466,17 +498,18 @@ pub(super) fn plan<'a>(
 
 #[cfg(test)]
 mod tests {
-    use super::super::graph::{node, put_len, put_uint};
     use super::*;
+    use crate::tts::model::wire::{node, put_len, put_uint};
 
-    /// An INTS attribute (AttributeProto: name = 1, ints = 8, type = 20 with INTS = 7).
+    /// An INTS attribute.
     fn ints_attribute(name: &str, values: &[i64]) -> Vec<u8> {
+        use field::attribute;
         let mut a = Vec::new();
-        put_len(&mut a, 1, name.as_bytes());
+        put_len(&mut a, attribute::NAME, name.as_bytes());
         for &v in values {
-            put_uint(&mut a, 8, v as u64);
+            put_uint(&mut a, attribute::INTS, v as u64);
         }
-        put_uint(&mut a, 20, 7);
+        put_uint(&mut a, attribute::TYPE, attribute::TYPE_INTS);
         a
     }
 
@@ -573,7 +606,7 @@ mod tests {
             toy
         }
 
-        fn plan(&self) -> Result<Plan<'_>, String> {
+        fn plan(&self) -> Result<Plan<'_>, Uncroppable> {
             let nodes: Vec<PlanNode> = self
                 .nodes
                 .iter()
@@ -623,14 +656,14 @@ mod tests {
         let mut toy = Toy::hifigan();
         toy.add("Resize", &["out"], "resized", &[]);
         let err = toy.plan().unwrap_err();
-        assert!(err.contains("Resize"), "{err}");
+        assert!(err.0.contains("Resize"), "{err}");
 
         // A path around an upsampling: the output mixes rates.
         let mut toy = Toy::hifigan();
         toy.nodes.pop();
         toy.add("Add", &["g", "z"], "out", &[]);
         let err = toy.plan().unwrap_err();
-        assert!(err.contains("mixes"), "{err}");
+        assert!(err.0.contains("mixes"), "{err}");
 
         // A strided convolution changes the length.
         let mut toy = Toy::new();
@@ -642,7 +675,7 @@ mod tests {
         );
         toy.up("a", "w2", "out", 16, 8);
         let err = toy.plan().unwrap_err();
-        assert!(err.contains("stride 2"), "{err}");
+        assert!(err.0.contains("stride 2"), "{err}");
 
         // An upsampling whose output is not its input times its stride.
         let mut toy = Toy::new();
@@ -656,7 +689,7 @@ mod tests {
                 ("pads", &[0, 0]),
             ],
         );
-        assert!(toy.plan().unwrap_err().contains("stride"));
+        assert!(toy.plan().unwrap_err().0.contains("stride"));
     }
 
     fn cropping() -> Cropping {

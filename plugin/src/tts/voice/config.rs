@@ -107,6 +107,64 @@ impl SynthesisSettings {
     }
 }
 
+/// How the voice delivers the text: pace, variation, phrasing and speaker. Saved in the
+/// session; read by the speech thread when each phrase starts.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Delivery {
+    /// Speaking rate: 1 is the voice's own pace, 2 twice as fast (0.25 to 4).
+    pub rate: f32,
+    /// Variation of timbre and timing: 1 is the voice's own, 0 none (up to 2).
+    pub variation: f32,
+    /// Speak every sentence in one piece, exactly as Piper does, instead of cutting long ones
+    /// at clause ends (and at word boundaries where a sentence with none would keep the listener
+    /// waiting) so speech starts sooner.
+    pub whole_sentences: bool,
+    /// Speaker id of a multi-speaker voice (`None`: the voice's default; ignored by
+    /// single-speaker voices and out-of-range ids).
+    pub speaker: Option<i64>,
+}
+
+impl Default for Delivery {
+    fn default() -> Self {
+        Self {
+            rate: 1.0,
+            variation: 1.0,
+            whole_sentences: false,
+            speaker: None,
+        }
+    }
+}
+
+impl Delivery {
+    /// The voice's default settings adjusted by this delivery (out-of-range values clamped)
+    /// for a voice with `num_speakers` speakers.
+    pub fn apply(&self, defaults: SynthesisSettings, num_speakers: u32) -> SynthesisSettings {
+        let rate = if self.rate.is_finite() {
+            self.rate.clamp(0.25, 4.0)
+        } else {
+            1.0
+        };
+        let variation = if self.variation.is_finite() {
+            self.variation.clamp(0.0, 2.0)
+        } else {
+            1.0
+        };
+        // A single-speaker voice has no speaker input: its default stays `None`.
+        let speaker = match (defaults.speaker, self.speaker) {
+            (Some(_), Some(id)) if id >= 0 && id < i64::from(num_speakers) => Some(id),
+            (default, _) => default,
+        };
+        SynthesisSettings {
+            length_scale: defaults.length_scale / rate,
+            noise_scale: defaults.noise_scale * variation,
+            noise_w: defaults.noise_w * variation,
+            speaker,
+            ..defaults
+        }
+    }
+}
+
 /// A parsed, validated voice config.
 #[derive(Debug, Clone)]
 pub struct VoiceConfig {

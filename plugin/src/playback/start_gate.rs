@@ -13,10 +13,10 @@
 //! real time with the margin. Slower than that, no start-up buffer short of the whole phrase
 //! helps.
 
-use super::onnx::{MAX_WINDOW_FRAMES, window_frames};
+use crate::tts::voice::schedule::{MAX_WINDOW_FRAMES, window_frames};
 
 /// Latent frames to samples in every Piper voice (the decoder's hop).
-const SAMPLES_PER_FRAME: f64 = super::onnx::SAMPLES_PER_FRAME as f64;
+const SAMPLES_PER_FRAME: f64 = crate::tts::voice::schedule::SAMPLES_PER_FRAME as f64;
 
 /// Headroom over the predicted decoding time. On this machine (2 cores, CPU stolen by
 /// neighbours) the rate measured on one window ranged 0.13–0.45, and rose 1.9× within one phrase

@@ -19,8 +19,9 @@
 //! crash it; the description goes first and comes back last, so a reader never takes a half
 //! replaced entry for a whole one.
 
-use super::crop::Cropping;
-use super::graph::NoiseInput;
+use crate::tts::hash::fnv1a;
+use crate::tts::model::crop::Cropping;
+use crate::tts::model::noise::NoiseInput;
 use memmap2::Mmap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -35,7 +36,7 @@ fn temporary(dir: &Path, name: &str) -> PathBuf {
 }
 
 /// Bumped whenever the rewrite or the split changes what is saved (2: the decoder crops its
-/// windows' context, [`super::crop`]; 3: the context a window needs is stored too).
+/// windows' context, [`crate::tts::model::crop`]; 3: the context a window needs is stored too).
 const FORMAT: u32 = 3;
 
 /// The folder voices are kept in: `ORATOR_VOICE_CACHE` if set (empty: no cache), else the
@@ -63,6 +64,41 @@ pub struct Meta {
     pub noise: Vec<NoiseInput>,
     /// How the decoder crops its windows.
     pub cropping: Cropping,
+}
+
+/// Why an entry could not be used or written. Never a failure of the voice: it then loads
+/// from its model, only slower.
+#[derive(Debug, thiserror::Error)]
+pub enum DiskCacheError {
+    /// A file of the entry could not be read, mapped, moved or written.
+    #[error(
+        "voice cache: {}: {source} (set ORATOR_VOICE_CACHE to another folder, or to nothing to \
+         turn the cache off)",
+        path.display()
+    )]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// What the system said.
+        source: std::io::Error,
+    },
+    /// The entry's description is not one this version wrote.
+    #[error("voice cache: the entry's description is unreadable ({0})")]
+    Meta(#[from] serde_json::Error),
+    /// The entry is for another version of the model or the runtime.
+    #[error("voice cache: the entry was written for another model or runtime")]
+    Stale,
+    /// ONNX Runtime returned without writing the parts it was asked to save.
+    #[error("voice cache: ONNX Runtime did not save the parts")]
+    NotSaved,
+}
+
+/// The error for `source` at `path`.
+fn io(path: &Path, source: std::io::Error) -> DiskCacheError {
+    DiskCacheError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// A voice's entry in the cache folder.
@@ -107,7 +143,7 @@ impl Entry {
         // FNV-1a of the paths: a name for the folder, not a check (the full key is compared on
         // load). One folder per voice file and runtime, whatever their versions.
         let place = format!("{}\n{}", model.display(), runtime.display());
-        let hash = super::onnx::fnv1a(place.bytes());
+        let hash = fnv1a(place.bytes());
         let name = model
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
@@ -134,18 +170,17 @@ impl Entry {
     }
 
     /// The entry's parts, if it is complete and was written for this key.
-    pub fn open(&self) -> Result<Mapped, String> {
-        let text = std::fs::read(self.meta_path()).map_err(|e| e.to_string())?;
-        let meta: Meta = serde_json::from_slice(&text).map_err(|e| e.to_string())?;
+    pub fn open(&self) -> Result<Mapped, DiskCacheError> {
+        let text = std::fs::read(self.meta_path()).map_err(|e| io(&self.meta_path(), e))?;
+        let meta: Meta = serde_json::from_slice(&text)?;
         if meta.format != FORMAT || meta.key != self.key {
-            return Err("written for another model or runtime".into());
+            return Err(DiskCacheError::Stale);
         }
-        let map = |path: PathBuf| -> Result<Mmap, String> {
-            let file =
-                std::fs::File::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let map = |path: PathBuf| -> Result<Mmap, DiskCacheError> {
+            let file = std::fs::File::open(&path).map_err(|e| io(&path, e))?;
             // SAFETY: the cache's files are only ever replaced by renaming a new file over them,
             // never written in place, so the mapped bytes do not change while they are mapped.
-            unsafe { Mmap::map(&file) }.map_err(|e| format!("{}: {e}", path.display()))
+            unsafe { Mmap::map(&file) }.map_err(|e| io(&path, e))
         };
         Ok(Mapped {
             front: map(self.front_path())?,
@@ -156,8 +191,8 @@ impl Entry {
 
     /// Makes the entry's folder and returns temporary paths for the two parts, to be saved by
     /// ONNX Runtime and then committed with [`Entry::commit`].
-    pub fn prepare(&self) -> Result<(PathBuf, PathBuf), String> {
-        std::fs::create_dir_all(&self.dir).map_err(|e| format!("{}: {e}", self.dir.display()))?;
+    pub fn prepare(&self) -> Result<(PathBuf, PathBuf), DiskCacheError> {
+        std::fs::create_dir_all(&self.dir).map_err(|e| io(&self.dir, e))?;
         if let Some(cache) = self.dir.parent() {
             sweep(cache, &self.dir);
         }
@@ -166,7 +201,7 @@ impl Entry {
         // same key): no reader may take it for whole while the parts are replaced.
         match std::fs::remove_file(self.meta_path()) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                return Err(format!("{}: {e}", self.meta_path().display()));
+                return Err(io(&self.meta_path(), e));
             }
             _ => {}
         }
@@ -185,10 +220,9 @@ impl Entry {
         latent: &str,
         cropping: &Cropping,
         noise: &[NoiseInput],
-    ) -> Result<(), String> {
-        let io = |path: &Path, e: std::io::Error| format!("{}: {e}", path.display());
+    ) -> Result<(), DiskCacheError> {
         if !front.is_file() || !decoder.is_file() {
-            return Err("ONNX Runtime did not save the parts".into());
+            return Err(DiskCacheError::NotSaved);
         }
         std::fs::rename(front, self.front_path()).map_err(|e| io(front, e))?;
         std::fs::rename(decoder, self.decoder_path()).map_err(|e| io(decoder, e))?;
@@ -200,7 +234,7 @@ impl Entry {
             noise: noise.to_vec(),
             cropping: cropping.clone(),
         };
-        let text = serde_json::to_vec_pretty(&meta).map_err(|e| e.to_string())?;
+        let text = serde_json::to_vec_pretty(&meta)?;
         let tmp = temporary(&self.dir, "meta.json");
         std::fs::write(&tmp, text).map_err(|e| io(&tmp, e))?;
         std::fs::rename(&tmp, self.meta_path()).map_err(|e| io(&tmp, e))
@@ -309,7 +343,7 @@ mod tests {
             hop: 256,
             context: 11,
             side_cost: 1.5,
-            points: vec![super::super::crop::CropPoint {
+            points: vec![crate::tts::model::crop::CropPoint {
                 rate: 64,
                 margin: 58,
             }],

@@ -2,7 +2,10 @@
 //! heard before (the history a click replays). Built from the phrases the editor asks for and
 //! the audio thread's phrase events; plain data, unit-tested without a window.
 
-use crate::tts::stream::{PhraseEvent, PhraseEventKind, PhraseId};
+use super::App;
+use super::widgets::one_line;
+use crate::playback::service::SpeechService;
+use crate::playback::stream::{PhraseEvent, PhraseEventKind, PhraseId};
 use std::collections::VecDeque;
 use std::sync::Arc;
 
@@ -35,14 +38,14 @@ pub struct Entry {
 
 /// Queue and history.
 #[derive(Debug, Default)]
-pub struct Board {
+pub struct QueueView {
     /// Queued and playing phrases, oldest first.
     live: Vec<Entry>,
     /// Finished and cancelled phrases, newest first.
     history: VecDeque<Entry>,
 }
 
-impl Board {
+impl QueueView {
     /// Notes a phrase the editor just asked for.
     pub fn queued(&mut self, id: PhraseId, text: Arc<str>) {
         self.live.push(Entry {
@@ -132,6 +135,56 @@ pub fn phrase_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
         .map(|(i, line)| (i + 1, line))
 }
 
+impl App {
+    pub(super) fn queue_tab(&mut self, ui: &mut egui::Ui, speech: Option<&SpeechService>) {
+        ui.horizontal(|ui| {
+            ui.heading("Queue");
+            if ui
+                .small_button("Clear")
+                .on_hover_text("Drop the waiting phrases; the one heard now goes on")
+                .clicked()
+                && let Some(s) = speech
+            {
+                s.control().clear();
+            }
+        });
+        if self.queue.live().is_empty() {
+            ui.weak("Nothing queued.");
+        }
+        for entry in self.queue.live() {
+            let text = egui::RichText::new(one_line(&entry.text));
+            if entry.stage == Stage::Playing {
+                ui.label(text.strong()).on_hover_text("Speaking now");
+            } else {
+                ui.label(text.weak()).on_hover_text("Waiting");
+            }
+        }
+        ui.separator();
+        ui.heading("History");
+        ui.weak("Click to speak again (repeats come from the cache at once).");
+        let mut replay = None;
+        for entry in self.queue.history() {
+            let mut text = egui::RichText::new(one_line(&entry.text));
+            let hover = if entry.stage == Stage::Cancelled {
+                text = text.strikethrough();
+                "Stopped or skipped; click to speak it again"
+            } else {
+                "Click to speak it again"
+            };
+            if ui
+                .selectable_label(false, text)
+                .on_hover_text(hover)
+                .clicked()
+            {
+                replay = Some(entry.text.to_string());
+            }
+        }
+        if let Some(text) = replay {
+            self.speak(speech, &text);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,58 +204,58 @@ mod tests {
 
     #[test]
     fn phrases_move_from_queue_to_history_in_the_order_heard() {
-        let mut board = Board::default();
-        board.queued(1, "one".into());
-        board.queued(2, "two".into());
+        let mut queue = QueueView::default();
+        queue.queued(1, "one".into());
+        queue.queued(2, "two".into());
         let unknown = |_| None;
-        board.apply(event(1, PhraseEventKind::Started), &unknown);
-        assert_eq!(ids(board.live()), [(1, Stage::Playing), (2, Stage::Queued)]);
-        board.apply(event(1, PhraseEventKind::Finished), &unknown);
-        board.apply(event(2, PhraseEventKind::Started), &unknown);
-        board.apply(event(2, PhraseEventKind::Cancelled), &unknown);
-        assert!(board.live().is_empty());
+        queue.apply(event(1, PhraseEventKind::Started), &unknown);
+        assert_eq!(ids(queue.live()), [(1, Stage::Playing), (2, Stage::Queued)]);
+        queue.apply(event(1, PhraseEventKind::Finished), &unknown);
+        queue.apply(event(2, PhraseEventKind::Started), &unknown);
+        queue.apply(event(2, PhraseEventKind::Cancelled), &unknown);
+        assert!(queue.live().is_empty());
         assert_eq!(
-            ids(board.history()),
+            ids(queue.history()),
             [(2, Stage::Cancelled), (1, Stage::Finished)]
         );
-        assert_eq!(&*board.history().next().unwrap().text, "two");
+        assert_eq!(&*queue.history().next().unwrap().text, "two");
     }
 
     #[test]
     fn phrases_the_editor_did_not_ask_for_are_named_by_the_service() {
-        let mut board = Board::default();
+        let mut queue = QueueView::default();
         let named = |id| (id == 7).then(|| Arc::from("from the Speak parameter"));
-        board.apply(event(7, PhraseEventKind::Started), &named);
-        assert_eq!(&*board.live()[0].text, "from the Speak parameter");
-        board.apply(event(7, PhraseEventKind::Finished), &named);
+        queue.apply(event(7, PhraseEventKind::Started), &named);
+        assert_eq!(&*queue.live()[0].text, "from the Speak parameter");
+        queue.apply(event(7, PhraseEventKind::Finished), &named);
         // An event for a phrase nobody can name leaves no empty row behind.
-        board.apply(event(8, PhraseEventKind::Finished), &named);
-        assert_eq!(ids(board.history()), [(7, Stage::Finished)]);
+        queue.apply(event(8, PhraseEventKind::Finished), &named);
+        assert_eq!(ids(queue.history()), [(7, Stage::Finished)]);
     }
 
     #[test]
     fn phrases_cancelled_before_they_start_are_swept_into_the_history() {
-        let mut board = Board::default();
+        let mut queue = QueueView::default();
         for id in 1..=3 {
-            board.queued(id, format!("phrase {id}").into());
+            queue.queued(id, format!("phrase {id}").into());
         }
-        board.sweep(&|id| id != 2);
-        assert_eq!(ids(board.live()), [(2, Stage::Queued)]);
+        queue.sweep(&|id| id != 2);
+        assert_eq!(ids(queue.live()), [(2, Stage::Queued)]);
         assert_eq!(
-            ids(board.history()),
+            ids(queue.history()),
             [(3, Stage::Cancelled), (1, Stage::Cancelled)]
         );
     }
 
     #[test]
     fn history_is_bounded_keeping_the_newest() {
-        let mut board = Board::default();
+        let mut queue = QueueView::default();
         for id in 1..=(HISTORY_LEN as u32 + 5) {
-            board.queued(id, "x".into());
-            board.apply(event(id, PhraseEventKind::Finished), &|_| None);
+            queue.queued(id, "x".into());
+            queue.apply(event(id, PhraseEventKind::Finished), &|_| None);
         }
-        assert_eq!(board.history().count(), HISTORY_LEN);
-        assert_eq!(board.history().next().unwrap().id, HISTORY_LEN as u32 + 5);
+        assert_eq!(queue.history().count(), HISTORY_LEN);
+        assert_eq!(queue.history().next().unwrap().id, HISTORY_LEN as u32 + 5);
     }
 
     #[test]

@@ -18,9 +18,9 @@
 //! value-info lists are filtered.
 
 use super::crop::{self, Cropping, PlanNode};
-use super::graph::{
-    Field, GraphError, LEN, fields, float3_value_info, int64_initializer, int64_value_info, node,
-    packed_varints, put_len, text,
+use super::wire::{
+    Field, GraphError, LEN, field, fields, float3_value_info, int64_initializer, int64_value_info,
+    node, packed_varints, put_len, text,
 };
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
@@ -39,14 +39,6 @@ pub struct Split {
     /// planner does not know: its windows are decoded whole.
     pub cropping: Cropping,
 }
-
-/// GraphProto field numbers.
-const NODE: u64 = 1;
-const INITIALIZER: u64 = 5;
-const INPUT: u64 = 11;
-const OUTPUT: u64 = 12;
-const VALUE_INFO: u64 = 13;
-const SPARSE_INITIALIZER: u64 = 15;
 
 /// Ops the walk back from the first upsampling may pass through: each keeps the decoder local
 /// and takes one non-constant input.
@@ -83,7 +75,7 @@ fn name_of(message: &[u8], number: u64) -> Result<&str, GraphError> {
 fn has_subgraph(attribute: &[u8]) -> Result<bool, GraphError> {
     Ok(fields(attribute)?
         .iter()
-        .any(|a| a.number == 6 || a.number == 11))
+        .any(|a| a.number == field::attribute::G || a.number == field::attribute::GRAPHS))
 }
 
 fn parse_node<'a>(field: &Field<'a>) -> Result<Node<'a>, GraphError> {
@@ -97,15 +89,15 @@ fn parse_node<'a>(field: &Field<'a>) -> Result<Node<'a>, GraphError> {
     };
     for part in &parts {
         match part.number {
-            1 => node.inputs.push(text(part.payload)?),
-            2 => node.outputs.push(text(part.payload)?),
-            4 => node.op = text(part.payload)?,
-            // AttributeProto g = 6, graphs = 11: a subgraph may read outer tensors the node's
-            // inputs do not name, which this analysis would miss.
-            5 if has_subgraph(part.payload)? => {
+            field::node::INPUT => node.inputs.push(text(part.payload)?),
+            field::node::OUTPUT => node.outputs.push(text(part.payload)?),
+            field::node::OP_TYPE => node.op = text(part.payload)?,
+            // A subgraph may read outer tensors the node's inputs do not name, which this
+            // analysis would miss.
+            field::node::ATTRIBUTE if has_subgraph(part.payload)? => {
                 let op = parts
                     .iter()
-                    .find(|p| p.number == 4)
+                    .find(|p| p.number == field::node::OP_TYPE)
                     .map_or(&[][..], |p| p.payload);
                 return Err(GraphError::Unsupported(format!(
                     "a {} node with a subgraph",
@@ -118,28 +110,34 @@ fn parse_node<'a>(field: &Field<'a>) -> Result<Node<'a>, GraphError> {
     Ok(node)
 }
 
-/// Splits `model` (the bytes [`super::graph::make_repeatable`] returns, or an original Piper
+/// Splits `model` (the bytes [`super::noise::make_repeatable`] returns, or an original Piper
 /// model) at the decoder's input. See the module docs.
 pub fn split_decoder(model: &[u8]) -> Result<Split, GraphError> {
     let top = fields(model)?;
-    let graph = super::graph::main_graph(&top)?;
+    let graph = super::wire::main_graph(&top)?;
     let parts = fields(graph.payload)?;
     let nodes: Vec<Node> = parts
         .iter()
-        .filter(|f| f.number == NODE && f.wire == LEN)
+        .filter(|f| f.number == field::graph::NODE && f.wire == LEN)
         .map(parse_node)
         .collect::<Result<_, _>>()?;
     let mut initializers: HashMap<&str, &[u8]> = HashMap::new();
-    for f in parts.iter().filter(|f| f.number == INITIALIZER) {
-        initializers.insert(name_of(f.payload, 8)?, f.raw); // TensorProto.name = 8
+    for f in parts
+        .iter()
+        .filter(|f| f.number == field::graph::INITIALIZER)
+    {
+        initializers.insert(name_of(f.payload, field::tensor::NAME)?, f.raw);
     }
-    if parts.iter().any(|f| f.number == SPARSE_INITIALIZER) {
+    if parts
+        .iter()
+        .any(|f| f.number == field::graph::SPARSE_INITIALIZER)
+    {
         return Err(GraphError::Unsupported("sparse initializers".into()));
     }
     let outputs: Vec<&str> = parts
         .iter()
-        .filter(|f| f.number == OUTPUT)
-        .map(|f| name_of(f.payload, 1))
+        .filter(|f| f.number == field::graph::OUTPUT)
+        .map(|f| name_of(f.payload, field::value_info::NAME))
         .collect::<Result<_, _>>()?;
     let producer: HashMap<&str, usize> = nodes
         .iter()
@@ -219,7 +217,7 @@ pub fn split_decoder(model: &[u8]) -> Result<Split, GraphError> {
         .collect();
     let constant_len = |name: &str| constant_len(name, &initializers, &nodes, &producer);
     let plan = crop::plan(&plan_nodes, latent, &outputs, &constant, &constant_len)
-        .map_err(|reason| tracing::info!("decoder windows keep their whole context: {reason}"))
+        .map_err(|reason| tracing::info!("{reason}"))
         .ok();
     let crops: Vec<&str> = plan.as_ref().map(|p| p.tensors.clone()).unwrap_or_default();
 
@@ -260,7 +258,11 @@ fn constant_len(
 ) -> Option<usize> {
     let dims_len = |tensor: &[u8]| -> Option<usize> {
         let mut len = 1usize;
-        for dim in fields(tensor).ok()?.iter().filter(|f| f.number == 1) {
+        for dim in fields(tensor)
+            .ok()?
+            .iter()
+            .filter(|f| f.number == field::tensor::DIMS)
+        {
             let dims: Vec<u64> = if dim.wire == LEN {
                 packed_varints(dim.payload).ok()?
             } else {
@@ -280,12 +282,26 @@ fn constant_len(
     if node.op != "Constant" {
         return None;
     }
-    // AttributeProto: name = 1, t = 5; `value_float` and `value_int` are scalars.
-    for attribute in fields(node.payload).ok()?.iter().filter(|f| f.number == 5) {
+    // `value_float` and `value_int` are scalars.
+    for attribute in fields(node.payload)
+        .ok()?
+        .iter()
+        .filter(|f| f.number == field::node::ATTRIBUTE)
+    {
         let parts = fields(attribute.payload).ok()?;
-        let attribute_name = parts.iter().find(|f| f.number == 1)?.payload;
+        let attribute_name = parts
+            .iter()
+            .find(|f| f.number == field::attribute::NAME)?
+            .payload;
         match attribute_name {
-            b"value" => return dims_len(parts.iter().find(|f| f.number == 5)?.payload),
+            b"value" => {
+                return dims_len(
+                    parts
+                        .iter()
+                        .find(|f| f.number == field::attribute::T)?
+                        .payload,
+                );
+            }
             b"value_float" | b"value_int" => return Some(1),
             _ => {}
         }
@@ -326,20 +342,23 @@ fn with_crops(kept: &Node, cropped: &[(usize, &str)]) -> Result<Vec<u8>, GraphEr
     let uncropped = |tensor: &str| format!("{tensor}_orator_uncropped");
     let mut payload = Vec::with_capacity(kept.payload.len() + 64);
     for field in fields(kept.payload)? {
-        // NodeProto.output = 2
-        let name = if field.number == 2 {
+        let name = if field.number == field::node::OUTPUT {
             text(field.payload)?
         } else {
             ""
         };
-        if field.number == 2 && cropped.iter().any(|&(_, t)| t == name) {
-            put_len(&mut payload, 2, uncropped(name).as_bytes());
+        if field.number == field::node::OUTPUT && cropped.iter().any(|&(_, t)| t == name) {
+            put_len(
+                &mut payload,
+                field::node::OUTPUT,
+                uncropped(name).as_bytes(),
+            );
         } else {
             payload.extend_from_slice(field.raw);
         }
     }
     let mut out = Vec::new();
-    put_len(&mut out, NODE, &payload);
+    put_len(&mut out, field::graph::NODE, &payload);
     for &(k, tensor) in cropped {
         let slice = node(
             "Slice",
@@ -353,7 +372,7 @@ fn with_crops(kept: &Node, cropped: &[(usize, &str)]) -> Result<Vec<u8>, GraphEr
             &[tensor],
             &[],
         );
-        put_len(&mut out, NODE, &slice);
+        put_len(&mut out, field::graph::NODE, &slice);
     }
     Ok(out)
 }
@@ -397,7 +416,7 @@ fn rebuild(
     let mut node_index = 0;
     for field in graph {
         match field.number {
-            NODE => {
+            field::graph::NODE => {
                 if keep.contains(&node_index) {
                     let node = &nodes[node_index];
                     let cropped: Vec<(usize, &str)> = match io {
@@ -417,26 +436,26 @@ fn rebuild(
                 }
                 node_index += 1;
             }
-            INITIALIZER => {
-                let name = name_of(field.payload, 8)?;
+            field::graph::INITIALIZER => {
+                let name = name_of(field.payload, field::tensor::NAME)?;
                 if used.contains(name) && initializers.contains_key(name) {
                     out.push(Cow::Borrowed(field.raw));
                 }
             }
-            INPUT => {
-                let name = name_of(field.payload, 1)?;
+            field::graph::INPUT => {
+                let name = name_of(field.payload, field::value_info::NAME)?;
                 // The front keeps the model's inputs it uses; the decoder gets the latent.
                 if matches!(io, Io::Front { .. }) && used.contains(name) {
                     out.push(Cow::Borrowed(field.raw));
                 }
             }
-            OUTPUT => {
+            field::graph::OUTPUT => {
                 if matches!(io, Io::Decoder { .. }) {
                     out.push(Cow::Borrowed(field.raw));
                 }
             }
-            VALUE_INFO => {
-                let name = name_of(field.payload, 1)?;
+            field::graph::VALUE_INFO => {
+                let name = name_of(field.payload, field::value_info::NAME)?;
                 if produced.contains(name) {
                     out.push(Cow::Borrowed(field.raw));
                 }
@@ -446,25 +465,29 @@ fn rebuild(
     }
     let mut io_field = Vec::new();
     match io {
-        Io::Front { latent } => put_len(&mut io_field, OUTPUT, &latent_info(latent)),
+        Io::Front { latent } => put_len(&mut io_field, field::graph::OUTPUT, &latent_info(latent)),
         Io::Decoder { latent, crops } => {
-            put_len(&mut io_field, INPUT, &latent_info(latent));
+            put_len(&mut io_field, field::graph::INPUT, &latent_info(latent));
             for k in 0..crops.len() {
                 for name in [crop::start_input(k), crop::end_input(k)] {
-                    put_len(&mut io_field, INPUT, &int64_value_info(&name, 1));
+                    put_len(
+                        &mut io_field,
+                        field::graph::INPUT,
+                        &int64_value_info(&name, 1),
+                    );
                 }
             }
             if !crops.is_empty() {
                 put_len(
                     &mut io_field,
-                    INITIALIZER,
+                    field::graph::INITIALIZER,
                     &int64_initializer(CROP_AXES, &[-1]),
                 );
             }
         }
     }
     out.push(Cow::Owned(io_field));
-    super::graph::model_with_graph(top, &out)
+    super::wire::model_with_graph(top, &out)
 }
 
 #[cfg(test)]
@@ -474,17 +497,17 @@ mod tests {
     #[test]
     fn a_node_with_a_subgraph_is_refused() {
         let mut attribute = Vec::new();
-        put_len(&mut attribute, 1, b"then_branch");
-        put_len(&mut attribute, 6, b"");
+        put_len(&mut attribute, field::attribute::NAME, b"then_branch");
+        put_len(&mut attribute, field::attribute::G, b"");
         let mut node = Vec::new();
-        put_len(&mut node, 1, b"cond");
-        put_len(&mut node, 2, b"out");
-        put_len(&mut node, 4, b"If");
-        put_len(&mut node, 5, &attribute);
+        put_len(&mut node, field::node::INPUT, b"cond");
+        put_len(&mut node, field::node::OUTPUT, b"out");
+        put_len(&mut node, field::node::OP_TYPE, b"If");
+        put_len(&mut node, field::node::ATTRIBUTE, &attribute);
         let mut graph = Vec::new();
-        put_len(&mut graph, NODE, &node);
+        put_len(&mut graph, field::graph::NODE, &node);
         let mut model = Vec::new();
-        put_len(&mut model, 7, &graph);
+        put_len(&mut model, field::model::GRAPH, &graph);
         assert_eq!(
             split_decoder(&model),
             Err(GraphError::Unsupported("a If node with a subgraph".into()))

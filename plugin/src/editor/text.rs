@@ -1,0 +1,245 @@
+//! The Text tab: the toolbar (Speak, Stop, Pause, Skip, Paste, Load .txt…), the text box and
+//! the phrase list, where a click speaks a line. Runs on the GUI thread.
+
+use super::App;
+use super::browser::{Browser, Purpose};
+use crate::playback::service::SpeechService;
+use crate::state::MAX_TEXT_BYTES;
+use std::path::PathBuf;
+
+impl App {
+    pub(super) fn set_text(&mut self, text: String) {
+        self.text = text;
+        let session = &self.shared.params.session;
+        session.set_text(self.text.clone());
+        self.seen = session.generation();
+    }
+
+    /// The toolbar, the text box and the phrase list. Returns whether the text box has the
+    /// keyboard focus.
+    pub(super) fn text_area(&mut self, ui: &mut egui::Ui, speech: Option<&SpeechService>) -> bool {
+        let paused = speech.is_some_and(|s| s.control().is_paused());
+        ui.horizontal_wrapped(|ui| {
+            if ui
+                .button("Speak")
+                .on_hover_text("Speak the whole text (Ctrl+Enter)")
+                .clicked()
+            {
+                let text = self.text.clone();
+                self.speak(speech, &text);
+            }
+            if ui
+                .button("Stop")
+                .on_hover_text("Stop and empty the queue")
+                .clicked()
+                && let Some(s) = speech
+            {
+                s.control().stop();
+            }
+            let pause_label = if paused { "Resume" } else { "Pause" };
+            if ui.button(pause_label).clicked()
+                && let Some(s) = speech
+            {
+                s.control().set_paused(!paused);
+            }
+            if ui
+                .button("Skip")
+                .on_hover_text("Go to the next phrase")
+                .clicked()
+                && let Some(s) = speech
+            {
+                s.control().skip();
+            }
+            ui.separator();
+            if ui
+                .button("Paste")
+                .on_hover_text("Append the clipboard's text (for hosts that take the keyboard)")
+                .clicked()
+            {
+                self.paste();
+            }
+            if ui.button("Load .txt…").clicked() {
+                self.browser = Some(Browser::new(Purpose::Text, self.text_dir.clone()));
+            }
+        });
+        if let Some(notice) = self.notice.clone() {
+            ui.horizontal(|ui| {
+                ui.colored_label(ui.visuals().warn_fg_color, notice);
+                if self.replaced.is_some() && ui.small_button("Undo").clicked() {
+                    if let Some(old) = self.replaced.take() {
+                        self.set_text(old);
+                    }
+                    self.notice = None;
+                }
+                if ui.small_button("Dismiss").clicked() {
+                    self.notice = None;
+                    self.replaced = None;
+                }
+            });
+        }
+        // Ctrl+Enter speaks; taken before the text box would turn it into a new line.
+        if ui.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, egui::Key::Enter)) {
+            let text = self.text.clone();
+            self.speak(speech, &text);
+        }
+        let height = (ui.available_height() * 0.55).max(120.0);
+        let mut edited = false;
+        let output = egui::ScrollArea::vertical()
+            .id_salt("orator-text-scroll")
+            .max_height(height)
+            .show(ui, |ui| {
+                let edit = egui::TextEdit::multiline(&mut self.text)
+                    .id(egui::Id::unique("orator-text"))
+                    .hint_text("Type or paste what Orator should say. One line is one phrase.")
+                    .desired_width(f32::INFINITY)
+                    .desired_rows(10)
+                    .show(ui);
+                edited = edit.response.changed();
+                edit.response
+            })
+            .inner;
+        if self.focus_text {
+            output.request_focus();
+            self.focus_text = false;
+        }
+        if edited {
+            if self.text.len() > MAX_TEXT_BYTES {
+                let mut end = MAX_TEXT_BYTES;
+                while !self.text.is_char_boundary(end) {
+                    end -= 1;
+                }
+                self.text.truncate(end);
+                self.notice = Some("The text is limited to 8 MiB; the rest was cut.".into());
+            }
+            let text = self.text.clone();
+            self.set_text(text);
+        }
+        ui.separator();
+        ui.label("Phrases — click one to speak it");
+        let mut chosen = None;
+        // Only the visible rows are laid out, so a script of thousands of lines stays smooth.
+        let rows = super::queue::phrase_lines(&self.text).count();
+        let row_height =
+            ui.text_style_height(&egui::TextStyle::Button) + ui.spacing().item_spacing.y;
+        egui::ScrollArea::vertical()
+            .id_salt("orator-phrases")
+            .auto_shrink([false, false])
+            .show_rows(ui, row_height, rows, |ui, visible| {
+                let lines = super::queue::phrase_lines(&self.text).skip(visible.start);
+                for (index, line) in lines.take(visible.len()) {
+                    if ui
+                        .selectable_label(false, format!("{index:>3}  {line}"))
+                        .clicked()
+                    {
+                        chosen = Some(line.to_string());
+                    }
+                }
+            });
+        if let Some(line) = chosen {
+            self.speak(speech, &line);
+        }
+        output.has_focus()
+    }
+
+    pub(super) fn paste(&mut self) {
+        use copypasta::ClipboardProvider;
+        let contents = copypasta::ClipboardContext::new().and_then(|mut c| c.get_contents());
+        match contents {
+            Ok(pasted) if !pasted.is_empty() => {
+                let mut text = self.text.clone();
+                if !text.is_empty() && !text.ends_with('\n') {
+                    text.push('\n');
+                }
+                text.push_str(&pasted);
+                if text.len() > MAX_TEXT_BYTES {
+                    self.notice = Some("The clipboard's text does not fit in 8 MiB.".into());
+                    return;
+                }
+                self.set_text(text);
+                self.notice = None;
+            }
+            Ok(_) => self.notice = Some("The clipboard holds no text.".into()),
+            Err(err) => self.notice = Some(format!("Could not read the clipboard: {err}")),
+        }
+    }
+
+    pub(super) fn load_text(&mut self, path: &std::path::Path) {
+        match read_text(path) {
+            Ok(text) => {
+                self.text_dir = path.parent().map(PathBuf::from);
+                let old = std::mem::take(&mut self.text);
+                self.set_text(text);
+                self.notice = Some(format!("Loaded {}", path.display()));
+                self.replaced = (!old.is_empty()).then_some(old);
+            }
+            Err(err) => self.notice = Some(err.to_string()),
+        }
+    }
+}
+
+/// Why the editor would not load a text file.
+#[derive(Debug, thiserror::Error)]
+pub enum TextFileError {
+    /// The file could not be read.
+    #[error("Could not read {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// What the system said.
+        source: std::io::Error,
+    },
+    /// Larger than the session can hold.
+    #[error("{} is {len} bytes; the editor holds at most 8 MiB", path.display())]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Its size in bytes.
+        len: usize,
+    },
+    /// Not UTF-8: loading it would garble the text.
+    #[error("{} is not UTF-8 text; save it as UTF-8 and load it again", path.display())]
+    NotUtf8 {
+        /// The file.
+        path: PathBuf,
+    },
+}
+
+/// Reads a text file for the editor, refusing what would lose or garble text.
+pub fn read_text(path: &std::path::Path) -> Result<String, TextFileError> {
+    let bytes = std::fs::read(path).map_err(|source| TextFileError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if bytes.len() > MAX_TEXT_BYTES {
+        return Err(TextFileError::TooLarge {
+            path: path.to_path_buf(),
+            len: bytes.len(),
+        });
+    }
+    let text = String::from_utf8(bytes).map_err(|_| TextFileError::NotUtf8 {
+        path: path.to_path_buf(),
+    })?;
+    // A byte-order mark is not text.
+    Ok(text.strip_prefix('\u{feff}').unwrap_or(&text).to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_files_must_be_utf8_and_lose_their_byte_order_mark() {
+        let dir = std::env::temp_dir().join(format!("orator-text-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let good = dir.join("good.txt");
+        std::fs::write(&good, "\u{feff}Line one\nLíne two\n").unwrap();
+        assert_eq!(read_text(&good).unwrap(), "Line one\nLíne two\n");
+        let latin1 = dir.join("latin1.txt");
+        std::fs::write(&latin1, b"caf\xe9").unwrap();
+        let err = read_text(&latin1).unwrap_err();
+        assert!(err.to_string().contains("not UTF-8"), "{err}");
+        let err = read_text(&dir.join("missing.txt")).unwrap_err();
+        assert!(err.to_string().contains("Could not read"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,31 @@
+//! Playback: the link between the speech thread and the audio thread, and the only speech code
+//! `process()` reaches.
+//!
+//! - [`stream`]: the rings between the two threads (voice audio, phrase marks, requests and
+//!   events), [`stream::Control`]'s atomics (stop, skip, clear, pause), and [`stream::AudioSide`],
+//!   the audio thread's end;
+//! - [`service`]: [`service::SpeechService`], the main thread's handle: status, commands, the
+//!   phrase log;
+//! - [`worker`]: the speech thread the service starts: loads the voice, synthesises the queue,
+//!   resamples and fills the rings;
+//! - [`start_gate`]: when a streamed phrase may start without running dry;
+//! - [`resample`]: voice rate to host rate, for speech arriving in pieces.
+//!
+//! # Thread model
+//! - **Audio thread:** [`stream::AudioSide`] only. Every method it calls there is wait-free:
+//!   it reads and writes preallocated rings (`rtrb`) and atomics, never allocates, locks, logs
+//!   or blocks (the test suite aborts on any allocation in `process()`). On an empty ring it
+//!   outputs silence and counts an underrun.
+//! - **Speech thread:** [`worker`], [`start_gate`], [`resample`] and [`stream::WorkerSide`]. It
+//!   may allocate and lock; it never holds a lock while it waits for room in a ring.
+//! - **Main thread (and the editor):** [`service::SpeechService`]: commands through an `mpsc`
+//!   channel, status through atomics and a mutex only the editor reads.
+//!
+//! Rings are made in `activate` ([`service::SpeechService::attach`]), sized for its sample rate
+//! and block size, and replaced on every activation.
+
+pub mod resample;
+pub mod service;
+pub mod start_gate;
+pub mod stream;
+mod worker;

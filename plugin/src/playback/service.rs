@@ -1,0 +1,328 @@
+//! The plugin's speech service: a thread of its own (not nice-plug's shared background
+//! executor, which one long task would block for every instance) that loads the voice and
+//! synthesises the phrase queue, one phrase at a time, into the activation's rings
+//! ([`super::stream`]). The audio thread never waits for it.
+//!
+//! Channels:
+//! - commands, main thread → service, through `std::sync::mpsc` (the main thread may block
+//!   briefly; the audio thread never sends here, it has its own request ring);
+//! - stop, skip, clear and pause, from any thread, through the atomics of [`Control`];
+//! - status, service → everyone, through [`ServiceStatus`] (an atomic state plus a message
+//!   under a mutex that only the editor and logging read);
+//! - phrase events, audio thread → main thread, drained with [`SpeechService::drain_events`].
+
+use super::stream::{self, AudioSide, Control, EventReader, PhraseEvent, PhraseId, WorkerSide};
+use super::worker::Worker;
+use crate::state::SharedSession;
+use crate::tts::engine::Metrics;
+use crate::tts::phrase_cache::PhraseCache;
+use crate::tts::resources::Resources;
+use crate::tts::voice::config::Delivery;
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, Ordering};
+use std::sync::mpsc::{Sender, channel};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+/// Where the service is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum State {
+    /// Nothing requested yet.
+    Idle = 0,
+    /// Loading a voice.
+    Loading = 1,
+    /// A voice is ready.
+    Ready = 2,
+    /// The last load failed; the message says why and what to do.
+    Failed = 3,
+}
+
+/// How much rendered speech the service keeps for instant replays (history clicks, repeated
+/// phrases): 64 MiB holds about 12 minutes of a 22.05 kHz voice.
+pub const CACHE_BYTES: usize = 64 << 20;
+
+/// How many phrase texts the service remembers for the editor's queue and history.
+const LOG_LEN: usize = 512;
+
+/// What the editor shows about the loaded voice.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct VoiceInfo {
+    /// The model file.
+    pub path: PathBuf,
+    /// The model's name (its file stem).
+    pub name: String,
+    /// Speakers by name → id (empty for single-speaker voices).
+    pub speakers: Vec<(String, i64)>,
+    /// Number of speakers (1 for single-speaker voices).
+    pub num_speakers: u32,
+}
+
+/// Status shared with the editor. Written by the service thread only.
+#[derive(Debug)]
+pub struct ServiceStatus {
+    /// A [`State`] as u8 (atomic so the editor can poll it every frame for free).
+    pub(super) state: AtomicU8,
+    /// What the editor shows next to the state: the voice's name, or the error and the fix.
+    pub(super) message: Mutex<String>,
+    /// The loaded voice's sample rate, Hz (0: none loaded).
+    pub(super) voice_rate: AtomicU32,
+    /// The loaded voice (`None`: none loaded).
+    pub(super) voice: Mutex<Option<VoiceInfo>>,
+}
+
+impl ServiceStatus {
+    fn new() -> Self {
+        Self {
+            state: AtomicU8::new(State::Idle as u8),
+            message: Mutex::new(String::new()),
+            voice_rate: AtomicU32::new(0),
+            voice: Mutex::new(None),
+        }
+    }
+
+    /// The loaded voice, if any.
+    pub fn voice(&self) -> Option<VoiceInfo> {
+        self.voice.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The loaded voice's sample rate, if a voice is loaded.
+    pub fn voice_rate(&self) -> Option<u32> {
+        match self.voice_rate.load(Ordering::Acquire) {
+            0 => None,
+            rate => Some(rate),
+        }
+    }
+
+    /// The current state.
+    pub fn state(&self) -> State {
+        match self.state.load(Ordering::Acquire) {
+            1 => State::Loading,
+            2 => State::Ready,
+            3 => State::Failed,
+            _ => State::Idle,
+        }
+    }
+
+    /// The message for the current state.
+    pub fn message(&self) -> String {
+        self.message
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    pub(super) fn set(&self, state: State, message: String) {
+        *self.message.lock().unwrap_or_else(|e| e.into_inner()) = message;
+        self.state.store(state as u8, Ordering::Release);
+    }
+}
+
+pub(super) enum Command {
+    /// Load the session's voice.
+    LoadVoice,
+    /// The plugin was (re)activated: stream speech through these rings from now on.
+    Attach(WorkerSide),
+    /// Speak this text as phrase `id` (from the main thread; the audio thread asks through
+    /// its ring).
+    Speak {
+        id: PhraseId,
+        text: String,
+    },
+    Shutdown,
+}
+
+/// Texts of recent phrases by id, for the editor's queue and history (phrases the Speak
+/// parameter starts are only known to the speech thread).
+#[derive(Debug, Default)]
+pub(super) struct PhraseLog(Mutex<VecDeque<(PhraseId, Arc<str>)>>);
+
+impl PhraseLog {
+    pub(super) fn record(&self, id: PhraseId, text: Arc<str>) {
+        let mut log = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if log.iter().any(|(known, _)| *known == id) {
+            return;
+        }
+        if log.len() == LOG_LEN {
+            log.pop_front();
+        }
+        log.push_back((id, text));
+    }
+
+    fn text(&self, id: PhraseId) -> Option<Arc<str>> {
+        let log = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        log.iter()
+            .rev()
+            .find(|(known, _)| *known == id)
+            .map(|(_, text)| text.clone())
+    }
+}
+
+/// The service. Owned by the plugin instance (main thread) and shared with its editor;
+/// dropping the last owner stops the thread.
+pub struct SpeechService {
+    /// Status for the editor and tests.
+    pub status: Arc<ServiceStatus>,
+    /// Synthesis counters of every voice this service loaded.
+    pub metrics: Arc<Metrics>,
+    /// Rendered phrases, so repeats (history replays) start at once.
+    cache: Arc<Mutex<PhraseCache>>,
+    /// The text, dictionary, voice and delivery; shared with the editor and the host's state.
+    session: Arc<SharedSession>,
+    /// Phrase texts by id.
+    log: Arc<PhraseLog>,
+    /// Stop, skip, clear and pause, from any thread.
+    control: Arc<Control>,
+    /// Phrase events from the current activation's audio thread.
+    events: Mutex<Option<EventReader>>,
+    commands: Sender<Command>,
+    /// Tells a thread busy speaking to stop at once (on shutdown).
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl SpeechService {
+    /// Starts the service thread, which speaks `session`'s text when asked. Loads nothing
+    /// until asked. Resources come from `resources`, or are looked for where the plugin is
+    /// installed.
+    pub fn start(
+        session: Arc<SharedSession>,
+        resources: Option<Resources>,
+    ) -> std::io::Result<Self> {
+        let status = Arc::new(ServiceStatus::new());
+        let stop = Arc::new(AtomicBool::new(false));
+        let control = Arc::new(Control::default());
+        let metrics = Arc::new(Metrics::default());
+        let cache = Arc::new(Mutex::new(PhraseCache::new(CACHE_BYTES)));
+        let log = Arc::new(PhraseLog::default());
+        let (commands, inbox) = channel();
+        let worker = Worker {
+            status: status.clone(),
+            stop: stop.clone(),
+            control: control.clone(),
+            session: session.clone(),
+            metrics: metrics.clone(),
+            cache: cache.clone(),
+            log: log.clone(),
+            engine: None,
+            loaded: None,
+            stream: None,
+            resampler: None,
+            queue: VecDeque::new(),
+            resources,
+            decode_rtf: None,
+        };
+        let thread = std::thread::Builder::new()
+            .name("orator-speech".into())
+            .spawn(move || worker.run(&inbox))?;
+        Ok(Self {
+            status,
+            metrics,
+            cache,
+            session,
+            log,
+            control,
+            events: Mutex::new(None),
+            commands,
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// Stop, skip, clear and pause (wait-free, from any thread).
+    pub fn control(&self) -> &Arc<Control> {
+        &self.control
+    }
+
+    /// Makes the rings of a new activation, hands the speech thread its half and returns the
+    /// audio thread's. Allocates: call from `activate`.
+    pub fn attach(&self, sample_rate: f32, max_block: usize) -> AudioSide {
+        let (audio, worker, events) = stream::channel(self.control.clone(), sample_rate, max_block);
+        *self.events.lock().unwrap_or_else(|e| e.into_inner()) = Some(events);
+        let _ = self.commands.send(Command::Attach(worker));
+        audio
+    }
+
+    /// Makes `model` the session's voice (`None`: the bundled default) and loads it. Returns
+    /// at once; [`Self::status`] follows the load.
+    pub fn load_voice(&self, model: Option<PathBuf>) {
+        self.session.update(|session| session.voice = model);
+        self.reload_voice();
+    }
+
+    /// Loads the session's voice again (after a state load, or to retry a failed load).
+    pub fn reload_voice(&self) {
+        // A send only fails if the thread has ended, which `Drop` alone causes.
+        let _ = self.commands.send(Command::LoadVoice);
+    }
+
+    /// Queues `text` to be spoken after whatever is queued already. Returns its phrase id.
+    pub fn speak(&self, text: impl Into<String>) -> PhraseId {
+        let id = self.control.new_id();
+        self.control.count_request();
+        let text: String = text.into();
+        self.log.record(id, Arc::from(text.as_str()));
+        if self.commands.send(Command::Speak { id, text }).is_err() {
+            self.control.uncount_request();
+        }
+        id
+    }
+
+    /// Sets how phrases starting from now are delivered (saved in the session).
+    pub fn set_delivery(&self, delivery: Delivery) {
+        self.session.update(|session| session.delivery = delivery);
+    }
+
+    /// The text of a recent phrase, whoever asked for it.
+    pub fn phrase_text(&self, id: PhraseId) -> Option<Arc<str>> {
+        self.log.text(id)
+    }
+
+    /// Share of lookups the phrase cache answered, if there were any.
+    pub fn cache_hit_rate(&self) -> Option<f64> {
+        self.cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .hit_rate()
+    }
+
+    /// Hands every phrase event heard since the last call to `each`, oldest first.
+    pub fn drain_events(&self, each: &mut dyn FnMut(PhraseEvent)) {
+        let mut reader = self.events.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(reader) = reader.as_mut() {
+            while let Ok(event) = reader.pop() {
+                each(event);
+            }
+        }
+    }
+}
+
+impl Drop for SpeechService {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        let _ = self.commands.send(Command::Shutdown);
+        if let Some(thread) = self.thread.take() {
+            // Joined, not detached: the thread runs code from this library, which the host may
+            // unload right after destroying the instance.
+            let _ = thread.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_round_trips_and_the_thread_stops_on_drop() {
+        let service = SpeechService::start(Arc::default(), None).unwrap();
+        assert_eq!(service.status.state(), State::Idle);
+        service.status.set(State::Failed, "why".into());
+        assert_eq!(
+            (service.status.state(), service.status.message()),
+            (State::Failed, "why".into())
+        );
+        drop(service); // joins; a hang here fails the test by timeout
+    }
+}

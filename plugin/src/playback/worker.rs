@@ -1,0 +1,377 @@
+//! The speech thread: loads the session's voice, synthesises the phrase queue one phrase at a
+//! time and streams each phrase, resampled to the host's rate, into the current activation's
+//! rings. Started and stopped by [`super::service::SpeechService`]; the audio thread never waits
+//! for it.
+
+use super::resample::StreamResampler;
+use super::service::{Command, PhraseLog, ServiceStatus, State, VoiceInfo};
+use super::start_gate::StartGate;
+use super::stream::{Control, Edge, PhraseId, Request, WorkerSide};
+use crate::state::SharedSession;
+use crate::tts::engine::{Engine, Metrics};
+use crate::tts::phrase_cache::PhraseCache;
+use crate::tts::resources::{NotFound, Resources};
+use crate::tts::text::lexicon::Lexicon;
+use crate::tts::voice::Voice;
+use crate::tts::voice::config::VoiceError;
+use std::collections::VecDeque;
+use std::ops::ControlFlow;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// How often the speech thread looks for requests from the audio thread when idle. Requests
+/// travel through a wait-free ring the audio thread cannot wake anyone with, so the thread
+/// polls; 2 ms is far below what anyone hears and costs nothing measurable.
+const POLL: Duration = Duration::from_millis(2);
+
+/// A phrase waiting to be synthesised.
+pub(super) struct Phrase {
+    id: PhraseId,
+    /// `None`: the session's text as it is when the phrase starts.
+    text: Option<String>,
+}
+
+/// The speech thread's state.
+pub(super) struct Worker {
+    pub(super) status: Arc<ServiceStatus>,
+    pub(super) stop: Arc<AtomicBool>,
+    pub(super) control: Arc<Control>,
+    /// The text, dictionary, voice and delivery, shared with the editor and the host's state.
+    pub(super) session: Arc<SharedSession>,
+    /// Counters every engine this worker builds adds to.
+    pub(super) metrics: Arc<Metrics>,
+    /// Rendered phrases.
+    pub(super) cache: Arc<Mutex<PhraseCache>>,
+    /// Phrase texts by id.
+    pub(super) log: Arc<PhraseLog>,
+    /// The loaded voice and its engine.
+    pub(super) engine: Option<Engine>,
+    /// The voice last asked for (loaded or failed; `Some(None)`: the bundled default).
+    pub(super) loaded: Option<Option<PathBuf>>,
+    /// The current activation's rings.
+    pub(super) stream: Option<WorkerSide>,
+    /// Voice rate → host rate, rebuilt when either changes (a new voice, a new activation).
+    pub(super) resampler: Option<StreamResampler>,
+    /// Phrases asked for and not yet started, oldest first.
+    pub(super) queue: VecDeque<Phrase>,
+    /// Where voices and the runtime are (`None`: look where the plugin is installed).
+    pub(super) resources: Option<Resources>,
+    /// The decoding speed measured on the last phrase (synthesis seconds per audio second),
+    /// for the next phrase's start-up buffer.
+    pub(super) decode_rtf: Option<f64>,
+}
+
+impl Worker {
+    pub(super) fn run(mut self, inbox: &Receiver<Command>) {
+        loop {
+            // Idle: sleep until a command or the next look at the request ring. Busy: only
+            // take what is there.
+            let command = if self.queue.is_empty() {
+                match inbox.recv_timeout(POLL) {
+                    Ok(command) => Some(command),
+                    Err(RecvTimeoutError::Timeout) => None,
+                    Err(RecvTimeoutError::Disconnected) => break,
+                }
+            } else {
+                match inbox.try_recv() {
+                    Ok(command) => Some(command),
+                    Err(TryRecvError::Empty) => None,
+                    Err(TryRecvError::Disconnected) => break,
+                }
+            };
+            match command {
+                Some(Command::Shutdown) => break,
+                Some(Command::LoadVoice) => {
+                    let model = self.session.read(|session| session.voice.clone());
+                    self.load_voice(model);
+                }
+                Some(Command::Attach(stream)) => {
+                    // Requests the previous activation sent and nobody took are still wanted.
+                    self.take_requests();
+                    self.stream = Some(stream);
+                    self.resampler = None;
+                }
+                Some(Command::Speak { id, text }) => self.queue.push_back(Phrase {
+                    id,
+                    text: Some(text),
+                }),
+                None => {}
+            }
+            self.take_requests();
+            // Cancelled before they started: done with them.
+            let control = &self.control;
+            self.queue.retain(|phrase| {
+                let keep = !control.is_cancelled(phrase.id);
+                if !keep {
+                    control.count_done();
+                }
+                keep
+            });
+            if let Some(phrase) = self.queue.pop_front() {
+                // A state load may have changed the voice since it was loaded.
+                let wanted = self.session.read(|session| session.voice.clone());
+                if self.loaded.as_ref() != Some(&wanted) {
+                    self.load_voice(wanted);
+                }
+                self.speak(&phrase);
+                self.control.set_producing(0);
+                self.control.count_done();
+            }
+        }
+    }
+
+    /// Moves the audio thread's requests into the queue.
+    fn take_requests(&mut self) {
+        if let Some(stream) = &mut self.stream {
+            while let Ok(Request::SpeakSession { id }) = stream.requests.pop() {
+                self.queue.push_back(Phrase { id, text: None });
+            }
+        }
+    }
+
+    fn load_voice(&mut self, model: Option<PathBuf>) {
+        self.status.set(State::Loading, "Loading the voice…".into());
+        self.loaded = Some(model.clone());
+        match load(model, self.resources.as_ref()) {
+            Ok(engine) => {
+                let engine = engine
+                    .with_metrics(self.metrics.clone())
+                    .with_cache(self.cache.clone());
+                let voice = &engine.voice;
+                let name = voice
+                    .path
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                tracing::info!("Orator voice ready: {}", voice.path.display());
+                let mut speakers: Vec<(String, i64)> = voice
+                    .config
+                    .speakers
+                    .iter()
+                    .map(|(name, &id)| (name.clone(), id))
+                    .collect();
+                speakers.sort_by_key(|&(_, id)| id);
+                *self.status.voice.lock().unwrap_or_else(|e| e.into_inner()) = Some(VoiceInfo {
+                    path: voice.path.clone(),
+                    name: name.clone(),
+                    speakers,
+                    num_speakers: voice.config.num_speakers,
+                });
+                self.status
+                    .voice_rate
+                    .store(voice.config.sample_rate, Ordering::Release);
+                self.status.set(State::Ready, name);
+                self.engine = Some(engine);
+                self.decode_rtf = None;
+            }
+            Err(error) => {
+                let message = error.to_string();
+                tracing::error!("Orator cannot speak: {message}");
+                self.status.voice_rate.store(0, Ordering::Release);
+                *self.status.voice.lock().unwrap_or_else(|e| e.into_inner()) = None;
+                self.status.set(State::Failed, message);
+                self.engine = None;
+            }
+        }
+        self.resampler = None;
+    }
+
+    /// Speaks one phrase into the voice ring, resampled to the host's rate, between its start
+    /// and end marks.
+    fn speak(&mut self, phrase: &Phrase) {
+        let Self {
+            engine,
+            stream,
+            resampler,
+            control,
+            stop,
+            session,
+            status,
+            log,
+            decode_rtf,
+            ..
+        } = self;
+        let (Some(engine), Some(stream)) = (engine.as_ref(), stream.as_mut()) else {
+            tracing::warn!(
+                "Orator was asked to speak but has no voice: {}",
+                status.message()
+            );
+            return;
+        };
+        let id = phrase.id;
+        control.set_producing(id);
+        let host_rate = stream.sample_rate.round().max(1.0) as u32;
+        let voice_rate = engine.voice.config.sample_rate;
+        if resampler
+            .as_ref()
+            .is_none_or(|r| r.input_rate() != voice_rate || r.output_rate() != host_rate)
+        {
+            match StreamResampler::new(voice_rate, host_rate) {
+                Ok(r) => *resampler = Some(r),
+                Err(err) => {
+                    tracing::error!("Orator: {err}");
+                    return;
+                }
+            }
+        }
+        let Some(resampler) = resampler.as_mut() else {
+            return;
+        };
+        let snapshot = session.snapshot();
+        let text = phrase.text.as_deref().unwrap_or(&snapshot.text);
+        if phrase.text.is_none() {
+            log.record(id, Arc::from(text));
+        }
+        let delivery = snapshot.delivery;
+        let mut engine = match Lexicon::new(&snapshot.dictionary) {
+            Ok(lexicon) => engine.clone().with_lexicon(Arc::new(lexicon)),
+            Err(_) => engine.clone(),
+        };
+        if delivery.whole_sentences {
+            engine = engine.whole_sentences();
+        }
+        let shutdown = || stop.load(Ordering::Acquire);
+        let give_up = || shutdown() || control.is_cancelled(id);
+        let mut outlet = Outlet {
+            stream,
+            id,
+            held: Vec::new(),
+            started: false,
+        };
+        let mut gate = StartGate::new(voice_rate, engine.voice.window_context_cost(), *decode_rtf);
+        let settings = delivery.apply(
+            engine.voice.config.defaults,
+            engine.voice.config.num_speakers,
+        );
+        let mut failed = None;
+        let result = engine.speak(text, &settings, &mut |chunk| {
+            if give_up() {
+                return ControlFlow::Break(());
+            }
+            let seconds = chunk.samples.len() as f64 / f64::from(chunk.sample_rate.max(1));
+            let open = gate.window(seconds, chunk.window, chunk.real_time_factor);
+            resampler
+                .push(&chunk.samples, &mut |out| outlet.emit(out, open, &give_up))
+                .unwrap_or_else(|err| {
+                    failed = Some(err);
+                    ControlFlow::Break(())
+                })
+        });
+        if !give_up()
+            && failed.is_none()
+            && let Err(err) = resampler.finish(&mut |out| outlet.emit(out, true, &give_up))
+        {
+            failed = Some(err);
+        }
+        if gate.held() > 0.0 && !gate.is_open() {
+            tracing::debug!(
+                "Orator: phrase {id} held whole ({:.2} s) before playing",
+                gate.held()
+            );
+        }
+        // Whatever is still held (a phrase shorter than the start-up buffer) goes now; a
+        // phrase with nothing said (or cancelled first) still starts and ends, so its events
+        // arrive.
+        let _ = outlet.release(&give_up);
+        // Replays from the phrase cache arrive at once and say nothing about decoding speed.
+        if let Some(rtf) = gate.measured_rtf().filter(|&r| r > 0.01) {
+            *decode_rtf = Some(rtf);
+        }
+        let Outlet {
+            stream, started, ..
+        } = outlet;
+        if !started {
+            stream.mark(id, Edge::Start, &shutdown);
+        }
+        resampler.restart();
+        // The end mark goes in even for a cancelled phrase: the audio thread discards up to it.
+        stream.mark(id, Edge::End, &shutdown);
+        if let Some(err) = failed {
+            tracing::error!("Orator: {err}");
+        }
+        if let Err(err) = result {
+            tracing::error!("Orator could not speak: {err}");
+        }
+    }
+}
+
+/// Where a phrase's resampled audio goes: held back until its [`StartGate`] opens, then into
+/// the voice ring behind the phrase's start mark. The start mark goes in with the first
+/// samples, so the audio thread does not count the wait for them as an underrun.
+struct Outlet<'a> {
+    stream: &'a mut WorkerSide,
+    id: PhraseId,
+    held: Vec<f32>,
+    started: bool,
+}
+
+impl Outlet<'_> {
+    /// Takes `out`: into the ring if `open`, else held back.
+    fn emit(&mut self, out: &[f32], open: bool, give_up: &dyn Fn() -> bool) -> ControlFlow<()> {
+        if !open {
+            self.held.extend_from_slice(out);
+            return ControlFlow::Continue(());
+        }
+        if out.is_empty() {
+            return ControlFlow::Continue(());
+        }
+        if self.release(give_up).is_break() || !self.start(give_up) {
+            return ControlFlow::Break(());
+        }
+        if self.stream.push(out, give_up) {
+            ControlFlow::Continue(())
+        } else {
+            ControlFlow::Break(())
+        }
+    }
+
+    /// Sends what was held back (starting the phrase first).
+    fn release(&mut self, give_up: &dyn Fn() -> bool) -> ControlFlow<()> {
+        if self.held.is_empty() {
+            return ControlFlow::Continue(());
+        }
+        let sent = self.start(give_up) && self.stream.push(&self.held, give_up);
+        self.held.clear();
+        if sent {
+            ControlFlow::Continue(())
+        } else {
+            ControlFlow::Break(())
+        }
+    }
+
+    /// Puts the start mark in, once. False when the phrase was given up.
+    fn start(&mut self, give_up: &dyn Fn() -> bool) -> bool {
+        if !self.started {
+            if !self.stream.mark(self.id, Edge::Start, give_up) {
+                return false;
+            }
+            self.started = true;
+        }
+        true
+    }
+}
+
+/// Why the speech thread has no voice. The message is what the editor shows.
+#[derive(Debug, thiserror::Error)]
+enum LoadError {
+    /// Orator's resources (ONNX Runtime, espeak-ng data, the default voice) are not installed
+    /// where it looks.
+    #[error(transparent)]
+    Resources(#[from] NotFound),
+    /// The voice did not load.
+    #[error(transparent)]
+    Voice(#[from] VoiceError),
+}
+
+fn load(model: Option<PathBuf>, resources: Option<&Resources>) -> Result<Engine, LoadError> {
+    let resources = match resources {
+        Some(resources) => resources.clone(),
+        None => Resources::locate()?,
+    };
+    let model = model.unwrap_or_else(|| resources.default_voice());
+    let voice = Voice::load(&model, &resources.onnxruntime())?;
+    Ok(Engine::new(voice, resources.espeak_data()))
+}
