@@ -2,7 +2,7 @@
 //! release bundle: nice-plug's wrapper (buffers, parameter events) plus the signal path, at
 //! 48 kHz in 512-frame stereo blocks with the sidechain connected, every voice stage engaged
 //! and the sidechain routed. The voice is silent (no speech is requested: the speech thread
-//! would share this machine's two cores with the measurement), so the chain runs on silence.
+//! would share the machine's cores with the measurement), so the chain runs on silence.
 //!
 //! Needs the bundle: `cargo xtask build` first (or `ORATOR_CLAP=path/to/Orator.clap`).
 //! `cargo bench -p orator-benches --bench clap_process`

@@ -1,4 +1,4 @@
-//! Issue 6's first-audio measure, end to end: from a Speak press in a block of `process()` to
+//! First audio as a user meets it, end to end: from a Speak press in a block of `process()` to
 //! the first sample of speech out of `process()`, through a real CLAP host (the test harness,
 //! clack-host) on the built release bundle, at real-time pace (48 kHz, 512-frame blocks, each
 //! block handed over when an audio interface would ask for it).

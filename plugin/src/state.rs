@@ -118,7 +118,7 @@ impl Session {
 }
 
 /// The session shared between the editor (writes the text), the host's state save/load (main
-/// thread) and, later, the speech worker (reads the text).
+/// thread) and the speech thread (reads the text when a phrase starts).
 ///
 /// A `RwLock` is fine here because the audio thread never touches it; readers are short (a clone
 /// of the text). A poisoned lock is recovered rather than propagated: the data is plain values,

@@ -1,4 +1,4 @@
-//! The decoder split (issue 6's foundation) on the real default voice and real ONNX Runtime:
+//! The decoder split on the real default voice and real ONNX Runtime:
 //! running the front and then the decoder must give exactly what the whole model gives.
 
 use orator::tts::model::crop::{self, Cropping};
@@ -113,7 +113,7 @@ fn front_then_decoder_equals_the_whole_model_bit_for_bit() {
     let repeatable = make_repeatable(&original).expect("repeatable");
     let noise: Vec<String> = repeatable.noise.iter().map(|n| n.name.clone()).collect();
     let split = split_decoder(&repeatable.model).expect("the joe voice splits");
-    // Found by structure; this is the name shared/DECISIONS.md measured for this voice.
+    // Found by structure; this is the latent's name in this voice's graph.
     assert_eq!(split.latent, "/Mul_7_output_0");
 
     let env = runtime(&r.onnxruntime()).expect("ONNX Runtime");
@@ -126,7 +126,7 @@ fn front_then_decoder_equals_the_whole_model_bit_for_bit() {
     assert_eq!(rates, [1, 8, 8, 64, 64, 256], "{:?}", split.cropping);
     assert_eq!(split.cropping.hop, 256);
     // Its reach into the latent, found the same way: 11 frames (the receptive field measured
-    // ±10.07, shared/DECISIONS.md).
+    // ±10.07 with an impulse).
     assert_eq!(split.cropping.context, 11);
     eprintln!(
         "crop points: {:?}; one side's context costs {:.2} frames",

@@ -1,6 +1,6 @@
 //! Second-order IIR filters with coefficients from Robert Bristow-Johnson's "Cookbook formulae
 //! for audio EQ biquad filter coefficients" (the Audio EQ Cookbook), run in transposed direct
-//! form II (see [`Biquad`]). Plain code rather than fundsp's SVF: measured 2–4× faster per shared/DECISIONS.md.
+//! form II (see [`Biquad`]). Plain code rather than fundsp's SVF: measured 2–4× faster.
 //!
 //! Every design clamps its frequency to 10 Hz … 0.45 × the sample rate, so any host rate
 //! (8 kHz … 768 kHz) gives a stable filter.

@@ -1,5 +1,5 @@
 //! Sample-rate conversion from the voice's rate to the host's with rubato's synchronous FFT
-//! resampler (libsoxr-HQ quality per shared/DECISIONS.md; polynomial modes smear sibilants):
+//! resampler (libsoxr-HQ quality, measured against libsoxr; polynomial modes smear sibilants):
 //! [`resample_mono`] for a whole clip, [`StreamResampler`] for speech arriving in pieces.
 
 use rubato::audioadapter_buffers::direct::InterleavedSlice;

@@ -18,13 +18,13 @@ use crate::tts::voice::schedule::{MAX_WINDOW_FRAMES, window_frames};
 /// Latent frames to samples in every Piper voice (the decoder's hop).
 const SAMPLES_PER_FRAME: f64 = crate::tts::voice::schedule::SAMPLES_PER_FRAME as f64;
 
-/// Headroom over the predicted decoding time. On this machine (2 cores, CPU stolen by
+/// Headroom over the predicted decoding time. On the reference machine (2 cores, CPU stolen by
 /// neighbours) the rate measured on one window ranged 0.13–0.45, and rose 1.9× within one phrase
 /// (0.15 to 0.29, which underran at a margin of 1.5).
 const MARGIN: f64 = 2.0;
 
-/// Decoding real-time factor assumed before any window was measured (this machine's joe voice
-/// decodes at about 0.13 with one thread). Every synthesised window brings a measurement, so
+/// Decoding real-time factor assumed before any window was measured (the default voice decodes
+/// at about 0.13 with one thread on the reference machine). Every synthesised window brings a measurement, so
 /// this only matters for audio that was not synthesised now.
 pub const DEFAULT_RTF: f64 = 0.15;
 

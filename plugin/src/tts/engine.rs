@@ -1,9 +1,8 @@
 //! The speech engine: text in, audio out, one sentence at a time as each is ready.
 //!
-//! [`Engine::speak`] hands each sentence's audio to a callback as soon as it is synthesised, so
-//! a caller can start playing the first sentence while later ones are computed. The callback
-//! interface is what the chunked decoder will feed later (windows of a sentence instead of
-//! whole sentences) without changing callers.
+//! [`Engine::speak`] hands a phrase's audio to a callback window by window as the decoder
+//! produces it ([`Chunk`]), so a caller can start playing the first window of the first
+//! sentence while the rest is computed.
 
 use crate::tts::phrase_cache::{PhraseCache, PhraseKey, Rendered};
 use crate::tts::text::lexicon::Lexicon;
@@ -85,8 +84,8 @@ pub const LONG_SENTENCE_PHONEMES: usize = 160;
 
 /// A phrase's first sentence is cut at clause ends from this length on (about 17 words), not
 /// from [`LONG_SENTENCE_PHONEMES`]: its first group's front decides when the phrase starts, at
-/// about 0.65 ms per phoneme id (two ids per phoneme) on the build machine, so a 90-phoneme
-/// group starts within 150 ms there (docs/PERFORMANCE.md). A later sentence gets the same limit
+/// about 0.65 ms per phoneme id (two ids per phoneme) on the reference machine, so a 90-phoneme
+/// group starts within 150 ms there (docs/design/streaming.md). A later sentence gets the same limit
 /// while little of the phrase comes before it ([`group_budget`]).
 ///
 /// If a first group is still longer (no clause end soon enough: chat lines often have no
@@ -98,9 +97,9 @@ pub const FIRST_SENTENCE_PHONEMES: usize = 90;
 
 /// Phonemes a group may have per second of the phrase's audio before it. A group's front runs
 /// after the audio before it has been decoded, and should finish before that audio has played:
-/// it costs about 1.3 ms per phoneme on the build machine, so 385 per second keeps a 2× margin
+/// it costs about 1.3 ms per phoneme on the reference machine, so 385 per second keeps a 2× margin
 /// there (a machine 2× slower is just on time). Without it, "Hi." before an 89-word line with no
-/// punctuation left a 247 ms gap after "Hi." on the build machine (docs/PERFORMANCE.md).
+/// punctuation left a 247 ms gap after "Hi." there (docs/design/streaming.md).
 pub const PHONEMES_PER_SECOND_AHEAD: f64 = 385.0;
 
 /// The most phonemes a group may have when `seconds` of its phrase's audio come before it:

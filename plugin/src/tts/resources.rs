@@ -1,5 +1,5 @@
 //! Finding Orator's runtime resources (ONNX Runtime, espeak-ng data, voices) relative to the
-//! plugin's own binary, never the host's working directory or the build machine's paths.
+//! plugin's own binary, never the host's working directory or paths from where it was built.
 //!
 //! Looked for, in order (the first folder holding `espeak-ng-data/phontab` wins):
 //! 1. `$ORATOR_RESOURCES`;

@@ -1,7 +1,7 @@
 //! Splits a Piper (VITS) model in two at the decoder's input: a *front* (text encoder, duration
 //! predictor, flow: phonemes → latent) and a *decoder* (HiFi-GAN: latent → audio). The decoder
 //! is local in time, so it can be run on windows of the latent as they are needed
-//! (within-sentence streaming, issue 6); this module only makes the two graphs.
+//! (within-sentence streaming, docs/design/streaming.md); this module only makes the two graphs.
 //!
 //! The split point is found by structure, not by the names in one voice: the first transposed
 //! convolution on the way to the audio output is the decoder's first upsampling; walking back

@@ -1,10 +1,10 @@
 //! ONNX Runtime: one environment per process (ONNX Runtime allows no more), and one session per
 //! voice file shared by every plugin instance in the process.
 //!
-//! Session options, chosen by measurement (docs/PERFORMANCE.md):
+//! Session options, chosen by measurement (docs/design/streaming.md):
 //! - intra-op threads: one fewer than the machine's cores, 1 to 4. The host's audio thread must
-//!   keep a core to itself; on the 2-core build machine that means one thread (16 words: 0.94 s
-//!   with one, 0.52 s with two when nothing else runs).
+//!   keep a core to itself; on a 2-core machine that means one thread (16 words: 0.94 s with
+//!   one, 0.52 s with two when nothing else runs).
 //! - graph optimisation disabled: session creation 183 ms instead of 499 ms, synthesis time the
 //!   same (measured through onnxruntime 1.32 with this voice).
 //! - memory pattern off: shapes vary per sentence; with it on, peak memory grows.

@@ -72,7 +72,7 @@ pub fn window_end(start: usize, index: usize, frames: usize) -> usize {
 /// Context decoded on each side of a window and dropped, for a decoder whose reach the crop
 /// planner cannot follow ([`crop`](crate::tts::model::crop)); one it can follow gets the context its structure needs
 /// ([`Cropping::context`]: 11 frames for the default voice). The default voice's receptive field
-/// measured ±10.07 frames (shared/DECISIONS.md): 10 frames gave 125.7 dB SNR against the whole
+/// measured ±10.07 frames (an impulse through the decoder): 10 frames gave 125.7 dB SNR against the whole
 /// decode (`plugin/tests/split.rs`). It also bounds how long a sentence's last window's tail
 /// may be ([`tail_frames`]), so the schedule stays the same for every voice.
 pub const WINDOW_CONTEXT_FRAMES: usize = 10;

@@ -3,7 +3,7 @@
 //! window due when the audio before it has played). Prints the worst lateness (negative: on
 //! time) and the first windows. One warm-up phrase first.
 //!
-//! `cargo run --release -p orator --example phrase_timing "<text>"...`
+//! `cargo run --release -p orator-benches --example phrase_timing "<text>"...`
 
 use orator::tts::engine::Engine;
 use orator::tts::resources::Resources;

@@ -1,7 +1,7 @@
 //! Where a sentence's time to first audio goes: phonemes, then the front and each decoder window
 //! of [`Voice::infer_streaming`], timed from outside (median of 7 runs after a warm-up).
 //!
-//! `cargo run --release -p orator --example window_timing [--whole] "<text>"...`; with
+//! `cargo run --release -p orator-benches --example window_timing [--whole] "<text>"...`; with
 //! `--whole`, the voice runs the whole model per sentence ([`Voice::load_whole`]), as Piper does.
 
 use orator::tts::resources::Resources;

@@ -3,7 +3,7 @@
 //! number of rounds. Prints the voice load time, the resident set after load and after each round, the peak, and
 //! each round's synthesis time.
 //!
-//! `cargo run --release -p orator --example memory_session [rounds]` (default 20)
+//! `cargo run --release -p orator-benches --example memory_session [rounds]` (default 20)
 
 use orator::tts::engine::Engine;
 use orator::tts::resources::Resources;

@@ -9,7 +9,7 @@
 //! the seam (10 ms blocks under -40 dBFS) and how loud the first part's last 5 ms are (a part
 //! that stops mid-sound clicks). Writes `/tmp/seam_<way>.wav`.
 //!
-//! `cargo run --release -p orator --example seam_probe "<text>" N`
+//! `cargo run --release -p orator-benches --example seam_probe "<text>" N`
 use orator::tts::resources::Resources;
 use orator::tts::text::phonemize::{Espeak, phonemize};
 use orator::tts::voice::Voice;
