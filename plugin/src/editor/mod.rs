@@ -11,6 +11,13 @@
 //! host whenever the text box is not being typed in (so the host's transport shortcuts keep
 //! working), and everything can be done with the mouse alone: Paste, Load .txt…, and the
 //! phrase list, where a click speaks a line.
+//!
+//! - this module: [`App`], the window (tabs, keyboard, the speech service's sync);
+//! - [`text`]: the Text tab (toolbar, text box, phrase list) and loading `.txt` files;
+//! - [`queue`]: the Queue tab and its model of the queue and history ([`queue::QueueView`]);
+//! - `voice`: the Voice tab (voice, speaker, delivery); `mix`: the Mix and Tone tabs;
+//!   `status`: the status line;
+//! - [`browser`]: the file picker; `meters` and `widgets`: shared widgets.
 
 pub mod browser;
 mod meters;

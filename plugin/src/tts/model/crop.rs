@@ -7,7 +7,7 @@
 //! at 64 and 256 samples per frame, read less than a frame of context each and cost about 80 %
 //! of the decoding. Decoded whole, a window's 20 frames of context cost as much as 20 frames of
 //! speech; cropped around each upsampling to what the layers after it still read, they cost
-//! about as much as 3.9 ([`Cropping::side_cost`], docs/PERFORMANCE.md).
+//! about as much as 3.9 ([`Cropping::side_cost`], docs/design/streaming.md).
 //!
 //! [`plan`] finds, by structure, how far each tensor of the decoder still reaches into the
 //! output (its *margin*), walking back from the output through the convolutions' kernels,

@@ -302,7 +302,7 @@ fn varint_len(mut value: u64) -> usize {
 /// The model `top` (a ModelProto's fields) with its graph (the first graph field) made of `graph`,
 /// in order: fields copied as they are or new ones. Written in one allocation of the final
 /// size: the graph holds the weights, so building it apart and then copying it into the model
-/// would hold them twice more (load's peak memory, docs/PERFORMANCE.md).
+/// would hold them twice more (load's peak memory, docs/design/streaming.md).
 pub(super) fn model_with_graph(top: &[Field], graph: &[Cow<[u8]>]) -> Result<Vec<u8>, GraphError> {
     let graph_len: usize = graph.iter().map(|piece| piece.len()).sum();
     let tag = field::model::GRAPH << 3 | u64::from(LEN);

@@ -7,7 +7,7 @@
 //! build the sessions on them in place
 //! (`session.use_ort_model_bytes_directly` and `..._for_initializers`). The weights then stay in
 //! the page cache, shared by every process that speaks with the voice, instead of being copied
-//! into each one, and loading skips the rewrite: measured in docs/PERFORMANCE.md.
+//! into each one, and loading skips the rewrite: measured in docs/design/streaming.md.
 //!
 //! An entry is keyed by the model file (canonical path, length, modification time), the ONNX
 //! Runtime library (path, length, modification time: its format follows its version) and

@@ -122,7 +122,7 @@ pub(super) enum Build<'a> {
 
 /// Hands memory the allocator keeps after large frees back to the system. Saving a voice frees
 /// well over 100 MB in blocks that glibc keeps in its heap, where they would stay resident for
-/// the rest of the process (192 MB after a first load instead of 106 MB, docs/PERFORMANCE.md).
+/// the rest of the process (192 MB after a first load instead of 106 MB, docs/design/streaming.md).
 /// Called off the audio thread, once per voice saved.
 pub(super) fn release_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
@@ -136,7 +136,7 @@ pub(super) fn release_freed_memory() {
 /// ([`external::with_external_weights`]). ONNX Runtime, reading the model from `path`, then takes
 /// the weights from that file instead of also holding them in its parsed copy of the model: a
 /// voice's first load peaked at 252–273 MB with them inline, 167 MB this way
-/// (docs/PERFORMANCE.md).
+/// (docs/design/streaming.md).
 pub(super) fn write_with_external_weights(
     model: &[u8],
     path: &Path,

@@ -14,13 +14,13 @@
 /// 0.286 or more for every k; the default voice's decoder crops its context (c = 3.9,
 /// [`crop`](crate::tts::model::crop)), which raises it to 0.35. Growing ×4 (16, 64, 256) allowed only 0.19 with c = 20,
 /// and this 2-core machine decodes at about 0.13, so a busy moment made it underrun
-/// (docs/PERFORMANCE.md).
+/// (docs/design/streaming.md).
 /// The schedule is fixed, never adapted to the machine: window edges change the audio at float
 /// noise, and a phrase has to render identically every time (it depends on the text alone).
 ///
 /// The largest window is 128 frames, not 256: ONNX Runtime's arena grows to the largest window's
 /// activations and keeps them, so this takes 30 MB off a speaking voice's memory, for 6 % more
-/// decoding on long sentences (docs/PERFORMANCE.md).
+/// decoding on long sentences (docs/design/streaming.md).
 pub const WINDOW_FRAMES: [usize; 4] = [16, 32, 96, 128];
 /// Latent frames decoded in the first window of a sentence.
 pub const FIRST_WINDOW_FRAMES: usize = WINDOW_FRAMES[0];
