@@ -141,9 +141,18 @@ fn descriptor_ports_and_parameters_are_what_hosts_expect() -> Result<()> {
             "Speak",
             "Stop",
             "Skip",
-            "Pause"
+            "Pause",
+            "Phrase",
+            "Trigger",
+            "Base Note",
+            "Velocity Sensitive",
+            "Note Off"
         ]
     );
+    let base = plugin.param("Base Note")?;
+    assert_eq!(plugin.value_to_text(base.id, base.default)?, "C3 (60)");
+    let c4 = plugin.value_from_text(base.id, "C4")?;
+    assert_eq!(plugin.value_to_text(base.id, c4)?, "C4 (72)");
     for p in params.iter().filter(|p| p.name.ends_with("Gain")) {
         // nice-plug hands CLAP normalised values; the plugin's text conversion gives the units.
         assert_eq!((p.min, p.max), (0.0, 1.0), "{p:?}");

@@ -1,18 +1,20 @@
 //! Loads a debug build of Orator compiled with nice-plug's `assert_process_allocs`, which aborts
 //! the whole process on any allocation or free inside `process()` or `reset()`. Thousands of
-//! blocks of varying size with parameter changes must run without tripping it.
+//! blocks of varying size with parameter changes, note events and a moving, looping, stopping
+//! transport in every block must run without tripping it.
 
 use anyhow::Result;
 use orator_tests::signal::{all_clean, sine};
-use orator_tests::{LoadedPlugin, ParamChange, alloc_check_bundle_path};
+use orator_tests::{LoadedPlugin, Note, ParamChange, Transport, alloc_check_bundle_path};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
 #[test]
 fn process_never_allocates_over_thousands_of_varied_blocks() -> Result<()> {
     let mut plugin = LoadedPlugin::load(&alloc_check_bundle_path())?;
-    // Text to speak, so that random Speak triggers stream voice through process() too.
-    plugin.set_text("Allocation free. Every block, every time.")?;
+    // Text to speak, so that random Speak triggers stream voice through process() too, and
+    // phrase lines for the notes and Trigger to play from the phrase bank.
+    plugin.set_text("Allocation free.\nEvery block, every time.\nNotes too.")?;
     let ids: Vec<_> = plugin.params()?.iter().map(|p| p.id).collect();
     let mut rng = SmallRng::seed_from_u64(0xa110c);
     let mut blocks = 0;
@@ -26,6 +28,7 @@ fn process_never_allocates_over_thousands_of_varied_blocks() -> Result<()> {
         let input = sine(440.0, 0.5, rate, max_block as usize);
         let mut left = vec![0.0f32; max_block as usize];
         let mut right = vec![0.0f32; max_block as usize];
+        let mut position = 0i64;
         for i in 0..1500 {
             let frames = rng.random_range(1..=max_block as usize);
             let changes: Vec<_> = if i % 5 == 0 {
@@ -39,11 +42,32 @@ fn process_never_allocates_over_thousands_of_varied_blocks() -> Result<()> {
             } else {
                 Vec::new()
             };
-            plugin.process(
+            // Notes on and off for phrases that exist and ones that do not, at any offset.
+            let mut notes: Vec<Note> = (0..rng.random_range(0..4))
+                .map(|_| Note {
+                    time: rng.random_range(0..frames as u32),
+                    key: rng.random_range(55..70),
+                    velocity: rng.random_range(0.0..=1.0),
+                    on: rng.random_bool(0.6),
+                })
+                .collect();
+            notes.sort_by_key(|n| n.time);
+            // Playing most of the time, with a jump (a loop) now and then.
+            if i % 97 == 0 {
+                position = rng.random_range(0..1_000_000);
+            }
+            let transport = Transport {
+                playing: i % 300 < 250,
+                position,
+            };
+            position += frames as i64;
+            plugin.process_with(
                 &[&input[..frames], &input[..frames]],
                 Some(&[&input[..frames], &input[..frames]]),
                 &mut [&mut left[..frames], &mut right[..frames]],
                 &changes,
+                &notes,
+                Some(transport),
             )?;
             assert!(all_clean(&left[..frames]));
             if i % 250 == 0 {

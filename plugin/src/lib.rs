@@ -25,12 +25,15 @@ pub mod tts;
 use dsp::path::SignalPath;
 use meters::Meters;
 use nice_plug::prelude::*;
-use params::OratorParams;
+use params::{NoteOff, OratorParams};
+use playback::bank::{BankPlayer, MAX_PHRASES, Triggered, WHOLE_TEXT};
+use playback::render_clock::RenderClock;
 use playback::stream::AudioSide;
 use shared::Shared;
 use std::num::NonZeroU32;
 use std::sync::Arc;
-use triggers::Triggers;
+use std::time::{Duration, Instant};
+use triggers::{TransportWatch, Triggers};
 
 /// How often the audio thread wakes an open editor (its meters move at this rate).
 const EDITOR_REFRESH_HZ: f32 = 30.0;
@@ -116,11 +119,19 @@ pub struct Orator {
     /// The audio thread's end of the rings to and from the speech thread; replaced on every
     /// activation (sized for its sample rate and block size). Audio thread only.
     stream: Option<AudioSide>,
-    /// The Speak, Stop, Skip and Pause switches' values in the previous block, so each acts
-    /// when it changes. Audio thread only.
+    /// The phrase bank's audio-thread end: phrases rendered ahead, played by the timeline.
+    /// Replaced on every activation. Audio thread only.
+    bank: Option<BankPlayer>,
+    /// The Speak, Stop, Skip, Pause and Trigger switches' values in the previous block, so
+    /// each acts when it changes. Audio thread only.
     triggers: Triggers,
-    /// Whether the host renders offline (a bounce): then `process` waits for speech rather
-    /// than let it arrive late. Set in `activate`, which hosts call again when the mode changes.
+    /// Stops timeline-triggered speech when the host's transport stops, loops or jumps.
+    transport: TransportWatch,
+    /// Tells a render from live playback when the host does not say.
+    clock: RenderClock,
+    /// Whether the host says it renders offline (a bounce): then `process` waits for speech
+    /// rather than let it arrive late. Set in `activate`, which hosts call again when the mode
+    /// changes.
     offline: bool,
 }
 
@@ -137,7 +148,10 @@ impl Default for Orator {
             path: SignalPath::default(),
             layout: BusLayout::default(),
             stream: None,
+            bank: None,
             triggers: Triggers::default(),
+            transport: TransportWatch::default(),
+            clock: RenderClock::new(48_000.0, 512),
             offline: false,
         }
     }
@@ -212,6 +226,11 @@ impl Plugin for Orator {
         },
     ];
 
+    /// Notes speak phrases (CLAP note ports, a VST3 event bus).
+    const MIDI_INPUT: MidiConfig = MidiConfig::Basic;
+    /// Speak, Stop, Skip and Trigger act at the sample the host puts the change.
+    const SAMPLE_ACCURATE_AUTOMATION: bool = true;
+
     type Editor = nice_plug_egui::EguiEditor<editor::App>;
     type SysExMessage = ();
     type BackgroundTask = ();
@@ -261,10 +280,13 @@ impl Plugin for Orator {
         // The voice loads in the background; audio passes whether or not it ever succeeds.
         // Fresh rings for this sample rate and block size.
         if let Some(service) = self.shared.speech() {
-            let mut stream = service.attach(sample_rate, max_block);
+            let (mut stream, bank) = service.attach(sample_rate, max_block);
             stream.set_waiting(self.offline);
             self.stream = Some(stream);
+            self.bank = Some(bank);
         }
+        self.clock = RenderClock::new(sample_rate, max_block);
+        self.transport = TransportWatch::default();
         true
     }
 
@@ -280,14 +302,26 @@ impl Plugin for Orator {
         &mut self,
         buffer: &mut Buffer,
         aux: &mut AuxiliaryBuffers,
-        _context: &mut impl ProcessContext<Self>,
+        context: &mut impl ProcessContext<Self>,
     ) -> ProcessStatus {
-        // Parameters may change between blocks (automation, a preset load): read them here.
+        // Parameters may change between blocks (automation, a preset load) and, with
+        // sample-accurate automation, inside one: the host then splits the block there, so
+        // reading them here acts on each change at its sample.
         let settings = self.params.path_settings();
         let actions = self.triggers.read(&self.params);
         let frames = buffer.samples();
-        let voice: &mut [f32] = match &mut self.stream {
-            Some(stream) => {
+        let waited = self
+            .bank
+            .as_ref()
+            .map_or(Duration::ZERO, BankPlayer::waited);
+        let fast = self.clock.tick(Instant::now(), frames, waited);
+        let rendering = self.offline || fast;
+        let transport = context.transport();
+        let moved = self
+            .transport
+            .moved(transport.playing, transport.pos_samples(), frames);
+        let voice: &mut [f32] = match (&mut self.stream, &mut self.bank) {
+            (Some(stream), Some(bank)) => {
                 let control = stream.control();
                 if actions.stop {
                     control.stop();
@@ -298,12 +332,64 @@ impl Plugin for Orator {
                 if let Some(paused) = actions.pause {
                     control.set_paused(paused);
                 }
-                if actions.speak {
-                    stream.request_speech();
+                // Timeline speech (notes, Trigger, Speak) follows the transport and Stop.
+                if moved || actions.stop || actions.skip {
+                    bank.stop_all(0);
                 }
-                stream.read_voice(frames)
+                let mut timeline = Timeline {
+                    stream,
+                    bank,
+                    rendering,
+                };
+                if actions.speak {
+                    timeline.play(WHOLE_TEXT, 0, 1.0, None);
+                }
+                if let Some(line) = actions.trigger {
+                    timeline.play(line, 0, 1.0, None);
+                }
+                let base = self.params.base_note.value();
+                let velocity = self.params.velocity.value();
+                let stop_on_release = self.params.note_off.value() == NoteOff::Stop;
+                while let Some(event) = context.next_event() {
+                    match event {
+                        NoteEvent::NoteOn {
+                            timing,
+                            key: note,
+                            velocity: v,
+                            ..
+                        } => {
+                            // Notes below the base (and a wildcard) address no phrase
+                            // (usize::MAX: counted as missing).
+                            let line = note
+                                .number()
+                                .and_then(|n| usize::try_from(i32::from(n) - base + 1).ok())
+                                .unwrap_or(usize::MAX);
+                            let gain = if velocity { v.clamp(0.0, 1.0) } else { 1.0 };
+                            timeline.play(line, timing as usize, gain, note.number());
+                        }
+                        NoteEvent::NoteOff {
+                            timing, key: note, ..
+                        } if stop_on_release => {
+                            timeline.bank.release(note.number(), timing as usize);
+                        }
+                        NoteEvent::Choke {
+                            timing, key: note, ..
+                        } => {
+                            timeline.bank.release(note.number(), timing as usize);
+                        }
+                        _ => {}
+                    }
+                }
+                // Pause holds timeline speech too: it fades out and resumes where it was.
+                let paused = stream.control().is_paused();
+                let voice = stream.read_voice(frames);
+                bank.mix_into(voice, paused);
+                voice
             }
-            None => &mut [],
+            _ => {
+                while context.next_event().is_some() {}
+                &mut []
+            }
         };
         let sidechain: &[&mut [f32]] = match aux.inputs.first_mut() {
             Some(sidechain) => sidechain.as_slice_immutable(),
@@ -319,11 +405,42 @@ impl Plugin for Orator {
         );
         self.publish_counters();
         self.wake_editor(frames);
-        // Speech queued or being synthesised: the host must keep calling even on silence.
-        if self.stream.as_ref().is_some_and(AudioSide::is_active) {
+        // Speech queued, being synthesised or sounding: the host must keep calling even on
+        // silence.
+        let paused = self
+            .stream
+            .as_ref()
+            .is_some_and(|s| s.control().is_paused());
+        if self.stream.as_ref().is_some_and(AudioSide::is_active)
+            || (!paused && self.bank.as_ref().is_some_and(BankPlayer::is_active))
+        {
             ProcessStatus::KeepAlive
         } else {
             ProcessStatus::Normal
+        }
+    }
+}
+
+/// Plays timeline triggers: from the phrase bank at their sample, or, live, when the phrase is
+/// not rendered ahead yet, streamed as soon as it can be.
+struct Timeline<'a> {
+    stream: &'a mut AudioSide,
+    bank: &'a mut BankPlayer,
+    /// Whether the host renders offline (said or detected): then a trigger waits for its
+    /// phrase.
+    rendering: bool,
+}
+
+impl Timeline<'_> {
+    /// Speaks slot `slot` (0: the whole text; n: phrase line n) from sample `at` of the block.
+    fn play(&mut self, slot: usize, at: usize, gain: f32, note: Option<u8>) {
+        let slot = if slot > MAX_PHRASES { usize::MAX } else { slot };
+        if self.bank.trigger(slot, at, gain, note, self.rendering) == Triggered::NotReady {
+            let _ = if slot == WHOLE_TEXT {
+                self.stream.request_speech()
+            } else {
+                self.stream.request_line(slot)
+            };
         }
     }
 }

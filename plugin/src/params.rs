@@ -10,6 +10,7 @@ use crate::dsp::gain::{SILENCE_DB, db_to_gain};
 use crate::dsp::mix::StripSettings;
 use crate::dsp::path::{self, DuckSettings, PathSettings, strip};
 use crate::dsp::voice_chain::VoiceChainSettings;
+use crate::playback::bank::MAX_PHRASES;
 use crate::state::SharedSession;
 use nice_plug::prelude::*;
 use std::sync::Arc;
@@ -30,6 +31,19 @@ pub enum DuckKey {
     #[id = "either"]
     #[name = "Voice or sidechain"]
     Either,
+}
+
+/// What a note-off does to the phrase its note started.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoteOff {
+    /// The phrase plays to its end (a one-shot, as most samplers play speech).
+    #[id = "finish"]
+    #[name = "Let it finish"]
+    Finish,
+    /// The phrase stops with the short fade.
+    #[id = "stop"]
+    #[name = "Stop the phrase"]
+    Stop,
 }
 
 /// All of Orator's parameters. Written by the host (automation) and the editor through the
@@ -152,6 +166,28 @@ pub struct OratorParams {
     /// where it stopped when turned off.
     #[id = "pause"]
     pub pause: BoolParam,
+
+    /// The phrase (a non-empty line of the text, counted from 1) that Trigger speaks.
+    #[id = "phrase"]
+    pub phrase: IntParam,
+
+    /// Speaks the selected phrase from the phrase bank when it turns on, at the sample the host
+    /// puts the change (rising edge only): automation's stand-in for a MIDI note.
+    #[id = "trigger"]
+    pub trigger: BoolParam,
+
+    /// The note that speaks phrase 1; the notes above it speak phrases 2, 3, …. Named with
+    /// middle C (note 60) as C3.
+    #[id = "base_note"]
+    pub base_note: IntParam,
+
+    /// Whether a note's velocity scales its phrase's level (velocity 127 is full level).
+    #[id = "velocity"]
+    pub velocity: BoolParam,
+
+    /// What a note-off does to its phrase.
+    #[id = "note_off"]
+    pub note_off: EnumParam<NoteOff>,
 }
 
 impl Default for OratorParams {
@@ -241,6 +277,21 @@ impl Default for OratorParams {
             stop: BoolParam::new("Stop", false),
             skip: BoolParam::new("Skip", false),
             pause: BoolParam::new("Pause", false),
+            phrase: IntParam::new(
+                "Phrase",
+                1,
+                IntRange::Linear {
+                    min: 1,
+                    max: MAX_PHRASES as i32,
+                },
+            ),
+            trigger: BoolParam::new("Trigger", false),
+            base_note: IntParam::new("Base Note", 60, IntRange::Linear { min: 0, max: 127 })
+                .with_value_to_string(Arc::new(note_name))
+                .with_string_to_value(Arc::new(parse_note))
+                .non_automatable(),
+            velocity: BoolParam::new("Velocity Sensitive", true).non_automatable(),
+            note_off: EnumParam::new("Note Off", NoteOff::Finish).non_automatable(),
         }
     }
 }
@@ -394,9 +445,60 @@ fn gain_param(name: &str, default_db: f32) -> FloatParam {
     }))
 }
 
+const NOTE_NAMES: [&str; 12] = [
+    "C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B",
+];
+
+/// A MIDI note's name with middle C (60) as C3, the naming of Cubase, Ableton Live, Reaper's
+/// default and most keyboards' manuals (others call note 60 C4).
+pub fn note_name(note: i32) -> String {
+    let name = NOTE_NAMES[note.rem_euclid(12) as usize];
+    format!("{name}{} ({note})", note.div_euclid(12) - 2)
+}
+
+/// Reads a note as [`note_name`] writes it ("C3", "F#-1", "Db4" too) or as a number ("60").
+pub fn parse_note(text: &str) -> Option<i32> {
+    let text = text.trim();
+    let head = text.split(" (").next().unwrap_or(text).trim();
+    if let Ok(n) = head.parse::<i32>() {
+        return (0..=127).contains(&n).then_some(n);
+    }
+    let mut chars = head.chars();
+    let letter = chars.next()?.to_ascii_uppercase();
+    let base = NOTE_NAMES
+        .iter()
+        .position(|n| n.starts_with(letter) && n.len() == 1)? as i32;
+    let rest = chars.as_str();
+    let (shift, octave) = match rest.chars().next() {
+        Some('#') => (1, &rest[1..]),
+        Some('b') => (-1, &rest[1..]),
+        _ => (0, rest),
+    };
+    let octave: i32 = octave.trim().parse().ok()?;
+    let note = (octave + 2) * 12 + base + shift;
+    (0..=127).contains(&note).then_some(note)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn notes_are_named_with_middle_c_as_c3_and_read_back() {
+        assert_eq!(note_name(60), "C3 (60)");
+        assert_eq!(note_name(0), "C-2 (0)");
+        assert_eq!(note_name(127), "G8 (127)");
+        for note in 0..=127 {
+            assert_eq!(parse_note(&note_name(note)), Some(note));
+        }
+        assert_eq!(parse_note("c3"), Some(60));
+        assert_eq!(parse_note("Db3"), Some(61));
+        assert_eq!(parse_note("F#-1"), Some(18));
+        assert_eq!(parse_note("72"), Some(72));
+        assert_eq!(parse_note("H2"), None);
+        assert_eq!(parse_note("G9"), None, "above 127");
+        assert_eq!(parse_note(""), None);
+    }
 
     #[test]
     fn gain_text_round_trips_including_silence() {

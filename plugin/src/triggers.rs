@@ -1,6 +1,7 @@
-//! The transport-style switches (Speak, Stop, Skip, Pause) as the audio thread reads them: a
-//! switch acts when it changes, not for as long as it is on, so a host that leaves Speak on
-//! does not speak the text again every block.
+//! The transport-style switches (Speak, Stop, Skip, Pause, Trigger) as the audio thread reads
+//! them: a switch acts when it changes, not for as long as it is on, so a host that leaves
+//! Speak on does not speak the text again every block. With sample-accurate automation the
+//! host splits its block where a switch changes, so each acts at the sample the host put it.
 //!
 //! Audio thread only; plain fields, no allocation.
 
@@ -38,6 +39,8 @@ pub struct Actions {
     /// Pause or resume (Pause changed; acted on only when it changes, so the editor's own
     /// pause is not overridden every block).
     pub pause: Option<bool>,
+    /// Speak this phrase line (Trigger turned on; the Phrase parameter's value).
+    pub trigger: Option<usize>,
 }
 
 /// The four switches' edges.
@@ -47,26 +50,99 @@ pub struct Triggers {
     stop: Edge,
     skip: Edge,
     pause: Edge,
+    trigger: Edge,
 }
 
 impl Triggers {
     /// Reads the switches for this block and returns what changed.
     ///
     /// # Realtime safety
-    /// Four relaxed parameter loads; no allocation.
+    /// Six relaxed parameter loads; no allocation.
     pub fn read(&mut self, params: &OratorParams) -> Actions {
         Actions {
             speak: self.speak.rose(params.speak.value()),
             stop: self.stop.rose(params.stop.value()),
             skip: self.skip.rose(params.skip.value()),
             pause: self.pause.changed(params.pause.value()),
+            trigger: self
+                .trigger
+                .rose(params.trigger.value())
+                .then(|| params.phrase.value().max(1) as usize),
         }
+    }
+}
+
+/// How far (samples) a host's reported position may stray from the expected one and still
+/// count as continuous: CLAP reports time in fixed-point seconds, so the position read back in
+/// samples can be a sample off.
+const POSITION_SLACK: i64 = 2;
+
+/// Watches the host's transport for what ends timeline-triggered speech: a stop, a loop or a
+/// jump. Hosts that split a block (sample-accurate automation) may report the block's start
+/// position for each piece, or the piece's own; both count as continuous.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct TransportWatch {
+    /// Whether the transport was playing.
+    playing: bool,
+    /// The last position the host reported that differed from the one before, samples.
+    anchor: Option<i64>,
+    /// Samples processed since `anchor` was reported.
+    since_anchor: i64,
+}
+
+impl TransportWatch {
+    /// Counts a block of `frames` with the host's `playing` flag and position; true when the
+    /// transport stopped or jumped at this block's start.
+    pub fn moved(&mut self, playing: bool, position: Option<i64>, frames: usize) -> bool {
+        let frames = frames as i64;
+        let was_playing = std::mem::replace(&mut self.playing, playing);
+        let stopped = was_playing && !playing;
+        let mut jumped = false;
+        match (position, self.anchor) {
+            (Some(p), Some(anchor)) if p == anchor => self.since_anchor += frames,
+            (Some(p), anchor) => {
+                let expected = anchor.map(|a| a + self.since_anchor);
+                jumped = was_playing
+                    && playing
+                    && expected.is_some_and(|e| (p - e).abs() > POSITION_SLACK);
+                self.anchor = Some(p);
+                self.since_anchor = frames;
+            }
+            (None, _) => self.anchor = None,
+        }
+        stopped || jumped
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_transport_moved_on_a_stop_or_a_jump_but_not_on_split_blocks() {
+        let mut watch = TransportWatch::default();
+        assert!(!watch.moved(true, Some(0), 512), "starting to play");
+        assert!(!watch.moved(true, Some(512), 100), "next block");
+        assert!(
+            !watch.moved(true, Some(612), 412),
+            "a split block, its own position"
+        );
+        assert!(!watch.moved(true, Some(1024), 200));
+        assert!(
+            !watch.moved(true, Some(1024), 312),
+            "a split block, the block's position"
+        );
+        assert!(!watch.moved(true, Some(1537), 512), "a sample of rounding");
+        assert!(watch.moved(true, Some(0), 512), "a loop back");
+        assert!(watch.moved(false, Some(512), 512), "a stop");
+        assert!(
+            !watch.moved(false, Some(90_000), 512),
+            "moving while stopped"
+        );
+        assert!(!watch.moved(true, Some(90_000), 512), "starting again");
+        assert!(!watch.moved(true, None, 512), "a host without positions");
+        assert!(!watch.moved(true, None, 512));
+    }
 
     #[test]
     fn an_edge_rises_once_per_press_and_reports_each_change() {

@@ -27,7 +27,7 @@ fn sentences_stream_at_real_time_pace_without_an_underrun() {
         assert!(loading.elapsed() < Duration::from_secs(60), "voice load");
         std::thread::sleep(Duration::from_millis(5));
     }
-    let mut audio = service.attach(RATE, BLOCK);
+    let (mut audio, _bank) = service.attach(RATE, BLOCK);
     // One long sentence (its front runs over all of it before the first window) and a
     // sentence long enough to be cut at clause ends.
     let ids = [

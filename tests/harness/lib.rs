@@ -17,8 +17,10 @@ use clack_extensions::latency::PluginLatency;
 use clack_extensions::params::{ParamInfoBuffer, PluginParams};
 use clack_extensions::render::{PluginRender, RenderMode};
 use clack_extensions::state::PluginState;
-use clack_host::events::Pckn;
-use clack_host::events::event_types::ParamValueEvent;
+use clack_host::events::event_types::{
+    NoteOffEvent, NoteOnEvent, ParamValueEvent, TransportEvent, TransportFlags,
+};
+use clack_host::events::{EventFlags, Match, Pckn};
 use clack_host::prelude::*;
 use std::ffi::CString;
 use std::path::{Path, PathBuf};
@@ -203,6 +205,25 @@ pub struct ParamChange {
     pub time: u32,
 }
 
+/// A note event delivered with a block, at a sample offset within it (port 0, channel 0).
+#[derive(Debug, Clone, Copy)]
+pub struct Note {
+    pub time: u32,
+    pub key: u8,
+    /// 0..=1.
+    pub velocity: f64,
+    /// Note-on (true) or note-off.
+    pub on: bool,
+}
+
+/// The host's transport at a block's first sample.
+#[derive(Debug, Clone, Copy)]
+pub struct Transport {
+    pub playing: bool,
+    /// The song position, samples.
+    pub position: i64,
+}
+
 /// The parameter events of a momentary button (Speak, Stop) pressed in block `at` and released
 /// in the next one, for block `block` of a test loop.
 pub fn press(id: ClapId, block: usize, at: usize) -> Vec<ParamChange> {
@@ -234,6 +255,7 @@ struct Active {
     events_out: EventBuffer,
     max_frames: u32,
     steady_time: u64,
+    sample_rate: f64,
 }
 
 /// A loaded plugin instance.
@@ -542,6 +564,7 @@ impl LoadedPlugin {
             events_out: EventBuffer::with_capacity(64),
             max_frames,
             steady_time: 0,
+            sample_rate,
         });
         Ok(())
     }
@@ -573,6 +596,19 @@ impl LoadedPlugin {
         sidechain: Option<&[&[f32]]>,
         main_out: &mut [&mut [f32]],
         changes: &[ParamChange],
+    ) -> Result<ProcessStatus> {
+        self.process_with(main_in, sidechain, main_out, changes, &[], None)
+    }
+
+    /// [`LoadedPlugin::process`] with note events and the host's transport too.
+    pub fn process_with(
+        &mut self,
+        main_in: &[&[f32]],
+        sidechain: Option<&[&[f32]]>,
+        main_out: &mut [&mut [f32]],
+        changes: &[ParamChange],
+        notes: &[Note],
+        transport: Option<Transport>,
     ) -> Result<ProcessStatus> {
         let active = self
             .active
@@ -606,14 +642,59 @@ impl LoadedPlugin {
         }
         active.events_in.clear();
         active.events_out.clear();
-        for change in changes {
-            active.events_in.push(&ParamValueEvent::new(
-                change.time,
-                change.id,
-                Pckn::match_all(),
-                change.value,
-            ));
+        // Events go in time order; at equal times, parameter changes first.
+        let mut order: Vec<(u32, usize, bool)> = changes
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.time, i, false))
+            .chain(notes.iter().enumerate().map(|(i, n)| (n.time, i, true)))
+            .collect();
+        order.sort_by_key(|&(time, _, is_note)| (time, is_note));
+        for (_, i, is_note) in order {
+            if is_note {
+                let n = notes[i];
+                let pckn = Pckn::new(0u16, 0u16, u16::from(n.key), Match::All);
+                if n.on {
+                    active
+                        .events_in
+                        .push(&NoteOnEvent::new(n.time, pckn, n.velocity));
+                } else {
+                    active
+                        .events_in
+                        .push(&NoteOffEvent::new(n.time, pckn, n.velocity));
+                }
+            } else {
+                let change = changes[i];
+                active.events_in.push(&ParamValueEvent::new(
+                    change.time,
+                    change.id,
+                    Pckn::match_all(),
+                    change.value,
+                ));
+            }
         }
+        let transport_event = transport.map(|t| {
+            let mut flags = TransportFlags::HAS_SECONDS_TIMELINE;
+            if t.playing {
+                flags |= TransportFlags::IS_PLAYING;
+            }
+            TransportEvent {
+                header: EventHeader::new_core(0, EventFlags::empty()),
+                flags,
+                song_pos_beats: Default::default(),
+                song_pos_seconds: (t.position as f64 / active.sample_rate).into(),
+                tempo: 120.0,
+                tempo_inc: 0.0,
+                loop_start_beats: Default::default(),
+                loop_end_beats: Default::default(),
+                loop_start_seconds: Default::default(),
+                loop_end_seconds: Default::default(),
+                bar_start: Default::default(),
+                bar_number: 0,
+                time_signature_numerator: 4,
+                time_signature_denominator: 4,
+            }
+        });
 
         let input_buffers = active
             .input_ports
@@ -643,7 +724,7 @@ impl LoadedPlugin {
                 &active.events_in.as_input(),
                 &mut active.events_out.as_output(),
                 Some(active.steady_time),
-                None,
+                transport_event.as_ref(),
             )
             .map_err(|e| anyhow!("process() failed: {e:?}"))?;
         active.steady_time += frames as u64;

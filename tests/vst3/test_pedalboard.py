@@ -70,10 +70,21 @@ def test_identity_and_parameters(plugin):
         "stop",
         "skip",
         "pause",
+        "phrase",
+        "trigger",
+        "base_note",
+        "velocity_sensitive",
+        "note_off",
     ]
     for name in ["dry_gain_db", "voice_gain_db", "output_gain_db"]:
         assert getattr(plugin, name) == pytest.approx(0.0)
     assert not plugin.speak and not plugin.stop
+    # The timeline's controls: phrase 1 by default, notes from C3 (middle C as C3), one-shots.
+    assert plugin.phrase == pytest.approx(1.0) and not plugin.trigger
+    assert plugin.base_note == "C3 (60)"
+    assert plugin.note_off == "Let it finish" and plugin.velocity_sensitive
+    plugin.phrase = 3
+    assert plugin.phrase == pytest.approx(3.0)
 
 
 @pytest.mark.parametrize("rate", [44100, 48000, 96000])

@@ -264,7 +264,8 @@ fn say(args: SayArgs) -> Result<()> {
     path.prepare(output_rate as f32, BLOCK);
     path.reset(&settings, channels, false);
     let meters = Meters::default();
-    let mut stream = service.attach(output_rate as f32, BLOCK);
+    // The phrase bank stays empty: the CLI speaks through the queue, not the session text.
+    let (mut stream, _bank) = service.attach(output_rate as f32, BLOCK);
     stream.set_waiting(true);
     let spoken_at = Instant::now();
     service.speak(text);

@@ -128,9 +128,7 @@ impl QueueView {
 /// The phrase list: one non-empty line of the text is one phrase, numbered from 1 in the order
 /// of the text (the number a phrase trigger will use).
 pub fn phrase_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
-    text.lines()
-        .map(str::trim)
-        .filter(|line| !line.is_empty())
+    crate::playback::bank::phrase_lines(text)
         .enumerate()
         .map(|(i, line)| (i + 1, line))
 }

@@ -3,6 +3,7 @@
 
 use super::App;
 use super::browser::{Browser, Purpose};
+use crate::playback::bank::SlotState;
 use crate::playback::service::SpeechService;
 use crate::state::MAX_TEXT_BYTES;
 use std::path::PathBuf;
@@ -115,8 +116,13 @@ impl App {
             self.set_text(text);
         }
         ui.separator();
-        ui.label("Phrases — click one to speak it");
+        ui.label(
+            "Phrases — click one to speak it; notes from the base note and the Trigger \
+             parameter play them from memory",
+        );
         let mut chosen = None;
+        // Each phrase's render-ahead state (one short lock per frame, off the audio thread).
+        let views = speech.map(|s| s.bank().views()).unwrap_or_default();
         // Only the visible rows are laid out, so a script of thousands of lines stays smooth.
         let rows = super::queue::phrase_lines(&self.text).count();
         let row_height =
@@ -127,12 +133,19 @@ impl App {
             .show_rows(ui, row_height, rows, |ui, visible| {
                 let lines = super::queue::phrase_lines(&self.text).skip(visible.start);
                 for (index, line) in lines.take(visible.len()) {
-                    if ui
-                        .selectable_label(false, format!("{index:>3}  {line}"))
-                        .clicked()
-                    {
-                        chosen = Some(line.to_string());
-                    }
+                    let state = views
+                        .iter()
+                        .find(|v| v.slot == index)
+                        .map_or_else(String::new, |v| slot_state(&v.state));
+                    ui.horizontal(|ui| {
+                        if ui
+                            .selectable_label(false, format!("{index:>3}  {line}"))
+                            .clicked()
+                        {
+                            chosen = Some(line.to_string());
+                        }
+                        ui.weak(state);
+                    });
                 }
             });
         if let Some(line) = chosen {
@@ -221,6 +234,17 @@ pub fn read_text(path: &std::path::Path) -> Result<String, TextFileError> {
     })?;
     // A byte-order mark is not text.
     Ok(text.strip_prefix('\u{feff}').unwrap_or(&text).to_string())
+}
+
+/// A phrase's render-ahead state as the phrase list shows it.
+fn slot_state(state: &SlotState) -> String {
+    match state {
+        SlotState::Queued => "queued".into(),
+        SlotState::Rendering => "rendering…".into(),
+        SlotState::Ready { seconds } => format!("ready, {seconds:.1} s"),
+        SlotState::Failed(why) => format!("failed: {why}"),
+        SlotState::NotHeld => "not held (memory bound): streamed when played".into(),
+    }
 }
 
 #[cfg(test)]

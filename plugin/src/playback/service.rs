@@ -11,6 +11,7 @@
 //!   under a mutex that only the editor and logging read);
 //! - phrase events, audio thread → main thread, drained with [`SpeechService::drain_events`].
 
+use super::bank::{self, BankFeeder, BankPlayer, BankShared};
 use super::stream::{self, AudioSide, Control, EventReader, PhraseEvent, PhraseId, WorkerSide};
 use super::worker::Worker;
 use crate::state::SharedSession;
@@ -122,8 +123,9 @@ impl ServiceStatus {
 pub(super) enum Command {
     /// Load the session's voice.
     LoadVoice,
-    /// The plugin was (re)activated: stream speech through these rings from now on.
-    Attach(WorkerSide),
+    /// The plugin was (re)activated: stream speech through these rings and render the phrase
+    /// bank for this one from now on.
+    Attach(Box<(WorkerSide, BankFeeder)>),
     /// Speak this text as phrase `id` (from the main thread; the audio thread asks through
     /// its ring).
     Speak {
@@ -174,6 +176,8 @@ pub struct SpeechService {
     log: Arc<PhraseLog>,
     /// Stop, skip, clear and pause, from any thread.
     control: Arc<Control>,
+    /// The phrase bank's state (the editor shows it).
+    bank: Arc<BankShared>,
     /// Phrase events from the current activation's audio thread.
     events: Mutex<Option<EventReader>>,
     commands: Sender<Command>,
@@ -196,6 +200,7 @@ impl SpeechService {
         let metrics = Arc::new(Metrics::default());
         let cache = Arc::new(Mutex::new(PhraseCache::new(CACHE_BYTES)));
         let log = Arc::new(PhraseLog::default());
+        let bank = Arc::new(BankShared::default());
         let (commands, inbox) = channel();
         let worker = Worker {
             status: status.clone(),
@@ -208,6 +213,7 @@ impl SpeechService {
             engine: None,
             loaded: None,
             stream: None,
+            bank: None,
             resampler: None,
             queue: VecDeque::new(),
             resources,
@@ -223,6 +229,7 @@ impl SpeechService {
             session,
             log,
             control,
+            bank,
             events: Mutex::new(None),
             commands,
             stop,
@@ -235,13 +242,27 @@ impl SpeechService {
         &self.control
     }
 
-    /// Makes the rings of a new activation, hands the speech thread its half and returns the
-    /// audio thread's. Allocates: call from `activate`.
-    pub fn attach(&self, sample_rate: f32, max_block: usize) -> AudioSide {
+    /// Makes the rings of a new activation (the speech stream and the phrase bank), hands the
+    /// speech thread its halves and returns the audio thread's. Allocates: call from
+    /// `activate`.
+    pub fn attach(&self, sample_rate: f32, max_block: usize) -> (AudioSide, BankPlayer) {
         let (audio, worker, events) = stream::channel(self.control.clone(), sample_rate, max_block);
+        let (player, feeder) = bank::channel(
+            self.bank.clone(),
+            self.session.clone(),
+            sample_rate,
+            max_block,
+        );
         *self.events.lock().unwrap_or_else(|e| e.into_inner()) = Some(events);
-        let _ = self.commands.send(Command::Attach(worker));
-        audio
+        let _ = self
+            .commands
+            .send(Command::Attach(Box::new((worker, feeder))));
+        (audio, player)
+    }
+
+    /// The phrase bank: each phrase's state, and notes that found no phrase.
+    pub fn bank(&self) -> &BankShared {
+        &self.bank
     }
 
     /// Makes `model` the session's voice (`None`: the bundled default) and loads it. Returns

@@ -36,6 +36,14 @@ pub enum Request {
         /// The phrase's id, taken from [`Control::new_id`].
         id: PhraseId,
     },
+    /// Speak the session's `line`-th phrase (1-based, as [`super::bank::phrase_lines`] counts
+    /// them) as phrase `id`: a timeline trigger whose phrase is not rendered ahead yet.
+    SpeakLine {
+        /// The phrase's id.
+        id: PhraseId,
+        /// The phrase line.
+        line: u16,
+    },
 }
 
 /// Where a phrase starts or ends in the voice stream (speech thread → audio thread).
@@ -350,9 +358,20 @@ impl AudioSide {
     /// Asks the speech thread to speak the session's text. Returns the phrase's id, or `None`
     /// if the request ring is full (the request is then counted as dropped).
     pub fn request_speech(&mut self) -> Option<PhraseId> {
+        self.request(|id| Request::SpeakSession { id })
+    }
+
+    /// Asks the speech thread to stream phrase line `line` (1-based). As
+    /// [`AudioSide::request_speech`].
+    pub fn request_line(&mut self, line: usize) -> Option<PhraseId> {
+        let line = u16::try_from(line).unwrap_or(u16::MAX);
+        self.request(|id| Request::SpeakLine { id, line })
+    }
+
+    fn request(&mut self, make: impl FnOnce(PhraseId) -> Request) -> Option<PhraseId> {
         let id = self.control.new_id();
         self.control.count_request();
-        if self.requests.push(Request::SpeakSession { id }).is_ok() {
+        if self.requests.push(make(id)).is_ok() {
             Some(id)
         } else {
             self.control.uncount_request();

@@ -3,17 +3,18 @@
 //! rings. Started and stopped by [`super::service::SpeechService`]; the audio thread never waits
 //! for it.
 
+use super::bank::{self, BankFeeder, Job};
 use super::resample::StreamResampler;
 use super::service::{Command, PhraseLog, ServiceStatus, State, VoiceInfo};
 use super::start_gate::StartGate;
 use super::stream::{Control, Edge, PhraseId, Request, WorkerSide};
-use crate::state::SharedSession;
+use crate::state::{Session, SharedSession};
 use crate::tts::engine::{Engine, Metrics};
 use crate::tts::phrase_cache::PhraseCache;
 use crate::tts::resources::{NotFound, Resources};
 use crate::tts::text::lexicon::Lexicon;
 use crate::tts::voice::Voice;
-use crate::tts::voice::config::VoiceError;
+use crate::tts::voice::config::{SynthesisSettings, VoiceError};
 use std::collections::VecDeque;
 use std::ops::ControlFlow;
 use std::path::PathBuf;
@@ -53,6 +54,8 @@ pub(super) struct Worker {
     pub(super) loaded: Option<Option<PathBuf>>,
     /// The current activation's rings.
     pub(super) stream: Option<WorkerSide>,
+    /// The current activation's phrase bank.
+    pub(super) bank: Option<BankFeeder>,
     /// Voice rate → host rate, rebuilt when either changes (a new voice, a new activation).
     pub(super) resampler: Option<StreamResampler>,
     /// Phrases asked for and not yet started, oldest first.
@@ -88,10 +91,12 @@ impl Worker {
                     let model = self.session.read(|session| session.voice.clone());
                     self.load_voice(model);
                 }
-                Some(Command::Attach(stream)) => {
+                Some(Command::Attach(halves)) => {
+                    let (stream, bank) = *halves;
                     // Requests the previous activation sent and nobody took are still wanted.
                     self.take_requests();
                     self.stream = Some(stream);
+                    self.bank = Some(bank);
                     self.resampler = None;
                 }
                 Some(Command::Speak { id, text }) => self.queue.push_back(Phrase {
@@ -119,15 +124,123 @@ impl Worker {
                 self.speak(&phrase);
                 self.control.set_producing(0);
                 self.control.count_done();
+            } else {
+                // Nothing to say live: render the next phrase of the bank ahead.
+                self.feed_bank();
             }
         }
+    }
+
+    /// Brings the phrase bank in line with the session and renders its next phrase, if any.
+    fn feed_bank(&mut self) {
+        let Some(bank) = self.bank.as_mut() else {
+            return;
+        };
+        bank.sync(&self.session);
+        let Some(job) = bank.next_job() else {
+            return;
+        };
+        let wanted = self.session.read(|session| session.voice.clone());
+        if self.loaded.as_ref() != Some(&wanted) {
+            self.load_voice(wanted);
+        }
+        match self.render_clip(&job) {
+            Ok(Some(samples)) => {
+                if let Some(bank) = self.bank.as_mut() {
+                    bank.deliver(&job, samples);
+                }
+            }
+            Ok(None) => {
+                if let Some(bank) = self.bank.as_mut() {
+                    bank.defer(&job);
+                }
+            }
+            Err(why) => {
+                tracing::warn!("Orator could not render phrase {}: {why}", job.slot);
+                if let Some(bank) = self.bank.as_mut() {
+                    bank.fail(&job, &why);
+                }
+            }
+        }
+    }
+
+    /// Renders one bank phrase whole at the host's rate. `Ok(None)`: interrupted (live speech
+    /// was asked for, the phrase changed, or the service is stopping); it is rendered later.
+    fn render_clip(&mut self, job: &Job) -> Result<Option<Vec<f32>>, String> {
+        let Some(engine) = self.engine.as_ref() else {
+            return Err(self.status.message());
+        };
+        let Some(bank) = self.bank.as_ref() else {
+            return Ok(None);
+        };
+        let host_rate = bank.sample_rate.round().max(1.0) as u32;
+        let snapshot = self.session.snapshot();
+        let (engine, settings) = configured(engine, &snapshot);
+        let mut resampler = StreamResampler::new(engine.voice.config.sample_rate, host_rate)
+            .map_err(|e| e.to_string())?;
+        let urgent = bank.has_urgent();
+        let stop = &self.stop;
+        let stream = self.stream.as_ref();
+        let interrupted = || {
+            stop.load(Ordering::Acquire)
+                || !bank.still_wanted(job)
+                // Live speech goes first, unless a render is waiting for this phrase.
+                || (!urgent && stream.is_some_and(|s| !s.requests.is_empty()))
+        };
+        let mut samples = Vec::new();
+        let mut failed = None;
+        engine
+            .speak(&job.text, &settings, &mut |chunk| {
+                if interrupted() {
+                    return ControlFlow::Break(());
+                }
+                resampler
+                    .push(&chunk.samples, &mut |out| {
+                        samples.extend_from_slice(out);
+                        ControlFlow::Continue(())
+                    })
+                    .unwrap_or_else(|err| {
+                        failed = Some(err.to_string());
+                        ControlFlow::Break(())
+                    })
+            })
+            .map_err(|e| e.to_string())?;
+        if let Some(err) = failed {
+            return Err(err);
+        }
+        if interrupted() {
+            return Ok(None);
+        }
+        // The emitter never breaks, so the whole tail arrives.
+        let _ = resampler
+            .finish(&mut |out| {
+                samples.extend_from_slice(out);
+                ControlFlow::Continue(())
+            })
+            .map_err(|e| e.to_string())?;
+        Ok(Some(samples))
     }
 
     /// Moves the audio thread's requests into the queue.
     fn take_requests(&mut self) {
         if let Some(stream) = &mut self.stream {
-            while let Ok(Request::SpeakSession { id }) = stream.requests.pop() {
-                self.queue.push_back(Phrase { id, text: None });
+            while let Ok(request) = stream.requests.pop() {
+                let phrase = match request {
+                    Request::SpeakSession { id } => Phrase { id, text: None },
+                    Request::SpeakLine { id, line } => {
+                        let text = self.session.read(|session| {
+                            bank::phrase_lines(&session.text)
+                                .nth(usize::from(line).saturating_sub(1))
+                                .unwrap_or_default()
+                                .to_owned()
+                        });
+                        Phrase {
+                            id,
+                            text: Some(text),
+                        }
+                    }
+                };
+                self.queue.push_back(phrase);
             }
         }
     }
@@ -225,14 +338,7 @@ impl Worker {
         if phrase.text.is_none() {
             log.record(id, Arc::from(text));
         }
-        let delivery = snapshot.delivery;
-        let mut engine = match Lexicon::new(&snapshot.dictionary) {
-            Ok(lexicon) => engine.clone().with_lexicon(Arc::new(lexicon)),
-            Err(_) => engine.clone(),
-        };
-        if delivery.whole_sentences {
-            engine = engine.whole_sentences();
-        }
+        let (engine, settings) = configured(engine, &snapshot);
         let shutdown = || stop.load(Ordering::Acquire);
         let give_up = || shutdown() || control.is_cancelled(id);
         let mut outlet = Outlet {
@@ -242,10 +348,6 @@ impl Worker {
             started: false,
         };
         let mut gate = StartGate::new(voice_rate, engine.voice.window_context_cost(), *decode_rtf);
-        let settings = delivery.apply(
-            engine.voice.config.defaults,
-            engine.voice.config.num_speakers,
-        );
         let mut failed = None;
         let result = engine.speak(text, &settings, &mut |chunk| {
             if give_up() {
@@ -352,6 +454,23 @@ impl Outlet<'_> {
         }
         true
     }
+}
+
+/// The engine and settings a phrase is spoken with under `session`'s dictionary and delivery.
+fn configured(engine: &Engine, session: &Session) -> (Engine, SynthesisSettings) {
+    let delivery = session.delivery;
+    let mut engine = match Lexicon::new(&session.dictionary) {
+        Ok(lexicon) => engine.clone().with_lexicon(Arc::new(lexicon)),
+        Err(_) => engine.clone(),
+    };
+    if delivery.whole_sentences {
+        engine = engine.whole_sentences();
+    }
+    let settings = delivery.apply(
+        engine.voice.config.defaults,
+        engine.voice.config.num_speakers,
+    );
+    (engine, settings)
 }
 
 /// Why the speech thread has no voice. The message is what the editor shows.
