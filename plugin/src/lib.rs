@@ -9,7 +9,9 @@
 //! - [`playback`]: the speech thread and the rings to the audio thread, the only speech code
 //!   `process()` reaches;
 //! - [`tts`]: text in, audio out (phonemes, the voice, ONNX Runtime); never on the audio thread;
-//! - [`triggers`]: the Speak, Stop, Skip and Pause switches as the audio thread reads them;
+//! - [`triggers`]: the Speak, Stop, Skip, Pause and Trigger switches and the transport as the
+//!   audio thread reads them;
+//! - [`presets`]: the sound (mix, ducking, voice chain) saved by name; main thread only;
 //! - [`editor`]: the egui editor, one file per tab.
 
 pub mod dsp;
@@ -17,6 +19,7 @@ pub mod editor;
 pub mod meters;
 pub mod params;
 pub mod playback;
+pub mod presets;
 pub mod shared;
 pub mod state;
 pub mod triggers;

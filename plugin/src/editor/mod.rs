@@ -22,6 +22,7 @@
 pub mod browser;
 mod meters;
 mod mix;
+mod presets;
 pub mod queue;
 mod status;
 pub mod text;
@@ -34,6 +35,7 @@ use browser::{Browser, Outcome, Purpose};
 use mix::{mix_tab, tone_tab};
 use nice_plug::context::gui::GuiContext;
 use nice_plug_egui::{EguiNiceSettings, Frame, KeyCapture, NiceEguiApp};
+use presets::PresetsView;
 use queue::QueueView;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -49,6 +51,7 @@ enum Tab {
     Voice,
     Mix,
     Tone,
+    Presets,
 }
 
 /// The editor's state, kept while the plugin lives (the window may open and close many times).
@@ -61,6 +64,8 @@ pub struct App {
     seen: u64,
     tab: Tab,
     queue: QueueView,
+    /// The Presets tab's state.
+    presets: PresetsView,
     browser: Option<Browser>,
     /// The last thing that went wrong (or right) with a user action, shown above the text.
     notice: Option<String>,
@@ -99,6 +104,7 @@ pub fn create(shared: Arc<Shared>) -> Option<nice_plug_egui::EguiEditor<App>> {
         seen: u64::MAX,
         tab: Tab::Queue,
         queue: QueueView::default(),
+        presets: PresetsView::default(),
         browser: None,
         notice: None,
         replaced: None,
@@ -172,6 +178,7 @@ impl NiceEguiApp for App {
                         (Tab::Voice, "Voice"),
                         (Tab::Mix, "Mix"),
                         (Tab::Tone, "Tone"),
+                        (Tab::Presets, "Presets"),
                     ] {
                         ui.selectable_value(&mut self.tab, tab, name);
                     }
@@ -184,6 +191,7 @@ impl NiceEguiApp for App {
                         Tab::Voice => self.voice_tab(ui, speech, &setter),
                         Tab::Mix => mix_tab(ui, &shared.params, &setter),
                         Tab::Tone => tone_tab(ui, &shared.params, &setter),
+                        Tab::Presets => self.presets.show(ui, &shared.params, &setter),
                     });
             });
         let typing = egui::CentralPanel::default()

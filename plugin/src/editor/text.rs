@@ -116,10 +116,7 @@ impl App {
             self.set_text(text);
         }
         ui.separator();
-        ui.label(
-            "Phrases — click one to speak it; notes from the base note and the Trigger \
-             parameter play them from memory",
-        );
+        ui.label("Phrases — click one to speak it (notes and Trigger play them on the timeline)");
         let mut chosen = None;
         // Each phrase's render-ahead state (one short lock per frame, off the audio thread).
         let views = speech.map(|s| s.bank().views()).unwrap_or_default();
