@@ -149,6 +149,10 @@ fn descriptor_ports_and_parameters_are_what_hosts_expect() -> Result<()> {
             "Note Off"
         ]
     );
+    // Notes speak phrases: one note input taking CLAP notes and MIDI.
+    let notes = plugin.note_inputs()?;
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(notes[0].1 && notes[0].2, "{notes:?}");
     let base = plugin.param("Base Note")?;
     assert_eq!(plugin.value_to_text(base.id, base.default)?, "C3 (60)");
     let c4 = plugin.value_from_text(base.id, "C4")?;

@@ -40,7 +40,14 @@ fn process_never_allocates_over_thousands_of_varied_blocks() -> Result<()> {
                     })
                     .collect()
             } else {
-                Vec::new()
+                // Automation in every block: a few parameters at random offsets.
+                (0..3)
+                    .map(|_| ParamChange {
+                        id: ids[rng.random_range(0..ids.len())],
+                        value: rng.random_range(0.0..=1.0),
+                        time: rng.random_range(0..frames as u32),
+                    })
+                    .collect()
             };
             // Notes on and off for phrases that exist and ones that do not, at any offset.
             let mut notes: Vec<Note> = (0..rng.random_range(0..4))
@@ -78,20 +85,23 @@ fn process_never_allocates_over_thousands_of_varied_blocks() -> Result<()> {
     }
     assert_eq!(blocks, 6000);
 
-    // Finally, speech must really stream through process() in this build: mute the host
-    // signal, trigger Speak, and wait (at real-time pace, bounded) for voice at the output.
+    // Finally, speech must really stream through process() in this build: every parameter back
+    // to its default (the random phase leaves Pause, mutes and solos anywhere), trigger Speak,
+    // and wait (at real-time pace, bounded) for voice at the output.
     let params = plugin.params()?;
-    let id = |name: &str| params.iter().find(|p| p.name == name).map(|p| p.id);
-    let (dry, voice, out, speak) = (
-        id("Dry Gain"),
-        id("Voice Gain"),
-        id("Output Gain"),
-        id("Speak"),
-    );
-    let (Some(dry), Some(voice), Some(out), Some(speak)) = (dry, voice, out, speak) else {
-        anyhow::bail!("missing parameters");
-    };
-    let unity = plugin.value_from_text(voice, "0")?;
+    let speak = params
+        .iter()
+        .find(|p| p.name == "Speak")
+        .map(|p| p.id)
+        .ok_or_else(|| anyhow::anyhow!("no Speak parameter"))?;
+    let defaults: Vec<ParamChange> = params
+        .iter()
+        .map(|p| ParamChange {
+            id: p.id,
+            value: p.default,
+            time: 0,
+        })
+        .collect();
     plugin.activate(48000.0, 1, 512)?;
     let silence = vec![0.0f32; 512];
     let mut left = vec![0.0f32; 512];
@@ -99,28 +109,7 @@ fn process_never_allocates_over_thousands_of_varied_blocks() -> Result<()> {
     let mut heard = false;
     for block in 0..2000 {
         let changes = match block {
-            0 => vec![
-                ParamChange {
-                    id: dry,
-                    value: 0.0,
-                    time: 0,
-                },
-                ParamChange {
-                    id: voice,
-                    value: unity,
-                    time: 0,
-                },
-                ParamChange {
-                    id: out,
-                    value: unity,
-                    time: 0,
-                },
-                ParamChange {
-                    id: speak,
-                    value: 0.0,
-                    time: 0,
-                },
-            ],
+            0 => defaults.clone(),
             1 => vec![ParamChange {
                 id: speak,
                 value: 1.0,

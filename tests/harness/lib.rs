@@ -14,6 +14,7 @@ use clack_extensions::gui::{
     GuiApiType, GuiConfiguration, GuiSize, HostGui, HostGuiImpl, PluginGui,
 };
 use clack_extensions::latency::PluginLatency;
+use clack_extensions::note_ports::{NoteDialects, NotePortInfoBuffer, PluginNotePorts};
 use clack_extensions::params::{ParamInfoBuffer, PluginParams};
 use clack_extensions::render::{PluginRender, RenderMode};
 use clack_extensions::state::PluginState;
@@ -443,6 +444,29 @@ impl LoadedPlugin {
         let ext = self.params_ext()?;
         ext.get_value(&self.instance.plugin_handle(), id)
             .context("the plugin did not report a value")
+    }
+
+    /// The note input ports: name, and whether each takes CLAP note events and MIDI.
+    pub fn note_inputs(&mut self) -> Result<Vec<(String, bool, bool)>> {
+        let ext = self
+            .instance
+            .plugin_shared_handle()
+            .get_extension::<PluginNotePorts>()
+            .context("the plugin does not implement the note-ports extension")?;
+        let handle = self.instance.plugin_handle();
+        let mut buffer = NotePortInfoBuffer::new();
+        let mut ports = Vec::new();
+        for index in 0..ext.count(&handle, true) {
+            let info = ext
+                .get(&handle, index, true, &mut buffer)
+                .with_context(|| format!("note port {index} has no info"))?;
+            ports.push((
+                String::from_utf8_lossy(info.name).into_owned(),
+                info.supported_dialects.contains(NoteDialects::CLAP),
+                info.supported_dialects.contains(NoteDialects::MIDI),
+            ));
+        }
+        Ok(ports)
     }
 
     /// The audio ports on one side.

@@ -1,7 +1,10 @@
 """Loads the built Orator.vst3 in a real VST3 host (Spotify's pedalboard, JUCE's VST3 hosting)
 and measures what its parameters do to a signal."""
 
+import json
 import os
+import re
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +19,38 @@ BUNDLE = Path(os.environ.get("ORATOR_VST3", ROOT / "target" / "bundled" / "Orato
 def plugin():
     assert BUNDLE.exists(), f"no bundle at {BUNDLE}: run `cargo xtask bundle orator --release`"
     return pedalboard.load_plugin(str(BUNDLE))
+
+
+# JUCE stores a VST3 component's state in its own base64: the byte count, a dot, then 6-bit
+# groups read from the bytes' bits in little-endian order, one character each from this table.
+JUCE_BASE64 = ".ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+"
+
+
+def juce_decode(text):
+    size, _, chars = text.partition(".")
+    n = sum(JUCE_BASE64.index(c) << (6 * i) for i, c in enumerate(chars))
+    return n.to_bytes(int(size) + 8, "little")[: int(size)]
+
+
+def juce_encode(data):
+    n = int.from_bytes(data, "little")
+    chars = (len(data) * 8 + 5) // 6
+    return f"{len(data)}." + "".join(JUCE_BASE64[(n >> (6 * i)) & 63] for i in range(chars))
+
+
+def set_text(plugin, text):
+    """Puts `text` in the plugin's saved session, as a project load would (pedalboard's
+    raw_state is JUCE's "VC2!" blob around an XML document holding the component state)."""
+    raw = plugin.raw_state
+    assert raw[:4] == b"VC2!"
+    length = struct.unpack("<I", raw[4:8])[0]
+    xml = raw[8 : 8 + length].decode()
+    component = re.search(r"<IComponent>([^<]*)</IComponent>", xml).group(1)
+    state = json.loads(juce_decode(component))
+    state["fields"]["session"] = json.dumps({"schema": 2, "text": text})
+    xml = xml.replace(component, juce_encode(json.dumps(state).encode()))
+    body = xml.encode()
+    plugin.raw_state = b"VC2!" + struct.pack("<I", len(body)) + body + b"\0"
 
 
 def sine(rate, seconds=1.0, freq=1000.0, amp=0.5):
@@ -123,3 +158,27 @@ def test_state_survives_a_reload(plugin):
     assert fresh.dry_gain_db == pytest.approx(-9.5, abs=0.01)
     assert level_db(fresh(x, rate), x) == pytest.approx(-9.5, abs=0.02)
     assert fresh.raw_state == state, "re-save after a load is not byte-identical"
+
+
+def render_trigger(rate):
+    """A fresh plugin with two phrases: two seconds of silence (as fast as pedalboard goes, so
+    the plugin sees a render), then Trigger with Phrase 2 and three more seconds."""
+    plugin = pedalboard.load_plugin(str(BUNDLE))
+    set_text(plugin, "First line.\nThe second phrase speaks now.")
+    silence = np.zeros((2, rate * 2), dtype=np.float32)
+    plugin.process(silence, rate, reset=False)
+    plugin.phrase = 2
+    plugin.trigger = True
+    return plugin.process(np.zeros((2, rate * 3), dtype=np.float32), rate, reset=False)
+
+
+def test_trigger_speaks_the_chosen_phrase_at_its_sample_in_a_render():
+    rate = 48000
+    out = render_trigger(rate)[0]
+    heard = np.flatnonzero(out)
+    assert heard.size > 0, "Trigger spoke nothing"
+    assert heard[0] == 0, f"the phrase starts {heard[0]} samples after the trigger"
+    loud = np.flatnonzero(np.abs(out) > 1e-3)
+    assert (loud[-1] - loud[0]) / rate > 1.0, "a whole sentence"
+    again = render_trigger(rate)[0]
+    np.testing.assert_array_equal(out, again, err_msg="two renders differ")

@@ -56,8 +56,14 @@ impl App {
             } else {
                 format!("{late} samples")
             };
+            // Notes and triggers for phrases the text does not have.
+            let missing = match speech.bank().missing() {
+                0 => String::new(),
+                n => format!(" · {n} notes without a phrase"),
+            };
             ui.weak(format!(
-                "synthesis {:.2} s · RTF {rtf} · cache {cache} · underruns {late} · faults {faults}",
+                "synthesis {:.2} s · RTF {rtf} · cache {cache} · underruns {late} · faults \
+                 {faults}{missing}",
                 busy_ns as f64 * 1e-9,
             ));
         }
