@@ -331,8 +331,11 @@ impl BankPlayer {
             }
         }
         let Some(clip) = self.current(slot).cloned() else {
+            // Behind the session (just activated, or the text just changed), the slot's key is
+            // not known yet: stream the phrase rather than call it missing.
+            let behind = self.shared.synced.load(Ordering::Acquire) != self.session.generation();
             let key = self.shared.key(slot);
-            if key == 0 || self.shared.failed[slot].load(Ordering::Acquire) == key {
+            if !behind && (key == 0 || self.shared.failed[slot].load(Ordering::Acquire) == key) {
                 self.shared.missing.fetch_add(1, Ordering::Relaxed);
                 return Triggered::Missing;
             }
@@ -782,6 +785,18 @@ mod tests {
         assert_eq!(player.trigger(3, 0, 1.0, None, false), Triggered::Missing);
         assert_eq!(feeder.shared.missing(), 1);
         assert!(!player.is_active());
+    }
+
+    #[test]
+    fn a_trigger_before_the_bank_caught_up_streams_instead() {
+        let session = Arc::new(SharedSession::default());
+        session.set_text("a\nb".into());
+        let (mut player, _feeder) = channel(Arc::default(), session, 1000.0, 16);
+        assert_eq!(
+            player.trigger(1, 0, 1.0, None, false),
+            Triggered::NotReady,
+            "not synced yet: not missing"
+        );
     }
 
     #[test]
