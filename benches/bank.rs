@@ -24,6 +24,7 @@ fn bank(c: &mut Criterion) {
         BLOCK,
     );
     feeder.sync(&session);
+    feeder.settle_now();
     // Ten minutes per phrase, so no voice ends while it is measured.
     let len = (RATE * 600.0) as usize;
     while let Some(job) = feeder.next_job() {

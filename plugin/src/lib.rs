@@ -11,9 +11,12 @@
 //! - [`tts`]: text in, audio out (phonemes, the voice, ONNX Runtime); never on the audio thread;
 //! - [`triggers`]: the Speak, Stop, Skip, Pause and Trigger switches and the transport as the
 //!   audio thread reads them;
+//! - [`api`]: the local server chat bots speak through (Speaker.bot WebSocket and UDP, OpenAI
+//!   HTTP); it reaches speech only through the speech service's queue;
 //! - [`presets`]: the sound (mix, ducking, voice chain) saved by name; main thread only;
 //! - [`editor`]: the egui editor, one file per tab.
 
+pub mod api;
 pub mod dsp;
 pub mod editor;
 pub mod meters;
@@ -136,6 +139,9 @@ pub struct Orator {
     /// rather than let it arrive late. Set in `activate`, which hosts call again when the mode
     /// changes.
     offline: bool,
+    /// This instance's place among the local API's possible owners (from the first
+    /// activation; dropping it stops a server this instance owned).
+    api: Option<api::Registration>,
 }
 
 impl Default for Orator {
@@ -156,6 +162,7 @@ impl Default for Orator {
             transport: TransportWatch::default(),
             clock: RenderClock::new(48_000.0, 512),
             offline: false,
+            api: None,
         }
     }
 }
@@ -290,6 +297,14 @@ impl Plugin for Orator {
         }
         self.clock = RenderClock::new(sample_rate, max_block);
         self.transport = TransportWatch::default();
+        // The server starts if the session enables it (checked again on every change).
+        match &self.api {
+            Some(_) => api::refresh(),
+            None => {
+                let target: Arc<dyn api::Target> = self.shared.clone();
+                self.api = Some(api::register(Arc::downgrade(&target)));
+            }
+        }
         true
     }
 

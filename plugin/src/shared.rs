@@ -64,3 +64,13 @@ impl Shared {
         self.speech.get().and_then(Option::as_ref)
     }
 }
+
+impl crate::api::Target for Shared {
+    fn session(&self) -> &Arc<crate::state::SharedSession> {
+        &self.params.session
+    }
+
+    fn speech(&self) -> Option<&SpeechService> {
+        self.speech_if_started()
+    }
+}

@@ -14,7 +14,8 @@ use std::sync::{Arc, RwLock};
 ///
 /// - 1: text and dictionary.
 /// - 2: adds the voice, its delivery and the editor's size (schema 1 loads with their defaults).
-pub const SESSION_SCHEMA: u32 = 2;
+/// - 3: adds the local API's settings (older schemas load with the API off).
+pub const SESSION_SCHEMA: u32 = 3;
 
 /// The editor's size when nothing was saved, logical pixels.
 pub const DEFAULT_EDITOR_SIZE: (u32, u32) = (900, 600);
@@ -46,6 +47,9 @@ pub struct Session {
     /// The editor window's size, logical pixels.
     #[serde(default = "default_editor_size")]
     pub editor_size: (u32, u32),
+    /// The local API (Speaker.bot-compatible WebSocket, OpenAI-compatible HTTP).
+    #[serde(default)]
+    pub api: crate::api::ApiSettings,
 }
 
 fn default_editor_size() -> (u32, u32) {
@@ -61,6 +65,7 @@ impl Default for Session {
             voice: None,
             delivery: Delivery::default(),
             editor_size: DEFAULT_EDITOR_SIZE,
+            api: crate::api::ApiSettings::default(),
         }
     }
 }
@@ -88,6 +93,9 @@ pub enum SessionError {
         "the saved pronunciation dictionary has {0} entries, more than {MAX_DICTIONARY_ENTRIES}"
     )]
     DictionaryTooLarge(usize),
+    /// The API settings are out of range.
+    #[error("the saved API settings are invalid: {0}")]
+    Api(String),
     /// The text is larger than any real project holds.
     #[error("the saved text is {bytes} bytes, more than the {MAX_TEXT_BYTES}-byte limit")]
     TextTooLarge {
@@ -113,6 +121,7 @@ impl Session {
             return Err(SessionError::DictionaryTooLarge(self.dictionary.len()));
         }
         Lexicon::new(&self.dictionary)?;
+        self.api.validate().map_err(SessionError::Api)?;
         Ok(())
     }
 }
@@ -173,6 +182,8 @@ impl<'a> nice_plug::params::persist::PersistentField<'a, Session> for Arc<Shared
             // Main thread (state load): logging is allowed here.
             nice_plug::nice_error!("Ignoring the saved Orator session: {err}");
         }
+        // The loaded project may enable or disable the local API.
+        crate::api::refresh();
     }
 
     fn map<F, R>(&self, f: F) -> R

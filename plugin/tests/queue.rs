@@ -43,10 +43,11 @@ fn play(
 ) -> (Vec<f32>, Vec<PhraseId>) {
     let mut out = Vec::with_capacity(blocks * BLOCK);
     let mut finished = Vec::new();
+    let mut cursor = 0;
     for block in 0..blocks {
         each(block, audio);
         out.extend_from_slice(audio.read_voice(BLOCK));
-        service.drain_events(&mut |event| {
+        service.events_since(&mut cursor, &mut |event| {
             if event.kind == PhraseEventKind::Finished {
                 finished.push(event.id);
             }

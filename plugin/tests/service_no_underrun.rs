@@ -42,6 +42,7 @@ fn sentences_stream_at_real_time_pace_without_an_underrun() {
     ];
     let started = Instant::now();
     let mut finished = Vec::new();
+    let mut cursor = 0;
     let mut first_audio = None;
     let mut blocks = 0u32;
     let mut late_blocks = Vec::new();
@@ -59,7 +60,7 @@ fn sentences_stream_at_real_time_pace_without_an_underrun() {
         if first_audio.is_none() && heard {
             first_audio = Some(started.elapsed());
         }
-        service.drain_events(&mut |event| {
+        service.events_since(&mut cursor, &mut |event| {
             if event.kind == PhraseEventKind::Finished {
                 finished.push(event.id);
             }

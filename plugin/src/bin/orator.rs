@@ -5,15 +5,19 @@
 //! (voice chain, ducking, strip mixer) block by block, exactly as `process()` does in a host
 //! rendering offline. With `--input`, the file is the host signal: a podcast bed or a music
 //! track voiced over and ducked under the speech.
+//!
+//! `orator serve` runs the local API headless (no host): WebSocket and UDP speech plays through
+//! the same realtime path at real-time pace (into `--record`'s WAV file if given; no sound
+//! device is opened), and the HTTP endpoint renders speech for its clients.
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
+use orator::api::{self, ApiSettings, ServerState, Target, render};
 use orator::dsp::gain::db_to_gain;
 use orator::dsp::path::{PathSettings, SignalPath, strip};
 use orator::meters::Meters;
 use orator::params::MAX_GAIN_DB;
 use orator::playback::service::{SpeechService, State};
-use orator::playback::stream::PhraseEventKind;
 use orator::state::{Session, SharedSession};
 use orator::tts::resources::Resources;
 use orator::tts::text::lexicon::Lexicon;
@@ -34,6 +38,45 @@ struct Cli {
 enum Command {
     /// Render text to a WAV file.
     Say(SayArgs),
+    /// Run the local API (Speaker.bot WebSocket and UDP, OpenAI HTTP) without a host.
+    Serve(ServeArgs),
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// TCP port of the WebSocket and HTTP endpoints (127.0.0.1 and ::1 only).
+    #[arg(long, default_value_t = api::DEFAULT_PORT)]
+    port: u16,
+    /// UDP port (0: no UDP).
+    #[arg(long, default_value_t = api::DEFAULT_UDP_PORT)]
+    udp_port: u16,
+    /// A token every client must send (default: none). Also read from `ORATOR_TOKEN`.
+    #[arg(long, env = "ORATOR_TOKEN", default_value = "")]
+    token: String,
+    /// A Piper voice model (default: the bundled voice).
+    #[arg(long)]
+    voice: Option<PathBuf>,
+    /// A word list: `word = replacement`, `word = !bleep` or `word = !drop` per line.
+    #[arg(long)]
+    word_list: Option<PathBuf>,
+    /// Emoji are read as their name, once per run (`name`), or not at all (`drop`).
+    #[arg(long, default_value = "name")]
+    emoji: String,
+    /// The most characters spoken of one message.
+    #[arg(long, default_value_t = 500)]
+    max_chars: usize,
+    /// Write what is spoken (WebSocket and UDP speech, at real-time pace) to this WAV file.
+    #[arg(long)]
+    record: Option<PathBuf>,
+    /// The rate speech plays at, Hz.
+    #[arg(long, default_value_t = 48_000)]
+    sample_rate: u32,
+    /// Stop after this many seconds (default: run until interrupted).
+    #[arg(long)]
+    seconds: Option<f64>,
+    /// Orator's resources folder (default: found next to this program).
+    #[arg(long, env = "ORATOR_RESOURCES")]
+    resources: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -93,6 +136,7 @@ struct SayArgs {
 fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Say(args) => say(args),
+        Command::Serve(args) => serve(args),
     }
 }
 
@@ -251,81 +295,42 @@ fn say(args: SayArgs) -> Result<()> {
         .or(voice_rate)
         .unwrap_or(22_050);
     let channels = host.as_ref().map_or(2, |h| h.channels.len());
-    let host_len = host.as_ref().map_or(0, |h| h.channels[0].len());
 
     // The plugin's signal path, fed block by block as a host renders offline.
-    const BLOCK: usize = 512;
     let mut settings = PathSettings::default();
     settings.strips[strip::HOST].gain = db_to_gain(dry_db);
     settings.strips[strip::VOICE].gain = db_to_gain(voice_db);
     settings.strips[strip::VOICE].pan = pan;
     settings.duck.depth_db = duck_db;
-    let mut path = SignalPath::default();
-    path.prepare(output_rate as f32, BLOCK);
-    path.reset(&settings, channels, false);
-    let meters = Meters::default();
-    // The phrase bank stays empty: the CLI speaks through the queue, not the session text.
-    let (mut stream, _bank) = service.attach(output_rate as f32, BLOCK);
-    stream.set_waiting(true);
-    let spoken_at = Instant::now();
-    service.speak(text);
-
+    let rendered = render::render(
+        &service,
+        &text,
+        output_rate,
+        channels,
+        &settings,
+        host.as_ref().map(|h| &h.channels[..]),
+    );
+    let length = rendered.channels.first().map_or(0, Vec::len);
     let spec = hound::WavSpec {
         channels: channels as u16,
         sample_rate: output_rate,
         bits_per_sample: 32,
         sample_format: hound::SampleFormat::Float,
     };
-    let mut bus = vec![vec![0.0f32; BLOCK]; channels];
-    let mut position = 0;
-    let mut first_audio = None;
-    let mut voice_samples = 0u64;
-    let mut voice_end = 0u64;
-    let mut rendered: Vec<Vec<f32>> = vec![Vec::new(); channels];
-    let no_sidechain: [&[f32]; 0] = [];
-    while position < host_len || stream.is_active() {
-        for (c, channel) in bus.iter_mut().enumerate() {
-            let from = host
-                .as_ref()
-                .map_or(&[][..], |h| h.channels[c].get(position..).unwrap_or(&[]));
-            let n = from.len().min(BLOCK);
-            channel[..n].copy_from_slice(&from[..n]);
-            channel[n..].fill(0.0);
-        }
-        let voice = stream.read_voice(BLOCK);
-        let heard = voice.iter().filter(|&&x| x != 0.0).count() as u64;
-        if heard > 0 {
-            first_audio.get_or_insert_with(|| spoken_at.elapsed());
-        }
-        voice_samples += heard;
-
-        let mut channels: Vec<&mut [f32]> = bus.iter_mut().map(|c| &mut c[..]).collect();
-        path.process(&settings, &mut channels, &no_sidechain, voice, &[], &meters);
-        service.drain_events(&mut |event| {
-            if event.kind != PhraseEventKind::Started {
-                voice_end = voice_end.max(event.at);
-            }
-        });
-        for (all, block) in rendered.iter_mut().zip(&bus) {
-            all.extend_from_slice(block);
-        }
-        position += BLOCK;
-    }
-    // As long as the input, or to the end of the speech if it runs past it.
-    let length = host_len.max(usize::try_from(voice_end)?);
     let mut wav = hound::WavWriter::create(&out, spec)
         .with_context(|| format!("could not create {}", out.display()))?;
     for i in 0..length {
-        for channel in &rendered {
+        for channel in &rendered.channels {
             wav.write_sample(channel[i])?;
         }
     }
     wav.finalize()?;
-    let synthesis_time = spoken_at.elapsed();
-    if voice_samples == 0 && host.is_none() {
+    let synthesis_time = rendered.total;
+    let first_audio = rendered.first_audio;
+    if rendered.voice_samples == 0 && host.is_none() {
         bail!("the text has nothing to speak");
     }
-    let underruns = stream.underruns();
+    let underruns = rendered.underruns;
     let seconds = length as f64 / f64::from(output_rate);
     eprintln!(
         "{}: {seconds:.2} s at {output_rate} Hz, {channels} channel(s){}. Voice load {:.0} ms, \
@@ -343,5 +348,176 @@ fn say(args: SayArgs) -> Result<()> {
     if underruns > 0 {
         bail!("{underruns} voice samples arrived late (the speech thread could not keep up)");
     }
+    Ok(())
+}
+
+/// What `orator serve` offers the server: its own session and speech service.
+struct Headless {
+    session: Arc<SharedSession>,
+    speech: SpeechService,
+    resources: Resources,
+}
+
+impl Target for Headless {
+    fn session(&self) -> &Arc<SharedSession> {
+        &self.session
+    }
+
+    fn speech(&self) -> Option<&SpeechService> {
+        Some(&self.speech)
+    }
+
+    fn resources(&self) -> Option<Resources> {
+        Some(self.resources.clone())
+    }
+}
+
+/// Set by SIGINT or SIGTERM.
+static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    INTERRUPTED.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+fn serve(args: ServeArgs) -> Result<()> {
+    let emoji = match args.emoji.as_str() {
+        "name" => api::filter::EmojiMode::FirstName,
+        "drop" => api::filter::EmojiMode::Drop,
+        other => bail!("--emoji must be `name` or `drop` (got `{other}`)"),
+    };
+    if !(8000..=768_000).contains(&args.sample_rate) {
+        bail!("--sample-rate must be between 8000 and 768000 Hz");
+    }
+    if let Some(path) = &args.word_list {
+        api::filter::WordList::load(path)
+            .with_context(|| format!("in the word list {}", path.display()))?;
+    }
+    let settings = ApiSettings {
+        enabled: true,
+        port: args.port,
+        udp_port: args.udp_port,
+        token: args.token.clone(),
+        emoji,
+        max_chars: args.max_chars,
+        word_list: args.word_list.clone(),
+        ..ApiSettings::default()
+    };
+    settings.validate().map_err(anyhow::Error::msg)?;
+    let resources = match args.resources {
+        Some(dir) => Resources::first_valid(&[dir])?,
+        None => Resources::locate()?,
+    };
+    let session = Arc::new(SharedSession::default());
+    session.update(|s| {
+        s.api = settings.clone();
+        s.voice = args.voice.clone();
+    });
+    let speech = SpeechService::start(session.clone(), Some(resources.clone()))
+        .context("could not start the speech thread")?;
+    speech.reload_voice();
+    loop {
+        match speech.status.state() {
+            State::Ready => break,
+            State::Failed => bail!("{}", speech.status.message()),
+            State::Idle | State::Loading => std::thread::sleep(Duration::from_millis(5)),
+        }
+    }
+    let rate = args.sample_rate;
+    const BLOCK: usize = 512;
+    let mut path = SignalPath::default();
+    path.prepare(rate as f32, BLOCK);
+    let path_settings = PathSettings::default();
+    path.reset(&path_settings, 2, false);
+    let (mut stream, _bank) = speech.attach(rate as f32, BLOCK);
+    let target = Arc::new(Headless {
+        session,
+        speech,
+        resources,
+    });
+    let as_target: Arc<dyn Target> = target.clone();
+    let registration = api::register(Arc::downgrade(&as_target));
+    match api::status().state() {
+        ServerState::Listening(port) => eprintln!(
+            "Orator is listening on ws://127.0.0.1:{port}/ and http://127.0.0.1:{port}/v1{}",
+            if args.udp_port != 0 {
+                format!(", UDP 127.0.0.1:{}", args.udp_port)
+            } else {
+                String::new()
+            }
+        ),
+        ServerState::Failed(why) => bail!("{why}"),
+        ServerState::Off => bail!("the server did not start"),
+    }
+    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+    unsafe {
+        libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
+    }
+    let mut wav = match &args.record {
+        Some(out) => Some(
+            hound::WavWriter::create(
+                out,
+                hound::WavSpec {
+                    channels: 2,
+                    sample_rate: rate,
+                    bits_per_sample: 32,
+                    sample_format: hound::SampleFormat::Float,
+                },
+            )
+            .with_context(|| format!("could not create {}", out.display()))?,
+        ),
+        None => None,
+    };
+    let meters = Meters::default();
+    let mut bus = vec![vec![0.0f32; BLOCK]; 2];
+    let no_sidechain: [&[f32]; 0] = [];
+    let block_time = Duration::from_secs_f64(BLOCK as f64 / f64::from(rate));
+    let started = Instant::now();
+    let mut next = started;
+    let mut blocks = 0u64;
+    while !INTERRUPTED.load(std::sync::atomic::Ordering::Relaxed)
+        && args
+            .seconds
+            .is_none_or(|s| started.elapsed().as_secs_f64() < s)
+    {
+        for channel in &mut bus {
+            channel.fill(0.0);
+        }
+        let voice = stream.read_voice(BLOCK);
+        let mut outs: Vec<&mut [f32]> = bus.iter_mut().map(|c| &mut c[..]).collect();
+        path.process(
+            &path_settings,
+            &mut outs,
+            &no_sidechain,
+            voice,
+            &[],
+            &meters,
+        );
+        if let Some(wav) = wav.as_mut() {
+            for (left, right) in bus[0].iter().zip(&bus[1]) {
+                wav.write_sample(*left)?;
+                wav.write_sample(*right)?;
+            }
+        }
+        blocks += 1;
+        next += block_time;
+        let now = Instant::now();
+        if next > now {
+            std::thread::sleep(next - now);
+        } else if now - next > Duration::from_millis(200) {
+            // Far behind (the machine was suspended): catch up by dropping the debt.
+            next = now;
+        }
+    }
+    drop(registration);
+    api::refresh();
+    if let Some(wav) = wav {
+        wav.finalize()?;
+    }
+    eprintln!(
+        "Orator stopped after {:.1} s ({} late voice samples).",
+        blocks as f64 * block_time.as_secs_f64(),
+        stream.underruns()
+    );
     Ok(())
 }

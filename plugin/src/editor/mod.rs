@@ -19,6 +19,7 @@
 //!   `status`: the status line;
 //! - [`browser`]: the file picker; `meters` and `widgets`: shared widgets.
 
+mod api;
 pub mod browser;
 mod meters;
 mod mix;
@@ -52,6 +53,7 @@ enum Tab {
     Mix,
     Tone,
     Presets,
+    Api,
 }
 
 /// The editor's state, kept while the plugin lives (the window may open and close many times).
@@ -62,8 +64,12 @@ pub struct App {
     text: String,
     /// The session generation `text` was last synced with.
     seen: u64,
+    /// Where this editor is in the speech service's phrase events.
+    event_cursor: u64,
     tab: Tab,
     queue: QueueView,
+    /// The API tab's fields.
+    api: api::ApiView,
     /// The Presets tab's state.
     presets: PresetsView,
     browser: Option<Browser>,
@@ -102,9 +108,11 @@ pub fn create(shared: Arc<Shared>) -> Option<nice_plug_egui::EguiEditor<App>> {
         gui: None,
         text: String::new(),
         seen: u64::MAX,
+        event_cursor: 0,
         tab: Tab::Queue,
         queue: QueueView::default(),
         presets: PresetsView::default(),
+        api: api::ApiView::default(),
         browser: None,
         notice: None,
         replaced: None,
@@ -179,6 +187,7 @@ impl NiceEguiApp for App {
                         (Tab::Mix, "Mix"),
                         (Tab::Tone, "Tone"),
                         (Tab::Presets, "Presets"),
+                        (Tab::Api, "API"),
                     ] {
                         ui.selectable_value(&mut self.tab, tab, name);
                     }
@@ -192,6 +201,7 @@ impl NiceEguiApp for App {
                         Tab::Mix => mix_tab(ui, &shared.params, &setter),
                         Tab::Tone => tone_tab(ui, &shared.params, &setter),
                         Tab::Presets => self.presets.show(ui, &shared.params, &setter),
+                        Tab::Api => self.api.show(ui, &shared.params.session),
                     });
             });
         let typing = egui::CentralPanel::default()
@@ -254,7 +264,7 @@ impl App {
         if let Some(speech) = speech {
             let mut changed = false;
             let queue = &mut self.queue;
-            speech.drain_events(&mut |event| {
+            speech.events_since(&mut self.event_cursor, &mut |event| {
                 queue.apply(event, &|id| speech.phrase_text(id));
                 changed = true;
             });
@@ -274,8 +284,24 @@ impl App {
         }
         match speech {
             Some(speech) => {
-                let id = speech.speak(text);
-                self.queue.queued(id, Arc::from(text));
+                let api = self.shared.params.session.read(|s| s.api.clone());
+                let text = if api.filter_editor {
+                    let espeak = speech.status.voice().map(|v| v.espeak_voice);
+                    let (mut settings, _) = api.filter_settings(espeak.as_deref());
+                    settings.max_chars = crate::state::MAX_TEXT_BYTES;
+                    match crate::api::filter::filter(text, &settings) {
+                        crate::api::filter::Filtered::Speak(text) => text,
+                        _ => {
+                            self.notice =
+                                Some("The chat filter left nothing of this text to speak.".into());
+                            return;
+                        }
+                    }
+                } else {
+                    text.to_owned()
+                };
+                let id = speech.speak(text.as_str());
+                self.queue.queued(id, Arc::from(text.as_str()));
                 self.notice = None;
             }
             None => {

@@ -44,6 +44,12 @@ pub const BANK_BYTES: usize = 128 << 20;
 /// time, so this only ends a wait when the speech thread is stuck.
 pub const RENDER_WAIT_LIMIT: Duration = Duration::from_secs(30);
 
+/// How long the session must stay unchanged before phrases are rendered ahead: typing changes
+/// the text at every key, and a render begun for a half-typed line would hold up a Speak
+/// pressed right after (live speech waits for the window in progress). Phrases a render asks
+/// for do not wait.
+pub const SETTLE: Duration = Duration::from_millis(500);
+
 /// Updates in flight from the speech thread to the audio thread.
 const UPDATE_CAPACITY: usize = SLOTS * 2;
 
@@ -213,6 +219,8 @@ pub struct BankFeeder {
     held: Vec<usize>,
     /// Slots to render, most wanted first.
     todo: VecDeque<usize>,
+    /// When the slots last changed; renders ahead start [`SETTLE`] after it.
+    changed_at: Option<Instant>,
 }
 
 /// Makes the bank's rings for a host at `sample_rate` with blocks of up to `max_block`.
@@ -252,6 +260,7 @@ pub fn channel(
             slots: vec![None; SLOTS],
             held: vec![0; SLOTS],
             todo: VecDeque::new(),
+            changed_at: None,
         },
     )
 }
@@ -276,8 +285,13 @@ impl BankPlayer {
         }
     }
 
-    /// The slot's clip if it is current.
+    /// The slot's clip if it is current. While the bank is behind the session (the text just
+    /// changed and the speech thread has not synced yet) no clip is: the keys are the old
+    /// text's, so a clip matching them would play words that are gone.
     fn current(&self, slot: usize) -> Option<&Arc<Clip>> {
+        if self.shared.synced.load(Ordering::Acquire) != self.session.generation() {
+            return None;
+        }
         let key = self.shared.key(slot);
         self.table
             .get(slot)
@@ -593,6 +607,9 @@ impl BankFeeder {
         }
         self.todo
             .retain(|s| self.slots[*s].is_some() && !changed.contains(s));
+        if !changed.is_empty() {
+            self.changed_at = Some(Instant::now());
+        }
         self.todo.extend(changed);
         self.shared.synced.store(generation, Ordering::Release);
         self.publish_views(None);
@@ -614,12 +631,17 @@ impl BankFeeder {
     /// The next phrase to render: an urgent one the audio thread asked for, else the next
     /// queued one. `None` when every slot is done.
     pub fn next_job(&mut self) -> Option<Job> {
+        let mut urgent = false;
         while let Ok(slot) = self.urgent.pop() {
             let slot = usize::from(slot);
             if slot < SLOTS && self.slots[slot].is_some() && self.held[slot] == 0 {
                 self.todo.retain(|&s| s != slot);
                 self.todo.push_front(slot);
+                urgent = true;
             }
+        }
+        if !urgent && self.changed_at.is_some_and(|at| at.elapsed() < SETTLE) {
+            return None;
         }
         while let Some(slot) = self.todo.pop_front() {
             if let Some((text, key)) = &self.slots[slot] {
@@ -633,6 +655,12 @@ impl BankFeeder {
             }
         }
         None
+    }
+
+    /// Lets renders ahead start now rather than [`SETTLE`] after the last change (for tests
+    /// and benchmarks that edit and render at once).
+    pub fn settle_now(&mut self) {
+        self.changed_at = None;
     }
 
     /// Whether `job` is still wanted (the session may have changed while it rendered).
@@ -710,6 +738,9 @@ impl BankFeeder {
             };
             let state = if rendering == Some(slot) {
                 SlotState::Rendering
+            } else if self.todo.contains(&slot) {
+                // Changed: the clip held (if any) is the old text's.
+                SlotState::Queued
             } else if self.held[slot] > 0 {
                 SlotState::Ready {
                     seconds: self.held[slot] as f32
@@ -722,8 +753,6 @@ impl BankFeeder {
                     .map(|v| v.state.clone())
                     .filter(|s| matches!(s, SlotState::Failed(_)))
                     .unwrap_or_else(|| SlotState::Failed("could not be rendered".into()))
-            } else if self.todo.contains(&slot) {
-                SlotState::Queued
             } else {
                 SlotState::NotHeld
             };
@@ -745,11 +774,13 @@ mod tests {
         session.set_text(text.into());
         let (player, mut feeder) = channel(Arc::default(), session.clone(), 1000.0, 16);
         feeder.sync(&session);
+        feeder.settle_now();
         (player, feeder, session)
     }
 
     /// Renders every queued job as `len` samples of its slot number.
     fn render_all(feeder: &mut BankFeeder, len: usize) {
+        feeder.settle_now();
         while let Some(job) = feeder.next_job() {
             feeder.deliver(&job, vec![job.slot as f32; len]);
         }
@@ -804,7 +835,25 @@ mod tests {
         let (mut player, mut feeder, session) = bank("a\nb\nc\nd");
         render_all(&mut feeder, 4);
         session.set_text("a\nb\nC\nD".into());
+        assert_eq!(
+            player.trigger(1, 0, 1.0, None, false),
+            Triggered::NotReady,
+            "behind the session no clip is current, not even an unchanged one"
+        );
         feeder.sync(&session);
+        assert!(
+            feeder.next_job().is_none(),
+            "nothing renders ahead until the text settles"
+        );
+        assert!(
+            feeder
+                .shared
+                .views()
+                .iter()
+                .any(|v| v.slot == 3 && v.state == SlotState::Queued),
+            "a changed phrase shows as queued, not as its old clip's ready"
+        );
+        feeder.settle_now();
         let slots: Vec<usize> = std::iter::from_fn(|| feeder.next_job())
             .map(|j| j.slot)
             .collect();
@@ -880,6 +929,17 @@ mod tests {
         assert_eq!(player.render(8)[..5], [0.0, 0.0, 1.0, 1.0, 1.0]);
         assert!(player.waited() >= Duration::from_millis(40));
         let _ = worker.join();
+    }
+
+    #[test]
+    fn a_phrase_a_render_asks_for_does_not_wait_for_the_text_to_settle() {
+        let session = Arc::new(SharedSession::default());
+        session.set_text("a\nb".into());
+        let (mut player, mut feeder) = channel(Arc::default(), session.clone(), 1000.0, 16);
+        feeder.sync(&session);
+        assert!(feeder.next_job().is_none());
+        assert_eq!(player.trigger(2, 0, 1.0, None, false), Triggered::NotReady);
+        assert_eq!(feeder.next_job().map(|j| j.slot), Some(2));
     }
 
     #[test]

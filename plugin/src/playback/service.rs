@@ -58,6 +58,8 @@ pub struct VoiceInfo {
     pub speakers: Vec<(String, i64)>,
     /// Number of speakers (1 for single-speaker voices).
     pub num_speakers: u32,
+    /// The espeak-ng voice its phonemes come from (its language).
+    pub espeak_voice: String,
 }
 
 /// Status shared with the editor. Written by the service thread only.
@@ -161,6 +163,32 @@ impl PhraseLog {
     }
 }
 
+/// How many phrase events the service keeps for readers that look less often.
+const EVENT_LOG_LEN: usize = 1024;
+
+/// Phrase events fanned out to several readers (the editor, the API server), each with its
+/// own cursor.
+#[derive(Default)]
+struct EventHub {
+    reader: Option<EventReader>,
+    log: VecDeque<(u64, PhraseEvent)>,
+    next: u64,
+}
+
+impl EventHub {
+    fn pump(&mut self) {
+        if let Some(reader) = self.reader.as_mut() {
+            while let Ok(event) = reader.pop() {
+                if self.log.len() == EVENT_LOG_LEN {
+                    self.log.pop_front();
+                }
+                self.log.push_back((self.next, event));
+                self.next += 1;
+            }
+        }
+    }
+}
+
 /// The service. Owned by the plugin instance (main thread) and shared with its editor;
 /// dropping the last owner stops the thread.
 pub struct SpeechService {
@@ -178,8 +206,12 @@ pub struct SpeechService {
     control: Arc<Control>,
     /// The phrase bank's state (the editor shows it).
     bank: Arc<BankShared>,
-    /// Phrase events from the current activation's audio thread.
-    events: Mutex<Option<EventReader>>,
+    /// Phrase events from the current activation's audio thread, kept for every reader.
+    events: Mutex<EventHub>,
+    /// Why phrases could not be spoken, by id.
+    failures: Arc<PhraseLog>,
+    /// The current activation's sample rate (f32 bits; 0: none yet).
+    output_rate: AtomicU32,
     commands: Sender<Command>,
     /// Tells a thread busy speaking to stop at once (on shutdown).
     stop: Arc<AtomicBool>,
@@ -201,6 +233,7 @@ impl SpeechService {
         let cache = Arc::new(Mutex::new(PhraseCache::new(CACHE_BYTES)));
         let log = Arc::new(PhraseLog::default());
         let bank = Arc::new(BankShared::default());
+        let failures = Arc::new(PhraseLog::default());
         let (commands, inbox) = channel();
         let worker = Worker {
             status: status.clone(),
@@ -210,6 +243,7 @@ impl SpeechService {
             metrics: metrics.clone(),
             cache: cache.clone(),
             log: log.clone(),
+            failures: failures.clone(),
             engine: None,
             loaded: None,
             stream: None,
@@ -230,7 +264,9 @@ impl SpeechService {
             log,
             control,
             bank,
-            events: Mutex::new(None),
+            events: Mutex::new(EventHub::default()),
+            failures,
+            output_rate: AtomicU32::new(0),
             commands,
             stop,
             thread: Some(thread),
@@ -253,7 +289,13 @@ impl SpeechService {
             sample_rate,
             max_block,
         );
-        *self.events.lock().unwrap_or_else(|e| e.into_inner()) = Some(events);
+        {
+            let mut hub = self.events.lock().unwrap_or_else(|e| e.into_inner());
+            hub.pump();
+            hub.reader = Some(events);
+        }
+        self.output_rate
+            .store(sample_rate.to_bits(), Ordering::Release);
         let _ = self
             .commands
             .send(Command::Attach(Box::new((worker, feeder))));
@@ -308,13 +350,37 @@ impl SpeechService {
             .hit_rate()
     }
 
-    /// Hands every phrase event heard since the last call to `each`, oldest first.
-    pub fn drain_events(&self, each: &mut dyn FnMut(PhraseEvent)) {
-        let mut reader = self.events.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(reader) = reader.as_mut() {
-            while let Ok(event) = reader.pop() {
-                each(event);
+    /// A cursor for [`Self::events_since`]: events from now on.
+    pub fn event_cursor(&self) -> u64 {
+        let mut hub = self.events.lock().unwrap_or_else(|e| e.into_inner());
+        hub.pump();
+        hub.next
+    }
+
+    /// Hands every phrase event heard since `cursor` to `each`, oldest first, and moves the
+    /// cursor past them. A reader that falls more than [`EVENT_LOG_LEN`] events behind misses
+    /// the oldest.
+    pub fn events_since(&self, cursor: &mut u64, each: &mut dyn FnMut(PhraseEvent)) {
+        let mut hub = self.events.lock().unwrap_or_else(|e| e.into_inner());
+        hub.pump();
+        for (seq, event) in &hub.log {
+            if *seq >= *cursor {
+                each(*event);
             }
+        }
+        *cursor = hub.next;
+    }
+
+    /// Why phrase `id` could not be spoken, if it could not.
+    pub fn failure(&self, id: PhraseId) -> Option<Arc<str>> {
+        self.failures.text(id)
+    }
+
+    /// The current activation's sample rate, Hz (`None` before the first).
+    pub fn output_rate(&self) -> Option<f32> {
+        match self.output_rate.load(Ordering::Acquire) {
+            0 => None,
+            bits => Some(f32::from_bits(bits)),
         }
     }
 }

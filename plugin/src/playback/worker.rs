@@ -48,6 +48,8 @@ pub(super) struct Worker {
     pub(super) cache: Arc<Mutex<PhraseCache>>,
     /// Phrase texts by id.
     pub(super) log: Arc<PhraseLog>,
+    /// Why phrases could not be spoken, by id.
+    pub(super) failures: Arc<PhraseLog>,
     /// The loaded voice and its engine.
     pub(super) engine: Option<Engine>,
     /// The voice last asked for (loaded or failed; `Some(None)`: the bundled default).
@@ -272,6 +274,7 @@ impl Worker {
                     name: name.clone(),
                     speakers,
                     num_speakers: voice.config.num_speakers,
+                    espeak_voice: voice.config.espeak_voice.clone(),
                 });
                 self.status
                     .voice_rate
@@ -304,14 +307,24 @@ impl Worker {
             session,
             status,
             log,
+            failures,
             decode_rtf,
             ..
         } = self;
         let (Some(engine), Some(stream)) = (engine.as_ref(), stream.as_mut()) else {
-            tracing::warn!(
-                "Orator was asked to speak but has no voice: {}",
-                status.message()
-            );
+            let why = if engine.is_none() {
+                format!("no voice: {}", status.message())
+            } else {
+                "the plugin is not active".to_owned()
+            };
+            tracing::warn!("Orator was asked to speak but cannot: {why}");
+            failures.record(phrase.id, Arc::from(why.as_str()));
+            // An empty phrase, so its events (and its failure) reach the listeners.
+            if let Some(stream) = stream.as_mut() {
+                let shutdown = || stop.load(Ordering::Acquire);
+                stream.mark(phrase.id, Edge::Start, &shutdown);
+                stream.mark(phrase.id, Edge::End, &shutdown);
+            }
             return;
         };
         let id = phrase.id;
@@ -326,6 +339,7 @@ impl Worker {
                 Ok(r) => *resampler = Some(r),
                 Err(err) => {
                     tracing::error!("Orator: {err}");
+                    failures.record(id, Arc::from(err.to_string().as_str()));
                     return;
                 }
             }
@@ -393,9 +407,11 @@ impl Worker {
         stream.mark(id, Edge::End, &shutdown);
         if let Some(err) = failed {
             tracing::error!("Orator: {err}");
+            failures.record(id, Arc::from(err.to_string().as_str()));
         }
         if let Err(err) = result {
             tracing::error!("Orator could not speak: {err}");
+            failures.record(id, Arc::from(err.to_string().as_str()));
         }
     }
 }

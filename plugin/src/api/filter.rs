@@ -1,0 +1,541 @@
+//! The chat filter: turns a chat line into what a person would read aloud.
+//!
+//! In order: the user's word list may drop the whole message; links become "link"; a run of
+//! emoji becomes at most one spoken name (or nothing); the text is NFKC-normalised (full-width
+//! letters become plain ones); characters the voice's language cannot read are dropped (never
+//! spelled as code points); runs of one character and repeats of one word are capped; the
+//! word list replaces or bleeps words; whitespace is collapsed; and the result is cut to a
+//! length at a word boundary, ending the sentence there.
+//!
+//! Pure functions of their input: no I/O except [`WordList::load`].
+
+use std::path::Path;
+use unicode_normalization::UnicodeNormalization;
+use unicode_script::{Script, UnicodeScript};
+use unicode_segmentation::UnicodeSegmentation;
+
+/// The word list file's largest size.
+pub const MAX_WORD_LIST_BYTES: u64 = 1 << 20;
+
+/// The word list's most entries.
+pub const MAX_WORD_LIST_ENTRIES: usize = 10_000;
+
+/// How a run of emoji is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub enum EmojiMode {
+    /// The first emoji's name, once per run.
+    #[default]
+    FirstName,
+    /// Nothing.
+    Drop,
+}
+
+/// What the word list does with a word.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WordAction {
+    /// Say this instead.
+    Replace(String),
+    /// Say "bleep" instead.
+    Bleep,
+    /// Say nothing of the whole message.
+    DropMessage,
+}
+
+/// The user's word list: whole words, matched without regard to case.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WordList {
+    entries: Vec<(String, WordAction)>,
+}
+
+/// Why a word list was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum WordListError {
+    /// A line is not `word = replacement`, `word = !bleep` or `word = !drop`.
+    #[error("line {line}: expected `word = replacement`, `word = !bleep` or `word = !drop`")]
+    Syntax {
+        /// 1-based line number.
+        line: usize,
+    },
+    /// Too many entries.
+    #[error("more than {MAX_WORD_LIST_ENTRIES} entries")]
+    TooMany,
+    /// The file is too large or unreadable.
+    #[error("{0}")]
+    File(String),
+}
+
+impl WordList {
+    /// Parses a word list: one `word = replacement`, `word = !bleep` or `word = !drop` per
+    /// line; `#` starts a comment; blank lines are ignored.
+    pub fn parse(text: &str) -> Result<Self, WordListError> {
+        let mut entries = Vec::new();
+        for (number, line) in text.lines().enumerate() {
+            let line = line.split('#').next().unwrap_or_default().trim();
+            if line.is_empty() {
+                continue;
+            }
+            let Some((word, action)) = line.split_once('=') else {
+                return Err(WordListError::Syntax { line: number + 1 });
+            };
+            let word = word.trim().nfkc().collect::<String>().to_lowercase();
+            if word.is_empty() || word.split_whitespace().count() != 1 {
+                return Err(WordListError::Syntax { line: number + 1 });
+            }
+            let action = match action.trim() {
+                "!bleep" => WordAction::Bleep,
+                "!drop" => WordAction::DropMessage,
+                other => WordAction::Replace(other.to_owned()),
+            };
+            if entries.len() == MAX_WORD_LIST_ENTRIES {
+                return Err(WordListError::TooMany);
+            }
+            entries.push((word, action));
+        }
+        Ok(Self { entries })
+    }
+
+    /// Reads and parses a word list file (at most [`MAX_WORD_LIST_BYTES`]).
+    pub fn load(path: &Path) -> Result<Self, WordListError> {
+        let size = std::fs::metadata(path)
+            .map_err(|e| WordListError::File(format!("{}: {e}", path.display())))?
+            .len();
+        if size > MAX_WORD_LIST_BYTES {
+            return Err(WordListError::File(format!(
+                "{} is {size} bytes, more than {MAX_WORD_LIST_BYTES}",
+                path.display()
+            )));
+        }
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| WordListError::File(format!("{}: {e}", path.display())))?;
+        Self::parse(&text)
+    }
+
+    fn action(&self, word: &str) -> Option<&WordAction> {
+        let lower = word.to_lowercase();
+        self.entries
+            .iter()
+            .find(|(w, _)| *w == lower)
+            .map(|(_, a)| a)
+    }
+
+    /// How many entries it has.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether it has none.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+/// The filter's settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FilterSettings {
+    /// How emoji are read.
+    pub emoji: EmojiMode,
+    /// The most characters spoken of one message.
+    pub max_chars: usize,
+    /// The most times one character may repeat in a row ("soooo" → "sooo").
+    pub max_repeat_chars: usize,
+    /// The most times one word may repeat in a row.
+    pub max_repeat_words: usize,
+    /// The scripts the voice reads, besides digits and punctuation (`None`: every script).
+    pub scripts: Option<Vec<Script>>,
+    /// The user's word list.
+    pub words: WordList,
+    /// Whether the word list applies (Speaker.bot's `badWordFilter`).
+    pub use_words: bool,
+}
+
+impl Default for FilterSettings {
+    fn default() -> Self {
+        Self {
+            emoji: EmojiMode::FirstName,
+            max_chars: 500,
+            max_repeat_chars: 3,
+            max_repeat_words: 3,
+            scripts: Some(vec![Script::Latin]),
+            words: WordList::default(),
+            use_words: true,
+        }
+    }
+}
+
+/// The scripts an espeak-ng voice name's language is written in (`None`: not known, so every
+/// script is kept).
+pub fn scripts_for_language(espeak_voice: &str) -> Option<Vec<Script>> {
+    let lang = espeak_voice
+        .rsplit('/')
+        .next()
+        .unwrap_or(espeak_voice)
+        .split(['-', '_'])
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let scripts = match lang.as_str() {
+        "ru" | "uk" | "bg" | "sr" | "mk" | "be" | "kk" | "ky" | "tt" | "ba" | "mn" => {
+            vec![Script::Cyrillic]
+        }
+        "el" | "grc" => vec![Script::Greek],
+        "ar" | "fa" | "ur" | "ps" | "sd" | "ug" => vec![Script::Arabic],
+        "he" | "yi" => vec![Script::Hebrew],
+        "hi" | "mr" | "ne" | "sa" | "kok" => vec![Script::Devanagari],
+        "bn" | "as" => vec![Script::Bengali],
+        "ta" => vec![Script::Tamil],
+        "te" => vec![Script::Telugu],
+        "kn" => vec![Script::Kannada],
+        "ml" => vec![Script::Malayalam],
+        "gu" => vec![Script::Gujarati],
+        "pa" => vec![Script::Gurmukhi],
+        "si" => vec![Script::Sinhala],
+        "th" => vec![Script::Thai],
+        "lo" => vec![Script::Lao],
+        "my" => vec![Script::Myanmar],
+        "ka" => vec![Script::Georgian],
+        "hy" => vec![Script::Armenian],
+        "am" => vec![Script::Ethiopic],
+        "ko" => vec![Script::Hangul, Script::Han],
+        "ja" => vec![Script::Hiragana, Script::Katakana, Script::Han],
+        "zh" | "cmn" | "yue" | "hak" => vec![Script::Han],
+        "" => return None,
+        // Every other espeak-ng language is written in Latin letters.
+        _ => vec![Script::Latin],
+    };
+    Some(scripts)
+}
+
+/// What the filter made of a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Filtered {
+    /// Speak this.
+    Speak(String),
+    /// The word list drops the message.
+    Dropped,
+    /// Nothing readable is left.
+    Empty,
+}
+
+/// Whether `token` is a link: a scheme URL, `www.` or a bare domain with a common ending.
+fn is_link(token: &str) -> bool {
+    let t = token.trim_matches(|c: char| matches!(c, '(' | ')' | '<' | '>' | '"' | '\'' | ','));
+    let lower = t.to_ascii_lowercase();
+    if ["http://", "https://", "ftp://", "www."]
+        .iter()
+        .any(|p| lower.starts_with(p) && lower.len() > p.len())
+    {
+        return true;
+    }
+    let host = lower.split('/').next().unwrap_or_default();
+    let host = host.trim_end_matches(['.', '!', '?']);
+    let Some((name, tld)) = host.rsplit_once('.') else {
+        return false;
+    };
+    const ENDINGS: &[&str] = &[
+        "com", "net", "org", "tv", "gg", "io", "co", "me", "ly", "be", "app", "dev", "xyz", "info",
+        "uk", "de", "fr", "ru", "jp", "live", "stream", "link", "shop",
+    ];
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+        && ENDINGS.contains(&tld)
+}
+
+/// Whether a grapheme is an emoji (a pictograph, a flag, a keycap or a modified one).
+fn emoji_name(grapheme: &str) -> Option<&'static str> {
+    if grapheme.is_ascii() {
+        return None;
+    }
+    emojis::get(grapheme)
+        .or_else(|| emojis::get(grapheme.trim_end_matches('\u{fe0f}')))
+        // "thumbs up: medium skin tone" is read as "thumbs up".
+        .map(|e| e.name().split(':').next().unwrap_or_default())
+}
+
+/// Filters one chat message.
+pub fn filter(text: &str, settings: &FilterSettings) -> Filtered {
+    // The word list may drop the message whole (checked on the normalised words).
+    let normalised: String = text.nfkc().collect();
+    if settings.use_words
+        && normalised
+            .split(|c: char| !c.is_alphanumeric() && c != '\'')
+            .filter(|w| !w.is_empty())
+            .any(|w| settings.words.action(w) == Some(&WordAction::DropMessage))
+    {
+        return Filtered::Dropped;
+    }
+
+    // Links, then emoji runs (on the text as sent: NFKC would take some emoji apart).
+    let mut spoken = String::with_capacity(text.len().min(settings.max_chars * 4 + 16));
+    let mut in_emoji_run = false;
+    for token in text.split_inclusive(char::is_whitespace) {
+        let word = token.trim_end();
+        if is_link(word) {
+            spoken.push_str("link");
+            spoken.push_str(&token[word.len()..]);
+            in_emoji_run = false;
+            continue;
+        }
+        for grapheme in token.graphemes(true) {
+            if let Some(name) = emoji_name(grapheme) {
+                if !in_emoji_run && settings.emoji == EmojiMode::FirstName {
+                    spoken.push(' ');
+                    spoken.push_str(name);
+                    spoken.push(' ');
+                }
+                in_emoji_run = true;
+            } else if grapheme.chars().all(char::is_whitespace) {
+                spoken.push_str(grapheme);
+            } else {
+                in_emoji_run = false;
+                spoken.push_str(grapheme);
+            }
+        }
+        // Stop work on absurdly long input early: nothing past four times the cap is spoken.
+        if spoken.len() > settings.max_chars.saturating_mul(16) + 64 {
+            break;
+        }
+    }
+
+    // NFKC, then characters the voice cannot read go (whitespace in their place).
+    let mut readable = String::with_capacity(spoken.len());
+    for c in spoken.nfkc() {
+        let keep = c.is_whitespace()
+            || match c.script() {
+                Script::Common | Script::Inherited => {
+                    c.is_ascii() || c.is_alphanumeric() || is_speakable_punctuation(c)
+                }
+                script => settings
+                    .scripts
+                    .as_ref()
+                    .is_none_or(|s| s.contains(&script)),
+            };
+        if c.is_control() {
+            readable.push(' ');
+        } else if keep {
+            readable.push(c);
+        } else {
+            readable.push(' ');
+        }
+    }
+
+    // Runs of one character capped.
+    let mut capped = String::with_capacity(readable.len());
+    let mut last = None;
+    let mut run = 0;
+    for c in readable.chars() {
+        if Some(c) == last {
+            run += 1;
+        } else {
+            last = Some(c);
+            run = 1;
+        }
+        if run <= settings.max_repeat_chars.max(1) || c.is_whitespace() {
+            capped.push(c);
+        }
+    }
+
+    // Words: repeats capped, the word list applied, whitespace collapsed.
+    let mut words: Vec<String> = Vec::new();
+    let mut repeat = 0;
+    let mut previous = String::new();
+    for word in capped.split_whitespace() {
+        let bare = word.trim_matches(|c: char| !c.is_alphanumeric() && c != '\'');
+        // Leftovers of kaomoji and ASCII art ("(^", "^)") are not read; pauses are kept.
+        if bare.is_empty() && !word.chars().all(|c| ".,!?;:…–—-".contains(c)) {
+            continue;
+        }
+        let key = bare.to_lowercase();
+        if !key.is_empty() && key == previous {
+            repeat += 1;
+            if repeat >= settings.max_repeat_words.max(1) {
+                continue;
+            }
+        } else {
+            repeat = 0;
+            previous = key;
+        }
+        let out = match settings.use_words.then(|| settings.words.action(bare)) {
+            Some(Some(WordAction::Replace(with))) => word.replacen(bare, with, 1),
+            Some(Some(WordAction::Bleep)) => word.replacen(bare, "bleep", 1),
+            _ => word.to_owned(),
+        };
+        words.push(out);
+    }
+    let joined = words.join(" ");
+    if !joined.chars().any(char::is_alphanumeric) {
+        return Filtered::Empty;
+    }
+    Filtered::Speak(cut(&joined, settings.max_chars.max(1)))
+}
+
+/// Punctuation and symbols outside ASCII that read well or pause well.
+fn is_speakable_punctuation(c: char) -> bool {
+    matches!(
+        c,
+        '€' | '£'
+            | '¥'
+            | '°'
+            | '%'
+            | '…'
+            | '–'
+            | '—'
+            | '‘'
+            | '’'
+            | '“'
+            | '”'
+            | '¿'
+            | '¡'
+            | '«'
+            | '»'
+    )
+}
+
+/// `text` cut to at most `max` characters at a word boundary, ending with a full stop when it
+/// was cut.
+fn cut(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let limit = max.saturating_sub(1);
+    let end = text
+        .char_indices()
+        .nth(limit)
+        .map_or(text.len(), |(i, _)| i);
+    let head = &text[..end];
+    let at_word_end = text[end..].starts_with(char::is_whitespace);
+    let head = match head.rfind(char::is_whitespace) {
+        Some(space) if space > 0 && !at_word_end => &head[..space],
+        _ => head,
+    };
+    let head = head.trim_end_matches(|c: char| !c.is_alphanumeric());
+    format!("{head}.")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn run(text: &str) -> String {
+        match filter(text, &FilterSettings::default()) {
+            Filtered::Speak(s) => s,
+            other => format!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn links_are_read_as_link() {
+        assert_eq!(run("see https://example.com/a?b=1 now"), "see link now");
+        assert_eq!(run("go to www.twitch.tv/orator!"), "go to link");
+        assert_eq!(run("visit orator.gg today"), "visit link today");
+        assert_eq!(run("e.g. this"), "e.g. this");
+    }
+
+    #[test]
+    fn a_run_of_emoji_says_one_name_or_none() {
+        assert_eq!(run("gg 🎉🎉🎉 🎉 wow"), "gg party popper wow");
+        let settings = FilterSettings {
+            emoji: EmojiMode::Drop,
+            ..FilterSettings::default()
+        };
+        assert_eq!(
+            filter("gg 🎉🎉 wow 👍🏽", &settings),
+            Filtered::Speak("gg wow".into())
+        );
+        assert_eq!(run("👍🏽 nice"), "thumbs up nice");
+    }
+
+    #[test]
+    fn full_width_letters_are_normalised_and_unreadable_scripts_dropped() {
+        assert_eq!(run("ｈｅｌｌｏ　ｗｏｒｌｄ こんにちは 世界"), "hello world");
+        assert_eq!(run("(＾▽＾) hi"), "hi");
+        assert_eq!(run("こんにちは"), "Empty");
+        let japanese = FilterSettings {
+            scripts: scripts_for_language("ja"),
+            ..FilterSettings::default()
+        };
+        assert_eq!(
+            filter("こんにちは", &japanese),
+            Filtered::Speak("こんにちは".into())
+        );
+    }
+
+    #[test]
+    fn repeats_are_capped() {
+        assert_eq!(run("sooooooo gooooood"), "sooo goood");
+        assert_eq!(run("lol lol lol lol lol LOL"), "lol lol lol");
+        assert_eq!(run("!!!!!!!!"), "Empty");
+    }
+
+    #[test]
+    fn the_word_list_replaces_bleeps_and_drops() {
+        let words = WordList::parse("# mine\ndarn = dang\nheck = !bleep\nspam = !drop\n").unwrap();
+        let settings = FilterSettings {
+            words,
+            ..FilterSettings::default()
+        };
+        assert_eq!(
+            filter("Darn it, heck!", &settings),
+            Filtered::Speak("dang it, bleep!".into())
+        );
+        assert_eq!(filter("buy SPAM now", &settings), Filtered::Dropped);
+        let off = FilterSettings {
+            use_words: false,
+            ..settings
+        };
+        assert_eq!(
+            filter("darn spam", &off),
+            Filtered::Speak("darn spam".into())
+        );
+        assert_eq!(
+            WordList::parse("no equals sign"),
+            Err(WordListError::Syntax { line: 1 })
+        );
+    }
+
+    #[test]
+    fn long_messages_are_cut_at_a_word_with_a_full_stop() {
+        let settings = FilterSettings {
+            max_chars: 20,
+            ..FilterSettings::default()
+        };
+        assert_eq!(
+            filter("the quick brown fox jumps over the lazy dog", &settings),
+            Filtered::Speak("the quick brown fox.".into())
+        );
+    }
+
+    #[test]
+    fn the_scripts_follow_the_voice_language() {
+        assert_eq!(scripts_for_language("en-us"), Some(vec![Script::Latin]));
+        assert_eq!(scripts_for_language("ru"), Some(vec![Script::Cyrillic]));
+        assert_eq!(scripts_for_language("roa/fr"), Some(vec![Script::Latin]));
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics_and_stays_within_the_cap(text in "\\PC{0,400}", max in 1usize..80) {
+            let settings = FilterSettings { max_chars: max, ..FilterSettings::default() };
+            if let Filtered::Speak(out) = filter(&text, &settings) {
+                prop_assert!(out.chars().count() <= max, "{out:?}");
+                prop_assert!(!out.is_empty());
+                let mut run = 0;
+                let mut last = None;
+                for c in out.chars() {
+                    if Some(c) == last { run += 1 } else { run = 1; last = Some(c) }
+                    prop_assert!(run <= 3 || c.is_whitespace(), "{out:?}");
+                }
+            }
+        }
+
+        #[test]
+        fn output_is_never_longer_than_a_bound_of_the_input(text in "[a-z🎉👍 .:/]{0,200}") {
+            if let Filtered::Speak(out) = filter(&text, &FilterSettings::default()) {
+                // An emoji (4 bytes) can become its name (up to ~40 bytes); nothing else grows.
+                prop_assert!(out.len() <= text.len() * 12 + 8, "{text:?} -> {out:?}");
+            }
+        }
+    }
+}

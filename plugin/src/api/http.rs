@@ -1,0 +1,352 @@
+//! Just enough HTTP/1.1 for the API: a request head read with a size cap, a body read to its
+//! `Content-Length` (no chunked uploads), one response per connection, and the checks that
+//! keep web pages out (`Host`, `Origin`, `Content-Type`) and the token in.
+
+use std::io::{Read, Write};
+use std::time::{Duration, Instant};
+
+/// The largest request head.
+pub const MAX_HEAD: usize = 16 << 10;
+
+/// The largest request body (an OpenAI request holds at most 4096 characters of input).
+pub const MAX_BODY: usize = 64 << 10;
+
+/// How long a client may take to send its request.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A request head.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// `GET`, `POST`, ...
+    pub method: String,
+    /// The path, without the query.
+    pub path: String,
+    /// The query (after `?`), possibly empty.
+    pub query: String,
+    /// Headers, names lower-cased.
+    pub headers: Vec<(String, String)>,
+    /// Bytes after the head that were read with it (the body's start).
+    pub rest: Vec<u8>,
+}
+
+impl Request {
+    /// A header's value (first occurrence; name lower-case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// A query parameter's value (no percent-decoding beyond `%20`-free tokens).
+    pub fn query_param(&self, name: &str) -> Option<&str> {
+        self.query.split('&').find_map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (k == name).then_some(v)
+        })
+    }
+
+    /// Whether this asks for a WebSocket.
+    pub fn is_websocket(&self) -> bool {
+        self.header("upgrade")
+            .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+    }
+}
+
+/// Why a request was refused, with its HTTP status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// The status code.
+    pub status: u16,
+    /// What the client is told.
+    pub message: String,
+}
+
+impl Refusal {
+    /// A refusal.
+    pub fn new(status: u16, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+        }
+    }
+}
+
+/// Reads a request head (at most [`MAX_HEAD`] bytes, within [`REQUEST_TIMEOUT`]).
+pub fn read_head(stream: &mut impl Read) -> Result<Request, Refusal> {
+    let started = Instant::now();
+    let mut buf = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 2048];
+    loop {
+        let mut headers = [httparse::EMPTY_HEADER; 48];
+        let mut parsed = httparse::Request::new(&mut headers);
+        match parsed.parse(&buf) {
+            Ok(httparse::Status::Complete(len)) => {
+                let target = parsed.path.unwrap_or("/");
+                let (path, query) = target.split_once('?').unwrap_or((target, ""));
+                return Ok(Request {
+                    method: parsed.method.unwrap_or_default().to_owned(),
+                    path: path.to_owned(),
+                    query: query.to_owned(),
+                    headers: parsed
+                        .headers
+                        .iter()
+                        .map(|h| {
+                            (
+                                h.name.to_ascii_lowercase(),
+                                String::from_utf8_lossy(h.value).trim().to_owned(),
+                            )
+                        })
+                        .collect(),
+                    rest: buf[len..].to_vec(),
+                });
+            }
+            Ok(httparse::Status::Partial) => {}
+            Err(httparse::Error::TooManyHeaders) => {
+                return Err(Refusal::new(431, "too many headers"));
+            }
+            Err(err) => return Err(Refusal::new(400, format!("malformed request: {err}"))),
+        }
+        if buf.len() >= MAX_HEAD {
+            return Err(Refusal::new(431, "request head too large"));
+        }
+        if started.elapsed() > REQUEST_TIMEOUT {
+            return Err(Refusal::new(408, "request took too long"));
+        }
+        match stream.read(&mut chunk) {
+            Ok(0) => return Err(Refusal::new(400, "connection closed mid-request")),
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) if is_timeout(&e) => {}
+            Err(e) => return Err(Refusal::new(400, format!("read failed: {e}"))),
+        }
+    }
+}
+
+/// Whether an I/O error is a read timeout (the socket's timeout, not a failure).
+pub fn is_timeout(err: &std::io::Error) -> bool {
+    matches!(
+        err.kind(),
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+    )
+}
+
+/// Reads the body the head announces (at most [`MAX_BODY`]).
+pub fn read_body(stream: &mut impl Read, request: &Request) -> Result<Vec<u8>, Refusal> {
+    if request
+        .header("transfer-encoding")
+        .is_some_and(|v| !v.eq_ignore_ascii_case("identity"))
+    {
+        return Err(Refusal::new(411, "send the body with a Content-Length"));
+    }
+    let length: usize = match request.header("content-length") {
+        Some(v) => v
+            .parse()
+            .map_err(|_| Refusal::new(400, "Content-Length is not a number"))?,
+        None => 0,
+    };
+    if length > MAX_BODY {
+        return Err(Refusal::new(
+            413,
+            format!("the body is {length} bytes, more than {MAX_BODY}"),
+        ));
+    }
+    let mut body = request.rest.clone();
+    body.truncate(length);
+    let started = Instant::now();
+    let mut chunk = [0u8; 4096];
+    while body.len() < length {
+        if started.elapsed() > REQUEST_TIMEOUT {
+            return Err(Refusal::new(408, "request took too long"));
+        }
+        match stream.read(&mut chunk) {
+            Ok(0) => return Err(Refusal::new(400, "connection closed mid-body")),
+            Ok(n) => body.extend_from_slice(&chunk[..n.min(length - body.len())]),
+            Err(e) if is_timeout(&e) => {}
+            Err(e) => return Err(Refusal::new(400, format!("read failed: {e}"))),
+        }
+    }
+    Ok(body)
+}
+
+/// The checks every request passes before anything else: the `Host` names this server on
+/// loopback (a page that rebinds its own name to 127.0.0.1 fails here), an `Origin` if sent
+/// is this server's own, and the token if one is set.
+pub fn check_access(request: &Request, port: u16, token: &str) -> Result<(), Refusal> {
+    let ours = |value: &str| {
+        let value = value.trim_end_matches('/');
+        ["127.0.0.1", "localhost", "[::1]"]
+            .iter()
+            .any(|host| value == format!("{host}:{port}") || (port == 80 && value == *host))
+    };
+    match request.header("host") {
+        Some(host) if ours(host) => {}
+        Some(host) => {
+            return Err(Refusal::new(
+                403,
+                format!("Host `{host}` is not this server (use 127.0.0.1:{port})"),
+            ));
+        }
+        None => return Err(Refusal::new(400, "the request has no Host header")),
+    }
+    if let Some(origin) = request.header("origin") {
+        let bare = origin
+            .strip_prefix("http://")
+            .or_else(|| origin.strip_prefix("https://"));
+        if !bare.is_some_and(ours) {
+            return Err(Refusal::new(
+                403,
+                format!("cross-site requests are refused (Origin `{origin}`)"),
+            ));
+        }
+    }
+    if !token.is_empty() {
+        let bearer = request
+            .header("authorization")
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim);
+        let sent = bearer.or_else(|| request.query_param("token"));
+        if !sent.is_some_and(|s| constant_time_eq(s.as_bytes(), token.as_bytes())) {
+            return Err(Refusal::new(
+                401,
+                "a token is required: send `Authorization: Bearer <token>` or `?token=<token>`",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Compares without stopping at the first difference.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// A POST must say `Content-Type: application/json`: a web page cannot send that to another
+/// site without asking first (a CORS preflight, which this server never grants).
+pub fn check_json(request: &Request) -> Result<(), Refusal> {
+    let media = request
+        .header("content-type")
+        .and_then(|v| v.split(';').next())
+        .map(str::trim);
+    if media.is_some_and(|m| m.eq_ignore_ascii_case("application/json")) {
+        Ok(())
+    } else {
+        Err(Refusal::new(
+            415,
+            "send the body as `Content-Type: application/json`",
+        ))
+    }
+}
+
+/// Writes a whole response and closes the exchange.
+pub fn respond(
+    stream: &mut impl Write,
+    status: u16,
+    content_type: &str,
+    body: &[u8],
+) -> std::io::Result<()> {
+    let reason = match status {
+        200 => "OK",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        411 => "Length Required",
+        413 => "Payload Too Large",
+        415 => "Unsupported Media Type",
+        429 => "Too Many Requests",
+        431 => "Request Header Fields Too Large",
+        503 => "Service Unavailable",
+        _ => "Error",
+    };
+    let head = format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\
+         Connection: close\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes())?;
+    stream.write_all(body)?;
+    stream.flush()
+}
+
+/// An error in OpenAI's shape: `{"error": {"message", "type", "param", "code"}}`.
+pub fn error_json(refusal: &Refusal) -> Vec<u8> {
+    let kind = match refusal.status {
+        401 => "authentication_error",
+        403 => "permission_error",
+        429 => "rate_limit_error",
+        503 => "server_error",
+        _ => "invalid_request_error",
+    };
+    serde_json::json!({
+        "error": {"message": refusal.message, "type": kind, "param": null, "code": null}
+    })
+    .to_string()
+    .into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head(text: &str) -> Request {
+        read_head(&mut text.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn a_head_parses_with_its_query_and_body_start() {
+        let r = head(
+            "POST /v1/audio/speech?token=abc HTTP/1.1\r\nHost: 127.0.0.1:7580\r\nContent-Length: 4\r\n\r\nbody",
+        );
+        assert_eq!(
+            (r.method.as_str(), r.path.as_str()),
+            ("POST", "/v1/audio/speech")
+        );
+        assert_eq!(r.query_param("token"), Some("abc"));
+        assert_eq!(r.rest, b"body");
+        assert_eq!(read_body(&mut &b""[..], &r).unwrap(), b"body");
+    }
+
+    #[test]
+    fn oversize_and_malformed_heads_are_refused() {
+        let big = format!("GET / HTTP/1.1\r\nX: {}\r\n\r\n", "a".repeat(MAX_HEAD));
+        assert_eq!(read_head(&mut big.as_bytes()).unwrap_err().status, 431);
+        assert_eq!(
+            read_head(&mut &b"\x00\x01 nonsense\r\n\r\n"[..])
+                .unwrap_err()
+                .status,
+            400
+        );
+        let r = head("POST / HTTP/1.1\r\nContent-Length: 999999999\r\n\r\n");
+        assert_eq!(read_body(&mut &b""[..], &r).unwrap_err().status, 413);
+    }
+
+    #[test]
+    fn host_origin_and_token_are_checked() {
+        let ok = head("GET / HTTP/1.1\r\nHost: localhost:7580\r\n\r\n");
+        assert!(check_access(&ok, 7580, "").is_ok());
+        let rebound = head("GET / HTTP/1.1\r\nHost: evil.example:7580\r\n\r\n");
+        assert_eq!(check_access(&rebound, 7580, "").unwrap_err().status, 403);
+        let cross =
+            head("GET / HTTP/1.1\r\nHost: 127.0.0.1:7580\r\nOrigin: https://evil.example\r\n\r\n");
+        assert_eq!(check_access(&cross, 7580, "").unwrap_err().status, 403);
+        let own =
+            head("GET / HTTP/1.1\r\nHost: 127.0.0.1:7580\r\nOrigin: http://127.0.0.1:7580\r\n\r\n");
+        assert!(check_access(&own, 7580, "").is_ok());
+        assert_eq!(check_access(&ok, 7580, "s3cret").unwrap_err().status, 401);
+        let bearer =
+            head("GET / HTTP/1.1\r\nHost: 127.0.0.1:7580\r\nAuthorization: Bearer s3cret\r\n\r\n");
+        assert!(check_access(&bearer, 7580, "s3cret").is_ok());
+        let query = head("GET /?token=s3cret HTTP/1.1\r\nHost: 127.0.0.1:7580\r\n\r\n");
+        assert!(check_access(&query, 7580, "s3cret").is_ok());
+    }
+
+    #[test]
+    fn only_json_posts_pass() {
+        let form = head("POST / HTTP/1.1\r\nContent-Type: text/plain\r\n\r\n");
+        assert_eq!(check_json(&form).unwrap_err().status, 415);
+        let json = head("POST / HTTP/1.1\r\nContent-Type: application/json; charset=utf-8\r\n\r\n");
+        assert!(check_json(&json).is_ok());
+    }
+}

@@ -1,0 +1,314 @@
+//! The local API: chat bots and scripts make Orator speak.
+//!
+//! One server per process, on one TCP port (default [`DEFAULT_PORT`], Speaker.bot's), bound to
+//! 127.0.0.1 and ::1 only:
+//! - a Speaker.bot-compatible WebSocket ([`speakerbot`]), as Streamer.bot's Speaker.bot
+//!   integration speaks it: requests, replies and `TextToSpeech` events;
+//! - OpenAI-compatible HTTP ([`openai`]): `POST /v1/audio/speech` returns the audio (it does not
+//!   play it), `GET /v1/models`, `GET /v1/voices`;
+//! - Speaker.bot's UDP form on [`DEFAULT_UDP_PORT`] ([`udp`]).
+//!
+//! Every instance registers here ([`register`]); the first one whose session has the API enabled
+//! owns the server, and WebSocket and UDP speech goes into its queue through its speech
+//! service, exactly as the editor's Speak does. Nothing here reaches the audio thread. HTTP
+//! speech is rendered by a speech service of the server's own ([`render`]).
+//!
+//! Limits: message and body sizes, a per-connection rate, a bounded number of connections and
+//! of queued API phrases; browsers are kept out by the `Origin` and `Host` checks and by
+//! requiring `Content-Type: application/json` on POSTs; an optional token guards everything.
+
+pub mod filter;
+pub mod http;
+pub mod openai;
+pub mod render;
+pub mod server;
+pub mod speakerbot;
+pub mod udp;
+
+use crate::playback::service::SpeechService;
+use crate::state::SharedSession;
+use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, AtomicUsize};
+use std::sync::{Arc, Mutex, Weak};
+
+/// Speaker.bot's WebSocket port, which Streamer.bot's integration uses by default.
+pub const DEFAULT_PORT: u16 = 7580;
+
+/// Speaker.bot's UDP port.
+pub const DEFAULT_UDP_PORT: u16 = 6669;
+
+/// The API's settings, saved in the project.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApiSettings {
+    /// Whether this instance offers the server.
+    pub enabled: bool,
+    /// The TCP port of the WebSocket and HTTP endpoints.
+    pub port: u16,
+    /// The UDP port (0: no UDP).
+    pub udp_port: u16,
+    /// A token every client must present (empty: none asked for).
+    pub token: String,
+    /// Whether the chat filter also applies to the editor's text.
+    pub filter_editor: bool,
+    /// Emoji read as their name (once per run) or dropped.
+    pub emoji: filter::EmojiMode,
+    /// The most characters spoken of one API message.
+    pub max_chars: usize,
+    /// The user's word list file (replace, bleep or drop), if any.
+    pub word_list: Option<PathBuf>,
+}
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            port: DEFAULT_PORT,
+            udp_port: DEFAULT_UDP_PORT,
+            token: String::new(),
+            filter_editor: false,
+            emoji: filter::EmojiMode::FirstName,
+            max_chars: 500,
+            word_list: None,
+        }
+    }
+}
+
+/// The longest token accepted.
+pub const MAX_TOKEN_LEN: usize = 256;
+
+impl ApiSettings {
+    /// Checks ranges (a saved project or the editor may hold anything).
+    pub fn validate(&self) -> Result<(), String> {
+        if self.port == 0 {
+            return Err("the API port is 0".into());
+        }
+        if self.token.len() > MAX_TOKEN_LEN || self.token.chars().any(|c| c.is_control()) {
+            return Err(format!(
+                "the API token must be at most {MAX_TOKEN_LEN} bytes without control characters"
+            ));
+        }
+        if !(1..=4096).contains(&self.max_chars) {
+            return Err(format!(
+                "the API's longest message must be 1 to 4096 characters (got {})",
+                self.max_chars
+            ));
+        }
+        Ok(())
+    }
+
+    /// The chat filter these settings describe, for a voice speaking `espeak_voice`. A word
+    /// list that cannot be read is reported and left out.
+    pub fn filter_settings(
+        &self,
+        espeak_voice: Option<&str>,
+    ) -> (filter::FilterSettings, Option<String>) {
+        let (words, problem) = match &self.word_list {
+            Some(path) => match filter::WordList::load(path) {
+                Ok(words) => (words, None),
+                Err(err) => (
+                    filter::WordList::default(),
+                    Some(format!("word list not used: {err}")),
+                ),
+            },
+            None => (filter::WordList::default(), None),
+        };
+        (
+            filter::FilterSettings {
+                emoji: self.emoji,
+                max_chars: self.max_chars,
+                scripts: espeak_voice.map_or_else(
+                    || filter::scripts_for_language("en"),
+                    filter::scripts_for_language,
+                ),
+                words,
+                ..filter::FilterSettings::default()
+            },
+            problem,
+        )
+    }
+}
+
+/// What an instance offers the server.
+pub trait Target: Send + Sync {
+    /// The session (its API settings, voice and dictionary).
+    fn session(&self) -> &Arc<SharedSession>;
+    /// Its speech service, started if need be (`None`: it could not start).
+    fn speech(&self) -> Option<&SpeechService>;
+    /// Where its resources are, if not where the plugin is installed.
+    fn resources(&self) -> Option<crate::tts::resources::Resources> {
+        None
+    }
+}
+
+/// Where the server is, for the editor's API panel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerState {
+    /// No instance has the API enabled.
+    Off,
+    /// Listening on this port.
+    Listening(u16),
+    /// The port could not be bound: why.
+    Failed(String),
+}
+
+/// How many recent requests the status keeps.
+const RECENT: usize = 16;
+
+/// The server's status, shared with every editor.
+#[derive(Debug)]
+pub struct Status {
+    state: Mutex<ServerState>,
+    /// Open WebSocket connections.
+    pub clients: AtomicUsize,
+    /// Requests served since the server started.
+    pub requests: AtomicU64,
+    /// Requests refused (token, origin, size, rate, malformed, queue full).
+    pub refused: AtomicU64,
+    recent: Mutex<VecDeque<String>>,
+}
+
+impl Default for Status {
+    fn default() -> Self {
+        Self {
+            state: Mutex::new(ServerState::Off),
+            clients: AtomicUsize::new(0),
+            requests: AtomicU64::new(0),
+            refused: AtomicU64::new(0),
+            recent: Mutex::new(VecDeque::new()),
+        }
+    }
+}
+
+impl Status {
+    /// Where the server is.
+    pub fn state(&self) -> ServerState {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn set_state(&self, state: ServerState) {
+        *self.state.lock().unwrap_or_else(|e| e.into_inner()) = state;
+    }
+
+    /// Notes a request for the editor (the first 80 characters).
+    pub fn note(&self, line: &str) {
+        let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        if recent.len() == RECENT {
+            recent.pop_front();
+        }
+        recent.push_back(line.chars().take(80).collect());
+    }
+
+    /// The last requests, oldest first.
+    pub fn recent(&self) -> Vec<String> {
+        self.recent
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .cloned()
+            .collect()
+    }
+}
+
+/// Every instance in the process, and the server if one runs.
+struct Registry {
+    next: u64,
+    targets: Vec<(u64, Weak<dyn Target>)>,
+    running: Option<server::Running>,
+}
+
+static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
+    next: 1,
+    targets: Vec::new(),
+    running: None,
+});
+
+static STATUS: std::sync::OnceLock<Arc<Status>> = std::sync::OnceLock::new();
+
+/// The server's status (shared by every instance's editor).
+pub fn status() -> Arc<Status> {
+    STATUS.get_or_init(Arc::default).clone()
+}
+
+/// A registration; dropping it takes the instance out (and stops the server if it owned it
+/// and no other instance wants it).
+pub struct Registration {
+    id: u64,
+}
+
+/// Registers an instance. Starts nothing until its session enables the API ([`refresh`]).
+pub fn register(target: Weak<dyn Target>) -> Registration {
+    let mut registry = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
+    let id = registry.next;
+    registry.next += 1;
+    registry.targets.push((id, target));
+    drop(registry);
+    refresh();
+    Registration { id }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        let mut registry = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
+        registry.targets.retain(|(id, _)| *id != self.id);
+        drop(registry);
+        refresh();
+    }
+}
+
+/// The instance that owns the server now: the first registered one with the API enabled.
+pub(crate) fn owner() -> Option<Arc<dyn Target>> {
+    let registry = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
+    owner_of(&registry).map(|(_, target, _)| target)
+}
+
+fn owner_of(registry: &Registry) -> Option<(u64, Arc<dyn Target>, ApiSettings)> {
+    registry.targets.iter().find_map(|(id, weak)| {
+        let target = weak.upgrade()?;
+        let settings = target.session().read(|s| s.api.clone());
+        settings.enabled.then_some((*id, target, settings))
+    })
+}
+
+/// Brings the server in line with the instances' settings: starts it for the first instance
+/// with the API enabled, restarts it when that instance's port or token changed, stops it
+/// when none wants it. Call after any change of API settings (editor, state load, drop).
+/// Main or editor thread: it may join the server's threads.
+pub fn refresh() {
+    // One refresh at a time (the editor's thread and the main thread may both call it).
+    static REFRESH: Mutex<()> = Mutex::new(());
+    let _serial = REFRESH.lock().unwrap_or_else(|e| e.into_inner());
+    let mut registry = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
+    let wanted = owner_of(&registry).map(|(id, _, settings)| (id, settings));
+    let same = match (&registry.running, &wanted) {
+        (Some(running), Some((id, settings))) => running.serves(*id, settings),
+        (None, None) => true,
+        _ => false,
+    };
+    if same {
+        return;
+    }
+    let old = registry.running.take();
+    drop(registry);
+    // Joined without the lock held: the server's threads take it to find the owner.
+    if let Some(old) = old {
+        old.stop();
+    }
+    let status = status();
+    let Some((id, settings)) = wanted else {
+        status.set_state(ServerState::Off);
+        return;
+    };
+    let running = server::Running::start(id, &settings, status.clone());
+    match &running {
+        Ok(_) => status.set_state(ServerState::Listening(settings.port)),
+        Err(why) => status.set_state(ServerState::Failed(why.clone())),
+    }
+    let mut registry = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
+    match running {
+        Ok(running) => registry.running = Some(running),
+        Err(_) => registry.running = Some(server::Running::failed(id, &settings)),
+    }
+}

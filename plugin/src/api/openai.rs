@@ -1,0 +1,270 @@
+//! OpenAI's speech API shape: `POST /v1/audio/speech` (`model`, `input`, `voice`, `speed`,
+//! `response_format`), `GET /v1/models`, and a voice list at `GET /v1/voices`.
+//!
+//! Formats, as OpenAI defines them: `pcm` is raw 24 kHz 16-bit signed little-endian mono;
+//! `wav` is the same samples in a WAV file. Any other format is refused with a 400 (Orator has
+//! no encoders); a request without `response_format` gets `wav` (OpenAI's default, mp3, is not
+//! offered). OpenAI's voice names speak with the default voice, so clients with a hard-coded
+//! voice work; an installed voice's name selects that voice.
+
+use serde::Deserialize;
+use serde_json::json;
+use std::path::{Path, PathBuf};
+
+/// The rate OpenAI's `pcm` and `wav` use.
+pub const RATE: u32 = 24_000;
+
+/// OpenAI's longest input, in characters.
+pub const MAX_INPUT: usize = 4096;
+
+/// OpenAI's own voice names (all speak with the default voice).
+pub const OPENAI_VOICES: [&str; 13] = [
+    "alloy", "ash", "ballad", "cedar", "coral", "echo", "fable", "marin", "nova", "onyx", "sage",
+    "shimmer", "verse",
+];
+
+/// Model ids listed (any model id is accepted).
+pub const MODELS: [&str; 4] = ["orator", "tts-1", "tts-1-hd", "gpt-4o-mini-tts"];
+
+/// The response format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// A WAV file, 24 kHz 16-bit mono.
+    Wav,
+    /// Raw 24 kHz 16-bit signed little-endian mono.
+    Pcm,
+}
+
+impl Format {
+    /// The response's media type.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Self::Wav => "audio/wav",
+            Self::Pcm => "audio/pcm",
+        }
+    }
+}
+
+/// A speech request, checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Speech {
+    /// The text.
+    pub input: String,
+    /// The voice model to use (`None`: the default, or the owner instance's voice).
+    pub voice: Option<PathBuf>,
+    /// Pace, 0.25–4.
+    pub speed: f32,
+    /// What to send back.
+    pub format: Format,
+}
+
+#[derive(Deserialize)]
+struct Raw {
+    #[serde(default)]
+    model: Option<String>,
+    input: String,
+    #[serde(default)]
+    voice: Option<serde_json::Value>,
+    #[serde(default)]
+    speed: Option<f64>,
+    #[serde(default)]
+    response_format: Option<String>,
+    // Accepted and ignored: Orator's voices take no instructions, and audio is sent whole.
+    #[serde(default)]
+    #[allow(dead_code)]
+    instructions: Option<String>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    stream_format: Option<String>,
+}
+
+/// The voices installed beside the default one: `(name, model file)` for each `.onnx` with its
+/// `.onnx.json` in `dir`.
+pub fn installed_voices(dir: &Path) -> Vec<(String, PathBuf)> {
+    let mut voices: Vec<(String, PathBuf)> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "onnx"))
+        .filter(|p| p.with_extension("onnx.json").is_file())
+        .filter_map(|p| Some((p.file_stem()?.to_str()?.to_owned(), p)))
+        .take(256)
+        .collect();
+    voices.sort();
+    voices
+}
+
+/// Parses and checks a request body. `voices` are the installed voices.
+pub fn parse(body: &[u8], voices: &[(String, PathBuf)]) -> Result<Speech, String> {
+    let raw: Raw = serde_json::from_slice(body)
+        .map_err(|e| format!("the body is not a speech request: {e}"))?;
+    let _ = raw.model;
+    if raw.input.trim().is_empty() {
+        return Err("`input` is empty".into());
+    }
+    let chars = raw.input.chars().count();
+    if chars > MAX_INPUT {
+        return Err(format!(
+            "`input` is {chars} characters, more than {MAX_INPUT}"
+        ));
+    }
+    let speed = raw.speed.unwrap_or(1.0);
+    if !(speed.is_finite() && (0.25..=4.0).contains(&speed)) {
+        return Err(format!("`speed` must be between 0.25 and 4 (got {speed})"));
+    }
+    let format = match raw.response_format.as_deref().unwrap_or("wav") {
+        "wav" => Format::Wav,
+        "pcm" => Format::Pcm,
+        other => {
+            return Err(format!(
+                "`response_format` `{}` is not offered: ask for `wav` or `pcm`",
+                other.chars().take(20).collect::<String>()
+            ));
+        }
+    };
+    let name = match &raw.voice {
+        None => None,
+        Some(serde_json::Value::String(name)) => Some(name.clone()),
+        // OpenAI's newer custom-voice form: {"id": "..."}.
+        Some(serde_json::Value::Object(o)) => {
+            o.get("id").and_then(|v| v.as_str()).map(str::to_owned)
+        }
+        Some(_) => return Err("`voice` must be a voice name".into()),
+    };
+    let voice = match name {
+        None => None,
+        Some(name) if OPENAI_VOICES.contains(&name.to_ascii_lowercase().as_str()) => None,
+        Some(name) => match voices.iter().find(|(n, _)| n.eq_ignore_ascii_case(&name)) {
+            Some((_, path)) => Some(path.clone()),
+            None => {
+                let known: Vec<&str> = voices.iter().map(|(n, _)| n.as_str()).collect();
+                return Err(format!(
+                    "unknown voice `{}`: use one of OpenAI's names or an installed voice ({})",
+                    name.chars().take(40).collect::<String>(),
+                    known.join(", ")
+                ));
+            }
+        },
+    };
+    Ok(Speech {
+        input: raw.input,
+        voice,
+        speed: speed as f32,
+        format,
+    })
+}
+
+/// Float samples as 16-bit signed integers (clipped, rounded).
+pub fn to_i16(samples: &[f32]) -> Vec<i16> {
+    samples
+        .iter()
+        .map(|&x| {
+            let x = if x.is_finite() { x } else { 0.0 };
+            (x.clamp(-1.0, 1.0) * 32767.0).round() as i16
+        })
+        .collect()
+}
+
+/// The response body: raw little-endian samples, or a WAV file of them.
+pub fn encode(samples: &[i16], format: Format) -> Vec<u8> {
+    let pcm: Vec<u8> = samples.iter().flat_map(|s| s.to_le_bytes()).collect();
+    match format {
+        Format::Pcm => pcm,
+        Format::Wav => {
+            let mut wav = Vec::with_capacity(44 + pcm.len());
+            let data = u32::try_from(pcm.len()).unwrap_or(u32::MAX);
+            wav.extend_from_slice(b"RIFF");
+            wav.extend_from_slice(&data.saturating_add(36).to_le_bytes());
+            wav.extend_from_slice(b"WAVEfmt ");
+            wav.extend_from_slice(&16u32.to_le_bytes());
+            wav.extend_from_slice(&1u16.to_le_bytes()); // PCM
+            wav.extend_from_slice(&1u16.to_le_bytes()); // mono
+            wav.extend_from_slice(&RATE.to_le_bytes());
+            wav.extend_from_slice(&(RATE * 2).to_le_bytes());
+            wav.extend_from_slice(&2u16.to_le_bytes());
+            wav.extend_from_slice(&16u16.to_le_bytes());
+            wav.extend_from_slice(b"data");
+            wav.extend_from_slice(&data.to_le_bytes());
+            wav.extend_from_slice(&pcm);
+            wav
+        }
+    }
+}
+
+/// `GET /v1/models`.
+pub fn models() -> Vec<u8> {
+    let data: Vec<_> = MODELS
+        .iter()
+        .map(|id| json!({"id": id, "object": "model", "created": 0, "owned_by": "orator"}))
+        .collect();
+    json!({"object": "list", "data": data})
+        .to_string()
+        .into_bytes()
+}
+
+/// `GET /v1/voices`: OpenAI's names (the default voice) and the installed voices.
+pub fn voice_list(voices: &[(String, PathBuf)]) -> Vec<u8> {
+    let mut list: Vec<_> = OPENAI_VOICES
+        .iter()
+        .map(|n| json!({"id": n, "name": n, "speaks_as": "default"}))
+        .collect();
+    list.extend(
+        voices
+            .iter()
+            .map(|(n, _)| json!({"id": n, "name": n, "speaks_as": n})),
+    );
+    json!({"object": "list", "data": list})
+        .to_string()
+        .into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_parse_with_openai_defaults_and_names() {
+        let s = parse(br#"{"model":"tts-1","input":"hi","voice":"alloy"}"#, &[]).unwrap();
+        assert_eq!((s.format, s.speed, s.voice), (Format::Wav, 1.0, None));
+        let voices = vec![("de_DE-thorsten".to_owned(), PathBuf::from("/v/de.onnx"))];
+        let s = parse(
+            br#"{"input":"hi","voice":"de_DE-thorsten","response_format":"pcm","speed":1.5}"#,
+            &voices,
+        )
+        .unwrap();
+        assert_eq!((s.format, s.speed), (Format::Pcm, 1.5));
+        assert_eq!(s.voice, Some(PathBuf::from("/v/de.onnx")));
+    }
+
+    #[test]
+    fn bad_requests_say_why() {
+        for (body, part) in [
+            (&br#"{"input":"hi","response_format":"mp3"}"#[..], "mp3"),
+            (br#"{"input":"hi","speed":9}"#, "speed"),
+            (br#"{"input":""}"#, "empty"),
+            (br#"{"input":"hi","voice":"nobody"}"#, "unknown voice"),
+            (br#"not json"#, "not a speech request"),
+            (br#"{"voice":"alloy"}"#, "input"),
+        ] {
+            let err = parse(body, &[]).unwrap_err();
+            assert!(err.contains(part), "{err}");
+        }
+        let long = format!(r#"{{"input":"{}"}}"#, "a".repeat(MAX_INPUT + 1));
+        assert!(parse(long.as_bytes(), &[]).is_err());
+    }
+
+    #[test]
+    fn wav_and_pcm_hold_the_same_samples() {
+        let samples = to_i16(&[0.0, 0.5, -1.5, f32::NAN]);
+        assert_eq!(samples, vec![0, 16384, -32767, 0]);
+        let pcm = encode(&samples, Format::Pcm);
+        let wav = encode(&samples, Format::Wav);
+        assert_eq!(&wav[44..], &pcm[..]);
+        let reader = hound::WavReader::new(std::io::Cursor::new(wav)).unwrap();
+        assert_eq!(
+            (reader.spec().sample_rate, reader.spec().channels),
+            (RATE, 1)
+        );
+    }
+}

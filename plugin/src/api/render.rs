@@ -1,0 +1,101 @@
+//! Speech rendered whole, through the plugin's own realtime path: the speech thread, the rings,
+//! the streaming resampler and the signal path (voice chain, ducking, strip mixer), block by
+//! block as a host renders offline. `orator say` and the HTTP speech endpoint both render
+//! here, so the two give the same samples for the same text and settings.
+
+use crate::dsp::path::{PathSettings, SignalPath};
+use crate::meters::Meters;
+use crate::playback::service::SpeechService;
+use crate::playback::stream::PhraseEventKind;
+use std::time::{Duration, Instant};
+
+/// The block size renders run at.
+pub const BLOCK: usize = 512;
+
+/// A finished render.
+#[derive(Debug, Clone, Default)]
+pub struct Rendered {
+    /// Samples per channel (as long as the host signal, or to the end of the speech).
+    pub channels: Vec<Vec<f32>>,
+    /// Voice samples that were not silent.
+    pub voice_samples: u64,
+    /// From the request to the first voice sample out.
+    pub first_audio: Option<Duration>,
+    /// From the request to the end.
+    pub total: Duration,
+    /// Voice samples that arrived late.
+    pub underruns: u64,
+}
+
+/// Speaks `text` through `service` at `output_rate` into `channels` channels, with `host` (per
+/// channel) as the host signal if given. The service's voice should be loaded first (a phrase
+/// spoken while it loads waits for it; one spoken without a voice renders silence).
+pub fn render(
+    service: &SpeechService,
+    text: &str,
+    output_rate: u32,
+    channels: usize,
+    settings: &PathSettings,
+    host: Option<&[Vec<f32>]>,
+) -> Rendered {
+    let channels = channels.max(1);
+    let host_len = host.and_then(|h| h.first()).map_or(0, Vec::len);
+    let mut path = SignalPath::default();
+    path.prepare(output_rate as f32, BLOCK);
+    path.reset(settings, channels, false);
+    let meters = Meters::default();
+    // The phrase bank stays empty: this speaks through the queue, not the session text.
+    let (mut stream, _bank) = service.attach(output_rate as f32, BLOCK);
+    stream.set_waiting(true);
+    let mut cursor = service.event_cursor();
+    let spoken_at = Instant::now();
+    service.speak(text.to_owned());
+
+    let mut bus = vec![vec![0.0f32; BLOCK]; channels];
+    let mut position = 0;
+    let mut first_audio = None;
+    let mut voice_samples = 0u64;
+    let mut voice_end = 0u64;
+    let mut rendered: Vec<Vec<f32>> = vec![Vec::new(); channels];
+    let no_sidechain: [&[f32]; 0] = [];
+    while position < host_len || stream.is_active() {
+        for (c, channel) in bus.iter_mut().enumerate() {
+            let from = host
+                .and_then(|h| h.get(c))
+                .map_or(&[][..], |h| h.get(position..).unwrap_or(&[]));
+            let n = from.len().min(BLOCK);
+            channel[..n].copy_from_slice(&from[..n]);
+            channel[n..].fill(0.0);
+        }
+        let voice = stream.read_voice(BLOCK);
+        let heard = voice.iter().filter(|&&x| x != 0.0).count() as u64;
+        if heard > 0 {
+            first_audio.get_or_insert_with(|| spoken_at.elapsed());
+        }
+        voice_samples += heard;
+        let mut outs: Vec<&mut [f32]> = bus.iter_mut().map(|c| &mut c[..]).collect();
+        path.process(settings, &mut outs, &no_sidechain, voice, &[], &meters);
+        service.events_since(&mut cursor, &mut |event| {
+            if event.kind != PhraseEventKind::Started {
+                voice_end = voice_end.max(event.at);
+            }
+        });
+        for (all, block) in rendered.iter_mut().zip(&bus) {
+            all.extend_from_slice(block);
+        }
+        position += BLOCK;
+    }
+    // As long as the host signal, or to the end of the speech if it runs past it.
+    let length = host_len.max(usize::try_from(voice_end).unwrap_or(usize::MAX));
+    for channel in &mut rendered {
+        channel.truncate(length);
+        channel.resize(length, 0.0);
+    }
+    Rendered {
+        channels: rendered,
+        voice_samples,
+        first_audio,
+        total: spoken_at.elapsed(),
+        underruns: stream.underruns(),
+    }
+}

@@ -1,0 +1,149 @@
+//! The API tab: turns the local server on and off (saved in the project), its ports and token,
+//! the chat filter's settings, and what the server is doing (listening, port taken, clients,
+//! the last requests). Runs on the GUI thread; every change goes through the session and
+//! [`crate::api::refresh`].
+
+use crate::api::{self, ApiSettings, ServerState, filter::EmojiMode};
+use crate::state::SharedSession;
+use std::sync::atomic::Ordering;
+
+/// What the tab keeps between frames: the fields being typed, applied on Enter or Apply.
+#[derive(Default)]
+pub(super) struct ApiView {
+    port: String,
+    udp_port: String,
+    token: String,
+    word_list: String,
+    /// The session generation the fields were filled from.
+    seen: Option<u64>,
+    notice: Option<String>,
+}
+
+impl ApiView {
+    pub(super) fn show(&mut self, ui: &mut egui::Ui, session: &SharedSession) {
+        let settings = session.read(|s| s.api.clone());
+        if self.seen != Some(session.generation()) {
+            self.port = settings.port.to_string();
+            self.udp_port = settings.udp_port.to_string();
+            self.token = settings.token.clone();
+            self.word_list = settings
+                .word_list
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
+            self.seen = Some(session.generation());
+        }
+        let status = api::status();
+        ui.heading("Local API");
+        ui.label(
+            "Chat bots make Orator speak: Streamer.bot's Speaker.bot integration (WebSocket), \
+             Speaker.bot's UDP commands, and OpenAI's /v1/audio/speech. Loopback only.",
+        );
+        ui.add_space(6.0);
+        let mut next = settings.clone();
+        ui.checkbox(&mut next.enabled, "Enable the API for this instance");
+        egui::Grid::new("api-grid").num_columns(2).show(ui, |ui| {
+            ui.label("Port (WebSocket + HTTP)");
+            ui.text_edit_singleline(&mut self.port);
+            ui.end_row();
+            ui.label("UDP port (0: off)");
+            ui.text_edit_singleline(&mut self.udp_port);
+            ui.end_row();
+            ui.label("Token (empty: none)");
+            ui.add(egui::TextEdit::singleline(&mut self.token).password(true));
+            ui.end_row();
+            ui.label("Word list file");
+            ui.text_edit_singleline(&mut self.word_list);
+            ui.end_row();
+            ui.label("Emoji");
+            ui.horizontal(|ui| {
+                ui.radio_value(
+                    &mut next.emoji,
+                    EmojiMode::FirstName,
+                    "say one name per run",
+                );
+                ui.radio_value(&mut next.emoji, EmojiMode::Drop, "drop");
+            });
+            ui.end_row();
+        });
+        ui.checkbox(
+            &mut next.filter_editor,
+            "Also filter the editor's text like chat",
+        );
+        let apply = ui.button("Apply").clicked();
+        if apply {
+            match self.parse(&settings) {
+                Ok(parsed) => {
+                    next.port = parsed.port;
+                    next.udp_port = parsed.udp_port;
+                    next.token = parsed.token;
+                    next.word_list = parsed.word_list;
+                    self.notice = None;
+                }
+                Err(why) => self.notice = Some(why),
+            }
+        }
+        if next != settings {
+            session.update(|s| s.api = next);
+            api::refresh();
+        }
+        if let Some(notice) = &self.notice {
+            ui.colored_label(egui::Color32::from_rgb(220, 120, 60), notice);
+        }
+        ui.separator();
+        let state = match status.state() {
+            ServerState::Off => "Off".to_owned(),
+            ServerState::Listening(port) => {
+                format!("Listening on ws://127.0.0.1:{port}/ and http://127.0.0.1:{port}/v1")
+            }
+            ServerState::Failed(why) => format!("Not listening: {why}"),
+        };
+        ui.label(format!("Status: {state}"));
+        ui.label(format!(
+            "Clients: {}   requests: {}   refused: {}",
+            status.clients.load(Ordering::Relaxed),
+            status.requests.load(Ordering::Relaxed),
+            status.refused.load(Ordering::Relaxed)
+        ));
+        ui.label("Last requests:");
+        egui::ScrollArea::vertical()
+            .max_height(160.0)
+            .show(ui, |ui| {
+                for line in status.recent().iter().rev() {
+                    ui.monospace(line);
+                }
+            });
+    }
+
+    fn parse(&self, current: &ApiSettings) -> Result<ApiSettings, String> {
+        let port: u16 = self
+            .port
+            .trim()
+            .parse()
+            .ok()
+            .filter(|&p| p > 0)
+            .ok_or("the port must be a number from 1 to 65535")?;
+        let udp_port: u16 = self
+            .udp_port
+            .trim()
+            .parse()
+            .map_err(|_| "the UDP port must be a number from 0 to 65535")?;
+        let word_list = match self.word_list.trim() {
+            "" => None,
+            path => {
+                let path = std::path::PathBuf::from(path);
+                api::filter::WordList::load(&path).map_err(|e| format!("word list: {e}"))?;
+                Some(path)
+            }
+        };
+        let next = ApiSettings {
+            port,
+            udp_port,
+            token: self.token.trim().to_owned(),
+            word_list,
+            ..current.clone()
+        };
+        next.validate()?;
+        Ok(next)
+    }
+}
