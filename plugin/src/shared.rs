@@ -73,4 +73,10 @@ impl crate::api::Target for Shared {
     fn speech(&self) -> Option<&SpeechService> {
         self.speech_if_started()
     }
+
+    fn underruns(&self) -> u64 {
+        self.meters
+            .underruns
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
 }

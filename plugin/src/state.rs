@@ -65,7 +65,7 @@ impl Default for Session {
             voice: None,
             delivery: Delivery::default(),
             editor_size: DEFAULT_EDITOR_SIZE,
-            api: crate::api::ApiSettings::default(),
+            api: crate::api::ApiSettings::at_startup(),
         }
     }
 }

@@ -57,6 +57,8 @@ const PYTHON_TEST_PACKAGES: &[&str] = &[
     "pytest==9.2.0",
     "piper-tts==1.8.0",
     "soundfile==0.14.0",
+    "websockets==15.0.1",
+    "openai==3.57.0",
 ];
 
 /// What README command 1 renders to show the whole chain works.
@@ -329,7 +331,14 @@ fn test() -> Result<()> {
     let python_str = python.to_string_lossy().into_owned();
     run(
         &python_str,
-        &["-m", "pytest", "-q", "tests/vst3", "tests/speech"],
+        &[
+            "-m",
+            "pytest",
+            "-q",
+            "tests/vst3",
+            "tests/speech",
+            "tests/api",
+        ],
         &[
             ("ORATOR_VST3", vst3.as_os_str()),
             (

@@ -76,6 +76,47 @@ impl Default for ApiSettings {
     }
 }
 
+/// What new sessions start with, when a program chose it before any instance existed (the
+/// standalone app's `ORATOR_API`); otherwise [`ApiSettings::default`].
+static STARTUP: std::sync::OnceLock<ApiSettings> = std::sync::OnceLock::new();
+
+impl ApiSettings {
+    /// The settings a new session starts with.
+    pub fn at_startup() -> Self {
+        STARTUP.get().cloned().unwrap_or_default()
+    }
+
+    /// Makes every session created from now on start with `settings` (the first call wins).
+    /// For programs that own the process, such as the standalone app; a plugin never calls it.
+    pub fn set_at_startup(settings: Self) -> Result<(), String> {
+        settings.validate()?;
+        STARTUP
+            .set(settings)
+            .map_err(|_| "the API's start-up settings were already set".to_owned())
+    }
+
+    /// Start-up settings from the environment: `ORATOR_API` (`on`, or a port number, enables
+    /// the API; unset, empty or `off` leaves it off) and `ORATOR_TOKEN`.
+    pub fn from_environment() -> Result<Option<Self>, String> {
+        let wanted = std::env::var("ORATOR_API").unwrap_or_default();
+        let port = match wanted.trim().to_ascii_lowercase().as_str() {
+            "" | "off" | "0" | "false" | "no" => return Ok(None),
+            "on" | "1" | "true" | "yes" => DEFAULT_PORT,
+            other => other.parse::<u16>().map_err(|_| {
+                format!("ORATOR_API must be `on`, `off` or a port number (got `{wanted}`)")
+            })?,
+        };
+        let settings = Self {
+            enabled: true,
+            port,
+            token: std::env::var("ORATOR_TOKEN").unwrap_or_default(),
+            ..Self::default()
+        };
+        settings.validate()?;
+        Ok(Some(settings))
+    }
+}
+
 /// The longest token accepted.
 pub const MAX_TOKEN_LEN: usize = 256;
 
@@ -137,6 +178,10 @@ pub trait Target: Send + Sync {
     fn session(&self) -> &Arc<SharedSession>;
     /// Its speech service, started if need be (`None`: it could not start).
     fn speech(&self) -> Option<&SpeechService>;
+    /// Voice samples that arrived late at its audio thread so far.
+    fn underruns(&self) -> u64 {
+        0
+    }
     /// Where its resources are, if not where the plugin is installed.
     fn resources(&self) -> Option<crate::tts::resources::Resources> {
         None

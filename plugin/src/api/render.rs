@@ -25,6 +25,8 @@ pub struct Rendered {
     pub total: Duration,
     /// Voice samples that arrived late.
     pub underruns: u64,
+    /// Why the phrase could not be spoken, if it could not.
+    pub failure: Option<String>,
 }
 
 /// Speaks `text` through `service` at `output_rate` into `channels` channels, with `host` (per
@@ -49,7 +51,7 @@ pub fn render(
     stream.set_waiting(true);
     let mut cursor = service.event_cursor();
     let spoken_at = Instant::now();
-    service.speak(text.to_owned());
+    let phrase = service.speak(text.to_owned());
 
     let mut bus = vec![vec![0.0f32; BLOCK]; channels];
     let mut position = 0;
@@ -97,5 +99,6 @@ pub fn render(
         first_audio,
         total: spoken_at.elapsed(),
         underruns: stream.underruns(),
+        failure: service.failure(phrase).map(|why| why.to_string()),
     }
 }

@@ -107,8 +107,11 @@ pub(crate) struct Hub {
     queued: AtomicUsize,
     followed: Mutex<HashMap<PhraseId, Followed>>,
     clients: Mutex<Vec<SyncSender<Broadcast>>>,
-    /// Sockets to shut down on stop.
-    sockets: Mutex<Vec<TcpStream>>,
+    /// Open connections' sockets, by connection number, to shut down on stop. A connection
+    /// takes its own out when it ends (a clone left here would keep the socket open).
+    sockets: Mutex<Vec<(u64, TcpStream)>>,
+    /// The next connection number.
+    next_connection: std::sync::atomic::AtomicU64,
     /// The HTTP renderer (started on first use).
     renderer: Mutex<Option<Renderer>>,
     renders_waiting: AtomicUsize,
@@ -168,6 +171,7 @@ impl Running {
             followed: Mutex::new(HashMap::new()),
             clients: Mutex::new(Vec::new()),
             sockets: Mutex::new(Vec::new()),
+            next_connection: std::sync::atomic::AtomicU64::new(0),
             renderer: Mutex::new(None),
             renders_waiting: AtomicUsize::new(0),
             render_control: Mutex::new(None),
@@ -232,7 +236,7 @@ impl Running {
             .unwrap_or_else(|e| e.into_inner())
             .drain(..)
         {
-            let _ = socket.shutdown(std::net::Shutdown::Both);
+            let _ = socket.1.shutdown(std::net::Shutdown::Both);
         }
         // A render in progress ends at once: its phrase is stopped.
         if let Some(control) = hub
@@ -295,17 +299,21 @@ fn accept_loop(hub: &Arc<Hub>, listener: &TcpListener) {
                     );
                     continue;
                 }
+                let number = hub.next_connection.fetch_add(1, Ordering::Relaxed);
                 if let Ok(clone) = stream.try_clone() {
                     let mut sockets = hub.sockets.lock().unwrap_or_else(|e| e.into_inner());
-                    sockets.retain(|s| s.peer_addr().is_ok());
-                    sockets.push(clone);
+                    sockets.push((number, clone));
                 }
                 let hub2 = hub.clone();
-                if let Ok(thread) = std::thread::Builder::new()
+                let spawned = std::thread::Builder::new()
                     .name("orator-api-client".into())
-                    .spawn(move || serve_connection(&hub2, stream))
-                {
-                    threads.push(thread);
+                    .spawn(move || {
+                        serve_connection(&hub2, stream);
+                        hub2.forget_socket(number);
+                    });
+                match spawned {
+                    Ok(thread) => threads.push(thread),
+                    Err(_) => hub.forget_socket(number),
                 }
             }
             Err(e) if http::is_timeout(&e) => std::thread::sleep(TICK),
@@ -531,11 +539,11 @@ fn render_speech(
         &PathSettings::default(),
         None,
     );
+    if let Some(why) = rendered.failure {
+        return Err(Refusal::new(500, format!("could not speak: {why}")));
+    }
     if rendered.voice_samples == 0 {
-        return Err(Refusal::new(
-            500,
-            format!("nothing was spoken: {}", status.message()),
-        ));
+        return Err(Refusal::new(500, "nothing was spoken"));
     }
     Ok(rendered.channels.into_iter().next().unwrap_or_default())
 }
@@ -652,10 +660,9 @@ impl Client {
         if !self.limit.take() {
             self.strikes += 1;
             hub.status.refused.fetch_add(1, Ordering::Relaxed);
-            return vec![speakerbot::error(
-                &Value::Null,
-                "too many requests: slow down",
-            )];
+            // The id still goes back, so the client can tell which request was refused.
+            let id = speakerbot::parse(text).map_or_else(|bad| bad.id, |parsed| parsed.id);
+            return vec![speakerbot::error(&id, "too many requests: slow down")];
         }
         self.strikes = 0;
         let parsed = match speakerbot::parse(text) {
@@ -680,6 +687,7 @@ impl Client {
                         "paused": speech.is_some_and(|s| s.control().is_paused()),
                         "queued": hub.queued.load(Ordering::Acquire),
                         "voice": speech.and_then(|s| s.status.voice()).map(|v| v.name),
+                        "underruns": owner.as_deref().map_or(0, Target::underruns),
                     }
                 }),
             ),
@@ -976,6 +984,16 @@ fn event_loop(hub: &Arc<Hub>) {
 }
 
 impl Hub {
+    /// Takes connection `number`'s socket out of the list and closes the connection: the
+    /// client reads the response to its end, then the end of the stream.
+    fn forget_socket(&self, number: u64) {
+        let mut sockets = self.sockets.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(at) = sockets.iter().position(|(n, _)| *n == number) {
+            let (_, socket) = sockets.swap_remove(at);
+            let _ = socket.shutdown(std::net::Shutdown::Write);
+        }
+    }
+
     /// Whether the server is stopping.
     pub(crate) fn stopping(&self) -> bool {
         self.stop.load(Ordering::Acquire)

@@ -327,6 +327,9 @@ fn say(args: SayArgs) -> Result<()> {
     wav.finalize()?;
     let synthesis_time = rendered.total;
     let first_audio = rendered.first_audio;
+    if let Some(why) = &rendered.failure {
+        bail!("could not speak: {why}");
+    }
     if rendered.voice_samples == 0 && host.is_none() {
         bail!("the text has nothing to speak");
     }

@@ -593,6 +593,30 @@ impl WorkerSide {
         true
     }
 
+    /// Puts phrase `id` in as an empty phrase (its start and end marks at the same sample),
+    /// without waiting: false, and nothing pushed, when the mark ring has no room for both.
+    pub fn try_mark_empty(&mut self, id: PhraseId) -> bool {
+        if self.marks.slots() < 2 {
+            return false;
+        }
+        let at = self.written;
+        self.marks
+            .push(Mark {
+                id,
+                edge: Edge::Start,
+                at,
+            })
+            .is_ok()
+            && self
+                .marks
+                .push(Mark {
+                    id,
+                    edge: Edge::End,
+                    at,
+                })
+                .is_ok()
+    }
+
     /// Pushes samples, waiting while the ring is full (the audio thread plays it down in real
     /// time), unless `give_up` says to stop; returns false then.
     pub fn push(&mut self, mut samples: &[f32], give_up: &dyn Fn() -> bool) -> bool {

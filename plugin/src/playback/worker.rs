@@ -108,15 +108,7 @@ impl Worker {
                 None => {}
             }
             self.take_requests();
-            // Cancelled before they started: done with them.
-            let control = &self.control;
-            self.queue.retain(|phrase| {
-                let keep = !control.is_cancelled(phrase.id);
-                if !keep {
-                    control.count_done();
-                }
-                keep
-            });
+            self.drop_cancelled();
             if let Some(phrase) = self.queue.pop_front() {
                 // A state load may have changed the voice since it was loaded.
                 let wanted = self.session.read(|session| session.voice.clone());
@@ -130,6 +122,30 @@ impl Worker {
                 // Nothing to say live: render the next phrase of the bank ahead.
                 self.feed_bank();
             }
+        }
+    }
+
+    /// Drops the queued phrases that were stopped or cleared before they started. Each still
+    /// goes through the stream as an empty phrase, so the audio thread reports it cancelled in
+    /// order with the rest, and its listeners (the editor's queue, an API client waiting for
+    /// it) learn that it is gone.
+    fn drop_cancelled(&mut self) {
+        if !self.queue.iter().any(|p| self.control.is_cancelled(p.id)) {
+            return;
+        }
+        let control = &self.control;
+        let (cancelled, kept): (VecDeque<Phrase>, VecDeque<Phrase>) = self
+            .queue
+            .drain(..)
+            .partition(|phrase| control.is_cancelled(phrase.id));
+        self.queue = kept;
+        for phrase in cancelled {
+            // Never waits: with the mark ring full (an instance the host no longer calls), the
+            // phrase is dropped without its event.
+            if let Some(stream) = self.stream.as_mut() {
+                stream.try_mark_empty(phrase.id);
+            }
+            self.control.count_done();
         }
     }
 

@@ -1,0 +1,166 @@
+"""The local API from real clients against `orator serve`: Python `websockets` plays a
+Streamer.bot session, the official `openai` package fetches wav and pcm (equal to `orator say`
+of the same text), UDP speaks, and `--record` holds what was heard."""
+
+import asyncio
+import io
+import json
+import os
+import socket
+import subprocess
+import time
+import wave
+from pathlib import Path
+
+import numpy as np
+import openai
+import pytest
+import soundfile
+import websockets
+
+ROOT = Path(__file__).resolve().parents[2]
+CLI = Path(os.environ.get("ORATOR_CLI", ROOT / "target" / "bundled" / "orator"))
+RESOURCES = Path(os.environ.get("ORATOR_RESOURCES", ROOT / "target" / "assets"))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    port, udp = free_port(), free_port()
+    record = tmp_path_factory.mktemp("serve") / "heard.wav"
+    proc = subprocess.Popen(
+        [str(CLI), "serve", "--port", str(port), "--udp-port", str(udp),
+         "--resources", str(RESOURCES), "--record", str(record)],
+        stderr=subprocess.PIPE, text=True)
+    line = proc.stderr.readline()
+    assert "listening" in line, line
+    yield port, udp, record, proc
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+def orator_say(tmp_path, text):
+    out = tmp_path / "say.wav"
+    subprocess.run([str(CLI), "say", text, "--out", str(out), "--sample-rate", "24000",
+                    "--resources", str(RESOURCES)], check=True, capture_output=True)
+    audio, rate = soundfile.read(out, dtype="float32")
+    assert rate == 24000
+    # As the server converts: float32 times 32767, rounded half away from zero (numpy's
+    # round goes half to even).
+    scaled = (np.clip(audio[:, 0], -1, 1) * np.float32(32767)).astype(np.float64)
+    return (np.sign(scaled) * np.floor(np.abs(scaled) + 0.5)).astype(np.int16)
+
+
+async def session(port):
+    async with websockets.connect(f"ws://127.0.0.1:{port}/") as ws:
+        async def ask(body):
+            await ws.send(json.dumps(body))
+            while True:
+                msg = json.loads(await asyncio.wait_for(ws.recv(), 30))
+                if msg.get("id") == body["id"]:
+                    return msg
+
+        async def until_all(*wanted):
+            """Waits for every (event type, speech id) in `wanted`, in any order."""
+            wanted, seen = set(wanted), {}
+            while wanted - seen.keys():
+                msg = json.loads(await asyncio.wait_for(ws.recv(), 30))
+                if "event" in msg:
+                    seen[(msg["event"]["type"], msg["data"]["speechId"])] = msg
+            return seen
+
+        async def until(kind, speech):
+            return (await until_all((kind, speech)))[(kind, speech)]
+
+        info = await ask({"id": "1", "request": "GetInfo"})
+        assert info["status"] == "ok" and info["info"]["name"] == "Orator"
+        sub = await ask({"id": "2", "request": "Subscribe", "events": {"TextToSpeech": ["*"]}})
+        assert sub["status"] == "ok"
+        spoken = await ask({"id": "3", "request": "Speak", "message": "Welcome to the stream! 🎉🎉🎉"})
+        speech = spoken["result"]["speechId"]
+        queued = await until("TextQueued", speech)
+        assert queued["data"]["message"] == "Welcome to the stream! party popper"
+        await until("Playing", speech)
+        finished = await until("Finished", speech)
+        # Pause and Resume, Stop, Clear.
+        long = (await ask({"id": "4", "request": "Speak",
+                           "message": "A long message that is going to be stopped before its end."}))
+        await until("Playing", long["result"]["speechId"])
+        assert (await ask({"id": "5", "request": "Pause"}))["status"] == "ok"
+        assert (await ask({"id": "6", "request": "Resume"}))["status"] == "ok"
+        assert (await ask({"id": "7", "request": "Stop"}))["status"] == "ok"
+        await until("Deleted", long["result"]["speechId"])
+        a = (await ask({"id": "8", "request": "Speak", "message": "One."}))["result"]["speechId"]
+        b = (await ask({"id": "9", "request": "Speak", "message": "Two."}))["result"]["speechId"]
+        await until("Playing", a)
+        assert (await ask({"id": "10", "request": "Clear"}))["status"] == "ok"
+        # Cleared while waiting: Deleted once the phrase heard has finished.
+        await until_all(("Deleted", b), ("Finished", a))
+        # Speak with wait: the reply comes at the end, with the duration.
+        waited = await ask({"id": "11", "request": "Speak", "message": "Done.", "wait": True})
+        assert waited["status"] == "ok" and waited["result"]["duration"] > 0
+        bad = await ask({"id": "12", "request": "Speak"})
+        assert bad["status"] == "error" and "message" in bad["error"]
+        return finished["data"]["duration"]
+
+
+def test_a_streamer_bot_session_with_python_websockets(server):
+    port, _, _, _ = server
+    duration = asyncio.run(session(port))
+    assert 1000 < duration < 4000, duration
+
+
+def test_udp_speaks_like_speaker_bot(server):
+    port, udp, _, _ = server
+
+    async def run():
+        async with websockets.connect(f"ws://127.0.0.1:{port}/") as ws:
+            await ws.send(json.dumps({"id": "s", "request": "Subscribe",
+                                      "events": {"TextToSpeech": ["TextQueued"]}}))
+            await asyncio.wait_for(ws.recv(), 10)
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                s.sendto(json.dumps({"command": "speak", "message": "From UDP."}).encode(),
+                         ("127.0.0.1", udp))
+            event = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            assert event["data"]["message"] == "From UDP."
+    asyncio.run(run())
+
+
+def test_openai_wav_and_pcm_equal_orator_say(server, tmp_path):
+    port, _, _, _ = server
+    client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="unused")
+    text = "Hello from Orator, through the OpenAI endpoint."
+    expected = orator_say(tmp_path, text)
+    wav = client.audio.speech.create(model="tts-1", voice="alloy", input=text,
+                                     response_format="wav").content
+    with wave.open(io.BytesIO(wav)) as w:
+        assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (24000, 1, 2)
+        from_wav = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
+    pcm = client.audio.speech.create(model="tts-1", voice="alloy", input=text,
+                                     response_format="pcm").content
+    from_pcm = np.frombuffer(pcm, dtype="<i2")
+    assert np.array_equal(from_wav, from_pcm)
+    assert np.array_equal(from_pcm, expected), (len(from_pcm), len(expected))
+    with pytest.raises(openai.BadRequestError, match="mp3"):
+        client.audio.speech.create(model="tts-1", voice="alloy", input=text,
+                                   response_format="mp3")
+    with pytest.raises(openai.BadRequestError, match="unknown voice"):
+        client.audio.speech.create(model="tts-1", voice="nobody", input=text)
+    assert "tts-1" in [m.id for m in client.models.list()]
+
+
+def test_the_recording_holds_what_was_heard(server):
+    port, _, record, proc = server
+    # Everything spoken so far has finished (the session waited for its ends).
+    time.sleep(0.5)
+    proc.terminate()
+    proc.wait(timeout=20)
+    audio, rate = soundfile.read(record, dtype="float32")
+    assert rate == 48000
+    loud = np.abs(audio[:, 0]) > 1e-3
+    assert loud.sum() / rate > 2.0, "less than two seconds of speech recorded"
