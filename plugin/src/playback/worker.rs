@@ -515,6 +515,9 @@ enum LoadError {
     /// The voice did not load.
     #[error(transparent)]
     Voice(#[from] VoiceError),
+    /// espeak-ng cannot read the voice's language.
+    #[error(transparent)]
+    Phonemizer(#[from] crate::tts::text::phonemize::PhonemizeError),
 }
 
 fn load(model: Option<PathBuf>, resources: Option<&Resources>) -> Result<Engine, LoadError> {
@@ -524,5 +527,7 @@ fn load(model: Option<PathBuf>, resources: Option<&Resources>) -> Result<Engine,
     };
     let model = model.unwrap_or_else(|| resources.default_voice());
     let voice = Voice::load(&model, &resources.onnxruntime())?;
-    Ok(Engine::new(voice, resources.espeak_data()))
+    let engine = Engine::new(voice, resources.espeak_data());
+    engine.check_phonemizer()?;
+    Ok(engine)
 }

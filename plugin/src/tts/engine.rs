@@ -153,6 +153,14 @@ impl Engine {
         }
     }
 
+    /// Checks that espeak-ng can read this voice's language (its voice and dictionary load),
+    /// so a voice that could never speak fails when it loads, with the reason, instead of on
+    /// every phrase.
+    pub fn check_phonemizer(&self) -> Result<(), PhonemizeError> {
+        let mut espeak = Espeak::lock(&self.espeak_data)?;
+        espeak.set_voice(&self.voice.config.espeak_voice)
+    }
+
     /// Applies the user's pronunciation dictionary to everything spoken.
     pub fn with_lexicon(mut self, lexicon: Arc<Lexicon>) -> Self {
         self.lexicon = lexicon;

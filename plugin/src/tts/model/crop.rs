@@ -218,6 +218,14 @@ fn int_attributes(payload: &[u8]) -> Result<HashMap<&str, Vec<i64>>, GraphError>
 }
 
 /// One attribute with exactly `n` values (`default` when absent).
+/// The largest kernel, stride, dilation or padding a layer may have here: a HiFi-GAN's are
+/// under 32; anything near this is not a decoder the planner should follow, and the bound keeps
+/// every product of them far from overflowing.
+const MAX_LAYER_SIZE: usize = 4096;
+
+/// The most output samples per latent frame a decoder may make (Piper's make 256).
+const MAX_HOP: usize = 1 << 16;
+
 fn ints<const N: usize>(
     attributes: &HashMap<&str, Vec<i64>>,
     name: &str,
@@ -228,9 +236,18 @@ fn ints<const N: usize>(
         (None, Some(default)) => default.to_vec(),
         (None, None) => return Err(format!("no {name} attribute").into()),
     };
+    // Kernels, strides and dilations of 0 would divide by zero below; pads may be 0.
+    let least = usize::from(name != "pads" && name != "output_padding");
     let values: Vec<usize> = values
         .iter()
-        .map(|&v| usize::try_from(v).map_err(|_| Uncroppable(format!("{name} {v}"))))
+        .map(|&v| {
+            usize::try_from(v)
+                .ok()
+                .filter(|v| (least..=MAX_LAYER_SIZE).contains(v))
+                .ok_or_else(|| {
+                    Uncroppable(format!("{name} {v} (outside {least}–{MAX_LAYER_SIZE})"))
+                })
+        })
         .collect::<Result<_, _>>()?;
     values
         .try_into()
@@ -448,8 +465,12 @@ pub(super) fn plan<'a>(
         let mut out = first;
         match layer {
             Layer::Up { stride, .. } => {
-                out.rate *= stride;
-                out.context *= stride;
+                out.rate = out
+                    .rate
+                    .checked_mul(*stride)
+                    .filter(|&r| r <= MAX_HOP)
+                    .ok_or_else(|| format!("upsamplings of more than {MAX_HOP} samples a frame"))?;
+                out.context = out.context.saturating_mul(*stride);
             }
             Layer::Shape => out.shaped = true,
             Layer::Same { .. } => {}
@@ -690,6 +711,24 @@ mod tests {
             ],
         );
         assert!(toy.plan().unwrap_err().0.contains("stride"));
+
+        // Kernel, stride and padding 0 satisfy "kernel = stride + 2 pads" and would divide by
+        // the stride; they are refused, as are sizes past any decoder's.
+        for (kernel, stride) in [(0, 0), (1 << 40, 1 << 40), (-8, 8)] {
+            let mut toy = Toy::new();
+            toy.add(
+                "ConvTranspose",
+                &["z", "w2"],
+                "out",
+                &[
+                    ("kernel_shape", &[kernel]),
+                    ("strides", &[stride]),
+                    ("pads", &[0, 0]),
+                ],
+            );
+            let err = toy.plan().unwrap_err();
+            assert!(err.0.contains("outside"), "{kernel}/{stride}: {err}");
+        }
     }
 
     fn cropping() -> Cropping {

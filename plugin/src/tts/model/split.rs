@@ -139,11 +139,7 @@ pub fn split_decoder(model: &[u8]) -> Result<Split, GraphError> {
         .filter(|f| f.number == field::graph::OUTPUT)
         .map(|f| name_of(f.payload, field::value_info::NAME))
         .collect::<Result<_, _>>()?;
-    let producer: HashMap<&str, usize> = nodes
-        .iter()
-        .enumerate()
-        .flat_map(|(i, n)| n.outputs.iter().map(move |&o| (o, i)))
-        .collect();
+    let producer = producers(&nodes)?;
     // Tensors computed from initializers alone (nodes are in topological order).
     let mut constant: HashSet<&str> = initializers.keys().copied().collect();
     constant.insert("");
@@ -307,6 +303,36 @@ fn constant_len(
         }
     }
     None
+}
+
+/// Which node computes each tensor. ONNX requires nodes in topological order; a graph that is
+/// not (a node reading its own output or a later node's, a cycle, a tensor computed twice) is
+/// refused, so every walk back through producers goes to lower indices and ends.
+fn producers<'a>(nodes: &[Node<'a>]) -> Result<HashMap<&'a str, usize>, GraphError> {
+    let mut producer: HashMap<&str, usize> = HashMap::new();
+    for (i, node) in nodes.iter().enumerate() {
+        for output in node.outputs.iter().copied().filter(|o| !o.is_empty()) {
+            if producer.insert(output, i).is_some() {
+                return Err(GraphError::Unsupported(format!(
+                    "the tensor {output:?} is computed by two nodes"
+                )));
+            }
+        }
+    }
+    for (i, node) in nodes.iter().enumerate() {
+        if let Some(input) = node
+            .inputs
+            .iter()
+            .find(|input| producer.get(*input).is_some_and(|&p| p >= i))
+        {
+            return Err(GraphError::Unsupported(format!(
+                "the graph is not in order: a {} node reads {input:?} before it is computed \
+                 (a cycle, or a damaged model)",
+                node.op
+            )));
+        }
+    }
+    Ok(producer)
 }
 
 /// The nodes `targets` depend on, not looking past `stop`.
@@ -512,5 +538,76 @@ mod tests {
             split_decoder(&model),
             Err(GraphError::Unsupported("a If node with a subgraph".into()))
         );
+    }
+
+    fn node(op: &str, inputs: &[&str], outputs: &[&str]) -> Vec<u8> {
+        let mut node = Vec::new();
+        for input in inputs {
+            put_len(&mut node, field::node::INPUT, input.as_bytes());
+        }
+        for output in outputs {
+            put_len(&mut node, field::node::OUTPUT, output.as_bytes());
+        }
+        put_len(&mut node, field::node::OP_TYPE, op.as_bytes());
+        node
+    }
+
+    fn model(nodes: &[Vec<u8>], output: &str) -> Vec<u8> {
+        let mut graph = Vec::new();
+        for node in nodes {
+            put_len(&mut graph, field::graph::NODE, node);
+        }
+        let mut info = Vec::new();
+        put_len(&mut info, field::value_info::NAME, output.as_bytes());
+        put_len(&mut graph, field::graph::OUTPUT, &info);
+        let mut model = Vec::new();
+        put_len(&mut model, field::model::GRAPH, &graph);
+        model
+    }
+
+    /// Runs the split on another thread: a walk that never ends fails the test instead of
+    /// hanging it.
+    fn split_within_seconds(model: Vec<u8>) -> Result<Split, GraphError> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(split_decoder(&model));
+        });
+        rx.recv_timeout(std::time::Duration::from_secs(5))
+            .expect("the split did not return: it walks forever")
+    }
+
+    #[test]
+    fn a_cycle_of_layers_is_refused_not_walked_forever() {
+        // y = Upsample(b); b = Relu(a); a = Relu(b): two local layers feeding each other.
+        let cyclic = model(
+            &[
+                node("ConvTranspose", &["b", "w"], &["y"]),
+                node("Relu", &["a"], &["b"]),
+                node("Relu", &["b"], &["a"]),
+            ],
+            "y",
+        );
+        let err = split_within_seconds(cyclic).expect_err("a cyclic graph");
+        assert!(err.to_string().contains("not in order"), "{err}");
+        // The same cycle in an order that reads forward only for one edge.
+        let cyclic = model(
+            &[
+                node("Relu", &["a"], &["b"]),
+                node("Relu", &["b"], &["a"]),
+                node("ConvTranspose", &["b", "w"], &["y"]),
+            ],
+            "y",
+        );
+        assert!(split_within_seconds(cyclic).is_err());
+        let twice = model(
+            &[
+                node("Relu", &["x"], &["a"]),
+                node("Relu", &["x"], &["a"]),
+                node("ConvTranspose", &["a", "w"], &["y"]),
+            ],
+            "y",
+        );
+        let err = split_within_seconds(twice).expect_err("a tensor computed twice");
+        assert!(err.to_string().contains("two nodes"), "{err}");
     }
 }

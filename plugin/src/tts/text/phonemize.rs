@@ -36,9 +36,55 @@ pub enum PhonemizeError {
         "espeak-ng has no voice {0:?}; the voice's .onnx.json names an espeak voice this build lacks"
     )]
     UnknownVoice(String),
+    /// The voice names an MBROLA voice, which would run another program inside the host.
+    #[error(
+        "the voice asks for the MBROLA voice {0:?}, which Orator does not use: its .onnx.json \
+         must name an espeak-ng language such as \"en-us\""
+    )]
+    Mbrola(String),
+    /// The voice's language has no dictionary in the data folder: espeak-ng would load it and
+    /// read every word as nothing.
+    #[error(
+        "espeak-ng's dictionary for the voice {voice:?} is missing: {path} does not exist \
+         (reinstall Orator's resources, or pick a voice in another language)"
+    )]
+    NoDictionary {
+        /// The espeak voice asked for.
+        voice: String,
+        /// The dictionary file it needs.
+        path: PathBuf,
+    },
+    /// No voice is selected (the last switch failed): phonemes cannot be made.
+    #[error("espeak-ng has no voice selected (the last voice switch failed)")]
+    NoVoice,
     /// The text cannot be handed to C (it contains a NUL character).
     #[error("the text contains a NUL character")]
     Nul,
+}
+
+/// The longest espeak-ng voice name taken (espeak-ng's own names are under 40 bytes).
+const MAX_VOICE_NAME: usize = 64;
+
+/// Checks an espeak-ng voice name before espeak-ng sees it: a language or voice file name
+/// (letters, digits, `-`, `_`, `+`, `/`), never an MBROLA voice (`mb/...`, `mb-...`), which
+/// espeak-ng would run through the external `mbrola` program.
+pub fn check_voice_name(voice: &str) -> Result<(), PhonemizeError> {
+    let lower = voice.to_ascii_lowercase();
+    if lower.starts_with("mb/") || lower.starts_with("mb-") || lower.contains("/mb-") {
+        return Err(PhonemizeError::Mbrola(voice.to_owned()));
+    }
+    let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '+' | '/');
+    if voice.is_empty()
+        || voice.len() > MAX_VOICE_NAME
+        || !voice.chars().all(plain)
+        || voice.starts_with('/')
+        || voice.split('/').any(|part| part.is_empty() || part == "..")
+    {
+        return Err(PhonemizeError::UnknownVoice(
+            voice.chars().take(MAX_VOICE_NAME).collect(),
+        ));
+    }
+    Ok(())
 }
 
 /// How a clause ended, as Piper encodes it.
@@ -90,6 +136,9 @@ unsafe extern "C" {
     static mut p_decoder: *mut sys::espeak_ng_TEXT_DECODER;
     /// The current voice's translator (translate.c); opaque here.
     static mut translator: *mut c_void;
+    /// The name of the dictionary the last voice load asked for (dictionary.c), set even when
+    /// the file could not be read.
+    static dictionary_name: [c_char; 40];
     fn TranslateClauseWithTerminator(
         tr: *mut c_void,
         tone_out: *mut c_int,
@@ -166,22 +215,42 @@ impl EspeakGuard {
     }
 
     /// Selects an espeak voice by name (`en-us`, …).
+    ///
+    /// espeak-ng frees its current translator before it knows whether the new voice loads, so
+    /// a failed switch leaves no usable voice behind. The voice selected before is then
+    /// loaded again; if even that fails, no voice is remembered and [`Self::clauses`] refuses
+    /// to run until a switch succeeds.
     pub fn set_voice(&mut self, voice: &str) -> Result<(), PhonemizeError> {
         if self.state().voice.as_deref() == Some(voice) {
             return Ok(());
         }
-        let name = CString::new(voice).map_err(|_| PhonemizeError::UnknownVoice(voice.into()))?;
-        // SAFETY: valid C string; serialised by the guard.
-        let status = unsafe { sys::espeak_SetVoiceByName(name.as_ptr()) };
-        if status != sys::espeak_ERROR_EE_OK {
-            return Err(PhonemizeError::UnknownVoice(voice.into()));
+        check_voice_name(voice)?;
+        let previous = self.state().voice.take();
+        let data_dir = self.state().data_dir.clone();
+        let error = match select(voice, &data_dir) {
+            Ok(()) => {
+                self.state().voice = Some(voice.to_owned());
+                return Ok(());
+            }
+            Err(Missing::Voice) => PhonemizeError::UnknownVoice(voice.into()),
+            Err(Missing::Dictionary(path)) => PhonemizeError::NoDictionary {
+                voice: voice.into(),
+                path,
+            },
+        };
+        if let Some(previous) = previous
+            && select(&previous, &data_dir).is_ok()
+        {
+            self.state().voice = Some(previous);
         }
-        self.state().voice = Some(voice.to_owned());
-        Ok(())
+        Err(error)
     }
 
     /// espeak-ng's clauses for `text`: (IPA phonemes, how the clause ended), in order.
     pub fn clauses(&mut self, text: &str) -> Result<Vec<(String, Terminator)>, PhonemizeError> {
+        if self.state().voice.is_none() {
+            return Err(PhonemizeError::NoVoice);
+        }
         let c_text = CString::new(text).map_err(|_| PhonemizeError::Nul)?;
         let mut clauses = Vec::new();
         let mut cursor: *const c_void = c_text.as_ptr().cast();
@@ -222,6 +291,53 @@ impl EspeakGuard {
         }
         Ok(clauses)
     }
+}
+
+/// What a voice switch found missing.
+enum Missing {
+    /// espeak-ng could not load the voice.
+    Voice,
+    /// It loaded the voice, but not its dictionary (this file).
+    Dictionary(PathBuf),
+}
+
+/// Asks espeak-ng for `voice`, whose data lives in `data_dir`. Call with the espeak-ng lock
+/// held (through an [`EspeakGuard`]).
+///
+/// A failed load may have freed the translator and left the global pointing at it (espeak-ng
+/// does so when a dictionary name is empty), and the next load would free it again. So after
+/// any failure the pointer is cleared: the next load builds a fresh translator. When the old
+/// one was in fact still alive, it leaks; a failed switch is rare and the leak is a few hundred
+/// KB, where a double free would take the host down.
+fn select(voice: &str, data_dir: &Path) -> Result<(), Missing> {
+    let Ok(name) = CString::new(voice) else {
+        return Err(Missing::Voice);
+    };
+    // SAFETY: a valid C string for the call; the caller holds the lock that serialises every
+    // espeak-ng call, so `translator` and `dictionary_name` are only touched here, under it.
+    // `dictionary_name` is a NUL-terminated array (espeak-ng copies at most 40 bytes into its
+    // 40 and every name it loads is shorter); it is read only up to its first NUL.
+    let (loaded, dictionary) = unsafe {
+        let loaded = sys::espeak_SetVoiceByName(name.as_ptr()) == sys::espeak_ERROR_EE_OK
+            && !translator.is_null();
+        if !loaded {
+            translator = std::ptr::null_mut();
+        }
+        let raw = &*std::ptr::addr_of!(dictionary_name);
+        let end = raw.iter().position(|&c| c == 0).unwrap_or(raw.len());
+        let bytes: Vec<u8> = raw[..end].iter().map(|&c| c as u8).collect();
+        (loaded, String::from_utf8_lossy(&bytes).into_owned())
+    };
+    if !loaded {
+        return Err(Missing::Voice);
+    }
+    // espeak-ng loads a voice even when its dictionary cannot be read, and then reads every
+    // word as nothing.
+    let path = data_dir.join(format!("{dictionary}_dict"));
+    if dictionary.is_empty() || std::fs::metadata(&path).map_or(true, |m| m.len() == 0) {
+        return Err(Missing::Dictionary(path));
+    }
+    Ok(())
 }
 
 /// Removes espeak-ng's language-switch marks, `(en)…(fr)`, which surround words it reads with

@@ -59,6 +59,26 @@ struct RawInference {
     noise_w: Option<f32>,
 }
 
+/// The largest `.onnx.json` read. Piper's configs are 5–50 KB (the largest multi-speaker ones
+/// under 200 KB); anything near this is not a voice config.
+pub const MAX_CONFIG_BYTES: u64 = 8 << 20;
+
+/// The most symbols a phoneme map may hold (Piper's espeak voices use about 150).
+pub const MAX_SYMBOLS: usize = 4096;
+
+/// The most ids one phoneme may map to (Piper's map each to one). Every phoneme spoken adds
+/// this many ids to the model's input.
+pub const MAX_IDS_PER_PHONEME: usize = 16;
+
+/// The largest phoneme id taken (Piper's voices use ids under 256).
+pub const MAX_PHONEME_ID: i64 = 65_535;
+
+/// The most speakers a voice may have (Piper's largest has 904).
+pub const MAX_SPEAKERS: u32 = 65_536;
+
+/// The longest speaker name taken, in bytes.
+pub const MAX_SPEAKER_NAME: usize = 256;
+
 #[derive(Deserialize)]
 struct RawConfig {
     audio: RawAudio,
@@ -67,6 +87,8 @@ struct RawConfig {
     phoneme_type: Option<String>,
     phoneme_id_map: HashMap<String, Vec<i64>>,
     num_speakers: Option<u32>,
+    /// The size of the model's phoneme embedding, when the config says it.
+    num_symbols: Option<u64>,
     #[serde(default)]
     speaker_id_map: BTreeMap<String, i64>,
 }
@@ -189,10 +211,23 @@ pub struct VoiceConfig {
 impl VoiceConfig {
     /// Reads and validates `<model>.onnx.json`.
     pub fn load(path: &Path) -> Result<Self, VoiceError> {
-        let bytes = std::fs::read(path).map_err(|source| VoiceError::Io {
+        let io = |source| VoiceError::Io {
             path: path.to_path_buf(),
             source,
-        })?;
+        };
+        let file = std::fs::File::open(path).map_err(io)?;
+        let size = file.metadata().map_err(io)?.len();
+        if size > MAX_CONFIG_BYTES {
+            return Err(VoiceError::Invalid {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "the file is {size} bytes, more than a voice config can be ({MAX_CONFIG_BYTES})"
+                ),
+            });
+        }
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::Read::take(file, MAX_CONFIG_BYTES), &mut bytes)
+            .map_err(io)?;
         Self::parse(&bytes, path)
     }
 
@@ -219,13 +254,33 @@ impl VoiceConfig {
                 raw.audio.sample_rate
             )));
         }
+        if raw.phoneme_id_map.len() > MAX_SYMBOLS {
+            return Err(invalid(format!(
+                "phoneme_id_map has {} symbols, more than {MAX_SYMBOLS}",
+                raw.phoneme_id_map.len()
+            )));
+        }
+        let max_id = raw
+            .num_symbols
+            .map_or(MAX_PHONEME_ID, |n| {
+                i64::try_from(n).unwrap_or(i64::MAX).saturating_sub(1)
+            })
+            .min(MAX_PHONEME_ID);
         let mut id_map = HashMap::new();
         for (symbol, ids) in raw.phoneme_id_map {
             let mut chars = symbol.chars();
             if let (Some(c), None) = (chars.next(), chars.next()) {
-                if ids.is_empty() || ids.iter().any(|&id| id < 0) {
+                let shown: Vec<i64> = ids.iter().copied().take(4).collect();
+                if ids.is_empty() || ids.len() > MAX_IDS_PER_PHONEME {
                     return Err(invalid(format!(
-                        "phoneme {symbol:?} has invalid ids {ids:?}"
+                        "phoneme_id_map: phoneme {symbol:?} has {} ids (1 to \
+                         {MAX_IDS_PER_PHONEME} allowed)",
+                        ids.len()
+                    )));
+                }
+                if ids.iter().any(|&id| !(0..=max_id).contains(&id)) {
+                    return Err(invalid(format!(
+                        "phoneme_id_map: phoneme {symbol:?} has ids {shown:?} outside 0–{max_id}"
                     )));
                 }
                 id_map.insert(c, ids);
@@ -244,9 +299,33 @@ impl VoiceConfig {
             noise_w: None,
         });
         let num_speakers = raw.num_speakers.unwrap_or(1).max(1);
+        if num_speakers > MAX_SPEAKERS {
+            return Err(invalid(format!(
+                "num_speakers is {num_speakers}, more than {MAX_SPEAKERS}"
+            )));
+        }
+        if raw.speaker_id_map.len() > num_speakers as usize {
+            return Err(invalid(format!(
+                "speaker_id_map names {} speakers, more than num_speakers ({num_speakers})",
+                raw.speaker_id_map.len()
+            )));
+        }
+        if let Some((name, id)) = raw.speaker_id_map.iter().find(|&(name, &id)| {
+            name.len() > MAX_SPEAKER_NAME || !(0..i64::from(num_speakers)).contains(&id)
+        }) {
+            return Err(invalid(format!(
+                "speaker_id_map: speaker {:?} has id {id} (0 to {} allowed, names up to \
+                 {MAX_SPEAKER_NAME} bytes)",
+                name.chars().take(40).collect::<String>(),
+                num_speakers - 1
+            )));
+        }
+        let espeak_voice = raw.espeak.map_or_else(|| "en-us".to_owned(), |e| e.voice);
+        crate::tts::text::phonemize::check_voice_name(&espeak_voice)
+            .map_err(|e| invalid(format!("espeak.voice: {e}")))?;
         Ok(Self {
             sample_rate: raw.audio.sample_rate,
-            espeak_voice: raw.espeak.map_or_else(|| "en-us".to_owned(), |e| e.voice),
+            espeak_voice,
             defaults: SynthesisSettings {
                 length_scale: inference.length_scale.unwrap_or(1.0),
                 noise_scale: inference.noise_scale.unwrap_or(0.667),
@@ -324,6 +403,63 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("not supported"), "{err}");
+    }
+
+    #[test]
+    fn hostile_configs_are_refused_naming_the_field() {
+        let path = Path::new("hostile.onnx.json");
+        let refused = |text: &str| {
+            VoiceConfig::parse(text.as_bytes(), path)
+                .expect_err(text)
+                .to_string()
+        };
+        // One phoneme asking for two million ids (each spoken phoneme would add them all).
+        let many = format!("[{}]", vec!["1"; 2_000_000].join(","));
+        let err = refused(&MINIMAL.replace(r#""a":[14]"#, &format!(r#""a":{many}"#)));
+        assert!(
+            err.contains("phoneme_id_map") && err.contains("2000000 ids"),
+            "{err}"
+        );
+        let err = refused(&MINIMAL.replace(r#""b":[15]"#, r#""b":[99999999]"#));
+        assert!(
+            err.contains("phoneme \"b\"") && err.contains("outside"),
+            "{err}"
+        );
+        let err = refused(&MINIMAL.replace(r#""audio""#, r#""num_symbols":10,"audio""#));
+        assert!(err.contains("outside 0–9"), "{err}");
+        let err = refused(&MINIMAL.replace(r#""audio""#, r#""num_speakers":4000000000,"audio""#));
+        assert!(err.contains("num_speakers"), "{err}");
+        let err = refused(&MINIMAL.replace(
+            r#""audio""#,
+            r#""num_speakers":2,"speaker_id_map":{"x":5},"audio""#,
+        ));
+        assert!(
+            err.contains("speaker_id_map") && err.contains("\"x\""),
+            "{err}"
+        );
+        let symbols: Vec<String> = (0..5000)
+            .map(|i| format!(r#""{}":[1]"#, char::from_u32(0x4E00 + i).unwrap()))
+            .collect();
+        let err =
+            refused(&MINIMAL.replace(r#""_":[0]"#, &format!(r#""_":[0],{}"#, symbols.join(","))));
+        assert!(err.contains("5006 symbols"), "{err}");
+        for voice in ["mb/mb-de1", "../../etc", "", "en us"] {
+            let err =
+                refused(&MINIMAL.replace(r#""voice":"en-us""#, &format!(r#""voice":"{voice}""#)));
+            assert!(err.contains("espeak.voice"), "{voice}: {err}");
+        }
+    }
+
+    #[test]
+    fn an_oversized_config_file_is_refused_before_it_is_read() {
+        let dir = std::env::temp_dir().join(format!("orator-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("big.onnx.json");
+        let file = std::fs::File::create(&path).unwrap();
+        file.set_len(MAX_CONFIG_BYTES + 1).unwrap();
+        let err = VoiceConfig::load(&path).unwrap_err().to_string();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(err.contains("more than a voice config can be"), "{err}");
     }
 
     #[test]
