@@ -280,6 +280,8 @@ pub struct AudioSide {
     dropped: u64,
     /// Offline: wait for speech still coming rather than play silence.
     waiting: bool,
+    /// An offline wait ran out and nothing has arrived since: do not wait again until it does.
+    stalled: bool,
 }
 
 /// The speech thread's half.
@@ -294,6 +296,8 @@ pub struct WorkerSide {
     pub sample_rate: f32,
     /// Samples pushed so far (the stream position of the tail).
     pub written: u64,
+    /// The phrase whose start mark is in and whose end mark is not yet.
+    open: Option<PhraseId>,
 }
 
 /// The main thread's half: phrase events as they are heard.
@@ -337,6 +341,7 @@ pub fn channel(
             underruns: 0,
             dropped: 0,
             waiting: false,
+            stalled: false,
         },
         WorkerSide {
             voice: voice_producer,
@@ -344,6 +349,7 @@ pub fn channel(
             requests: request_consumer,
             sample_rate,
             written: 0,
+            open: None,
         },
         event_reader,
     )
@@ -393,12 +399,17 @@ impl AudioSide {
 
     /// Whether to wait for more of the stream (see [`AudioSide::set_waiting`]); sleeps a
     /// little first if so.
-    fn wait_for_more(&self, since: &mut Option<std::time::Instant>) -> bool {
-        if !self.waiting || !self.control.pending() || self.control.is_paused() {
+    ///
+    /// One deadline per stall, not per block: once a wait has run out, the stream does not
+    /// wait again until something new arrives, so a speech thread that is stuck costs a render
+    /// one [`OFFLINE_WAIT_LIMIT`], not one per block.
+    fn wait_for_more(&mut self, since: &mut Option<std::time::Instant>) -> bool {
+        if !self.waiting || !self.control.pending() || self.control.is_paused() || self.stalled {
             return false;
         }
         let started = *since.get_or_insert_with(std::time::Instant::now);
         if started.elapsed() >= OFFLINE_WAIT_LIMIT {
+            self.stalled = true;
             return false;
         }
         std::thread::sleep(std::time::Duration::from_micros(500));
@@ -417,6 +428,9 @@ impl AudioSide {
             // Samples first, then marks: every sample counted here was pushed after the marks
             // before it, so those marks are visible too.
             let available = self.voice.slots();
+            if available > 0 || !self.marks.is_empty() {
+                self.stalled = false;
+            }
             self.take_marks(Edge::Start, filled);
             if self.phrase != 0
                 && matches!(self.phase, Phase::Playing)
@@ -590,7 +604,24 @@ impl WorkerSide {
             }
             std::thread::sleep(std::time::Duration::from_millis(2));
         }
+        self.open = match edge {
+            Edge::Start => Some(id),
+            Edge::End => None,
+        };
         true
+    }
+
+    /// Ends phrase `id` wherever its synthesis stopped: its end mark, after a start mark if it
+    /// has none yet, so the audio thread finishes it and its listeners hear of it. For a
+    /// phrase whose synthesis broke off (the speech thread caught a panic).
+    pub fn close(&mut self, id: PhraseId, give_up: &dyn Fn() -> bool) {
+        if let Some(other) = self.open.filter(|&open| open != id) {
+            self.mark(other, Edge::End, give_up);
+        }
+        if self.open != Some(id) {
+            self.mark(id, Edge::Start, give_up);
+        }
+        self.mark(id, Edge::End, give_up);
     }
 
     /// Puts phrase `id` in as an empty phrase (its start and end marks at the same sample),

@@ -91,7 +91,7 @@ impl Worker {
                 Some(Command::Shutdown) => break,
                 Some(Command::LoadVoice) => {
                     let model = self.session.read(|session| session.voice.clone());
-                    self.load_voice(model);
+                    self.guarded(None, |worker| worker.load_voice(model));
                 }
                 Some(Command::Attach(halves)) => {
                     let (stream, bank) = *halves;
@@ -113,9 +113,9 @@ impl Worker {
                 // A state load may have changed the voice since it was loaded.
                 let wanted = self.session.read(|session| session.voice.clone());
                 if self.loaded.as_ref() != Some(&wanted) {
-                    self.load_voice(wanted);
+                    self.guarded(None, |worker| worker.load_voice(wanted));
                 }
-                self.speak(&phrase);
+                self.guarded(Some(phrase.id), |worker| worker.speak(&phrase));
                 self.control.set_producing(0);
                 self.control.count_done();
             } else {
@@ -123,6 +123,46 @@ impl Worker {
                 self.feed_bank();
             }
         }
+    }
+
+    /// Runs `work`, and if it panics, keeps the thread alive and the plugin honest: the
+    /// voice is dropped (the next phrase loads it again), the status says what happened, and
+    /// `phrase`, if it was being spoken, fails with that reason and is ended in the stream so
+    /// the host stops being kept awake for it and an offline render stops waiting.
+    fn guarded(&mut self, phrase: Option<PhraseId>, work: impl FnOnce(&mut Self)) {
+        let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(self)))
+        else {
+            return;
+        };
+        let why = self.recover(panic.as_ref());
+        if let Some(id) = phrase {
+            self.failures.record(id, Arc::from(why.as_str()));
+            let stop = &self.stop;
+            if let Some(stream) = self.stream.as_mut() {
+                stream.close(id, &|| stop.load(Ordering::Acquire));
+            }
+        }
+    }
+
+    /// After a panic: drops the voice (the next phrase loads it again) and says so in the
+    /// status; returns the reason.
+    fn recover(&mut self, panic: &(dyn std::any::Any + Send)) -> String {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "no message".to_owned());
+        let why = format!(
+            "the speech thread failed ({what}); the voice loads again with the next phrase"
+        );
+        tracing::error!("Orator: {why}");
+        self.engine = None;
+        self.loaded = None;
+        self.resampler = None;
+        *self.status.voice.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        self.status.voice_rate.store(0, Ordering::Release);
+        self.status.set(State::Failed, why.clone());
+        why
     }
 
     /// Drops the queued phrases that were stopped or cleared before they started. Each still
@@ -160,9 +200,13 @@ impl Worker {
         };
         let wanted = self.session.read(|session| session.voice.clone());
         if self.loaded.as_ref() != Some(&wanted) {
-            self.load_voice(wanted);
+            self.guarded(None, |worker| worker.load_voice(wanted));
         }
-        match self.render_clip(&job) {
+        // A panic fails this phrase of the bank (it is not tried again until it changes).
+        let rendered =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.render_clip(&job)))
+                .unwrap_or_else(|panic| Err(self.recover(panic.as_ref())));
+        match rendered {
             Ok(Some(samples)) => {
                 if let Some(bank) = self.bank.as_mut() {
                     bank.deliver(&job, samples);
@@ -207,6 +251,7 @@ impl Worker {
         };
         let mut samples = Vec::new();
         let mut failed = None;
+        fault_injection::panic_if_marked(&job.text);
         engine
             .speak(&job.text, &settings, &mut |chunk| {
                 if interrupted() {
@@ -368,6 +413,7 @@ impl Worker {
         if phrase.text.is_none() {
             log.record(id, Arc::from(text));
         }
+        fault_injection::panic_if_marked(text);
         let (engine, settings) = configured(engine, &snapshot);
         let shutdown = || stop.load(Ordering::Acquire);
         let give_up = || shutdown() || control.is_cancelled(id);
@@ -530,4 +576,29 @@ fn load(model: Option<PathBuf>, resources: Option<&Resources>) -> Result<Engine,
     let engine = Engine::new(voice, resources.espeak_data());
     engine.check_phonemizer()?;
     Ok(engine)
+}
+
+/// A way for tests to make the speech thread panic, in debug builds only: a phrase whose text
+/// contains the value of `ORATOR_TEST_PANIC_MARKER` panics the thread that speaks it. Release
+/// builds compile it to nothing.
+mod fault_injection {
+    /// Panics if `text` holds the marker (debug builds with the variable set).
+    #[cfg(debug_assertions)]
+    pub(super) fn panic_if_marked(text: &str) {
+        static MARKER: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+        let marker = MARKER.get_or_init(|| {
+            std::env::var("ORATOR_TEST_PANIC_MARKER")
+                .ok()
+                .filter(|m| !m.is_empty())
+        });
+        if let Some(marker) = marker
+            && text.contains(marker.as_str())
+        {
+            panic!("test panic: the phrase holds {marker}");
+        }
+    }
+
+    /// Nothing in release builds.
+    #[cfg(not(debug_assertions))]
+    pub(super) fn panic_if_marked(_: &str) {}
 }
