@@ -43,7 +43,7 @@ fn play(
 ) -> (Vec<f32>, Vec<PhraseId>) {
     let mut out = Vec::with_capacity(blocks * BLOCK);
     let mut finished = Vec::new();
-    let mut cursor = 0;
+    let mut cursor = service.event_cursor();
     for block in 0..blocks {
         each(block, audio);
         out.extend_from_slice(audio.read_voice(BLOCK));
