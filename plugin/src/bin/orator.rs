@@ -164,6 +164,7 @@ fn read_dictionary(path: &Path) -> Result<BTreeMap<String, String>> {
 }
 
 /// The host signal for `--input`: the file's samples per channel (at most two) and its rate.
+#[derive(Debug)]
 struct HostInput {
     channels: Vec<Vec<f32>>,
     sample_rate: u32,
@@ -171,13 +172,50 @@ struct HostInput {
 
 /// Reads a WAV file (16/24/32-bit integer or 32-bit float, any channel count; channels past
 /// the second are dropped with a warning).
+/// The longest host signal `--input` takes: 12 hours at 48 kHz, per channel.
+const MAX_INPUT_FRAMES: u64 = 12 * 3600 * 48_000;
+
+/// The most channels `--input` may declare (a WAV header can say up to 65535).
+const MAX_INPUT_CHANNELS: u16 = 64;
+
 fn read_input(path: &Path) -> Result<HostInput> {
+    let file_len = std::fs::metadata(path)
+        .with_context(|| format!("could not open {}", path.display()))?
+        .len();
     let mut reader = hound::WavReader::open(path)
         .with_context(|| format!("could not open {} as a WAV file", path.display()))?;
     let spec = reader.spec();
+    // The header is checked before anything is sized from it: a damaged or forged one can
+    // claim any rate, channel count and length.
+    if !(8000..=768_000).contains(&spec.sample_rate) {
+        bail!(
+            "{} is at {} Hz; Orator takes 8000 to 768000 Hz",
+            path.display(),
+            spec.sample_rate
+        );
+    }
+    if spec.channels == 0 || spec.channels > MAX_INPUT_CHANNELS {
+        bail!(
+            "{} has {} channels; Orator takes 1 to {MAX_INPUT_CHANNELS}",
+            path.display(),
+            spec.channels
+        );
+    }
     let count = usize::from(spec.channels);
-    if count == 0 {
-        bail!("{} has no channels", path.display());
+    let declared = u64::from(reader.len());
+    let bytes = declared * u64::from(spec.bits_per_sample.div_ceil(8));
+    if bytes > file_len {
+        bail!(
+            "{} is damaged: its header announces {bytes} bytes of samples in a {file_len}-byte \
+             file",
+            path.display()
+        );
+    }
+    if declared / count as u64 > MAX_INPUT_FRAMES {
+        bail!(
+            "{} is longer than Orator takes as --input (12 hours at 48 kHz)",
+            path.display()
+        );
     }
     if count > 2 {
         eprintln!("{}: {count} channels; using the first two", path.display());
@@ -523,4 +561,64 @@ fn serve(args: ServeArgs) -> Result<()> {
         stream.underruns()
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A WAV header (16-bit PCM) declaring `channels`, `rate` and `data_bytes`, followed by
+    /// `actual` bytes of samples.
+    fn wav(channels: u16, rate: u32, data_bytes: u32, actual: usize) -> Vec<u8> {
+        let mut w = Vec::new();
+        w.extend_from_slice(b"RIFF");
+        w.extend_from_slice(&(36 + data_bytes).to_le_bytes());
+        w.extend_from_slice(b"WAVEfmt ");
+        w.extend_from_slice(&16u32.to_le_bytes());
+        w.extend_from_slice(&1u16.to_le_bytes());
+        w.extend_from_slice(&channels.to_le_bytes());
+        w.extend_from_slice(&rate.to_le_bytes());
+        w.extend_from_slice(&rate.wrapping_mul(2 * u32::from(channels)).to_le_bytes());
+        w.extend_from_slice(&channels.wrapping_mul(2).to_le_bytes());
+        w.extend_from_slice(&16u16.to_le_bytes());
+        w.extend_from_slice(b"data");
+        w.extend_from_slice(&data_bytes.to_le_bytes());
+        w.extend(std::iter::repeat_n(0u8, actual));
+        w
+    }
+
+    fn read(bytes: &[u8]) -> Result<HostInput> {
+        let dir = std::env::temp_dir().join(format!("orator-input-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = dir.join(format!("{n}.wav"));
+        std::fs::write(&path, bytes)?;
+        let result = read_input(&path);
+        std::fs::remove_file(&path)?;
+        result
+    }
+
+    #[test]
+    fn input_headers_are_checked_before_anything_is_sized_from_them() {
+        let ok = read(&wav(2, 48_000, 400, 400)).expect("a plain stereo file");
+        assert_eq!(
+            (ok.channels.len(), ok.channels[0].len(), ok.sample_rate),
+            (2, 100, 48_000)
+        );
+        // A 4 GB data chunk announced in a small file.
+        let err = read(&wav(1, 48_000, u32::MAX - 65, 64))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("is damaged"), "{err}");
+        let err = read(&wav(1, 1, 64, 64)).unwrap_err().to_string();
+        assert!(err.contains("1 Hz"), "{err}");
+        let err = read(&wav(1, 4_000_000_000, 64, 64))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("Hz") || err.contains("WAV"), "{err}");
+        // hound may refuse such a header itself; either way it is an error, not a crash.
+        let err = read(&wav(65_535, 48_000, 64, 64)).unwrap_err().to_string();
+        assert!(err.contains("channels") || err.contains("WAV"), "{err}");
+    }
 }

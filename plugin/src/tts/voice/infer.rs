@@ -175,15 +175,20 @@ impl Voice {
             |audio: &[f32]| -> Vec<f32> { audio.iter().map(|x| x * settings.volume).collect() };
         match &*self.model {
             Model::Whole(session) => {
-                let mut session = session.lock().unwrap_or_else(|e| e.into_inner());
-                // Until the first successful run, an error may be noise that was too short.
-                let outputs = session
-                    .run(inputs)
-                    .map_err(|e| RunError::NoiseTooShort(onnx(e)))?;
-                let (_, audio) = outputs[0]
-                    .try_extract_tensor::<f32>()
-                    .map_err(|e| RunError::Other(onnx(e)))?;
-                let audio = volume(audio);
+                // The session is shared by every instance using this voice: it is locked for
+                // the run only, never while the audio is handed on (that may wait for one
+                // instance's ring while another instance needs the voice).
+                let audio = {
+                    let mut session = session.lock().unwrap_or_else(|e| e.into_inner());
+                    // Until the first successful run, an error may be noise that was too short.
+                    let outputs = session
+                        .run(inputs)
+                        .map_err(|e| RunError::NoiseTooShort(onnx(e)))?;
+                    let (_, audio) = outputs[0]
+                        .try_extract_tensor::<f32>()
+                        .map_err(|e| RunError::Other(onnx(e)))?;
+                    volume(audio)
+                };
                 let busy = started.elapsed();
                 let _ = on_audio(Decoded {
                     audio: &audio,
@@ -219,7 +224,6 @@ impl Voice {
                     }
                 };
                 let mut busy = started.elapsed();
-                let mut decoder = decoder.lock().unwrap_or_else(|e| e.into_inner());
                 let mut start = 0;
                 let mut index = first_window;
                 let mut window = Vec::new();
@@ -260,6 +264,9 @@ impl Voice {
                             inputs.push((name.into(), tensor.into()));
                         }
                     }
+                    // Locked for this window's run only: handing the audio on may wait for
+                    // this instance's ring, and other instances share the decoder.
+                    let mut decoder = decoder.lock().unwrap_or_else(|e| e.into_inner());
                     let outputs = decoder.run(inputs).map_err(|e| RunError::Other(onnx(e)))?;
                     let (_, audio) = outputs[0]
                         .try_extract_tensor::<f32>()
@@ -291,6 +298,8 @@ impl Voice {
                         )
                         .unwrap_or_default();
                     let keep = volume(keep);
+                    drop(outputs);
+                    drop(decoder);
                     let took = started.elapsed();
                     busy += took;
                     let decoded = Decoded {
