@@ -1,5 +1,5 @@
-//! The lines the speech benches speak (`speech.rs`, `press_to_audio.rs`), also used by
-//! `benches/piper_compare.py` (keep them in step).
+//! The lines the speech benches speak (`speech.rs`, `press_to_audio.rs`, `speak_to_audio.rs`),
+//! also used by `benches/piper_compare.py` (keep them in step).
 
 /// Name and text of each line measured.
 pub const SENTENCES: [(&str, &str); 4] = [

@@ -5,7 +5,8 @@
 use anyhow::Result;
 use orator_tests::signal::{all_clean, ratio_db, sine, tone_level};
 use orator_tests::{
-    LoadedPlugin, ParamChange, bundle_path, saved_text, state_blob, with_session, with_text,
+    LoadedPlugin, ParamChange, bundle_path, saved_session, saved_text, state_blob, with_session,
+    with_text,
 };
 use rand::rngs::SmallRng;
 use rand::{Rng, RngCore, SeedableRng};
@@ -484,13 +485,9 @@ fn garbage_truncated_and_empty_state_is_refused_and_the_old_state_kept() -> Resu
         );
     }
 
-    // A well-formed blob whose session comes from a newer Orator: the parameters load, the
-    // session is refused and the old text kept.
-    for session in [
-        r#"{"schema":999,"text":"from the future"}"#,
-        r#"{"text":7}"#,
-        "[[[",
-    ] {
+    // A well-formed blob whose session is damaged: the parameters load, the session is
+    // refused and the old text kept.
+    for session in [r#"{"text":7}"#, r#"{"schema":0,"text":"zero"}"#, "[[["] {
         // nice-plug accepts the blob as a whole; only the session inside it is refused.
         let _ = plugin.load_state(&with_session(&good, session)?);
         assert_eq!(
@@ -499,6 +496,26 @@ fn garbage_truncated_and_empty_state_is_refused_and_the_old_state_kept() -> Resu
             "{session} replaced the text"
         );
     }
+    // A session from a newer Orator loads its text, and saves its newer settings back.
+    let future = r#"{"schema":999,"text":"from the future","captions":{"size":40}}"#;
+    plugin.load_state(&with_session(&good, future)?)?;
+    let saved = plugin.save_state()?;
+    assert_eq!(saved_text(&saved)?, "from the future");
+    let session = saved_session(&saved)?;
+    assert_eq!(
+        (&session["schema"], &session["captions"]["size"]),
+        (&serde_json::json!(999), &serde_json::json!(40))
+    );
+    // A fresh instance that cannot read a project's session writes it back as it was.
+    let mut fresh = load()?;
+    let damaged = with_session(&good, r#"{"text":7,"theirs":"keep"}"#)?;
+    let _ = fresh.load_state(&damaged);
+    let resaved = fresh.save_state()?;
+    assert_eq!(
+        saved_session(&resaved)?,
+        serde_json::json!({"text": 7, "theirs": "keep"})
+    );
+    plugin.load_state(&good)?;
 
     // The instance still works afterwards.
     plugin.activate(44100.0, 1, 128)?;

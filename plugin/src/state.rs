@@ -4,10 +4,11 @@
 use crate::tts::text::lexicon::{Lexicon, LexiconError};
 use crate::tts::voice::config::Delivery;
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 /// The schema this build writes. Bump it when [`Session`] changes shape, and teach
 /// [`Session::validate`] to accept (and migrate) the older one.
@@ -38,8 +39,9 @@ pub struct Session {
     /// The user's pronunciation dictionary: word → respelling or `[[ phonemes ]]`.
     #[serde(default)]
     pub dictionary: BTreeMap<String, String>,
-    /// The voice model (`None`: the bundled default voice).
-    #[serde(default)]
+    /// The voice model (`None`: the bundled default voice). Saved losslessly, whatever bytes
+    /// the path holds (see [`voice_path`]).
+    #[serde(default, with = "voice_path")]
     pub voice: Option<PathBuf>,
     /// Pace, variation, phrasing and speaker.
     #[serde(default)]
@@ -67,6 +69,54 @@ impl Default for Session {
             editor_size: DEFAULT_EDITOR_SIZE,
             api: crate::api::ApiSettings::at_startup(),
         }
+    }
+}
+
+/// A voice path as saved: a string when it is UTF-8 (every path any release wrote), else its
+/// bytes (`{"unix_bytes": [...]}`), so a path with any bytes in it saves and loads unchanged.
+mod voice_path {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use std::path::PathBuf;
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(untagged)]
+    enum Saved {
+        Text(String),
+        Bytes { unix_bytes: Vec<u8> },
+    }
+
+    pub(super) fn serialize<S: Serializer>(
+        path: &Option<PathBuf>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        let saved = path.as_ref().map(|p| match p.to_str() {
+            Some(text) => Saved::Text(text.to_owned()),
+            None => Saved::Bytes {
+                unix_bytes: p.as_os_str().as_encoded_bytes().to_vec(),
+            },
+        });
+        saved.serialize(serializer)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<PathBuf>, D::Error> {
+        Ok(match Option::<Saved>::deserialize(deserializer)? {
+            None => None,
+            Some(Saved::Text(text)) => Some(PathBuf::from(text)),
+            Some(Saved::Bytes { unix_bytes }) => Some(from_bytes(unix_bytes)),
+        })
+    }
+
+    #[cfg(unix)]
+    fn from_bytes(bytes: Vec<u8>) -> PathBuf {
+        use std::os::unix::ffi::OsStringExt;
+        PathBuf::from(std::ffi::OsString::from_vec(bytes))
+    }
+
+    #[cfg(not(unix))]
+    fn from_bytes(bytes: Vec<u8>) -> PathBuf {
+        PathBuf::from(String::from_utf8_lossy(&bytes).into_owned())
     }
 }
 
@@ -102,6 +152,9 @@ pub enum SessionError {
         /// Size of the refused text.
         bytes: usize,
     },
+    /// The blob is not a session at all.
+    #[error("the saved session is damaged: {0}")]
+    Damaged(String),
 }
 
 impl Session {
@@ -126,6 +179,143 @@ impl Session {
     }
 }
 
+/// What a saved session held that this build could not take, kept so that saving the project
+/// again loses none of it.
+#[derive(Debug, Default)]
+struct Kept {
+    /// Fields this build does not know (a newer Orator's), by name.
+    fields: Map<String, Value>,
+    /// The newer schema they came with.
+    schema: Option<u64>,
+    /// Dictionary entries this build refused, by word.
+    dictionary: Map<String, Value>,
+    /// A blob refused whole while the session was untouched, and the session's generation
+    /// then: it is saved back as it was until the session changes.
+    refused: Option<(Value, u64)>,
+}
+
+/// A saved session read field by field: what loads, what is kept aside, what to tell the user.
+struct Salvaged {
+    session: Session,
+    kept: Kept,
+    warnings: Vec<String>,
+}
+
+/// Reads a saved session leniently: the schema and the text must be there and sound (they are
+/// what the project is), and each other field loads if it can. A dictionary entry, unknown
+/// field or setting that cannot is left out (and kept, where saving it back is safe), with a
+/// warning.
+fn salvage(saved: &Value) -> Result<Salvaged, SessionError> {
+    let Value::Object(fields) = saved else {
+        return Err(SessionError::Damaged("it is not a JSON object".into()));
+    };
+    let schema = match fields.get("schema").and_then(Value::as_u64) {
+        Some(0) => return Err(SessionError::UnknownSchema),
+        Some(schema) => schema,
+        None => return Err(SessionError::Damaged("it has no schema number".into())),
+    };
+    let Some(text) = fields.get("text").and_then(Value::as_str) else {
+        return Err(SessionError::Damaged("it has no text".into()));
+    };
+    if text.len() > MAX_TEXT_BYTES {
+        return Err(SessionError::TextTooLarge { bytes: text.len() });
+    }
+    let mut session = Session {
+        schema: SESSION_SCHEMA,
+        text: text.to_owned(),
+        ..Session::default()
+    };
+    let mut kept = Kept::default();
+    let mut warnings = Vec::new();
+    if schema > u64::from(SESSION_SCHEMA) {
+        kept.schema = Some(schema);
+        warnings.push(format!(
+            "this project was saved by a newer Orator (session schema {schema}; this build \
+             reads up to {SESSION_SCHEMA}): its text and the settings this build knows are \
+             loaded, the rest is kept and saved back unchanged"
+        ));
+    }
+    for (name, value) in fields {
+        match name.as_str() {
+            "schema" | "text" => {}
+            "dictionary" => {
+                let Value::Object(entries) = value else {
+                    warnings
+                        .push("the pronunciation dictionary is damaged and was left out".into());
+                    continue;
+                };
+                let mut refused = Vec::new();
+                for (word, respelling) in entries {
+                    let entry = respelling
+                        .as_str()
+                        .map(|r| BTreeMap::from([(word.clone(), r.to_owned())]));
+                    let fits = session.dictionary.len() < MAX_DICTIONARY_ENTRIES;
+                    match entry.map(|e| Lexicon::new(&e).map(|_| e)) {
+                        Some(Ok(entry)) if fits => session.dictionary.extend(entry),
+                        _ => {
+                            kept.dictionary.insert(word.clone(), respelling.clone());
+                            refused.push(word.chars().take(40).collect::<String>());
+                        }
+                    }
+                }
+                if !refused.is_empty() {
+                    warnings.push(format!(
+                        "{} pronunciation entr{} could not be used and {} kept aside: {}",
+                        refused.len(),
+                        if refused.len() == 1 { "y" } else { "ies" },
+                        if refused.len() == 1 { "is" } else { "are" },
+                        refused
+                            .iter()
+                            .take(5)
+                            .map(|w| format!("{w:?}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ));
+                }
+            }
+            "voice" => match voice_path::deserialize(value.clone()) {
+                Ok(voice) => session.voice = voice,
+                Err(_) => warnings
+                    .push("the saved voice could not be read; the default voice speaks".into()),
+            },
+            "delivery" => match serde_json::from_value::<Delivery>(value.clone()) {
+                Ok(delivery) => session.delivery = delivery,
+                Err(_) => warnings.push(
+                    "the saved rate, variation and speaker could not be read; the defaults apply"
+                        .into(),
+                ),
+            },
+            "editor_size" => {
+                if let Ok(size) = serde_json::from_value::<(u32, u32)>(value.clone()) {
+                    session.editor_size = size;
+                }
+            }
+            "api" => match serde_json::from_value::<crate::api::ApiSettings>(value.clone()) {
+                Ok(api) if api.validate().is_ok() => session.api = api,
+                _ => {
+                    warnings.push("the saved API settings could not be read; the API is off".into())
+                }
+            },
+            _ => {
+                kept.fields.insert(name.clone(), value.clone());
+            }
+        }
+    }
+    if kept.schema.is_none() && !kept.fields.is_empty() {
+        let names: Vec<&str> = kept.fields.keys().map(String::as_str).take(5).collect();
+        warnings.push(format!(
+            "the project holds settings this build does not know ({}); they are kept and \
+             saved back unchanged",
+            names.join(", ")
+        ));
+    }
+    Ok(Salvaged {
+        session,
+        kept,
+        warnings,
+    })
+}
+
 /// The session shared between the editor (writes the text), the host's state save/load (main
 /// thread) and the speech thread (reads the text when a phrase starts).
 ///
@@ -137,6 +327,10 @@ pub struct SharedSession {
     session: RwLock<Session>,
     /// Bumped on every change, so the editor notices a state load without comparing texts.
     generation: AtomicU64,
+    /// What the last saved session held that this build could not take (main thread).
+    kept: Mutex<Kept>,
+    /// What the user should know about the last load (the editor shows it).
+    warning: Mutex<Option<String>>,
 }
 
 impl SharedSession {
@@ -174,13 +368,93 @@ impl SharedSession {
         self.update(|current| *current = session);
         Ok(())
     }
+
+    /// Loads a session saved in a project (main thread). What can be loaded is; what cannot
+    /// is kept aside and saved back by [`Self::saved`]; the reason is returned and shown in the
+    /// editor ([`Self::warning`]). A blob refused whole leaves the current session as it is,
+    /// and if that session is still untouched (a fresh instance opening the project), the
+    /// refused blob is what the next save writes, so the project's text is never overwritten
+    /// with nothing.
+    pub fn load_saved(&self, saved: Value) -> Option<String> {
+        let warning = match salvage(&saved) {
+            Ok(salvaged) => {
+                self.update(|current| *current = salvaged.session);
+                *self.kept.lock().unwrap_or_else(|e| e.into_inner()) = salvaged.kept;
+                (!salvaged.warnings.is_empty()).then(|| salvaged.warnings.join("; "))
+            }
+            Err(why) => {
+                let untouched = self.read(|s| *s == Session::default());
+                let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
+                if untouched {
+                    kept.refused = Some((saved, self.generation()));
+                    Some(format!(
+                        "the project's Orator session could not be loaded ({why}); it is kept \
+                         unchanged and saved back as it was until you edit"
+                    ))
+                } else {
+                    Some(format!(
+                        "the saved Orator session could not be loaded ({why}); the current one \
+                         is kept"
+                    ))
+                }
+            }
+        };
+        *self.warning.lock().unwrap_or_else(|e| e.into_inner()) = warning.clone();
+        warning
+    }
+
+    /// The session as it is saved into the project: the current one with what the last load
+    /// kept aside put back, or a refused blob unchanged while nothing was edited since.
+    pub fn saved(&self) -> Value {
+        let kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((blob, generation)) = &kept.refused
+            && *generation == self.generation()
+        {
+            return blob.clone();
+        }
+        let mut saved = self
+            .read(|s| serde_json::to_value(s))
+            .unwrap_or(Value::Null);
+        if let Value::Object(fields) = &mut saved {
+            for (name, value) in &kept.fields {
+                fields.entry(name.clone()).or_insert_with(|| value.clone());
+            }
+            if let Some(schema) = kept.schema {
+                fields.insert("schema".into(), schema.into());
+            }
+            if !kept.dictionary.is_empty()
+                && let Some(Value::Object(entries)) = fields.get_mut("dictionary")
+            {
+                for (word, respelling) in &kept.dictionary {
+                    entries
+                        .entry(word.clone())
+                        .or_insert_with(|| respelling.clone());
+                }
+            }
+        }
+        saved
+    }
+
+    /// What the user should know about the last project load, if anything.
+    pub fn warning(&self) -> Option<String> {
+        self.warning
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
 }
 
-impl<'a> nice_plug::params::persist::PersistentField<'a, Session> for Arc<SharedSession> {
-    fn set(&self, new_value: Session) {
-        if let Err(err) = self.try_replace(new_value) {
+/// The session as the project holds it: JSON of any shape, so that a newer, older or damaged
+/// one reaches [`SharedSession::load_saved`] instead of being dropped before it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SavedSession(pub Value);
+
+impl<'a> nice_plug::params::persist::PersistentField<'a, SavedSession> for Arc<SharedSession> {
+    fn set(&self, SavedSession(saved): SavedSession) {
+        if let Some(warning) = self.load_saved(saved) {
             // Main thread (state load): logging is allowed here.
-            nice_plug::nice_error!("Ignoring the saved Orator session: {err}");
+            nice_plug::nice_error!("Orator: {warning}");
         }
         // The loaded project may enable or disable the local API.
         crate::api::refresh();
@@ -188,9 +462,9 @@ impl<'a> nice_plug::params::persist::PersistentField<'a, Session> for Arc<Shared
 
     fn map<F, R>(&self, f: F) -> R
     where
-        F: Fn(&Session) -> R,
+        F: Fn(&SavedSession) -> R,
     {
-        self.read(f)
+        f(&SavedSession(self.saved()))
     }
 }
 
@@ -258,6 +532,151 @@ mod tests {
             "schema 1 sessions load with the defaults of what schema 2 added"
         );
         with_dict.validate().unwrap();
+    }
+
+    /// Sessions as each schema wrote them (field order and all), the way projects hold them.
+    const SCHEMA_1: &str =
+        r#"{"schema":1,"text":"Hello there.\nSecond line.","dictionary":{"gif":"jif"}}"#;
+    const SCHEMA_2: &str = r#"{"schema":2,"text":"Two","dictionary":{},"voice":"/v/en_GB-alba-medium.onnx","delivery":{"rate":1.25,"variation":0.5,"whole_sentences":true,"speaker":3},"editor_size":[1200,700]}"#;
+    const SCHEMA_3: &str = r#"{"schema":3,"text":"Three","dictionary":{"Orator":"[[ ˈɔːɹeɪtɚ ]]"},"voice":null,"delivery":{"rate":1.0,"variation":1.0,"whole_sentences":false,"speaker":null},"editor_size":[900,600],"api":{"enabled":true,"port":7581,"udp_port":0,"token":"t","filter_editor":false,"emoji":"FirstName","max_chars":500,"word_list":null}}"#;
+
+    fn load(json: &str) -> (SharedSession, Option<String>) {
+        let shared = SharedSession::default();
+        let warning = shared.load_saved(serde_json::from_str(json).unwrap());
+        (shared, warning)
+    }
+
+    #[test]
+    fn every_schema_so_far_loads_whole_without_a_warning() {
+        let (one, warning) = load(SCHEMA_1);
+        assert_eq!(warning, None);
+        let one = one.snapshot();
+        assert_eq!(
+            (
+                one.text.as_str(),
+                one.dictionary["gif"].as_str(),
+                one.voice,
+                one.delivery
+            ),
+            (
+                "Hello there.\nSecond line.",
+                "jif",
+                None,
+                Delivery::default()
+            )
+        );
+        let (two, warning) = load(SCHEMA_2);
+        assert_eq!(warning, None);
+        let two = two.snapshot();
+        assert_eq!(two.voice, Some(PathBuf::from("/v/en_GB-alba-medium.onnx")));
+        assert_eq!(
+            (two.delivery.rate, two.delivery.speaker, two.editor_size),
+            (1.25, Some(3), (1200, 700))
+        );
+        assert!(!two.api.enabled, "schema 2 had no API: it stays off");
+        let (three, warning) = load(SCHEMA_3);
+        assert_eq!(warning, None);
+        let three = three.snapshot();
+        assert_eq!(
+            (three.api.enabled, three.api.port, three.api.token.as_str()),
+            (true, 7581, "t")
+        );
+        assert_eq!(three.dictionary["Orator"], "[[ ˈɔːɹeɪtɚ ]]");
+    }
+
+    #[test]
+    fn a_newer_session_loads_what_it_can_and_saves_the_rest_back() {
+        let newer = r#"{"schema":9,"text":"From the future.","captions":{"font":"Inter"},"dictionary":{"gif":"jif"}}"#;
+        let (shared, warning) = load(newer);
+        let warning = warning.expect("a warning");
+        assert!(
+            warning.contains("newer Orator") && warning.contains("schema 9"),
+            "{warning}"
+        );
+        assert_eq!(shared.snapshot().text, "From the future.");
+        let saved = shared.saved();
+        assert_eq!(saved["schema"], 9);
+        assert_eq!(saved["captions"]["font"], "Inter");
+        assert_eq!(saved["dictionary"]["gif"], "jif");
+        // Edited and saved again: the edit is kept, and so are the newer settings.
+        shared.set_text("Edited.".into());
+        let saved = shared.saved();
+        assert_eq!(
+            (saved["text"].as_str(), saved["captions"]["font"].as_str()),
+            (Some("Edited."), Some("Inter"))
+        );
+    }
+
+    #[test]
+    fn one_bad_dictionary_entry_or_setting_loses_nothing_else() {
+        let blob = r#"{"schema":3,"text":"Keep me.","dictionary":{"gif":"jif","two words":"x","ok":"okay"},"api":{"port":0},"delivery":"fast"}"#;
+        let (shared, warning) = load(blob);
+        let warning = warning.expect("a warning");
+        assert!(warning.contains("\"two words\""), "{warning}");
+        assert!(
+            warning.contains("API") && warning.contains("rate"),
+            "{warning}"
+        );
+        let session = shared.snapshot();
+        assert_eq!(session.text, "Keep me.");
+        assert_eq!(session.dictionary.len(), 2);
+        assert!(!session.api.enabled);
+        // The refused entry goes back into the project.
+        assert_eq!(shared.saved()["dictionary"]["two words"], "x");
+    }
+
+    #[test]
+    fn a_refused_blob_is_never_overwritten_by_an_empty_session() {
+        for blob in [
+            r#"{"schema":3,"text":7}"#,
+            r#"{"text":"no schema"}"#,
+            r#"[1, 2, 3]"#,
+            r#"{"schema":0,"text":"zero"}"#,
+        ] {
+            let (shared, warning) = load(blob);
+            assert!(
+                warning.is_some_and(|w| w.contains("kept unchanged")),
+                "{blob}"
+            );
+            assert_eq!(
+                shared.saved(),
+                serde_json::from_str::<Value>(blob).unwrap(),
+                "{blob}"
+            );
+            // Once the user edits, their session is what is saved.
+            shared.set_text("New text.".into());
+            assert_eq!(shared.saved()["text"], "New text.");
+        }
+        // Into an instance that already holds a session, a refused blob changes nothing.
+        let (shared, _) = load(SCHEMA_3);
+        let warning = shared.load_saved(serde_json::json!({"schema": 3}));
+        assert!(warning.is_some_and(|w| w.contains("current one is kept")));
+        assert_eq!(shared.snapshot().text, "Three");
+        assert_eq!(shared.saved()["text"], "Three");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_voice_path_that_is_not_utf8_saves_and_loads_unchanged() {
+        use std::os::unix::ffi::OsStringExt;
+        let path = PathBuf::from(std::ffi::OsString::from_vec(
+            b"/voices/caf\xe9.onnx".to_vec(),
+        ));
+        let shared = SharedSession::default();
+        shared.update(|s| s.voice = Some(path.clone()));
+        let saved = shared.saved();
+        assert!(saved["voice"].is_object(), "{saved}");
+        let (back, warning) = load(&saved.to_string());
+        assert_eq!(warning, None);
+        assert_eq!(back.snapshot().voice, Some(path));
+    }
+
+    #[test]
+    fn saving_twice_gives_the_same_bytes() {
+        let (shared, _) = load(SCHEMA_3);
+        let once = shared.saved().to_string();
+        let (again, _) = load(&once);
+        assert_eq!(again.saved().to_string(), once);
     }
 
     #[test]

@@ -85,12 +85,20 @@ pub fn with_text(blob: &[u8], text: &str) -> Result<Vec<u8>> {
     )
 }
 
+/// The session inside a saved blob.
+pub fn saved_session(blob: &[u8]) -> Result<serde_json::Value> {
+    let state: serde_json::Value = serde_json::from_slice(state_json(blob)?)?;
+    Ok(serde_json::from_str(
+        state["fields"]["session"].as_str().unwrap_or_default(),
+    )?)
+}
+
 /// The session text inside a saved blob.
 pub fn saved_text(blob: &[u8]) -> Result<String> {
-    let state: serde_json::Value = serde_json::from_slice(state_json(blob)?)?;
-    let session: serde_json::Value =
-        serde_json::from_str(state["fields"]["session"].as_str().unwrap_or_default())?;
-    Ok(session["text"].as_str().unwrap_or_default().to_owned())
+    Ok(saved_session(blob)?["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned())
 }
 
 /// The Orator CLAP plugin id.

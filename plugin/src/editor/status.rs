@@ -34,6 +34,10 @@ impl App {
             ui.painter().circle_filled(dot.center(), 5.0, color);
             ui.label(egui::RichText::new(text).strong());
         });
+        // What the last project load could not take, until the next load.
+        if let Some(warning) = self.shared.params.session.warning() {
+            ui.label(egui::RichText::new(warning).color(ui.visuals().warn_fg_color));
+        }
         if let Some(speech) = speech {
             let m = &speech.metrics;
             let busy_ns =
