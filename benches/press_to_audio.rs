@@ -13,32 +13,29 @@
 //! Needs the bundle: `cargo xtask build` first (or `ORATOR_CLAP=path/to/Orator.clap`).
 //! `cargo bench -p orator-benches --bench press_to_audio`
 
-use clack_host::prelude::{ClapId, ProcessStatus};
-use criterion::{BenchmarkId, Criterion, SamplingMode, criterion_group, criterion_main};
+use clack_host::prelude::ClapId;
+use criterion::{Criterion, criterion_group, criterion_main};
 use orator::state::Session;
 use orator::tts::voice::config::Delivery;
-use orator_tests::{LoadedPlugin, ParamChange, bundle_path, press, with_session};
-use std::time::{Duration, Instant};
-
-const RATE: f64 = 48_000.0;
-const BLOCK: usize = 512;
+use orator_tests::{LoadedPlugin, bundle_path, press, with_session};
+use std::time::Duration;
 
 #[path = "sentences.rs"]
 mod sentences;
 use sentences::SENTENCES;
 
-/// A plugin running at real-time pace, and where its clock is.
+#[path = "realtime_host.rs"]
+mod realtime_host;
+use realtime_host::{BLOCK, Host, RATE};
+
+/// A plugin running at real-time pace.
 struct Live {
-    plugin: LoadedPlugin,
+    host: Host,
     /// The Speak and Stop buttons' parameter ids.
     speak: ClapId,
     stop: ClapId,
     /// Phrases spoken so far, which sets the next one's pace.
     phrases: u16,
-    next: Instant,
-    silence: Vec<f32>,
-    left: Vec<f32>,
-    right: Vec<f32>,
 }
 
 impl Live {
@@ -54,36 +51,11 @@ impl Live {
         let stop = plugin.param("Stop")?.id;
         plugin.activate(RATE, 1, BLOCK as u32)?;
         Ok(Self {
-            plugin,
+            host: Host::new(plugin),
             speak,
             stop,
             phrases: 0,
-            next: Instant::now(),
-            silence: vec![0.0; BLOCK],
-            left: vec![0.0; BLOCK],
-            right: vec![0.0; BLOCK],
         })
-    }
-
-    /// One block, when an audio interface would ask for it. Returns the first non-zero
-    /// sample's offset in the block, if any, and whether the plugin is idle.
-    fn block(&mut self, changes: &[ParamChange]) -> anyhow::Result<(Option<usize>, bool)> {
-        let now = Instant::now();
-        if self.next > now {
-            std::thread::sleep(self.next - now);
-        } else if now - self.next > Duration::from_millis(50) {
-            self.next = now; // after set-up work between iterations, not a late block
-        }
-        self.next += Duration::from_secs_f64(BLOCK as f64 / RATE);
-        let status = self.plugin.process(
-            &[&self.silence, &self.silence],
-            None,
-            &mut [&mut self.left, &mut self.right],
-            changes,
-        )?;
-        let heard = self.left.iter().position(|&s| s != 0.0);
-        let idle = status == ProcessStatus::ContinueIfNotQuiet;
-        Ok((heard, idle))
     }
 
     /// Speaks `text` at a pace not used before and returns the time from the press to the
@@ -98,16 +70,14 @@ impl Live {
             },
             ..Session::default()
         };
-        let state = with_session(
-            &self.plugin.save_state()?,
-            &serde_json::to_string(&session)?,
-        )?;
-        self.plugin.load_state(&state)?;
+        let plugin = &mut self.host.plugin;
+        let state = with_session(&plugin.save_state()?, &serde_json::to_string(&session)?)?;
+        plugin.load_state(&state)?;
         let mut samples = 0;
         let mut heard = None;
         for block in 0.. {
             let changes = press(self.speak, block, 0);
-            if let (Some(at), _) = self.block(&changes)? {
+            if let Some(at) = self.host.block(&changes)?.heard {
                 heard = Some(samples + at);
                 break;
             }
@@ -120,8 +90,7 @@ impl Live {
         let heard = heard.unwrap_or(samples);
         for block in 0.. {
             let changes = press(self.stop, block, 0);
-            let (_, idle) = self.block(&changes)?;
-            if block > 2 && idle {
+            if block > 2 && self.host.block(&changes)?.idle {
                 break;
             }
             anyhow::ensure!(block < 2000, "the plugin did not stop");
@@ -134,20 +103,9 @@ fn press_to_audio(c: &mut Criterion) {
     let mut live = Live::new().expect("the bundle loads");
     // The voice loads on activation; one phrase spoken warms ONNX Runtime up.
     live.press_to_audio(SENTENCES[0].1).expect("warm-up phrase");
-    let mut group = c.benchmark_group("press_to_audio");
-    group.sampling_mode(SamplingMode::Flat);
-    group.sample_size(10);
-    group.measurement_time(Duration::from_secs(8));
-    for (name, text) in SENTENCES {
-        group.bench_function(BenchmarkId::from_parameter(name), |b| {
-            b.iter_custom(|iters| {
-                (0..iters)
-                    .map(|_| live.press_to_audio(text).expect("speech"))
-                    .sum()
-            })
-        });
-    }
-    group.finish();
+    realtime_host::bench_lines(c, "press_to_audio", &SENTENCES, |text| {
+        live.press_to_audio(text).expect("speech")
+    });
 }
 
 criterion_group!(benches, press_to_audio);

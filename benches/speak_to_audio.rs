@@ -14,8 +14,7 @@
 //! Needs the bundle: `cargo xtask build` first (or `ORATOR_CLAP=path/to/Orator.clap`).
 //! `cargo bench -p orator-benches --bench speak_to_audio`
 
-use clack_host::prelude::ProcessStatus;
-use criterion::{BenchmarkId, Criterion, SamplingMode, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group, criterion_main};
 use orator::api::ApiSettings;
 use orator::state::Session;
 use orator::tts::voice::config::Delivery;
@@ -24,9 +23,6 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 use tungstenite::stream::MaybeTlsStream;
 use tungstenite::{Message, WebSocket};
-
-const RATE: f64 = 48_000.0;
-const BLOCK: usize = 512;
 /// A port of its own, so the bench runs beside a running Orator.
 const PORT: u16 = 17_590;
 
@@ -34,16 +30,16 @@ const PORT: u16 = 17_590;
 mod sentences;
 use sentences::SENTENCES;
 
+#[path = "realtime_host.rs"]
+mod realtime_host;
+use realtime_host::{BLOCK, Host, RATE};
+
 /// A plugin with the API on, running at real-time pace, and a client connected to it.
 struct Live {
-    plugin: LoadedPlugin,
+    host: Host,
     ws: WebSocket<MaybeTlsStream<TcpStream>>,
     /// Phrases spoken so far, which sets the next one's pace.
     phrases: u16,
-    next: Instant,
-    silence: Vec<f32>,
-    left: Vec<f32>,
-    right: Vec<f32>,
 }
 
 fn api_session(phrases: u16) -> Session {
@@ -82,36 +78,10 @@ impl Live {
             s.set_read_timeout(Some(Duration::from_millis(1)))?;
         }
         Ok(Self {
-            plugin,
+            host: Host::new(plugin),
             ws,
             phrases: 0,
-            next: Instant::now(),
-            silence: vec![0.0; BLOCK],
-            left: vec![0.0; BLOCK],
-            right: vec![0.0; BLOCK],
         })
-    }
-
-    /// One block, when an audio interface would ask for it. Returns when the block was
-    /// handed over, the first non-zero sample's offset in it (if any), and whether the plugin
-    /// is idle.
-    fn block(&mut self) -> anyhow::Result<(Instant, Option<usize>, bool)> {
-        let now = Instant::now();
-        if self.next > now {
-            std::thread::sleep(self.next - now);
-        } else if now - self.next > Duration::from_millis(50) {
-            self.next = now; // after set-up work between iterations, not a late block
-        }
-        self.next += Duration::from_secs_f64(BLOCK as f64 / RATE);
-        let handed = Instant::now();
-        let status = self.plugin.process(
-            &[&self.silence, &self.silence],
-            None,
-            &mut [&mut self.left, &mut self.right],
-            &[],
-        )?;
-        let heard = self.left.iter().position(|&s| s != 0.0);
-        Ok((handed, heard, status == ProcessStatus::ContinueIfNotQuiet))
     }
 
     /// Reads whatever the server sent (replies), without waiting.
@@ -129,18 +99,17 @@ impl Live {
     /// first sample heard, then stops the phrase and waits for the plugin to fall idle.
     fn speak_to_audio(&mut self, text: &str) -> anyhow::Result<Duration> {
         self.phrases = self.phrases.wrapping_add(1);
-        let state = with_session(
-            &self.plugin.save_state()?,
-            &serde_json::to_string(&api_session(self.phrases))?,
-        )?;
-        self.plugin.load_state(&state)?;
+        let plugin = &mut self.host.plugin;
+        let session = serde_json::to_string(&api_session(self.phrases))?;
+        let state = with_session(&plugin.save_state()?, &session)?;
+        plugin.load_state(&state)?;
         let sent = self.send(serde_json::json!({
             "id": self.phrases.to_string(), "request": "Speak", "message": text
         }))?;
         let heard = loop {
-            let (handed, heard, _) = self.block()?;
-            if let Some(at) = heard {
-                break handed + Duration::from_secs_f64(at as f64 / RATE);
+            let block = self.host.block(&[])?;
+            if let Some(at) = block.heard {
+                break block.handed + Duration::from_secs_f64(at as f64 / RATE);
             }
             self.drain();
             anyhow::ensure!(
@@ -150,7 +119,7 @@ impl Live {
         };
         self.send(serde_json::json!({"id": "stop", "request": "Stop"}))?;
         for block in 0.. {
-            let (_, _, idle) = self.block()?;
+            let idle = self.host.block(&[])?.idle;
             self.drain();
             if block > 2 && idle {
                 break;
@@ -165,20 +134,9 @@ fn speak_to_audio(c: &mut Criterion) {
     let mut live = Live::new().expect("the bundle loads and serves the API");
     // The voice loads on activation; one phrase spoken warms ONNX Runtime up.
     live.speak_to_audio(SENTENCES[0].1).expect("warm-up phrase");
-    let mut group = c.benchmark_group("speak_to_audio");
-    group.sampling_mode(SamplingMode::Flat);
-    group.sample_size(10);
-    group.measurement_time(Duration::from_secs(8));
-    for (name, text) in SENTENCES {
-        group.bench_function(BenchmarkId::from_parameter(name), |b| {
-            b.iter_custom(|iters| {
-                (0..iters)
-                    .map(|_| live.speak_to_audio(text).expect("speech"))
-                    .sum()
-            })
-        });
-    }
-    group.finish();
+    realtime_host::bench_lines(c, "speak_to_audio", &SENTENCES, |text| {
+        live.speak_to_audio(text).expect("speech")
+    });
 }
 
 criterion_group!(benches, speak_to_audio);

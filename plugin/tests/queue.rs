@@ -3,11 +3,10 @@
 //! every sample is predictable: queued phrases follow each other whole with no click at the
 //! join, and Skip fades the phrase out within 5 ms and starts the next at once.
 
-use orator::playback::service::{SpeechService, State};
+mod common;
+
+use orator::playback::service::SpeechService;
 use orator::playback::stream::{AudioSide, PhraseEventKind, PhraseId};
-use orator::tts::resources::Resources;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 const RATE: f32 = 48_000.0;
 const BLOCK: usize = 512;
@@ -16,21 +15,7 @@ const FADE: usize = 240;
 const TEXT: &str = "Queue me up. Then play me again, please.";
 
 fn service() -> SpeechService {
-    let resources = Resources::locate().expect("run `cargo xtask assets` first");
-    let service = SpeechService::start(Arc::default(), Some(resources)).expect("speech thread");
-    service.load_voice(None);
-    let loading = Instant::now();
-    while service.status.state() != State::Ready {
-        assert_ne!(
-            service.status.state(),
-            State::Failed,
-            "{}",
-            service.status.message()
-        );
-        assert!(loading.elapsed() < Duration::from_secs(60), "voice load");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    service
+    common::ready_service()
 }
 
 /// Plays `blocks` blocks, calling `each(block, audio)` before each; returns the voice and the

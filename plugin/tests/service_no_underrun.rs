@@ -2,10 +2,9 @@
 //! rings with the real voice: once a phrase is heard, every later window arrives before it is
 //! due (no underrun), and the phrase plays to its end.
 
-use orator::playback::service::{SpeechService, State};
+mod common;
+
 use orator::playback::stream::PhraseEventKind;
-use orator::tts::resources::Resources;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const RATE: f32 = 48_000.0;
@@ -13,20 +12,7 @@ const BLOCK: usize = 512;
 
 #[test]
 fn sentences_stream_at_real_time_pace_without_an_underrun() {
-    let resources = Resources::locate().expect("run `cargo xtask assets` first");
-    let service = SpeechService::start(Arc::default(), Some(resources)).expect("speech thread");
-    service.load_voice(None);
-    let loading = Instant::now();
-    while service.status.state() != State::Ready {
-        assert_ne!(
-            service.status.state(),
-            State::Failed,
-            "{}",
-            service.status.message()
-        );
-        assert!(loading.elapsed() < Duration::from_secs(60), "voice load");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    let service = common::ready_service();
     let (mut audio, _bank) = service.attach(RATE, BLOCK);
     // One long sentence (its front runs over all of it before the first window) and a
     // sentence long enough to be cut at clause ends.

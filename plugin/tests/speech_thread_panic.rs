@@ -6,31 +6,20 @@
 //! Debug builds panic the speech thread on a phrase holding `ORATOR_TEST_PANIC_MARKER`; this
 //! binary sets it before any speech thread starts and holds this one test only.
 
-use orator::playback::service::{SpeechService, State};
+mod common;
+
+use orator::playback::service::State;
 use orator::playback::stream::PhraseEventKind;
-use orator::tts::resources::Resources;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const MARKER: &str = "kaboom-7d3f";
-
-fn wait_ready(service: &SpeechService) {
-    let loading = Instant::now();
-    while service.status.state() != State::Ready {
-        assert!(loading.elapsed() < Duration::from_secs(60), "voice load");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
 
 #[test]
 fn a_panicking_phrase_fails_alone_and_the_next_one_is_spoken() {
     // SAFETY: set before any thread of this process reads the environment (the speech thread
     // starts below), and this binary runs only this test.
     unsafe { std::env::set_var("ORATOR_TEST_PANIC_MARKER", MARKER) };
-    let resources = Resources::locate().expect("run `cargo xtask assets` first");
-    let service = SpeechService::start(Arc::default(), Some(resources)).expect("speech thread");
-    service.load_voice(None);
-    wait_ready(&service);
+    let service = common::ready_service();
     let (mut audio, _bank) = service.attach(48_000.0, 512);
     // Waiting as an offline render does: a phrase the thread never ends would hold every
     // block here for the wait limit.
@@ -64,23 +53,13 @@ fn a_panicking_phrase_fails_alone_and_the_next_one_is_spoken() {
 
     // The thread lives on: the next phrase loads the voice again and is heard.
     let next = service.speak("And this one is spoken.");
-    let mut heard = 0usize;
-    let mut finished = false;
-    let started = Instant::now();
-    while !finished {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "the next phrase never finished"
-        );
-        heard += audio
-            .read_voice(512)
-            .iter()
-            .filter(|x| x.abs() > 1e-3)
-            .count();
-        service.events_since(&mut cursor, &mut |event| {
-            finished |= event.id == next && event.kind == PhraseEventKind::Finished;
-        });
-    }
+    let heard = common::heard_until_finished(
+        &service,
+        &mut audio,
+        next,
+        Duration::from_secs(60),
+        "the next phrase never finished",
+    );
     assert!(service.failure(next).is_none());
     assert!(heard > 10_000, "only {heard} samples heard");
     assert_eq!(service.status.state(), State::Ready);
