@@ -90,7 +90,8 @@ impl Live {
         let heard = heard.unwrap_or(samples);
         for block in 0.. {
             let changes = press(self.stop, block, 0);
-            if block > 2 && self.host.block(&changes)?.idle {
+            let idle = self.host.block(&changes)?.idle;
+            if block > 2 && idle {
                 break;
             }
             anyhow::ensure!(block < 2000, "the plugin did not stop");
