@@ -161,6 +161,11 @@ impl SignalPath {
         self.set(settings);
         meters.input.measure(bus);
         meters.sidechain.measure(sidechain);
+        // The voice is model output: cleaned like host input before any filter or envelope
+        // can keep a NaN in its state.
+        for v in voice.iter_mut() {
+            *v = super::sanitize::sanitize(*v);
+        }
         self.voice_chain.process(voice);
         meters.voice.measure(&[&*voice]);
 
@@ -213,5 +218,48 @@ impl SignalPath {
         meters
             .replaced_inputs
             .store(self.mixer.replaced_inputs(), Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_nan_in_the_voice_never_sticks_in_a_filter_or_the_ducker() {
+        let mut settings = PathSettings::default();
+        settings.voice_chain.eq.low_db = -6.0;
+        settings.voice_chain.deess_db = 6.0;
+        let mut path = SignalPath::default();
+        path.prepare(48_000.0, 256);
+        path.reset(&settings, 2, false);
+        let meters = Meters::default();
+        let no_sidechain: [&[f32]; 0] = [];
+        let tone =
+            |n: usize| -> Vec<f32> { (0..n).map(|i| 0.3 * (i as f32 * 0.05).sin()).collect() };
+        for block in 0..4 {
+            let mut voice = tone(256);
+            if block == 1 {
+                voice[10] = f32::NAN;
+                voice[20] = f32::INFINITY;
+                voice[30] = 1e-42;
+            }
+            let mut left = vec![0.1f32; 256];
+            let mut right = vec![0.1f32; 256];
+            path.process(
+                &settings,
+                &mut [&mut left[..], &mut right[..]],
+                &no_sidechain,
+                &mut voice,
+                &[],
+                &meters,
+            );
+            for x in left.iter().chain(&right) {
+                assert!(x.is_finite(), "block {block}: {x}");
+            }
+            if block == 3 {
+                assert!(left.iter().any(|x| x.abs() > 0.05), "the voice is gone");
+            }
+        }
     }
 }

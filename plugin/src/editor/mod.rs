@@ -75,8 +75,8 @@ pub struct App {
     browser: Option<Browser>,
     /// The last thing that went wrong (or right) with a user action, shown above the text.
     notice: Option<String>,
-    /// The text before the last "Load .txt…", for its Undo.
-    replaced: Option<String>,
+    /// What the last "Load .txt…" replaced, for its Undo.
+    replaced: Option<text::LoadUndo>,
     /// The folder the last text file came from.
     text_dir: Option<PathBuf>,
     /// Voice models found in the voices folders.

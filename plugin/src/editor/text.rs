@@ -66,9 +66,13 @@ impl App {
         if let Some(notice) = self.notice.clone() {
             ui.horizontal(|ui| {
                 ui.colored_label(ui.visuals().warn_fg_color, notice);
-                if self.replaced.is_some() && ui.small_button("Undo").clicked() {
-                    if let Some(old) = self.replaced.take() {
-                        self.set_text(old);
+                let undoable = self
+                    .replaced
+                    .as_ref()
+                    .is_some_and(|r| r.applies_to(&self.text));
+                if undoable && ui.small_button("Undo").clicked() {
+                    if let Some(undo) = self.replaced.take() {
+                        self.set_text(undo.before);
                     }
                     self.notice = None;
                 }
@@ -177,10 +181,13 @@ impl App {
         match read_text(path) {
             Ok(text) => {
                 self.text_dir = path.parent().map(PathBuf::from);
-                let old = std::mem::take(&mut self.text);
+                let before = std::mem::take(&mut self.text);
+                self.replaced = (!before.is_empty()).then(|| LoadUndo {
+                    before,
+                    loaded: text.clone(),
+                });
                 self.set_text(text);
                 self.notice = Some(format!("Loaded {}", path.display()));
-                self.replaced = (!old.is_empty()).then_some(old);
             }
             Err(err) => self.notice = Some(err.to_string()),
         }
@@ -216,10 +223,26 @@ pub enum TextFileError {
 
 /// Reads a text file for the editor, refusing what would lose or garble text.
 pub fn read_text(path: &std::path::Path) -> Result<String, TextFileError> {
-    let bytes = std::fs::read(path).map_err(|source| TextFileError::Read {
+    let read_error = |source| TextFileError::Read {
         path: path.to_path_buf(),
         source,
-    })?;
+    };
+    let file = std::fs::File::open(path).map_err(read_error)?;
+    // The size is checked before reading: a multi-gigabyte file picked by mistake is refused
+    // without being read into memory.
+    let len = file.metadata().map_err(read_error)?.len();
+    if len > MAX_TEXT_BYTES as u64 {
+        return Err(TextFileError::TooLarge {
+            path: path.to_path_buf(),
+            len: usize::try_from(len).unwrap_or(usize::MAX),
+        });
+    }
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(file, MAX_TEXT_BYTES as u64 + 1),
+        &mut bytes,
+    )
+    .map_err(read_error)?;
     if bytes.len() > MAX_TEXT_BYTES {
         return Err(TextFileError::TooLarge {
             path: path.to_path_buf(),
@@ -231,6 +254,24 @@ pub fn read_text(path: &std::path::Path) -> Result<String, TextFileError> {
     })?;
     // A byte-order mark is not text.
     Ok(text.strip_prefix('\u{feff}').unwrap_or(&text).to_string())
+}
+
+/// What "Load .txt…" replaced, for its Undo.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct LoadUndo {
+    /// The text before the load.
+    pub(super) before: String,
+    /// The text the load put in.
+    pub(super) loaded: String,
+}
+
+impl LoadUndo {
+    /// Whether Undo may restore the text before the load: only while the text is still what
+    /// the load put in. Once anything was typed after the load, Undo would throw it away, so
+    /// it is no longer offered.
+    pub(super) fn applies_to(&self, current: &str) -> bool {
+        current == self.loaded
+    }
 }
 
 /// A phrase's render-ahead state as the phrase list shows it.
@@ -261,6 +302,27 @@ mod tests {
         assert!(err.to_string().contains("not UTF-8"), "{err}");
         let err = read_text(&dir.join("missing.txt")).unwrap_err();
         assert!(err.to_string().contains("Could not read"), "{err}");
+        // A file over the limit is refused from its size, without being read.
+        let huge = dir.join("huge.txt");
+        std::fs::File::create(&huge)
+            .unwrap()
+            .set_len(MAX_TEXT_BYTES as u64 * 64)
+            .unwrap();
+        assert!(matches!(
+            read_text(&huge),
+            Err(TextFileError::TooLarge { .. })
+        ));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn undo_of_a_load_never_discards_text_typed_after_it() {
+        let undo = LoadUndo {
+            before: "my old script".into(),
+            loaded: "the loaded file".into(),
+        };
+        assert!(undo.applies_to("the loaded file"));
+        assert!(!undo.applies_to("the loaded file, and a line typed since"));
+        assert!(!undo.applies_to(""));
     }
 }

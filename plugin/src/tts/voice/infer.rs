@@ -171,8 +171,22 @@ impl Voice {
             inputs.push((noise.name.clone().into(), tensor.into()));
         }
         let started = std::time::Instant::now();
-        let volume =
-            |audio: &[f32]| -> Vec<f32> { audio.iter().map(|x| x * settings.volume).collect() };
+        // The model's output at the chosen volume, with anything a damaged or hostile model
+        // could put out that is not a normal finite number (NaN, infinities, subnormals) made
+        // silence before the resampler's and filters' states can keep it.
+        let volume = |audio: &[f32]| -> Vec<f32> {
+            audio
+                .iter()
+                .map(|x| {
+                    let y = x * settings.volume;
+                    if (f32::MIN_POSITIVE..=f32::MAX).contains(&y.abs()) {
+                        y
+                    } else {
+                        0.0
+                    }
+                })
+                .collect()
+        };
         match &*self.model {
             Model::Whole(session) => {
                 // The session is shared by every instance using this voice: it is locked for
