@@ -47,6 +47,10 @@ pub const CACHE_BYTES: usize = 64 << 20;
 /// How many phrase texts the service remembers for the editor's queue and history.
 const LOG_LEN: usize = 512;
 
+/// How many bytes of phrase text the log keeps at most, besides the newest phrase (which is
+/// always kept, whatever its size: it may be playing). Older texts go first.
+const LOG_BYTES: usize = 4 << 20;
+
 /// What the editor shows about the loaded voice.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct VoiceInfo {
@@ -140,23 +144,36 @@ pub(super) enum Command {
 /// Texts of recent phrases by id, for the editor's queue and history (phrases the Speak
 /// parameter starts are only known to the speech thread).
 #[derive(Debug, Default)]
-pub(super) struct PhraseLog(Mutex<VecDeque<(PhraseId, Arc<str>)>>);
+pub(super) struct PhraseLog(Mutex<LogEntries>);
+
+/// The log's texts, oldest first, and their total size in bytes.
+#[derive(Debug, Default)]
+pub(super) struct LogEntries {
+    texts: VecDeque<(PhraseId, Arc<str>)>,
+    bytes: usize,
+}
 
 impl PhraseLog {
     pub(super) fn record(&self, id: PhraseId, text: Arc<str>) {
         let mut log = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if log.iter().any(|(known, _)| *known == id) {
+        if log.texts.iter().any(|(known, _)| *known == id) {
             return;
         }
-        if log.len() == LOG_LEN {
-            log.pop_front();
+        while !log.texts.is_empty()
+            && (log.texts.len() >= LOG_LEN || log.bytes + text.len() > LOG_BYTES)
+        {
+            if let Some((_, old)) = log.texts.pop_front() {
+                log.bytes -= old.len();
+            }
         }
-        log.push_back((id, text));
+        log.bytes += text.len();
+        log.texts.push_back((id, text));
     }
 
     fn text(&self, id: PhraseId) -> Option<Arc<str>> {
         let log = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        log.iter()
+        log.texts
+            .iter()
             .rev()
             .find(|(known, _)| *known == id)
             .map(|(_, text)| text.clone())
@@ -411,5 +428,28 @@ mod tests {
             (State::Failed, "why".into())
         );
         drop(service); // joins; a hang here fails the test by timeout
+    }
+
+    #[test]
+    fn the_phrase_log_is_bounded_in_bytes_and_keeps_the_newest() {
+        let log = PhraseLog::default();
+        let big: Arc<str> = Arc::from("x".repeat(1 << 20).as_str());
+        for id in 1..=100 {
+            log.record(id, big.clone());
+        }
+        let entries = log.0.lock().unwrap();
+        assert!(entries.bytes <= LOG_BYTES, "{} bytes kept", entries.bytes);
+        assert_eq!(
+            entries.bytes,
+            entries.texts.iter().map(|(_, t)| t.len()).sum::<usize>()
+        );
+        drop(entries);
+        assert!(log.text(100).is_some() && log.text(1).is_none());
+        // A text larger than the whole budget is still kept while it is the newest.
+        let huge: Arc<str> = Arc::from("y".repeat(LOG_BYTES * 2).as_str());
+        log.record(101, huge);
+        assert!(log.text(101).is_some() && log.text(100).is_none());
+        log.record(102, Arc::from("short"));
+        assert!(log.text(101).is_none() && log.text(102).is_some());
     }
 }

@@ -427,14 +427,12 @@ fn pieces(text: &str, max_chars: usize) -> Vec<&str> {
     let mut out = Vec::new();
     let mut rest = text.trim();
     while !rest.is_empty() {
-        if rest.chars().count() <= max_chars {
+        // Only the next piece's characters are looked at, so a long text is cut in time linear
+        // in its length (counting the rest each time made 8 MiB take minutes).
+        let Some((limit, _)) = rest.char_indices().nth(max_chars) else {
             out.push(rest);
             break;
-        }
-        let limit = rest
-            .char_indices()
-            .nth(max_chars)
-            .map_or(rest.len(), |(i, _)| i);
+        };
         let window = &rest[..limit];
         let cut = window
             .rfind("\n\n")
@@ -456,6 +454,21 @@ mod tests {
     #[test]
     fn control_characters_become_spaces_but_line_breaks_stay() {
         assert_eq!(clean_text("a\u{0}b\u{7}c\nd\te"), "a b c\nd\te");
+    }
+
+    #[test]
+    fn cutting_the_largest_text_into_pieces_takes_linear_time() {
+        // 8 MiB, the editor's limit: cut in well under a second when linear; counting the rest
+        // of the text for every piece took minutes. The limit below only catches that.
+        let text = "Word after word, and then a sentence ends. ".repeat(8 << 20 >> 6 << 1);
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(pieces(&text, MAX_PIECE_CHARS).len());
+        });
+        let count = rx
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("cutting 8 MiB into pieces took over 30 s");
+        assert!(count > 4000, "{count} pieces");
     }
 
     proptest::proptest! {

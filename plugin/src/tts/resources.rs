@@ -6,7 +6,9 @@
 //! 2. `<binary dir>/../Resources`: inside a VST3 bundle (`Orator.vst3/Contents/x86_64-linux/`);
 //! 3. `<binary dir>/Orator-resources`: beside a `.clap` file or the standalone app;
 //! 4. `<binary dir>/../assets`, `<binary dir>/../../assets`: a development build in
-//!    `target/<profile>/` (programs) or `target/<profile>/deps/` (tests and benches).
+//!    `target/<profile>/` (programs) or `target/<profile>/deps/` (tests and benches), looked
+//!    at only when the binary does sit in a cargo `target` folder, so an installed plugin never
+//!    picks up an `assets` folder that happens to lie two levels above it.
 
 use std::path::{Path, PathBuf};
 
@@ -43,8 +45,7 @@ impl Resources {
         if let Some(dir) = own_binary().as_deref().and_then(Path::parent) {
             candidates.push(dir.join("..").join("Resources"));
             candidates.push(dir.join("Orator-resources"));
-            candidates.push(dir.join("..").join("assets"));
-            candidates.push(dir.join("..").join("..").join("assets"));
+            candidates.extend(development_assets(dir));
         }
         Self::first_valid(&candidates)
     }
@@ -80,6 +81,22 @@ impl Resources {
     pub fn default_voice(&self) -> PathBuf {
         self.root.join(DEFAULT_VOICE)
     }
+}
+
+/// The `assets` folder of a development build, for a binary in `dir`: `target/assets` when
+/// `dir` is `target/<profile>` or `target/<profile>/deps`, nothing anywhere else.
+fn development_assets(dir: &Path) -> Option<PathBuf> {
+    let named = |path: Option<&Path>, name: &str| {
+        path.and_then(Path::file_name)
+            .is_some_and(|n| n == std::ffi::OsStr::new(name))
+    };
+    let profile = if named(Some(dir), "deps") {
+        dir.parent()?
+    } else {
+        dir
+    };
+    let target = profile.parent()?;
+    named(Some(target), "target").then(|| target.join("assets"))
 }
 
 /// The file of the binary (plugin library or executable) this function was linked into.
@@ -119,6 +136,28 @@ mod tests {
             err.contains("/nonexistent/a, /b") && err.contains("ORATOR_RESOURCES"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn development_assets_are_looked_for_only_inside_a_cargo_target_folder() {
+        let found = |dir: &str| development_assets(Path::new(dir));
+        assert_eq!(
+            found("/src/orator/target/release"),
+            Some(PathBuf::from("/src/orator/target/assets"))
+        );
+        assert_eq!(
+            found("/src/orator/target/debug/deps"),
+            Some(PathBuf::from("/src/orator/target/assets"))
+        );
+        // Installed plugins: never a folder above them.
+        for installed in [
+            "/home/me/.clap",
+            "/usr/lib/vst3/Orator.vst3/Contents/x86_64-linux",
+            "/opt/deps",
+            "/",
+        ] {
+            assert_eq!(found(installed), None, "{installed}");
+        }
     }
 
     #[test]

@@ -21,6 +21,18 @@ use unicode_normalization::UnicodeNormalization;
 /// Why phonemisation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum PhonemizeError {
+    /// The data folder's path is longer than espeak-ng can hold.
+    #[error(
+        "the espeak-ng data folder's path {} is {len} bytes long; espeak-ng takes at most \
+         {MAX_DATA_PATH}: move Orator's resources to a shorter path (or set ORATOR_RESOURCES \
+         to one)", path.display()
+    )]
+    PathTooLong {
+        /// The data folder.
+        path: PathBuf,
+        /// Its length in bytes.
+        len: usize,
+    },
     /// The data folder is missing or unusable.
     #[error(
         "espeak-ng could not start with the data in {path}: check that the folder exists and \
@@ -60,6 +72,24 @@ pub enum PhonemizeError {
     /// The text cannot be handed to C (it contains a NUL character).
     #[error("the text contains a NUL character")]
     Nul,
+}
+
+/// The longest data folder path espeak-ng holds (its `path_home` is 160 bytes with the NUL,
+/// and every data file's name is built in a buffer 20 bytes longer, which a dictionary file
+/// name such as `/cmn_dict` must fit).
+pub const MAX_DATA_PATH: usize = 159;
+
+/// Checks that espeak-ng can hold `data_dir`'s path: a longer one would be cut short, and
+/// espeak-ng would then read its data from somewhere else.
+pub fn check_data_dir(data_dir: &Path) -> Result<(), PhonemizeError> {
+    let len = data_dir.as_os_str().as_encoded_bytes().len();
+    if len > MAX_DATA_PATH {
+        return Err(PhonemizeError::PathTooLong {
+            path: data_dir.to_path_buf(),
+            len,
+        });
+    }
+    Ok(())
 }
 
 /// The longest espeak-ng voice name taken (espeak-ng's own names are under 40 bytes).
@@ -173,6 +203,7 @@ impl Espeak {
             let init_error = || PhonemizeError::Init {
                 path: data_dir.to_path_buf(),
             };
+            check_data_dir(data_dir)?;
             let path =
                 CString::new(data_dir.as_os_str().as_encoded_bytes()).map_err(|_| init_error())?;
             if !data_dir.join("phontab").is_file() {
@@ -486,6 +517,18 @@ fn espeak_sentences(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_data_path_espeak_ng_cannot_hold_is_refused() {
+        let short = Path::new("/usr/lib/orator/espeak-ng-data");
+        assert!(check_data_dir(short).is_ok());
+        let long = PathBuf::from(format!("/{}/espeak-ng-data", "d".repeat(150)));
+        let err = check_data_dir(&long).unwrap_err().to_string();
+        assert!(
+            err.contains("at most 159") && err.contains("ORATOR_RESOURCES"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn language_flags_are_removed_like_piper_does() {
