@@ -14,10 +14,15 @@
 //! [`FORMAT`]. Its folder is named by the paths alone, so a voice whose model or runtime changed
 //! replaces its old entry instead of adding one (64 MB each for the default voice). A missing,
 //! stale or unreadable entry only costs the slower load: the voice is built from its model as
-//! before and the entry written again. Files are written under a temporary name and renamed,
-//! never changed in place, because a mapped file that changes under a running session would
-//! crash it; the description goes first and comes back last, so a reader never takes a half
-//! replaced entry for a whole one.
+//! before and the entry written again.
+//!
+//! An entry is written whole in a private folder beside it (its parts, then its description
+//! with each part's size and CRC-32), and that folder is renamed into place: two processes
+//! writing the same voice each install a whole entry of their own, never a mix of parts, and a
+//! mapped file is never changed in place (that would crash a running session). A reader checks
+//! the description's size, then each part's size and checksum, before it builds on the part.
+//! What a write that never finished leaves behind (a crash during a first load) is removed an
+//! hour later, by the next load.
 
 use crate::tts::hash::fnv1a;
 use crate::tts::model::crop::Cropping;
@@ -36,8 +41,52 @@ fn temporary(dir: &Path, name: &str) -> PathBuf {
 }
 
 /// Bumped whenever the rewrite or the split changes what is saved (2: the decoder crops its
-/// windows' context, [`crate::tts::model::crop`]; 3: the context a window needs is stored too).
-const FORMAT: u32 = 3;
+/// windows' context, [`crate::tts::model::crop`]; 3: the context a window needs is stored too;
+/// 4: each part's size and checksum).
+const FORMAT: u32 = 4;
+
+/// The largest description read (a real one is under 4 KB).
+const MAX_META_BYTES: u64 = 1 << 20;
+
+/// A part's size and CRC-32, recorded when the entry is written and checked before the part
+/// is used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PartCheck {
+    /// Its length in bytes.
+    pub bytes: u64,
+    /// Its CRC-32.
+    pub crc32: u32,
+}
+
+impl PartCheck {
+    /// The check of `bytes`.
+    fn of(bytes: &[u8]) -> Self {
+        Self {
+            bytes: bytes.len() as u64,
+            crc32: crc32fast::hash(bytes),
+        }
+    }
+
+    /// The check of the file at `path`, read in pieces.
+    fn of_file(path: &Path) -> Result<Self, DiskCacheError> {
+        let mut file = std::fs::File::open(path).map_err(|e| io(path, e))?;
+        let mut hasher = crc32fast::Hasher::new();
+        let mut buffer = vec![0u8; 1 << 20];
+        let mut bytes = 0u64;
+        loop {
+            let n = std::io::Read::read(&mut file, &mut buffer).map_err(|e| io(path, e))?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buffer[..n]);
+            bytes += n as u64;
+        }
+        Ok(Self {
+            bytes,
+            crc32: hasher.finalize(),
+        })
+    }
+}
 
 /// The folder voices are kept in: `ORATOR_VOICE_CACHE` if set (empty: no cache), else the
 /// user's cache folder (`~/.cache/orator/voices` on Linux).
@@ -64,6 +113,25 @@ pub struct Meta {
     pub noise: Vec<NoiseInput>,
     /// How the decoder crops its windows.
     pub cropping: Cropping,
+    /// The front's size and checksum.
+    front: PartCheck,
+    /// The decoder's size and checksum.
+    decoder: PartCheck,
+}
+
+/// Reads and parses a description, refusing one larger than any real description.
+fn read_meta(path: &Path) -> Result<Meta, DiskCacheError> {
+    let file = std::fs::File::open(path).map_err(|e| io(path, e))?;
+    let len = file.metadata().map_err(|e| io(path, e))?.len();
+    if len > MAX_META_BYTES {
+        return Err(DiskCacheError::Damaged(format!(
+            "its description is {len} bytes"
+        )));
+    }
+    let mut text = Vec::new();
+    std::io::Read::read_to_end(&mut std::io::Read::take(file, MAX_META_BYTES), &mut text)
+        .map_err(|e| io(path, e))?;
+    Ok(serde_json::from_slice(&text)?)
 }
 
 /// Why an entry could not be used or written. Never a failure of the voice: it then loads
@@ -91,6 +159,9 @@ pub enum DiskCacheError {
     /// ONNX Runtime returned without writing the parts it was asked to save.
     #[error("voice cache: ONNX Runtime did not save the parts")]
     NotSaved,
+    /// A file of the entry is not what was written (truncated, changed, damaged).
+    #[error("voice cache: the entry is damaged ({0}); it is written again")]
+    Damaged(String),
 }
 
 /// The error for `source` at `path`.
@@ -107,6 +178,24 @@ pub struct Entry {
     dir: PathBuf,
     key: String,
     model: PathBuf,
+}
+
+/// An entry being written: a private folder beside the entry's, and where the parts go in
+/// it. Committed whole with [`Entry::commit`], or thrown away with [`Entry::discard`].
+#[derive(Debug)]
+pub struct Writing {
+    dir: PathBuf,
+    /// Where ONNX Runtime saves the front.
+    pub front: PathBuf,
+    /// Where ONNX Runtime saves the decoder.
+    pub decoder: PathBuf,
+}
+
+impl Writing {
+    /// A scratch file in the private folder (gone with it).
+    pub fn scratch(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
 }
 
 /// The two parts of a voice, mapped from the cache. The sessions built on them borrow the
@@ -169,63 +258,73 @@ impl Entry {
         self.dir.join("meta.json")
     }
 
-    /// The entry's parts, if it is complete and was written for this key.
+    /// The entry's parts, if it is complete, undamaged and was written for this key.
     pub fn open(&self) -> Result<Mapped, DiskCacheError> {
-        let text = std::fs::read(self.meta_path()).map_err(|e| io(&self.meta_path(), e))?;
-        let meta: Meta = serde_json::from_slice(&text)?;
+        if let Some(cache) = self.dir.parent() {
+            remove_stale_temporaries(cache);
+        }
+        let meta = read_meta(&self.meta_path())?;
         if meta.format != FORMAT || meta.key != self.key {
             return Err(DiskCacheError::Stale);
         }
-        let map = |path: PathBuf| -> Result<Mmap, DiskCacheError> {
+        let map = |path: PathBuf, check: PartCheck| -> Result<Mmap, DiskCacheError> {
             let file = std::fs::File::open(&path).map_err(|e| io(&path, e))?;
-            // SAFETY: the cache's files are only ever replaced by renaming a new file over them,
-            // never written in place, so the mapped bytes do not change while they are mapped.
-            unsafe { Mmap::map(&file) }.map_err(|e| io(&path, e))
+            let len = file.metadata().map_err(|e| io(&path, e))?.len();
+            if len != check.bytes {
+                return Err(DiskCacheError::Damaged(format!(
+                    "{} is {len} bytes, {} were written",
+                    path.display(),
+                    check.bytes
+                )));
+            }
+            // SAFETY: the cache's files are never written in place: an entry is written in a
+            // private folder and renamed into place whole, so the mapped bytes do not change
+            // while they are mapped.
+            let mapped = unsafe { Mmap::map(&file) }.map_err(|e| io(&path, e))?;
+            if PartCheck::of(&mapped) != check {
+                return Err(DiskCacheError::Damaged(format!(
+                    "{}'s checksum differs from the one written",
+                    path.display()
+                )));
+            }
+            Ok(mapped)
         };
         Ok(Mapped {
-            front: map(self.front_path())?,
-            decoder: map(self.decoder_path())?,
+            front: map(self.front_path(), meta.front)?,
+            decoder: map(self.decoder_path(), meta.decoder)?,
             meta,
         })
     }
 
-    /// Makes the entry's folder and returns temporary paths for the two parts, to be saved by
-    /// ONNX Runtime and then committed with [`Entry::commit`].
-    pub fn prepare(&self) -> Result<(PathBuf, PathBuf), DiskCacheError> {
-        std::fs::create_dir_all(&self.dir).map_err(|e| io(&self.dir, e))?;
-        if let Some(cache) = self.dir.parent() {
-            sweep(cache, &self.dir);
-        }
-        remove_stale_temporaries(&self.dir);
-        // Whatever is there is stale or damaged (or being written by another process for the
-        // same key): no reader may take it for whole while the parts are replaced.
-        match std::fs::remove_file(self.meta_path()) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                return Err(io(&self.meta_path(), e));
-            }
-            _ => {}
-        }
-        Ok((
-            temporary(&self.dir, "front.ort"),
-            temporary(&self.dir, "decoder.ort"),
-        ))
+    /// Starts writing the entry: a private folder beside the entry's, where ONNX Runtime
+    /// saves the two parts. Commit it with [`Entry::commit`].
+    pub fn prepare(&self) -> Result<Writing, DiskCacheError> {
+        let cache = self.dir.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(cache).map_err(|e| io(cache, e))?;
+        sweep(cache, &self.dir);
+        remove_stale_temporaries(cache);
+        let dir = temporary(cache, &self.name());
+        std::fs::create_dir(&dir).map_err(|e| io(&dir, e))?;
+        Ok(Writing {
+            front: dir.join("front.ort"),
+            decoder: dir.join("decoder.ort"),
+            dir,
+        })
     }
 
-    /// Moves the saved parts into place and writes the entry's description last, so a reader
-    /// sees the whole entry or none of it.
+    /// Records the saved parts' sizes and checksums in the description, in the private
+    /// folder, then puts the whole folder in the entry's place: a reader sees the old entry,
+    /// none, or the new one, never a mix.
     pub fn commit(
         &self,
-        front: &Path,
-        decoder: &Path,
+        writing: &Writing,
         latent: &str,
         cropping: &Cropping,
         noise: &[NoiseInput],
     ) -> Result<(), DiskCacheError> {
-        if !front.is_file() || !decoder.is_file() {
+        if !writing.front.is_file() || !writing.decoder.is_file() {
             return Err(DiskCacheError::NotSaved);
         }
-        std::fs::rename(front, self.front_path()).map_err(|e| io(front, e))?;
-        std::fs::rename(decoder, self.decoder_path()).map_err(|e| io(decoder, e))?;
         let meta = Meta {
             format: FORMAT,
             key: self.key.clone(),
@@ -233,42 +332,60 @@ impl Entry {
             latent: latent.to_owned(),
             noise: noise.to_vec(),
             cropping: cropping.clone(),
+            front: PartCheck::of_file(&writing.front)?,
+            decoder: PartCheck::of_file(&writing.decoder)?,
         };
         let text = serde_json::to_vec_pretty(&meta)?;
-        let tmp = temporary(&self.dir, "meta.json");
-        std::fs::write(&tmp, text).map_err(|e| io(&tmp, e))?;
-        std::fs::rename(&tmp, self.meta_path()).map_err(|e| io(&tmp, e))
-    }
-
-    /// A temporary file name in the entry's folder (made by [`Entry::prepare`]), unique to
-    /// this write.
-    pub fn scratch(&self, name: &str) -> PathBuf {
-        temporary(&self.dir, name)
-    }
-
-    /// Removes what [`Entry::prepare`] left behind after a failure (best effort).
-    pub fn discard(&self, paths: &[&Path]) {
-        for path in paths {
-            let _ = std::fs::remove_file(path);
+        let meta_path = writing.dir.join("meta.json");
+        std::fs::write(&meta_path, text).map_err(|e| io(&meta_path, e))?;
+        // The old entry moves aside first (a folder cannot be renamed over a full one); a
+        // process that has its files mapped keeps reading them.
+        let cache = self.dir.parent().unwrap_or(Path::new("."));
+        let old = temporary(cache, &format!("{}.old", self.name()));
+        let moved = std::fs::rename(&self.dir, &old).is_ok();
+        let placed = std::fs::rename(&writing.dir, &self.dir);
+        if moved {
+            let _ = std::fs::remove_dir_all(&old);
         }
-        // Only if nothing else is in it.
-        let _ = std::fs::remove_dir(&self.dir);
+        match placed {
+            Ok(()) => Ok(()),
+            // Another process put its entry there in between: it is as good as this one.
+            Err(_) if self.meta_path().is_file() => {
+                let _ = std::fs::remove_dir_all(&writing.dir);
+                Ok(())
+            }
+            Err(e) => Err(io(&self.dir, e)),
+        }
+    }
+
+    /// Throws away a write that failed (best effort).
+    pub fn discard(&self, writing: &Writing) {
+        let _ = std::fs::remove_dir_all(&writing.dir);
+    }
+
+    /// The entry folder's name.
+    fn name(&self) -> String {
+        self.dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
     }
 }
 
-/// Temporary files older than this in an entry's folder were left by a write that never
-/// finished (a crash or a kill during a voice's first load); a write takes seconds.
+/// Temporary folders and files older than this were left by a write that never finished (a
+/// crash or a kill during a voice's first load); a write takes seconds.
 const STALE_TEMPORARY: std::time::Duration = std::time::Duration::from_secs(3600);
 
-/// Removes the temporary files a write that never finished left in `dir` (each can be a 57 MB
-/// part of a voice). Recent ones may belong to a write in progress and are left alone.
-fn remove_stale_temporaries(dir: &Path) {
-    let Ok(files) = std::fs::read_dir(dir) else {
+/// Removes what writes that never finished left in the cache folder `cache`: private folders
+/// (each can hold 60 MB of a voice), entries moved aside, and loose temporary files. Recent
+/// ones may belong to a write in progress and are left alone.
+fn remove_stale_temporaries(cache: &Path) {
+    let Ok(items) = std::fs::read_dir(cache) else {
         return;
     };
-    for file in files.flatten() {
-        let path = file.path();
-        let stale = file
+    for item in items.flatten() {
+        let path = item.path();
+        let stale = item
             .metadata()
             .and_then(|m| m.modified())
             .ok()
@@ -276,7 +393,11 @@ fn remove_stale_temporaries(dir: &Path) {
             .is_some_and(|age| age > STALE_TEMPORARY);
         if stale && path.extension().is_some_and(|e| e == "tmp") {
             tracing::debug!("voice cache: removing {}", path.display());
-            let _ = std::fs::remove_file(&path);
+            if path.is_dir() {
+                let _ = std::fs::remove_dir_all(&path);
+            } else {
+                let _ = std::fs::remove_file(&path);
+            }
         }
     }
 }
@@ -293,10 +414,7 @@ fn sweep(cache: &Path, keep: &Path) {
         if folder == keep || !folder.is_dir() {
             continue;
         }
-        let Ok(text) = std::fs::read(folder.join("meta.json")) else {
-            continue;
-        };
-        let Ok(meta) = serde_json::from_slice::<Meta>(&text) else {
+        let Ok(meta) = read_meta(&folder.join("meta.json")) else {
             continue;
         };
         if !meta.model.exists() {
@@ -322,6 +440,14 @@ mod tests {
         dir
     }
 
+    /// Writes `front` and `decoder` as an entry's parts and commits them.
+    fn write(entry: &Entry, front: &[u8], decoder: &[u8]) -> Result<(), DiskCacheError> {
+        let writing = entry.prepare()?;
+        std::fs::write(&writing.front, front).unwrap();
+        std::fs::write(&writing.decoder, decoder).unwrap();
+        entry.commit(&writing, "latent", &Cropping::default(), &[])
+    }
+
     #[test]
     fn an_entry_round_trips_and_a_changed_model_is_a_new_entry() {
         let dir = scratch("round");
@@ -331,9 +457,9 @@ mod tests {
         std::fs::write(&runtime, b"runtime").unwrap();
         let entry = Entry::new(&dir, &model, &runtime).unwrap();
         assert!(entry.open().is_err(), "nothing saved yet");
-        let (front, decoder) = entry.prepare().unwrap();
-        std::fs::write(&front, b"front bytes").unwrap();
-        std::fs::write(&decoder, b"decoder bytes").unwrap();
+        let writing = entry.prepare().unwrap();
+        std::fs::write(&writing.front, b"front bytes").unwrap();
+        std::fs::write(&writing.decoder, b"decoder bytes").unwrap();
         let noise = vec![NoiseInput {
             name: "orator_noise_0".into(),
             mean: 0.0,
@@ -348,16 +474,14 @@ mod tests {
                 margin: 58,
             }],
         };
-        entry
-            .commit(&front, &decoder, "latent", &cropping, &noise)
-            .unwrap();
+        entry.commit(&writing, "latent", &cropping, &noise).unwrap();
         let mapped = entry.open().unwrap();
         assert_eq!(mapped.meta.cropping, cropping);
         assert_eq!(&mapped.front[..], b"front bytes");
         assert_eq!(&mapped.decoder[..], b"decoder bytes");
         assert_eq!(mapped.meta.latent, "latent");
         assert_eq!(mapped.meta.noise, noise);
-        assert!(!front.exists(), "the temporary files were moved");
+        assert!(!writing.dir.exists(), "the private folder became the entry");
 
         // A different length changes the key: the old entry is not taken for the new model,
         // and the new one replaces it in the same folder.
@@ -368,12 +492,15 @@ mod tests {
             changed.dir, entry.dir,
             "one folder per voice file and runtime"
         );
-        let (front, decoder) = changed.prepare().unwrap();
-        assert!(entry.open().is_err(), "a replaced entry is not whole");
-        std::fs::write(&front, b"new front").unwrap();
-        std::fs::write(&decoder, b"new decoder").unwrap();
+        let writing = changed.prepare().unwrap();
+        assert!(
+            entry.open().is_ok(),
+            "the old entry stays whole until it is replaced"
+        );
+        std::fs::write(&writing.front, b"new front").unwrap();
+        std::fs::write(&writing.decoder, b"new decoder").unwrap();
         changed
-            .commit(&front, &decoder, "latent", &Cropping::default(), &noise)
+            .commit(&writing, "latent", &Cropping::default(), &noise)
             .unwrap();
         assert_eq!(&changed.open().unwrap().front[..], b"new front");
         assert!(entry.open().is_err(), "the old key no longer matches");
@@ -392,62 +519,110 @@ mod tests {
     #[test]
     fn a_damaged_or_foreign_description_is_refused() {
         let (dir, entry) = model_entry("damaged");
-        let (front, decoder) = entry.prepare().unwrap();
-        std::fs::write(&front, b"f").unwrap();
-        std::fs::write(&decoder, b"d").unwrap();
-        entry
-            .commit(&front, &decoder, "latent", &Cropping::default(), &[])
-            .unwrap();
+        write(&entry, b"f", b"d").unwrap();
+        let whole = std::fs::read(entry.meta_path()).unwrap();
         std::fs::write(entry.meta_path(), b"{ not json").unwrap();
         assert!(entry.open().is_err());
-        let foreign = Meta {
-            format: FORMAT,
-            key: "some other key".into(),
-            model: PathBuf::from("voice.onnx"),
-            latent: "latent".into(),
-            noise: Vec::new(),
-            cropping: Cropping::default(),
-        };
+        let mut foreign: Meta = serde_json::from_slice(&whole).unwrap();
+        foreign.key = "some other key".into();
         std::fs::write(entry.meta_path(), serde_json::to_vec(&foreign).unwrap()).unwrap();
-        assert!(entry.open().is_err());
+        assert!(matches!(entry.open(), Err(DiskCacheError::Stale)));
+        // A description far larger than any real one is not read.
+        let file = std::fs::File::create(entry.meta_path()).unwrap();
+        file.set_len(MAX_META_BYTES * 100).unwrap();
+        assert!(matches!(entry.open(), Err(DiskCacheError::Damaged(_))));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_truncated_or_changed_part_is_refused_before_it_is_used() {
+        let (dir, entry) = model_entry("parts");
+        write(&entry, b"front part bytes", b"decoder part bytes").unwrap();
+        assert!(entry.open().is_ok());
+        // Cut short (a full disk, a copy that stopped).
+        std::fs::write(entry.decoder_path(), b"decoder").unwrap();
+        let err = entry.open().unwrap_err();
+        assert!(err.to_string().contains("bytes"), "{err}");
+        // Same size, other bytes.
+        std::fs::write(entry.decoder_path(), b"decoder part bytez").unwrap();
+        let err = entry.open().unwrap_err();
+        assert!(err.to_string().contains("checksum"), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn each_write_installs_its_own_parts_whole() {
+        let (dir, entry) = model_entry("two-writers");
+        // Two processes writing the same voice: both prepare, both save, one commits after
+        // the other. Whatever the order, the entry is one writer's parts, never a mix.
+        let first = entry.prepare().unwrap();
+        let second = entry.prepare().unwrap();
+        std::fs::write(&first.front, b"front of the first").unwrap();
+        std::fs::write(&second.front, b"front of the second").unwrap();
+        std::fs::write(&second.decoder, b"decoder of the second").unwrap();
+        std::fs::write(&first.decoder, b"decoder of the first").unwrap();
+        entry
+            .commit(&second, "latent", &Cropping::default(), &[])
+            .unwrap();
+        entry
+            .commit(&first, "latent", &Cropping::default(), &[])
+            .unwrap();
+        let mapped = entry.open().unwrap();
+        assert_eq!(
+            (&mapped.front[..], &mapped.decoder[..]),
+            (&b"front of the first"[..], &b"decoder of the first"[..])
+        );
+        drop(mapped);
+        let leftovers: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .filter(|n| n.to_string_lossy().ends_with(".tmp"))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
         let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
     fn temporaries_left_by_an_unfinished_write_are_removed_and_fresh_ones_kept() {
         let (dir, entry) = model_entry("leftovers");
-        let (front, _) = entry.prepare().unwrap();
-        let old = entry.scratch("part.onnx");
-        std::fs::write(&old, b"left by a crash").unwrap();
+        let crashed = entry.prepare().unwrap();
+        std::fs::write(&crashed.front, b"left by a crash").unwrap();
         let two_hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
-        std::fs::File::options()
-            .write(true)
-            .open(&old)
+        std::fs::File::open(&crashed.dir)
             .unwrap()
             .set_modified(two_hours_ago)
             .unwrap();
-        std::fs::write(&front, b"being written").unwrap();
-        let kept = entry.dir.join("notes.txt");
+        let in_progress = entry.prepare().unwrap();
+        std::fs::write(&in_progress.front, b"being written").unwrap();
+        let kept = dir.join("notes.txt");
         std::fs::write(&kept, b"not ours to remove").unwrap();
-        entry.prepare().unwrap();
-        assert!(!old.exists(), "an old temporary file is removed");
-        assert!(front.exists(), "a fresh one may be a write in progress");
-        assert!(kept.exists(), "only temporary files are removed");
+        // The next load cleans up.
+        assert!(entry.open().is_err());
+        assert!(!crashed.dir.exists(), "an old private folder is removed");
+        assert!(
+            in_progress.front.exists(),
+            "a fresh one may be a write in progress"
+        );
+        assert!(kept.exists(), "only temporaries are removed");
         let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
     fn saving_fails_cleanly_when_runtime_saved_nothing() {
         let (dir, entry) = model_entry("nothing");
-        let (front, decoder) = entry.prepare().unwrap();
+        let writing = entry.prepare().unwrap();
         assert!(
             entry
-                .commit(&front, &decoder, "latent", &Cropping::default(), &[])
+                .commit(&writing, "latent", &Cropping::default(), &[])
                 .is_err()
         );
         assert!(entry.open().is_err());
-        entry.discard(&[&front, &decoder]);
-        assert!(!entry.dir.exists(), "no empty folder is left behind");
+        entry.discard(&writing);
+        assert!(
+            !writing.dir.exists() && !entry.dir.exists(),
+            "nothing is left behind"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 
@@ -459,12 +634,7 @@ mod tests {
             let model = dir.join(format!("{name}.onnx"));
             std::fs::write(&model, name).unwrap();
             let entry = Entry::new(&cache, &model, &model).unwrap();
-            let (front, decoder) = entry.prepare().unwrap();
-            std::fs::write(&front, b"f").unwrap();
-            std::fs::write(&decoder, b"d").unwrap();
-            entry
-                .commit(&front, &decoder, "latent", &Cropping::default(), &[])
-                .unwrap();
+            write(&entry, b"f", b"d").unwrap();
             (model, entry)
         };
         let (gone, old) = entry_for("gone");

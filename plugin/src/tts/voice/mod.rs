@@ -209,7 +209,7 @@ impl Voice {
             Ok(parts) => {
                 bytes = None;
                 let saving = entry.as_ref().and_then(|entry| match entry.prepare() {
-                    Ok(paths) => Some((entry, paths)),
+                    Ok(writing) => Some((entry, writing)),
                     Err(e) => {
                         tracing::warn!("{e}");
                         None
@@ -219,8 +219,8 @@ impl Voice {
                     // A voice's first load saves its parts, then runs on the saved files like
                     // every later load. Saving while keeping the sessions would hold both
                     // sessions' copies of the weights and ONNX Runtime's serialised copy at once.
-                    Some((entry, paths)) => {
-                        match Self::save_parts(env, entry, &paths, parts, &noise) {
+                    Some((entry, writing)) => {
+                        match Self::save_parts(env, entry, &writing, parts, &noise) {
                             Ok(()) => {
                                 if let Some(model) = Self::mapped_model(env, entry, path) {
                                     return Self::finish(path, config_path, config, model, noise);
@@ -307,13 +307,13 @@ impl Voice {
         }
     }
 
-    /// Has ONNX Runtime save the split model's parts to `paths` (from [`disk_cache::Entry::prepare`])
-    /// and commits them to the cache `entry`, one part at a time: each part's session is dropped
-    /// as soon as it is saved, and its bytes with it.
+    /// Has ONNX Runtime save the split model's parts into `writing` (from
+    /// [`disk_cache::Entry::prepare`]) and commits them to the cache `entry`, one part at a
+    /// time: each part's session is dropped as soon as it is saved, and its bytes with it.
     fn save_parts(
         env: &ort::environment::Environment,
         entry: &disk_cache::Entry,
-        paths: &(PathBuf, PathBuf),
+        writing: &disk_cache::Writing,
         parts: split::Split,
         noise: &[NoiseInput],
     ) -> Result<(), SaveError> {
@@ -323,12 +323,11 @@ impl Voice {
             latent,
             cropping,
         } = parts;
-        let (front_tmp, decoder_tmp) = paths;
         // ONNX Runtime reads each part from a file, so this copy of its bytes is gone while ONNX
         // Runtime holds its own, the session's and the serialised one.
         let save = |bytes: Vec<u8>, to: &Path| -> Result<(), SessionError> {
-            let input = entry.scratch("part.onnx");
-            let weights = entry.scratch("part.data");
+            let input = writing.scratch("part.onnx");
+            let weights = writing.scratch("part.data");
             let written = write_with_external_weights(&bytes, &input, &weights);
             drop(bytes);
             let saved =
@@ -337,16 +336,16 @@ impl Voice {
             let _ = std::fs::remove_file(&weights);
             saved.map(drop)
         };
-        let saved = save(front, front_tmp)
-            .and_then(|()| save(decoder, decoder_tmp))
+        let saved = save(front, &writing.front)
+            .and_then(|()| save(decoder, &writing.decoder))
             .map_err(SaveError::from)
             .and_then(|()| {
                 entry
-                    .commit(front_tmp, decoder_tmp, &latent, &cropping, noise)
+                    .commit(writing, &latent, &cropping, noise)
                     .map_err(SaveError::from)
             });
         if saved.is_err() {
-            entry.discard(&[front_tmp, decoder_tmp]);
+            entry.discard(writing);
         }
         release_freed_memory();
         saved
