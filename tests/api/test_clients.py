@@ -33,10 +33,17 @@ def free_port():
 def server(tmp_path_factory):
     port, udp = free_port(), free_port()
     record = tmp_path_factory.mktemp("serve") / "heard.wav"
+    # A voice the user dropped into their own voices folder (the bundled one, renamed).
+    data = tmp_path_factory.mktemp("data")
+    voices = data / "orator" / "voices"
+    voices.mkdir(parents=True)
+    bundled = RESOURCES / "voices" / "en_US-joe-medium.onnx"
+    (voices / "my_voice.onnx").symlink_to(bundled)
+    (voices / "my_voice.onnx.json").symlink_to(bundled.with_name(bundled.name + ".json"))
     proc = subprocess.Popen(
         [str(CLI), "serve", "--port", str(port), "--udp-port", str(udp),
          "--resources", str(RESOURCES), "--record", str(record)],
-        stderr=subprocess.PIPE, text=True)
+        stderr=subprocess.PIPE, text=True, env={**os.environ, "XDG_DATA_HOME": str(data)})
     line = proc.stderr.readline()
     assert "listening" in line, line
     yield port, udp, record, proc
@@ -152,6 +159,12 @@ def test_openai_wav_and_pcm_equal_orator_say(server, tmp_path):
     with pytest.raises(openai.BadRequestError, match="unknown voice"):
         client.audio.speech.create(model="tts-1", voice="nobody", input=text)
     assert "tts-1" in [m.id for m in client.models.list()]
+    # A voice in the user's voices folder is listed and selected by its file name.
+    listed = client.get("/voices", cast_to=object)
+    assert "my_voice" in json.dumps(listed), listed
+    mine = client.audio.speech.create(model="tts-1", voice="my_voice", input=text,
+                                      response_format="pcm").content
+    assert len(mine) > 24000, len(mine)
 
 
 def test_the_recording_holds_what_was_heard(server):

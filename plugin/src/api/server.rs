@@ -412,19 +412,31 @@ fn serve_http(hub: &Arc<Hub>, stream: &mut TcpStream, request: &Request) {
     let _ = stream.flush();
 }
 
-/// The installed voices: `.onnx` files beside the owner's resources' default voice.
+/// The installed voices, as the editor's Voice tab lists them: the bundled voices folder (of
+/// the owner's resources), the user's voices folder, and the folder of the voice speaking now.
+/// A name found twice is the first folder's.
 fn voices_of(owner: Option<&dyn Target>) -> Vec<(String, std::path::PathBuf)> {
-    let dir = owner
+    use crate::tts::resources::{Resources, user_voices_dir};
+    let current = owner
         .and_then(|o| o.speech())
         .and_then(|s| s.status.voice())
-        .and_then(|v| v.path.parent().map(std::path::Path::to_path_buf))
-        .or_else(|| {
-            crate::tts::resources::Resources::locate()
-                .ok()
-                .and_then(|r| r.default_voice().parent().map(std::path::Path::to_path_buf))
-        });
-    dir.map(|d| openai::installed_voices(&d))
-        .unwrap_or_default()
+        .and_then(|v| v.path.parent().map(std::path::Path::to_path_buf));
+    let bundled = owner
+        .and_then(Target::resources)
+        .or_else(|| Resources::locate().ok())
+        .map(|r| r.voices_dir());
+    let mut voices: Vec<(String, std::path::PathBuf)> = Vec::new();
+    for dir in bundled.into_iter().chain(user_voices_dir()).chain(current) {
+        for (name, path) in openai::installed_voices(&dir) {
+            if !voices
+                .iter()
+                .any(|(known, _)| known.eq_ignore_ascii_case(&name))
+            {
+                voices.push((name, path));
+            }
+        }
+    }
+    voices
 }
 
 fn speech_request(

@@ -150,17 +150,12 @@ impl App {
 
 /// Folders searched for voices: the bundled resources' `voices` and the user's own.
 fn voice_dirs() -> Vec<PathBuf> {
-    let mut dirs = Vec::new();
-    if let Ok(resources) = Resources::locate() {
-        dirs.push(resources.root.join("voices"));
-    }
-    let data = std::env::var_os("XDG_DATA_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")));
-    if let Some(data) = data {
-        dirs.push(data.join("orator").join("voices"));
-    }
-    dirs
+    Resources::locate()
+        .ok()
+        .map(|r| r.voices_dir())
+        .into_iter()
+        .chain(crate::tts::resources::user_voices_dir())
+        .collect()
 }
 
 fn voice_dirs_text() -> String {

@@ -81,6 +81,21 @@ impl Resources {
     pub fn default_voice(&self) -> PathBuf {
         self.root.join(DEFAULT_VOICE)
     }
+
+    /// The bundled voices' folder.
+    pub fn voices_dir(&self) -> PathBuf {
+        self.root.join("voices")
+    }
+}
+
+/// The user's own voices folder: `$XDG_DATA_HOME/orator/voices` (`~/.local/share/orator/voices`
+/// when it is not set). Voices dropped there are offered beside the bundled ones.
+pub fn user_voices_dir() -> Option<PathBuf> {
+    std::env::var_os("XDG_DATA_HOME")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .map(|data| data.join("orator").join("voices"))
 }
 
 /// The `assets` folder of a development build, for a binary in `dir`: `target/assets` when
