@@ -5,9 +5,11 @@
 //! - `build`: release CLAP and VST3 bundles with their resources in `target/bundled/`
 //!   (README command 1).
 //! - `test`: every check CI runs, installing what it needs first (README command 2).
+//! - `fuzz [TARGET|all] [SECONDS]`: the fuzz targets, longer than the test command runs them.
 //! - `bundle …`: nice-plug's bundler, unchanged.
 
 mod assets;
+mod fuzz;
 
 use anyhow::{Context, Result, bail};
 use std::ffi::OsStr;
@@ -76,6 +78,16 @@ fn main() -> Result<()> {
             Ok(())
         }
         Some("test") => test(),
+        Some("fuzz") => {
+            // `cargo xtask fuzz [TARGET] [SECONDS]`: longer runs than the test command's.
+            let only = args.get(1).map(String::as_str).filter(|a| *a != "all");
+            let seconds = match args.get(2) {
+                Some(s) => s.parse().context("SECONDS must be a whole number")?,
+                None => 3600,
+            };
+            let espeak = assets::espeak_data("release")?;
+            fuzz::fuzz(only, seconds, &espeak)
+        }
         Some("bundle") | Some("bundle-universal") | Some("known-packages") => {
             nice_plug_xtask::main_with_args("cargo xtask", args)
         }
@@ -85,7 +97,8 @@ fn main() -> Result<()> {
                  setup   install what the tests need (Debian packages, a Python venv)\n\
                  assets  fetch the voice and ONNX Runtime, build espeak-ng data\n\
                  build   build the bundles (with resources) and render a demo sentence\n\
-                 test    run every check CI runs (installs what it needs first)"
+                 test    run every check CI runs (installs what it needs first)\n\
+                 fuzz [TARGET|all] [SECONDS]  run the fuzz targets (default: all, an hour each)"
             );
             bail!("unknown or missing command")
         }
@@ -347,5 +360,7 @@ fn test() -> Result<()> {
             ),
             ("ORATOR_RESOURCES", target_dir().join("assets").as_os_str()),
         ],
-    )
+    )?;
+    let espeak = assets::espeak_data("release")?;
+    fuzz::fuzz(None, fuzz::test_seconds(), &espeak)
 }
