@@ -1,10 +1,20 @@
 //! Links libsonic statically: the espeak-ng built by `espeak-rs-sys` calls it (speed changes)
 //! but does not link it, and a plugin must not depend on a shared library the user's machine
 //! may lack. Debian: `apt-get install libsonic-dev` (`cargo xtask setup` does it).
+//!
+//! Marks the plugin library resident (`-z nodelete`): a host's `dlclose` leaves it mapped, and
+//! loading it again reuses it. The library holds process-wide state that cannot be torn down
+//! while the process runs (ONNX Runtime's environment and thread pools, espeak-ng's globals,
+//! the windowing stack's threads and thread-local destructors): unloaded for real, every load
+//! leaked several MiB and a late thread could keep it mapped or run in unmapped code. See
+//! `docs/design/unloading.md`.
 
 use std::path::PathBuf;
 
 fn main() {
+    if std::env::var("CARGO_CFG_TARGET_OS").is_ok_and(|os| os == "linux") {
+        println!("cargo:rustc-cdylib-link-arg=-Wl,-z,nodelete");
+    }
     println!("cargo:rerun-if-env-changed=SONIC_LIB_DIR");
     let target = std::env::var("TARGET").unwrap_or_default();
     // x86_64-unknown-linux-gnu → x86_64-linux-gnu (Debian's multiarch folder).

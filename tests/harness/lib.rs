@@ -291,7 +291,28 @@ impl LoadedPlugin {
              `cargo xtask test`, which does)",
             path.display()
         );
-        let entry = load_entry(path)?;
+        Self::with_entry(load_entry(path)?)
+    }
+
+    /// Loads the bundle at `path` on its own and creates an instance: unlike [`Self::load`],
+    /// the library is unloaded (`deinit`, then `dlclose`) when the instance is dropped, as a
+    /// host or validator that unloads plugins does.
+    pub fn load_unloadable(path: &Path) -> Result<Self> {
+        // SAFETY: loading a dynamic library runs its initialisers; the file is our own build.
+        let entry = unsafe { PluginEntry::load(path) }
+            .map_err(|e| anyhow!("could not load {}: {e:?}", path.display()))?;
+        Self::with_entry(entry)
+    }
+
+    /// Destroys the instance and hands back its library, for a host that unloads it elsewhere
+    /// (on another thread, or later).
+    pub fn destroy(self) -> PluginEntry {
+        let entry = self._entry.clone();
+        drop(self);
+        entry
+    }
+
+    fn with_entry(entry: PluginEntry) -> Result<Self> {
         let factory = entry
             .get_plugin_factory()
             .context("the bundle has no CLAP plugin factory")?;
