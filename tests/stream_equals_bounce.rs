@@ -4,13 +4,8 @@
 //! two whole renders proves there was none, without any counter the host cannot see.
 
 use anyhow::{Context, Result, ensure};
-use clack_host::prelude::ProcessStatus;
-use orator_tests::signal::all_clean;
-use orator_tests::{LoadedPlugin, bundle_path, press};
-use std::time::{Duration, Instant};
+use orator_tests::{live_vs_bounce, render_phrase};
 
-const RATE: f64 = 48_000.0;
-const BLOCK: usize = 512;
 /// One long sentence: about 13 s of speech, decoded in a dozen windows, in clause groups.
 const TEXT: &str = "When you finish the first part of the tutorial, save your work, close the \
                     editor, open the terminal, type the command exactly as shown, press enter, \
@@ -22,50 +17,12 @@ const UNPUNCTUATED: &str = "when you finish the first part of the tutorial save 
                             as it is shown and wait for the build to complete before you move on \
                             to the second part";
 
-/// Renders `text` from a Speak press in the first block until the plugin says it is idle
-/// again; in real time (paced like an audio interface) or offline. Returns the left channel.
-fn render(text: &str, offline: bool) -> Result<Vec<f32>> {
-    let mut plugin = LoadedPlugin::load(&bundle_path())?;
-    plugin.set_text(text)?;
-    let speak = plugin.param("Speak")?.id;
-    plugin.set_offline(offline)?;
-    plugin.activate(RATE, 1, BLOCK as u32)?;
-    let silence = vec![0.0f32; BLOCK];
-    let (mut left, mut right) = (vec![0.0f32; BLOCK], vec![0.0f32; BLOCK]);
-    let mut out = Vec::new();
-    let period = Duration::from_secs_f64(BLOCK as f64 / RATE);
-    let started = Instant::now();
-    let mut next = started;
-    for block in 0.. {
-        if !offline {
-            let now = Instant::now();
-            if next > now {
-                std::thread::sleep(next - now);
-            }
-            next += period;
-        }
-        let status = plugin.process(
-            &[&silence, &silence],
-            None,
-            &mut [&mut left, &mut right],
-            &press(speak, block, 0),
-        )?;
-        ensure!(all_clean(&left), "unclean output in block {block}");
-        out.extend_from_slice(&left);
-        if block > 2 && status == ProcessStatus::ContinueIfNotQuiet {
-            break;
-        }
-        ensure!(
-            started.elapsed() < Duration::from_secs(60),
-            "the phrase did not end within 60 s"
-        );
-    }
-    Ok(out)
-}
+/// Held by each test here: two real-time renders at once would share the two cores.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 #[test]
 fn a_long_sentence_streams_at_real_time_pace_without_a_gap() -> Result<()> {
-    // One after the other: two real-time renders at once would share the two cores.
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     for text in [TEXT, UNPUNCTUATED] {
         streams_without_a_gap(text).with_context(|| format!("speaking {text:?}"))?;
     }
@@ -74,46 +31,63 @@ fn a_long_sentence_streams_at_real_time_pace_without_a_gap() -> Result<()> {
 
 /// Renders `text` offline and in real time and checks the live speech is the bounce's.
 fn streams_without_a_gap(text: &str) -> Result<()> {
-    let bounce = render(text, true)?;
-    let live = render(text, false)?;
-    let onset = |x: &[f32]| x.iter().position(|&s| s != 0.0);
-    let from_bounce = onset(&bounce).context("no speech in the bounce")?;
-    let from_live = onset(&live).context("no speech reached the output in real time")?;
-    let end = bounce
-        .iter()
-        .rposition(|&s| s != 0.0)
-        .context("no speech in the bounce")?;
-    let speech = &bounce[from_bounce..=end];
-    ensure!(
-        speech.len() as f64 / RATE > 8.0,
-        "only {:.2} s of speech",
-        speech.len() as f64 / RATE
-    );
-    let heard = live
-        .get(from_live..from_live + speech.len())
-        .context("the real-time render is shorter than the bounce: speech was lost")?;
-    let (signal, error) = speech
-        .iter()
-        .zip(heard)
-        .fold((0.0f64, 0.0f64), |(s, e), (&a, &b)| {
-            (s + f64::from(a).powi(2), e + f64::from(a - b).powi(2))
-        });
-    let snr = 10.0 * (signal / error.max(1e-30)).log10();
-    let latency = from_live as f64 / RATE;
+    let bounce = render_phrase(text, true)?;
+    let live = render_phrase(text, false)?;
+    let heard = live_vs_bounce(&live, &bounce)?;
+    ensure!(heard.speech > 8.0, "only {:.2} s of speech", heard.speech);
     eprintln!(
-        "first audio {latency:.3} s after the press; {:.2} s of speech; {snr:.1} dB against the \
-         bounce",
-        speech.len() as f64 / RATE
+        "first audio {:.3} s after the press; {:.2} s of speech; {:.1} dB against the bounce",
+        heard.latency, heard.speech, heard.snr_db
     );
     ensure!(
-        snr > 60.0,
-        "the real-time speech differs from the bounce ({snr:.1} dB SNR): a gap or a dropout"
+        heard.snr_db > 60.0,
+        "the real-time speech differs from the bounce ({:.1} dB SNR): a gap or a dropout",
+        heard.snr_db
+    );
+    ensure!(!heard.tail, "speech continued after the bounce's end");
+    Ok(())
+}
+
+/// Busy-loop processes, killed when dropped.
+struct BusyLoops(Vec<std::process::Child>);
+
+impl Drop for BusyLoops {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+#[test]
+fn a_long_sentence_streams_without_a_gap_while_two_busy_loops_share_the_cores() -> Result<()> {
+    // The bounce first, unloaded; then the live render while two processes spin on the two
+    // cores. The start gate measures how fast the speech thread decodes with what CPU it gets
+    // and starts the phrase late enough that no window arrives after its audio is due.
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let bounce = render_phrase(TEXT, true)?;
+    let mut busy = BusyLoops(Vec::new());
+    for _ in 0..2 {
+        busy.0.push(
+            std::process::Command::new("sh")
+                .args(["-c", "while :; do :; done"])
+                .spawn()
+                .context("could not start a busy loop")?,
+        );
+    }
+    let live = render_phrase(TEXT, false)?;
+    drop(busy);
+    let heard = live_vs_bounce(&live, &bounce)?;
+    eprintln!(
+        "loaded: first audio {:.3} s after the press; {:.1} dB against the bounce",
+        heard.latency, heard.snr_db
     );
     ensure!(
-        live[from_live + speech.len()..]
-            .iter()
-            .all(|s| s.abs() < 1e-6),
-        "speech continued after the bounce's end"
+        heard.snr_db > 60.0,
+        "under load the real-time speech differs from the bounce ({:.1} dB SNR): a gap",
+        heard.snr_db
     );
+    ensure!(!heard.tail, "speech continued after the bounce's end");
     Ok(())
 }
