@@ -267,6 +267,168 @@ struct Active {
     sample_rate: f64,
 }
 
+impl Active {
+    /// One block (see [`LoadedPlugin::process_with`]).
+    fn process_with(
+        &mut self,
+        main_in: &[&[f32]],
+        sidechain: Option<&[&[f32]]>,
+        main_out: &mut [&mut [f32]],
+        changes: &[ParamChange],
+        notes: &[Note],
+        transport: Option<Transport>,
+    ) -> Result<ProcessStatus> {
+        let active = self;
+        let frames = main_out.first().map_or(0, |c| c.len());
+        ensure!(
+            frames as u32 <= active.max_frames,
+            "block of {frames} frames exceeds the activated maximum {}",
+            active.max_frames
+        );
+        for (port_index, port) in active.inputs.iter_mut().enumerate() {
+            let source = match port_index {
+                0 => Some(main_in),
+                1 => sidechain,
+                _ => None,
+            };
+            for (channel_index, channel) in port.iter_mut().enumerate() {
+                let dst = &mut channel[..frames];
+                match source.and_then(|s| s.get(channel_index)) {
+                    Some(src) => dst.copy_from_slice(&src[..frames]),
+                    None => dst.fill(0.0),
+                }
+            }
+        }
+        // Poison the output so that a sample the plugin forgets to write is caught.
+        for port in active.outputs.iter_mut() {
+            for channel in port.iter_mut() {
+                channel[..frames].fill(f32::NAN);
+            }
+        }
+        active.events_in.clear();
+        active.events_out.clear();
+        // Events go in time order; at equal times, parameter changes first.
+        let mut order: Vec<(u32, usize, bool)> = changes
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.time, i, false))
+            .chain(notes.iter().enumerate().map(|(i, n)| (n.time, i, true)))
+            .collect();
+        order.sort_by_key(|&(time, _, is_note)| (time, is_note));
+        for (_, i, is_note) in order {
+            if is_note {
+                let n = notes[i];
+                let pckn = Pckn::new(0u16, 0u16, u16::from(n.key), Match::All);
+                if n.on {
+                    active
+                        .events_in
+                        .push(&NoteOnEvent::new(n.time, pckn, n.velocity));
+                } else {
+                    active
+                        .events_in
+                        .push(&NoteOffEvent::new(n.time, pckn, n.velocity));
+                }
+            } else {
+                let change = changes[i];
+                active.events_in.push(&ParamValueEvent::new(
+                    change.time,
+                    change.id,
+                    Pckn::match_all(),
+                    change.value,
+                ));
+            }
+        }
+        let transport_event = transport.map(|t| {
+            let mut flags = TransportFlags::HAS_SECONDS_TIMELINE;
+            if t.playing {
+                flags |= TransportFlags::IS_PLAYING;
+            }
+            TransportEvent {
+                header: EventHeader::new_core(0, EventFlags::empty()),
+                flags,
+                song_pos_beats: Default::default(),
+                song_pos_seconds: (t.position as f64 / active.sample_rate).into(),
+                tempo: 120.0,
+                tempo_inc: 0.0,
+                loop_start_beats: Default::default(),
+                loop_end_beats: Default::default(),
+                loop_start_seconds: Default::default(),
+                loop_end_seconds: Default::default(),
+                bar_start: Default::default(),
+                bar_number: 0,
+                time_signature_numerator: 4,
+                time_signature_denominator: 4,
+            }
+        });
+
+        let input_buffers = active
+            .input_ports
+            .with_input_buffers(active.inputs.iter_mut().map(|port| {
+                AudioPortBuffer {
+                    latency: 0,
+                    channels: AudioPortBufferType::f32_input_only(
+                        port.iter_mut()
+                            .map(|c| InputChannel::variable(&mut c[..frames])),
+                    ),
+                }
+            }));
+        let mut output_buffers =
+            active
+                .output_ports
+                .with_output_buffers(active.outputs.iter_mut().map(|port| AudioPortBuffer {
+                    latency: 0,
+                    channels: AudioPortBufferType::f32_output_only(
+                        port.iter_mut().map(|c| &mut c[..frames]),
+                    ),
+                }));
+        let status = active
+            .processor
+            .process(
+                &input_buffers,
+                &mut output_buffers,
+                &active.events_in.as_input(),
+                &mut active.events_out.as_output(),
+                Some(active.steady_time),
+                transport_event.as_ref(),
+            )
+            .map_err(|e| anyhow!("process() failed: {e:?}"))?;
+        active.steady_time += frames as u64;
+
+        let out_port = active
+            .outputs
+            .first()
+            .context("the plugin has no output port")?;
+        if main_out.len() != out_port.len() {
+            bail!(
+                "main output has {} channels, caller passed {}",
+                out_port.len(),
+                main_out.len()
+            );
+        }
+        for (dst, src) in main_out.iter_mut().zip(out_port) {
+            dst.copy_from_slice(&src[..frames]);
+        }
+        Ok(status)
+    }
+}
+
+/// The audio side of an active plugin, moved to the thread that calls `process()`.
+pub struct AudioThread(Active);
+
+impl AudioThread {
+    /// Processes one block, as [`LoadedPlugin::process`].
+    pub fn process(
+        &mut self,
+        main_in: &[&[f32]],
+        sidechain: Option<&[&[f32]]>,
+        main_out: &mut [&mut [f32]],
+        changes: &[ParamChange],
+    ) -> Result<ProcessStatus> {
+        self.0
+            .process_with(main_in, sidechain, main_out, changes, &[], None)
+    }
+}
+
 /// A loaded plugin instance.
 pub struct LoadedPlugin {
     active: Option<Active>,
@@ -663,140 +825,25 @@ impl LoadedPlugin {
         notes: &[Note],
         transport: Option<Transport>,
     ) -> Result<ProcessStatus> {
-        let active = self
-            .active
+        self.active
             .as_mut()
-            .context("process() before activate()")?;
-        let frames = main_out.first().map_or(0, |c| c.len());
-        ensure!(
-            frames as u32 <= active.max_frames,
-            "block of {frames} frames exceeds the activated maximum {}",
-            active.max_frames
-        );
-        for (port_index, port) in active.inputs.iter_mut().enumerate() {
-            let source = match port_index {
-                0 => Some(main_in),
-                1 => sidechain,
-                _ => None,
-            };
-            for (channel_index, channel) in port.iter_mut().enumerate() {
-                let dst = &mut channel[..frames];
-                match source.and_then(|s| s.get(channel_index)) {
-                    Some(src) => dst.copy_from_slice(&src[..frames]),
-                    None => dst.fill(0.0),
-                }
-            }
-        }
-        // Poison the output so that a sample the plugin forgets to write is caught.
-        for port in active.outputs.iter_mut() {
-            for channel in port.iter_mut() {
-                channel[..frames].fill(f32::NAN);
-            }
-        }
-        active.events_in.clear();
-        active.events_out.clear();
-        // Events go in time order; at equal times, parameter changes first.
-        let mut order: Vec<(u32, usize, bool)> = changes
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (c.time, i, false))
-            .chain(notes.iter().enumerate().map(|(i, n)| (n.time, i, true)))
-            .collect();
-        order.sort_by_key(|&(time, _, is_note)| (time, is_note));
-        for (_, i, is_note) in order {
-            if is_note {
-                let n = notes[i];
-                let pckn = Pckn::new(0u16, 0u16, u16::from(n.key), Match::All);
-                if n.on {
-                    active
-                        .events_in
-                        .push(&NoteOnEvent::new(n.time, pckn, n.velocity));
-                } else {
-                    active
-                        .events_in
-                        .push(&NoteOffEvent::new(n.time, pckn, n.velocity));
-                }
-            } else {
-                let change = changes[i];
-                active.events_in.push(&ParamValueEvent::new(
-                    change.time,
-                    change.id,
-                    Pckn::match_all(),
-                    change.value,
-                ));
-            }
-        }
-        let transport_event = transport.map(|t| {
-            let mut flags = TransportFlags::HAS_SECONDS_TIMELINE;
-            if t.playing {
-                flags |= TransportFlags::IS_PLAYING;
-            }
-            TransportEvent {
-                header: EventHeader::new_core(0, EventFlags::empty()),
-                flags,
-                song_pos_beats: Default::default(),
-                song_pos_seconds: (t.position as f64 / active.sample_rate).into(),
-                tempo: 120.0,
-                tempo_inc: 0.0,
-                loop_start_beats: Default::default(),
-                loop_end_beats: Default::default(),
-                loop_start_seconds: Default::default(),
-                loop_end_seconds: Default::default(),
-                bar_start: Default::default(),
-                bar_number: 0,
-                time_signature_numerator: 4,
-                time_signature_denominator: 4,
-            }
-        });
+            .context("process() before activate()")?
+            .process_with(main_in, sidechain, main_out, changes, notes, transport)
+    }
 
-        let input_buffers = active
-            .input_ports
-            .with_input_buffers(active.inputs.iter_mut().map(|port| {
-                AudioPortBuffer {
-                    latency: 0,
-                    channels: AudioPortBufferType::f32_input_only(
-                        port.iter_mut()
-                            .map(|c| InputChannel::variable(&mut c[..frames])),
-                    ),
-                }
-            }));
-        let mut output_buffers =
-            active
-                .output_ports
-                .with_output_buffers(active.outputs.iter_mut().map(|port| AudioPortBuffer {
-                    latency: 0,
-                    channels: AudioPortBufferType::f32_output_only(
-                        port.iter_mut().map(|c| &mut c[..frames]),
-                    ),
-                }));
-        let status = active
-            .processor
-            .process(
-                &input_buffers,
-                &mut output_buffers,
-                &active.events_in.as_input(),
-                &mut active.events_out.as_output(),
-                Some(active.steady_time),
-                transport_event.as_ref(),
-            )
-            .map_err(|e| anyhow!("process() failed: {e:?}"))?;
-        active.steady_time += frames as u64;
+    /// Hands the audio side of the active plugin to the caller, to run `process()` on a thread
+    /// of its own as a host's audio thread does; [`Self::give_back_audio`] returns it.
+    pub fn take_audio(&mut self) -> Result<AudioThread> {
+        Ok(AudioThread(
+            self.active
+                .take()
+                .context("take_audio() before activate()")?,
+        ))
+    }
 
-        let out_port = active
-            .outputs
-            .first()
-            .context("the plugin has no output port")?;
-        if main_out.len() != out_port.len() {
-            bail!(
-                "main output has {} channels, caller passed {}",
-                out_port.len(),
-                main_out.len()
-            );
-        }
-        for (dst, src) in main_out.iter_mut().zip(out_port) {
-            dst.copy_from_slice(&src[..frames]);
-        }
-        Ok(status)
+    /// Takes back what [`Self::take_audio`] handed out.
+    pub fn give_back_audio(&mut self, audio: AudioThread) {
+        self.active = Some(audio.0);
     }
 }
 

@@ -684,6 +684,82 @@ mod tests {
             .collect()
     }
 
+    /// The three threads at once, as in a host: a speech thread streaming phrases into the
+    /// rings, the audio thread reading blocks, the main thread stopping, clearing and pausing.
+    /// Every phrase heard is whole or cut by a cancel, events come in order, and each sample
+    /// read is one a phrase pushed (or silence). Small enough for Miri, which checks the
+    /// atomics' orderings and the rings for data races (`docs/design/concurrency.md`).
+    #[test]
+    fn speech_audio_and_main_threads_share_the_rings() {
+        let phrases: u32 = if cfg!(miri) { 6 } else { 200 };
+        let len = if cfg!(miri) { 40 } else { 400 };
+        let control = Arc::new(Control::default());
+        let (mut audio, mut worker, mut reader) = channel(control.clone(), 1000.0, 16);
+        let done = Arc::new(AtomicBool::new(false));
+        let speech = {
+            let control = control.clone();
+            std::thread::spawn(move || {
+                let never = || false;
+                for _ in 0..phrases {
+                    let id = control.new_id();
+                    control.count_request();
+                    control.set_producing(id);
+                    // Sample values carry the phrase id, so the reader can tell them apart.
+                    let samples = vec![id as f32; len];
+                    if !control.is_cancelled(id) {
+                        assert!(worker.mark(id, Edge::Start, &never));
+                        assert!(worker.push(&samples, &never));
+                        assert!(worker.mark(id, Edge::End, &never));
+                    } else {
+                        assert!(worker.try_mark_empty(id) || control.is_cancelled(id));
+                    }
+                    control.set_producing(0);
+                    control.count_done();
+                }
+            })
+        };
+        let main = {
+            let (control, done) = (control.clone(), done.clone());
+            std::thread::spawn(move || {
+                let mut turn = 0u32;
+                while !done.load(Ordering::Acquire) {
+                    match turn % 4 {
+                        0 => control.skip(),
+                        1 => control.clear(),
+                        2 => control.set_paused(true),
+                        _ => control.set_paused(false),
+                    }
+                    turn += 1;
+                    std::thread::yield_now();
+                }
+                control.set_paused(false);
+            })
+        };
+        let mut last_started = 0;
+        let mut reads = 0;
+        loop {
+            for &sample in audio.read_voice(16).iter() {
+                // Silence, a fade of a phrase's constant value, or the value itself.
+                assert!(sample >= 0.0 && sample <= phrases as f32 + 1.0);
+            }
+            while let Ok(event) = reader.pop() {
+                if event.kind == PhraseEventKind::Started {
+                    assert!(event.id > last_started, "phrases started out of order");
+                    last_started = event.id;
+                }
+            }
+            reads += 1;
+            if speech.is_finished() && !control.pending() && !audio.is_active() {
+                break;
+            }
+            assert!(reads < 1_000_000, "the rings never drained");
+            std::thread::yield_now();
+        }
+        done.store(true, Ordering::Release);
+        speech.join().expect("the speech thread panicked");
+        main.join().expect("the main thread panicked");
+    }
+
     #[test]
     fn phrases_play_in_order_with_events_and_late_samples_are_underruns() {
         let control = Arc::new(Control::default());
