@@ -96,7 +96,10 @@ fn main_editor_and_audio_threads_run_at_once() -> Result<()> {
     plugin.give_back_audio(audio);
     plugin.close_editor()?;
     plugin.deactivate();
-    ensure!(loudest > 0.01, "no speech reached the audio thread's output");
+    ensure!(
+        loudest > 0.01,
+        "no speech reached the audio thread's output"
+    );
     ensure!(round > 20, "the main thread ran only {round} rounds");
     Ok(())
 }
