@@ -6,10 +6,12 @@
 //!   (README command 1).
 //! - `test`: every check CI runs, installing what it needs first (README command 2).
 //! - `fuzz [TARGET|all] [SECONDS]`: the fuzz targets, longer than the test command runs them.
+//! - `miri`, `tsan`: concurrency checks on the nightly toolchain (see `sanitize.rs`).
 //! - `bundle …`: nice-plug's bundler, unchanged.
 
 mod assets;
 mod fuzz;
+mod sanitize;
 
 use anyhow::{Context, Result, bail};
 use std::ffi::OsStr;
@@ -78,6 +80,8 @@ fn main() -> Result<()> {
             Ok(())
         }
         Some("test") => test(),
+        Some("miri") => sanitize::miri(),
+        Some("tsan") => sanitize::tsan(),
         Some("fuzz") => {
             // `cargo xtask fuzz [TARGET] [SECONDS]`: longer runs than the test command's.
             let only = args.get(1).map(String::as_str).filter(|a| *a != "all");
@@ -98,7 +102,9 @@ fn main() -> Result<()> {
                  assets  fetch the voice and ONNX Runtime, build espeak-ng data\n\
                  build   build the bundles (with resources) and render a demo sentence\n\
                  test    run every check CI runs (installs what it needs first)\n\
-                 fuzz [TARGET|all] [SECONDS]  run the fuzz targets (default: all, an hour each)"
+                 fuzz [TARGET|all] [SECONDS]  run the fuzz targets (default: all, an hour each)\n\
+                 miri    the lock-free and pure-logic unit tests under Miri (nightly)\n\
+                 tsan    the three-thread host test with ThreadSanitizer (nightly, after build)"
             );
             bail!("unknown or missing command")
         }
