@@ -58,7 +58,11 @@ fn main() -> anyhow::Result<()> {
     let mut plugins = Vec::with_capacity(count);
     for n in 0..count {
         let mut plugin = LoadedPlugin::load(&path)?;
-        plugin.set_text(LINES[n % LINES.len()])?;
+        plugin.set_text(if std::env::var_os("EMPTY").is_some() {
+            ""
+        } else {
+            LINES[n % LINES.len()]
+        })?;
         plugin.activate(RATE, 1, BLOCK as u32)?;
         let speak = plugin.param("Speak")?.id;
         plugins.push((plugin, speak));
@@ -77,7 +81,11 @@ fn main() -> anyhow::Result<()> {
         let started = Instant::now();
         for (n, (plugin, speak)) in plugins.iter_mut().enumerate() {
             // Each instance speaks once, the next one 10 blocks (107 ms) after the last.
-            let changes = press(*speak, block, 20 + 10 * n);
+            let changes = if std::env::var_os("NOSPEAK").is_some() {
+                Vec::new()
+            } else {
+                press(*speak, block, 20 + 10 * n)
+            };
             let call = Instant::now();
             plugin.process(
                 &[&silence, &silence],
@@ -99,6 +107,12 @@ fn main() -> anyhow::Result<()> {
         }
     }
     let (rss_end, peak) = resident()?;
+    if std::env::var_os("MSTATS").is_some() {
+        unsafe extern "C" {
+            fn malloc_stats();
+        }
+        unsafe { malloc_stats() };
+    }
     calls.sort_unstable();
     totals.sort_unstable();
     println!(
