@@ -7,8 +7,9 @@
 //! after loading and at the end (Linux: `/proc/self/status`).
 //!
 //! Needs the bundle: `cargo xtask build` first (or `ORATOR_CLAP=path/to/Orator.clap`).
-//! `cargo run --release -p orator-benches --example many_instances [instances] [seconds]`
-//! (default 16 instances, 20 s)
+//! `cargo run --release -p orator-benches --example many_instances [instances] [seconds]
+//! [empty]` (default 16 instances, 20 s; `empty`: the instances get no text and speak nothing,
+//! for the memory an idle instance costs)
 
 use orator_tests::{LoadedPlugin, bundle_path, press};
 use std::time::{Duration, Instant};
@@ -53,16 +54,13 @@ fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let count: usize = args.next().map_or(Ok(16), |a| a.parse())?;
     let seconds: f64 = args.next().map_or(Ok(20.0), |a| a.parse())?;
+    let empty = args.next().is_some_and(|a| a == "empty");
     let path = bundle_path();
     let (rss_before, _) = resident()?;
     let mut plugins = Vec::with_capacity(count);
     for n in 0..count {
         let mut plugin = LoadedPlugin::load(&path)?;
-        plugin.set_text(if std::env::var_os("EMPTY").is_some() {
-            ""
-        } else {
-            LINES[n % LINES.len()]
-        })?;
+        plugin.set_text(if empty { "" } else { LINES[n % LINES.len()] })?;
         plugin.activate(RATE, 1, BLOCK as u32)?;
         let speak = plugin.param("Speak")?.id;
         plugins.push((plugin, speak));
@@ -81,7 +79,7 @@ fn main() -> anyhow::Result<()> {
         let started = Instant::now();
         for (n, (plugin, speak)) in plugins.iter_mut().enumerate() {
             // Each instance speaks once, the next one 10 blocks (107 ms) after the last.
-            let changes = if std::env::var_os("NOSPEAK").is_some() {
+            let changes = if empty {
                 Vec::new()
             } else {
                 press(*speak, block, 20 + 10 * n)
@@ -107,12 +105,6 @@ fn main() -> anyhow::Result<()> {
         }
     }
     let (rss_end, peak) = resident()?;
-    if std::env::var_os("MSTATS").is_some() {
-        unsafe extern "C" {
-            fn malloc_stats();
-        }
-        unsafe { malloc_stats() };
-    }
     calls.sort_unstable();
     totals.sort_unstable();
     println!(

@@ -64,8 +64,9 @@ pub struct Clip {
     pub slot: usize,
     /// The content it was rendered from ([`BankShared::key`]).
     pub key: u64,
-    /// Mono samples at the host's rate.
-    pub samples: Box<[f32]>,
+    /// Mono samples at the host's rate, shared by every slot with the same content (a
+    /// one-line text is both the whole text and its first phrase).
+    pub samples: Arc<[f32]>,
 }
 
 /// Speech thread → audio thread.
@@ -215,8 +216,12 @@ pub struct BankFeeder {
     pub sample_rate: f32,
     /// Per slot, the text and key it was synced to.
     slots: Vec<Option<(String, u64)>>,
-    /// Per slot, the bytes of the clip the audio thread holds for it (0: none).
+    /// Per slot, the bytes of the clip the audio thread holds for it (0: none). A clip shared
+    /// by several slots counts in each, so the bound errs on the safe side.
     held: Vec<usize>,
+    /// Per slot, the samples last delivered for it, so a slot with the same content takes
+    /// them instead of rendering them again (weak: what the audio thread dropped is gone).
+    delivered: Vec<(u64, std::sync::Weak<[f32]>)>,
     /// Slots to render, most wanted first.
     todo: VecDeque<usize>,
     /// When the slots last changed; renders ahead start [`SETTLE`] after it.
@@ -259,6 +264,7 @@ pub fn channel(
             sample_rate,
             slots: vec![None; SLOTS],
             held: vec![0; SLOTS],
+            delivered: vec![(0, std::sync::Weak::<[f32; 0]>::new()); SLOTS],
             todo: VecDeque::new(),
             changed_at: None,
         },
@@ -650,11 +656,24 @@ impl BankFeeder {
                     text: text.clone(),
                     key: *key,
                 };
+                if let Some(samples) = self.rendered(job.key) {
+                    self.install(&job, samples);
+                    continue;
+                }
                 self.publish_views(Some(slot));
                 return Some(job);
             }
         }
         None
+    }
+
+    /// Samples another slot holds for the same content, if the audio thread still has them.
+    fn rendered(&self, key: u64) -> Option<Arc<[f32]>> {
+        self.delivered
+            .iter()
+            .enumerate()
+            .filter(|&(slot, (k, _))| *k == key && self.held[slot] > 0)
+            .find_map(|(_, (_, samples))| samples.upgrade())
     }
 
     /// Lets renders ahead start now rather than [`SETTLE`] after the last change (for tests
@@ -708,12 +727,18 @@ impl BankFeeder {
             self.send(Update::Remove(largest));
             self.held[largest] = 0;
         }
-        self.held[job.slot] = bytes.max(1);
+        self.install(job, samples.into());
+    }
+
+    /// Makes `samples` the slot's clip (bookkeeping for the bound and for sharing).
+    fn install(&mut self, job: &Job, samples: Arc<[f32]>) {
+        self.held[job.slot] = (samples.len() * std::mem::size_of::<f32>()).max(1);
+        self.delivered[job.slot] = (job.key, Arc::downgrade(&samples));
         self.shared.failed[job.slot].store(0, Ordering::Release);
         self.send(Update::Install(Arc::new(Clip {
             slot: job.slot,
             key: job.key,
-            samples: samples.into_boxed_slice(),
+            samples,
         })));
         self.publish_views(None);
     }
@@ -802,6 +827,34 @@ mod tests {
             ],
             "phrases first, the whole text last"
         );
+    }
+
+    #[test]
+    fn a_one_line_text_is_rendered_once_for_both_its_slots() {
+        let (mut player, mut feeder, _) = bank("the only line");
+        let mut rendered = Vec::new();
+        while let Some(job) = feeder.next_job() {
+            rendered.push(job.slot);
+            feeder.deliver(&job, vec![0.5; 10]);
+        }
+        assert_eq!(
+            rendered,
+            vec![1],
+            "the whole text is its one phrase: one render"
+        );
+        for slot in [0, 1] {
+            assert_eq!(
+                player.trigger(slot, 0, 1.0, None, false),
+                Triggered::Playing
+            );
+            assert_eq!(player.render(16)[..10], [0.5; 10], "slot {slot}");
+            player.stop_all(0);
+            player.render(16);
+        }
+        assert!(matches!(
+            feeder.shared.views()[0].state,
+            SlotState::Ready { .. }
+        ));
     }
 
     #[test]

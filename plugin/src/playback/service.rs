@@ -40,9 +40,20 @@ pub enum State {
     Failed = 3,
 }
 
-/// How much rendered speech the service keeps for instant replays (history clicks, repeated
-/// phrases): 64 MiB holds about 12 minutes of a 22.05 kHz voice.
+/// How much rendered speech the process keeps for instant replays (history clicks, repeated
+/// phrases), shared by every instance: 64 MiB holds about 12 minutes of a 22.05 kHz voice.
 pub const CACHE_BYTES: usize = 64 << 20;
+
+/// The process's phrase cache. One for every instance, like the voices: its keys name the
+/// voice files, settings and text, so instances never hear each other's phrases wrongly, a
+/// line another instance already spoke replays at once, and sixteen instances hold at most
+/// [`CACHE_BYTES`] between them, not sixteen times that.
+fn phrase_cache() -> Arc<Mutex<PhraseCache>> {
+    static CACHE: std::sync::OnceLock<Arc<Mutex<PhraseCache>>> = std::sync::OnceLock::new();
+    CACHE
+        .get_or_init(|| Arc::new(Mutex::new(PhraseCache::new(CACHE_BYTES))))
+        .clone()
+}
 
 /// How many phrase texts the service remembers for the editor's queue and history.
 const LOG_LEN: usize = 512;
@@ -247,7 +258,7 @@ impl SpeechService {
         let stop = Arc::new(AtomicBool::new(false));
         let control = Arc::new(Control::default());
         let metrics = Arc::new(Metrics::default());
-        let cache = Arc::new(Mutex::new(PhraseCache::new(CACHE_BYTES)));
+        let cache = phrase_cache();
         let log = Arc::new(PhraseLog::default());
         let bank = Arc::new(BankShared::default());
         let failures = Arc::new(PhraseLog::default());
@@ -359,7 +370,7 @@ impl SpeechService {
         self.log.text(id)
     }
 
-    /// Share of lookups the phrase cache answered, if there were any.
+    /// Share of lookups the process's phrase cache answered, if there were any.
     pub fn cache_hit_rate(&self) -> Option<f64> {
         self.cache
             .lock()
