@@ -9,8 +9,7 @@
 use anyhow::{Context, Result, ensure};
 use orator_tests::display::{Display, X};
 use orator_tests::signal::{all_clean, rms};
-use orator_tests::{LoadedPlugin, bundle_path, press, saved_text, with_text};
-use std::process::Command;
+use orator_tests::{LoadedPlugin, bundle_path, press, run_in_child, saved_text, with_text};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -27,24 +26,14 @@ fn main_editor_and_audio_threads_run_at_once() -> Result<()> {
     // windowing stack's threads may outlive the editor, and an X server killed under them
     // makes Xlib end the process from one of them.
     let display = Display::start(140)?;
-    let output = Command::new(std::env::current_exe()?)
-        .args(["--exact", "threads", "--include-ignored", "--nocapture"])
-        .env(CHILD_VAR, "1")
-        .env("DISPLAY", &display.name)
-        .output()
-        .context("could not start the child process")?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    ensure!(
-        output.status.success(),
-        "the child process failed ({}):\n{stdout}\n{stderr}",
-        output.status
-    );
-    ensure!(
-        stdout.contains("three threads ran"),
-        "the child did not run:\n{stdout}\n{stderr}"
-    );
-    Ok(())
+    run_in_child(
+        "threads",
+        &[
+            (CHILD_VAR, "1".as_ref()),
+            ("DISPLAY", display.name.as_ref()),
+        ],
+        "three threads ran",
+    )
 }
 
 /// The child's work; does nothing unless run by the test above.

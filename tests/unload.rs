@@ -14,8 +14,7 @@ use anyhow::{Context, Result, bail, ensure};
 use clack_host::prelude::PluginEntry;
 use orator_tests::display::{Display, X};
 use orator_tests::signal::rms;
-use orator_tests::{LoadedPlugin, bundle_path, press, with_session};
-use std::process::Command;
+use orator_tests::{LoadedPlugin, bundle_path, press, run_in_child, with_session};
 use std::time::{Duration, Instant};
 
 const CYCLES: usize = 100;
@@ -30,24 +29,14 @@ fn a_hundred_load_speak_unload_cycles_in_a_fresh_process() -> Result<()> {
     let display = Display::start(120)?;
     // The cycles run in a child process, so a crash at unload or at exit (a destructor or a
     // thread left in unmapped code) fails this test instead of killing the test runner.
-    let output = Command::new(std::env::current_exe()?)
-        .args(["--exact", "cycles", "--include-ignored", "--nocapture"])
-        .env(CHILD_VAR, CYCLES.to_string())
-        .env("DISPLAY", &display.name)
-        .output()
-        .context("could not start the child process")?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    ensure!(
-        output.status.success(),
-        "the child process failed ({}):\n{stdout}\n{stderr}",
-        output.status
-    );
-    ensure!(
-        stdout.contains(&format!("{CYCLES} cycles unloaded")),
-        "the child did not report its cycles:\n{stdout}\n{stderr}"
-    );
-    Ok(())
+    run_in_child(
+        "cycles",
+        &[
+            (CHILD_VAR, CYCLES.to_string().as_ref()),
+            ("DISPLAY", display.name.as_ref()),
+        ],
+        &format!("{CYCLES} cycles unloaded"),
+    )
 }
 
 /// The child's work; does nothing unless run by the test above.

@@ -940,3 +940,26 @@ pub fn live_vs_bounce(live: &[f32], bounce: &[f32]) -> Result<LiveVsBounce> {
             .any(|s| s.abs() >= 1e-6),
     })
 }
+
+/// Runs the ignored test `test` of this test binary in a child process with `envs` set, and
+/// checks that it succeeded and printed `done`. A crash at exit (a destructor or a thread left
+/// behind) then fails the calling test instead of killing the test runner.
+pub fn run_in_child(test: &str, envs: &[(&str, &std::ffi::OsStr)], done: &str) -> Result<()> {
+    let output = std::process::Command::new(std::env::current_exe()?)
+        .args(["--exact", test, "--include-ignored", "--nocapture"])
+        .envs(envs.iter().copied())
+        .output()
+        .context("could not start the child process")?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    ensure!(
+        output.status.success(),
+        "the child process failed ({}):\n{stdout}\n{stderr}",
+        output.status
+    );
+    ensure!(
+        stdout.contains(done),
+        "the child did not print {done:?}:\n{stdout}\n{stderr}"
+    );
+    Ok(())
+}
