@@ -278,9 +278,13 @@ fn salvage(saved: &Value) -> Result<Salvaged, SessionError> {
                 Err(_) => warnings
                     .push("the saved voice could not be read; the default voice speaks".into()),
             },
+            // A rate too large for an `f32` reads as infinity, which a save would write as
+            // `null`: such a delivery is not loaded, so what is saved loads the same again.
             "delivery" => match serde_json::from_value::<Delivery>(value.clone()) {
-                Ok(delivery) => session.delivery = delivery,
-                Err(_) => warnings.push(
+                Ok(delivery) if delivery.rate.is_finite() && delivery.variation.is_finite() => {
+                    session.delivery = delivery
+                }
+                _ => warnings.push(
                     "the saved rate, variation and speaker could not be read; the defaults apply"
                         .into(),
                 ),
@@ -544,6 +548,20 @@ mod tests {
         let shared = SharedSession::default();
         let warning = shared.load_saved(serde_json::from_str(json).unwrap());
         (shared, warning)
+    }
+
+    /// Found by the `session` fuzz target: a rate of 1e83 read as infinity, was saved as
+    /// `null`, and the saved session then loaded with the default delivery (speaker and
+    /// whole-sentences lost between two saves).
+    #[test]
+    fn a_rate_beyond_f32_is_not_loaded_and_a_save_loads_the_same_again() {
+        let huge = r#"{"schema":1,"text":"^","delivery":{"rate":1e83,"whole_sentences":true,"speaker":3}}"#;
+        let (first, warning) = load(huge);
+        assert!(warning.is_some_and(|w| w.contains("rate")));
+        assert!(first.snapshot().delivery.rate.is_finite());
+        let (second, _) = load(&first.saved().to_string());
+        assert_eq!(second.snapshot(), first.snapshot());
+        assert_eq!(second.saved(), first.saved());
     }
 
     #[test]
