@@ -228,6 +228,17 @@ struct Shape {
     espeak_voice: &'static str,
 }
 
+/// A medium voice's shape: 22.05 kHz, Piper's strides, one small resblock, one English
+/// speaker. Each test changes what it is about.
+const MEDIUM: Shape = Shape {
+    name: "medium-22k",
+    sample_rate: 22_050,
+    strides: [8, 8, 2, 2],
+    resblocks: &[(3, 1)],
+    speakers: 1,
+    espeak_voice: "en-us",
+};
+
 const CHANNELS: i64 = 16;
 
 /// The model's bytes: Piper's inputs (`input`, `input_lengths`, `scales`, and `sid` with
@@ -497,10 +508,7 @@ fn a_16_khz_low_voice_streams_exactly() {
         &Shape {
             name: "low-16k",
             sample_rate: 16_000,
-            strides: [8, 8, 2, 2],
-            resblocks: &[(3, 1)],
-            speakers: 1,
-            espeak_voice: "en-us",
+            ..MEDIUM
         },
         TEXT,
         None,
@@ -512,11 +520,8 @@ fn a_22_khz_high_voice_with_large_kernels_streams_exactly() {
     check(
         &Shape {
             name: "high-22k",
-            sample_rate: 22_050,
-            strides: [8, 8, 2, 2],
             resblocks: &[(3, 1), (7, 3), (11, 5)],
-            speakers: 1,
-            espeak_voice: "en-us",
+            ..MEDIUM
         },
         TEXT,
         None,
@@ -528,11 +533,8 @@ fn a_non_english_voice_speaks_its_language() {
     check(
         &Shape {
             name: "german-22k",
-            sample_rate: 22_050,
-            strides: [8, 8, 2, 2],
-            resblocks: &[(3, 1)],
-            speakers: 1,
             espeak_voice: "de",
+            ..MEDIUM
         },
         "Wenn du den ersten Teil fertig hast, speichere deine Arbeit und schließe den Editor.",
         None,
@@ -543,11 +545,8 @@ fn a_non_english_voice_speaks_its_language() {
 fn a_multi_speaker_voice_streams_exactly_with_each_speaker() {
     let shape = Shape {
         name: "multi-22k",
-        sample_rate: 22_050,
-        strides: [8, 8, 2, 2],
-        resblocks: &[(3, 1)],
         speakers: 4,
-        espeak_voice: "en-us",
+        ..MEDIUM
     };
     let first = check(&shape, TEXT, Some(0));
     let third = check(&shape, TEXT, Some(2));
@@ -569,11 +568,8 @@ fn a_voice_with_another_hop_streams_exactly() {
     check(
         &Shape {
             name: "hop-512",
-            sample_rate: 22_050,
             strides: [8, 8, 2, 4],
-            resblocks: &[(3, 1)],
-            speakers: 1,
-            espeak_voice: "en-us",
+            ..MEDIUM
         },
         TEXT,
         None,
