@@ -43,15 +43,23 @@ fn run_with<T: Send + 'static>(
     limit: Duration,
     client: impl FnOnce() -> Result<T> + Send + 'static,
 ) -> Result<(Vec<f32>, T)> {
-    run_timed(plugin, limit, client).map(|(out, t, _)| (out, t))
+    run_timed(plugin, limit, client).map(|(out, t, _, _)| (out, t))
 }
 
-/// [`run_with`], also returning when `process()` first put out a sound.
+/// What [`run_timed`] gives: the output, the client's result, when the first sound came out,
+/// and when each block's `process()` returned (ms from `EPOCH`).
+type Timed<T> = (Vec<f32>, T, Option<Instant>, Vec<f64>);
+
+/// The tests' clock origin for event arrival times.
+static EPOCH: std::sync::LazyLock<Instant> = std::sync::LazyLock::new(Instant::now);
+
+/// [`run_with`], also returning when `process()` first put out a sound and when each block
+/// was played.
 fn run_timed<T: Send + 'static>(
     plugin: &mut LoadedPlugin,
     limit: Duration,
     client: impl FnOnce() -> Result<T> + Send + 'static,
-) -> Result<(Vec<f32>, T, Option<Instant>)> {
+) -> Result<Timed<T>> {
     let handle: JoinHandle<Result<T>> = std::thread::spawn(client);
     let silence = vec![0.0f32; BLOCK];
     let mut left = vec![0.0f32; BLOCK];
@@ -61,6 +69,8 @@ fn run_timed<T: Send + 'static>(
     let started = Instant::now();
     let mut next = started;
     let mut first_sound = None;
+    // When each block's `process()` returned, in ms from `EPOCH`.
+    let mut blocks = Vec::new();
     while !handle.is_finished() {
         ensure!(
             started.elapsed() < limit,
@@ -77,6 +87,12 @@ fn run_timed<T: Send + 'static>(
             first_sound = Some(Instant::now());
         }
         out.extend_from_slice(&left);
+        blocks.push(
+            Instant::now()
+                .saturating_duration_since(*EPOCH)
+                .as_secs_f64()
+                * 1e3,
+        );
         next += block_time;
         if let Some(wait) = next.checked_duration_since(Instant::now()) {
             std::thread::sleep(wait);
@@ -85,7 +101,7 @@ fn run_timed<T: Send + 'static>(
     let result = handle
         .join()
         .map_err(|_| anyhow::anyhow!("the client thread panicked"))??;
-    Ok((out, result, first_sound))
+    Ok((out, result, first_sound, blocks))
 }
 
 /// A Speaker.bot client: requests with ids, events kept until asked for.
@@ -123,7 +139,19 @@ impl Client {
         let started = Instant::now();
         while started.elapsed() < timeout {
             match self.ws.read() {
-                Ok(Message::Text(text)) => return Ok(Some(serde_json::from_str(text.as_str())?)),
+                Ok(Message::Text(text)) => {
+                    let mut message: Value = serde_json::from_str(text.as_str())?;
+                    // When it arrived, for the tests that check events come as words are heard.
+                    if message.get("event").is_some() {
+                        message["arrived"] = json!(
+                            Instant::now()
+                                .saturating_duration_since(*EPOCH)
+                                .as_secs_f64()
+                                * 1e3
+                        );
+                    }
+                    return Ok(Some(message));
+                }
                 Ok(_) => {}
                 Err(tungstenite::Error::Io(e))
                     if matches!(
@@ -209,7 +237,7 @@ fn a_streamer_bot_session_speaks_pauses_stops_and_clears() -> Result<()> {
     let mut plugin = plugin_with_api(&bundle_path(), port, "")?;
     let spoke_at = Arc::new(Mutex::new(None::<Instant>));
     let spoke = spoke_at.clone();
-    let (out, (durations, first_event), first_sound) = run_timed(
+    let (out, (durations, first_event), first_sound, blocks) = run_timed(
         &mut plugin,
         Duration::from_secs(120),
         move || {
@@ -224,7 +252,7 @@ fn a_streamer_bot_session_speaks_pauses_stops_and_clears() -> Result<()> {
             ensure!(
                 sub["events"]["TextToSpeech"]
                     .as_array()
-                    .is_some_and(|a| a.len() == 5),
+                    .is_some_and(|a| a.len() == 6),
                 "{sub}"
             );
 
@@ -235,8 +263,32 @@ fn a_streamer_bot_session_speaks_pauses_stops_and_clears() -> Result<()> {
             c.event("TextQueued", &first, Duration::from_secs(5))?;
             c.event("Playing", &first, Duration::from_secs(10))?;
             let playing_after = sent.elapsed();
+            // Its words, each as it starts being heard.
+            let mut words = Vec::new();
+            for _ in 0..4 {
+                words.push(c.event("Word", &first, Duration::from_secs(10))?);
+            }
             let done = c.event("Finished", &first, Duration::from_secs(20))?;
             let plain = done["data"]["duration"].as_f64().context("no duration")?;
+            let texts: Vec<&str> = words
+                .iter()
+                .filter_map(|w| w["data"]["word"]["text"].as_str())
+                .collect();
+            ensure!(texts == ["Thanks", "for", "the", "follow"], "{texts:?}");
+            let arrivals: Vec<f64> = words
+                .iter()
+                .map(|w| w["arrived"].as_f64().unwrap_or(f64::NAN))
+                .collect();
+            let spans: Vec<(f64, f64)> = words
+                .iter()
+                .map(|w| {
+                    let word = &w["data"]["word"];
+                    (
+                        word["start"].as_f64().unwrap_or(f64::NAN),
+                        word["end"].as_f64().unwrap_or(f64::NAN),
+                    )
+                })
+                .collect();
 
             // The same phrase with a one-second pause in it lasts a second longer. (A moment
             // of silence first keeps the first phrase apart in what was heard.)
@@ -282,14 +334,61 @@ fn a_streamer_bot_session_speaks_pauses_stops_and_clears() -> Result<()> {
                 c.read(Duration::from_millis(1500))?.is_none(),
                 "something was queued"
             );
-            Ok(((plain, paused), playing_after))
+            Ok(((plain, paused, spans, arrivals), playing_after))
         },
     )?;
-    let (plain, paused) = durations;
+    let (plain, paused, word_spans, arrivals) = durations;
     // The first phrase as heard: its samples from the first to the last that sound.
     let first_span = spans(&out, (0.25 * RATE) as usize);
     let (start, end) = *first_span.first().context("nothing was heard")?;
     let heard_ms = (end - start) as f64 / RATE * 1e3;
+    // The words' times against the output samples: placed by the first word's onset, the
+    // phrase's energy lies inside the words' spans (to within 10 ms).
+    let phrase_start = start as f64 - word_spans[0].0 / 1e3 * RATE;
+    let sample = |ms: f64| (phrase_start + ms / 1e3 * RATE).max(0.0) as usize;
+    let energy = |a: usize, b: usize| {
+        out[a.min(out.len())..b.min(out.len())]
+            .iter()
+            .map(|&x| f64::from(x).powi(2))
+            .sum::<f64>()
+    };
+    let slack = (0.010 * RATE) as usize;
+    let whole = energy(start, end + 1);
+    // The spans widened by the slack, overlaps merged so no sample counts twice.
+    let mut merged: Vec<(usize, usize)> = Vec::new();
+    for &(a, b) in &word_spans {
+        let (a, b) = (sample(a).saturating_sub(slack), sample(b) + slack);
+        match merged.last_mut() {
+            Some(last) if a <= last.1 => last.1 = last.1.max(b),
+            _ => merged.push((a, b)),
+        }
+    }
+    let inside: f64 = merged.iter().map(|&(a, b)| energy(a, b)).sum();
+    eprintln!(
+        "{:.2} % of the first phrase's energy inside its words' spans",
+        inside / whole * 100.0
+    );
+    // Sent as heard, never before: each Word event arrived after `process()` had played the
+    // block holding its word's start (less one block, for placing the phrase by the first
+    // word's onset). How late it came depends on the machine's load; it is printed only.
+    let mut late = Vec::new();
+    for (&(start_ms, _), &arrived) in word_spans.iter().zip(&arrivals) {
+        let block = sample(start_ms) / BLOCK;
+        let played = *blocks.get(block).context("a word past the end")?;
+        let before = blocks[block.saturating_sub(1)];
+        ensure!(
+            arrived >= before,
+            "a Word event came {:.1} ms before its word was played",
+            before - arrived
+        );
+        late.push(arrived - played);
+    }
+    eprintln!("Word events after the block holding the word's start: {late:.1?} ms");
+    ensure!(
+        inside / whole > 0.97,
+        "only {:.3} of the energy inside the words' spans",
+        inside / whole
+    );
     let sent = spoke_at
         .lock()
         .unwrap_or_else(|e| e.into_inner())

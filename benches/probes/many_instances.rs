@@ -19,8 +19,8 @@ const BLOCK: usize = 512;
 
 /// Lines the instances speak, one each in turn.
 const LINES: [&str; 4] = [
-    "Thanks for the follow, and welcome to the stream.",
     "When you finish the first part of the tutorial, save your work and close the editor.",
+    "Thanks for the follow, and welcome to the stream.",
     "The next song is coming up in a moment, so stay tuned.",
     "Remember to drink some water and take a break every hour.",
 ];

@@ -142,7 +142,9 @@ fn front_then_decoder_equals_the_whole_model_bit_for_bit() {
     }
     assert_eq!(decoder_inputs, expected_inputs);
     let front_outputs: Vec<&str> = front.outputs().iter().map(|o| o.name()).collect();
-    assert_eq!(front_outputs, [split.latent.as_str()]);
+    // The latent, then the phonemes' durations (found as the front's only `Ceil`).
+    assert_eq!(split.durations.as_deref(), Some("/Ceil_output_0"));
+    assert_eq!(front_outputs, [split.latent.as_str(), "/Ceil_output_0"]);
     assert!(
         split.front.len() + split.decoder.len() < repeatable.model.len() + 4096,
         "no weights duplicated: {} + {} vs {}",

@@ -2,7 +2,9 @@
 //! model (phoneme embedding, a duration predictor whose rounded-up durations build the
 //! alignment, latent noise, a HiFi-GAN decoder) with random weights, and its `.onnx.json`.
 //! Each voice must load, split at the decoder and crop it as its structure needs, stream
-//! windows equal to the whole model's decode, and speak.
+//! windows equal to the whole model's decode, and speak, with word timings that add up to
+//! its audio exactly (or, for a model whose durations are not rounded up where the front can
+//! hand them on, without timings, saying so).
 //!
 //! The voices vary what real Piper voices vary: the sample rate (16 kHz "low", 22.05 kHz
 //! "medium"/"high"), the decoder's kernels (a "high" voice's larger resblock kernels and
@@ -226,6 +228,9 @@ struct Shape {
     resblocks: &'static [(i64, i64)],
     speakers: u32,
     espeak_voice: &'static str,
+    /// The op that makes the durations whole: Piper's `Ceil` (the front then gives them as
+    /// its second output), or another (`Round`), which hides them.
+    whole_durations: &'static str,
 }
 
 /// A medium voice's shape: 22.05 kHz, Piper's strides, one small resblock, one English
@@ -237,6 +242,7 @@ const MEDIUM: Shape = Shape {
     resblocks: &[(3, 1)],
     speakers: 1,
     espeak_voice: "en-us",
+    whole_durations: "Ceil",
 };
 
 const CHANNELS: i64 = 16;
@@ -265,7 +271,7 @@ fn model(shape: &Shape, num_symbols: i64) -> Vec<u8> {
     let zero = g.int64s("zero", &[], &[0]);
     let length_scale = g.op("Gather", &["scales", &one], &[]);
     let w = g.op("Mul", &[&w, &length_scale], &[]);
-    let w = g.op("Ceil", &[&w], &[]);
+    let w = g.op(shape.whole_durations, &[&w], &[]);
     // The alignment: frame t belongs to phoneme n when start[n] <= t < end[n].
     let total = g.op("ReduceSum", &[&w], &[("keepdims", Attr::Int(0))]);
     let frames = g.op("Cast", &[&total], &[("to", Attr::Int(INT64))]);
@@ -484,6 +490,38 @@ fn check(shape: &Shape, text: &str, speaker: Option<i64>) -> Vec<f32> {
         "{}: streamed windows against the whole model, lowest sentence {lowest:.1} dB",
         shape.name
     );
+    // Timings: each sentence's first window carries them, and they add up to its audio.
+    let gives_timings = shape.whole_durations == "Ceil";
+    assert_eq!(
+        streaming.voice.gives_timings(),
+        gives_timings,
+        "{}",
+        shape.name
+    );
+    let mut words = 0;
+    for chunk in &streamed_chunks {
+        assert_eq!(
+            chunk.timings.is_some(),
+            gives_timings && chunk.first_of_group
+        );
+        words += chunk.timings.as_ref().map_or(0, |t| t.words.len());
+    }
+    if gives_timings {
+        for (k, sentence) in streamed.iter().enumerate() {
+            let timed = streamed_chunks
+                .iter()
+                .find(|c| c.sentence == k)
+                .and_then(|c| c.timings.as_ref())
+                .expect("a sentence's timings");
+            assert_eq!(
+                timed.length,
+                sentence.len() as u64,
+                "{}: sentence {k}'s durations add up to its audio",
+                shape.name
+            );
+        }
+        assert!(words > 0, "{}: spoken words", shape.name);
+    }
     let all: Vec<f32> = streamed.concat();
     let rms = (all.iter().map(|&x| f64::from(x).powi(2)).sum::<f64>() / all.len() as f64).sqrt();
     assert!(rms > 1e-3, "{}: the voice is silent", shape.name);
@@ -569,6 +607,21 @@ fn a_voice_with_another_hop_streams_exactly() {
         &Shape {
             name: "hop-512",
             strides: [8, 8, 2, 4],
+            ..MEDIUM
+        },
+        TEXT,
+        None,
+    );
+}
+
+/// A model whose durations are made whole by something other than Piper's `Ceil` hides them
+/// from the front's outputs: the voice speaks as before, without timings, and says so.
+#[test]
+fn a_voice_without_durations_speaks_without_timings() {
+    check(
+        &Shape {
+            name: "no-durations",
+            whole_durations: "Round",
             ..MEDIUM
         },
         TEXT,

@@ -51,6 +51,7 @@ const TEST_DEBIAN_PACKAGES: &[&str] = &[
     "libgl1-mesa-dri",
     "libglx-mesa0",
     "jackd2",
+    "chromium",
 ];
 
 /// Python packages for the VST3 host test, pinned so a run today equals a run next month.

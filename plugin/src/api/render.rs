@@ -7,6 +7,7 @@ use crate::dsp::path::{PathSettings, SignalPath};
 use crate::meters::Meters;
 use crate::playback::service::SpeechService;
 use crate::playback::stream::PhraseEventKind;
+use crate::playback::timing_log::PhraseWords;
 use std::time::{Duration, Instant};
 
 /// The block size renders run at.
@@ -27,6 +28,10 @@ pub struct Rendered {
     pub underruns: u64,
     /// Why the phrase could not be spoken, if it could not.
     pub failure: Option<String>,
+    /// The output sample the phrase started at.
+    pub phrase_start: Option<u64>,
+    /// The phrase's word timings (spans from `phrase_start`), if the speech thread has them.
+    pub words: Option<PhraseWords>,
 }
 
 /// Speaks `text` through `service` at `output_rate` into `channels` channels, with `host` (per
@@ -58,6 +63,7 @@ pub fn render(
     let mut first_audio = None;
     let mut voice_samples = 0u64;
     let mut voice_end = 0u64;
+    let mut phrase_start = None;
     let mut rendered: Vec<Vec<f32>> = vec![Vec::new(); channels];
     let no_sidechain: [&[f32]; 0] = [];
     while position < host_len || stream.is_active() {
@@ -80,6 +86,8 @@ pub fn render(
         service.events_since(&mut cursor, &mut |event| {
             if event.kind != PhraseEventKind::Started {
                 voice_end = voice_end.max(event.at);
+            } else if event.id == phrase {
+                phrase_start.get_or_insert(event.at);
             }
         });
         for (all, block) in rendered.iter_mut().zip(&bus) {
@@ -100,5 +108,58 @@ pub fn render(
         total: spoken_at.elapsed(),
         underruns: stream.underruns(),
         failure: service.failure(phrase).map(|why| why.to_string()),
+        phrase_start,
+        words: service.word_timings(phrase),
     }
+}
+
+/// The word timings of a render as JSON: each word's span in samples of the rendered output
+/// (`start_sample`, `end_sample`: the phrase's start plus the word's place in it) and in
+/// milliseconds from the phrase's first sample, its place in `text` (bytes, `char_start` and
+/// `char_end` in characters), and its phonemes with their spans. `complete` is false when the
+/// voice gives no timings for some or all of the speech (its words are then missing).
+pub fn timings_json(rendered: &Rendered, text: &str, sample_rate: u32) -> serde_json::Value {
+    let start = rendered.phrase_start.unwrap_or(0);
+    let ms = |samples: u64| samples as f64 * 1000.0 / f64::from(sample_rate.max(1));
+    let chars = |byte: usize| text.get(..byte).map(|t| t.chars().count());
+    let words: Vec<serde_json::Value> = rendered
+        .words
+        .as_ref()
+        .map(|w| &w.words[..])
+        .unwrap_or_default()
+        .iter()
+        .map(|w| {
+            let phonemes: Vec<serde_json::Value> = w
+                .phonemes
+                .iter()
+                .map(|p| {
+                    serde_json::json!({
+                        "phoneme": p.phoneme.to_string(),
+                        "start_sample": start + p.span.start,
+                        "end_sample": start + p.span.end,
+                        "start_ms": ms(p.span.start),
+                        "end_ms": ms(p.span.end),
+                    })
+                })
+                .collect();
+            serde_json::json!({
+                "index": w.index,
+                "text": w.text,
+                "char_start": w.range.and_then(|(a, _)| chars(a)),
+                "char_end": w.range.and_then(|(_, b)| chars(b)),
+                "start_sample": start + w.span.start,
+                "end_sample": start + w.span.end,
+                "start_ms": ms(w.span.start),
+                "end_ms": ms(w.span.end),
+                "phonemes": phonemes,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "text": text,
+        "sample_rate": sample_rate,
+        "phrase_start_sample": start,
+        "complete": rendered.words.as_ref().is_some_and(|w| w.complete && w.finished),
+        "words": words,
+    })
 }

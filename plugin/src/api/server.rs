@@ -11,6 +11,7 @@ use crate::dsp::path::PathSettings;
 use crate::playback::service::{SpeechService, State};
 use crate::playback::stream::{PhraseEventKind, PhraseId};
 use crate::state::SharedSession;
+use crate::tts::timings::WordTiming;
 use crate::tts::voice::config::Delivery;
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -84,6 +85,8 @@ struct Broadcast {
     message: Arc<str>,
     duration_ms: Option<f64>,
     error: Option<Arc<str>>,
+    /// A `Word` event's word, and the rate its span is at.
+    word: Option<(Arc<WordTiming>, u32)>,
 }
 
 /// An API phrase the server follows.
@@ -362,6 +365,14 @@ fn refuse(hub: &Hub, stream: &mut TcpStream, refusal: &Refusal, what: &str) {
     );
 }
 
+/// The caption page for an OBS browser source (`GET /captions`): self-contained, it follows
+/// this server's `TextToSpeech` events over a WebSocket to the same address.
+const CAPTIONS: &[u8] = include_bytes!("captions.html");
+
+/// Speech with its word timings: an OpenAI speech request's body, answered with JSON holding
+/// the audio (base64, in the asked format) and its timings ([`render::timings_json`]).
+const TIMED: &str = "/v1/audio/speech/timed";
+
 fn serve_http(hub: &Arc<Hub>, stream: &mut TcpStream, request: &Request) {
     hub.status.requests.fetch_add(1, Ordering::Relaxed);
     let owner = super::owner();
@@ -374,20 +385,32 @@ fn serve_http(hub: &Arc<Hub>, stream: &mut TcpStream, request: &Request) {
                     "name": "Orator",
                     "version": env!("CARGO_PKG_VERSION"),
                     "websocket": format!("ws://127.0.0.1:{}/", hub.port),
-                    "endpoints": ["POST /v1/audio/speech", "GET /v1/models", "GET /v1/voices"],
+                    "endpoints": [
+                        "POST /v1/audio/speech",
+                        "POST /v1/audio/speech/timed",
+                        "GET /v1/models",
+                        "GET /v1/voices",
+                        "GET /captions",
+                    ],
                 })
                 .to_string()
                 .into_bytes(),
             )),
+            ("GET", "/captions") => Ok(("text/html; charset=utf-8", CAPTIONS.to_vec())),
             ("GET", "/v1/models") => Ok(("application/json", openai::models())),
             ("GET", "/v1/voices") => Ok(("application/json", openai::voice_list(&voices))),
             ("POST", "/v1/audio/speech") => {
-                speech_request(hub, stream, request, owner.as_deref(), &voices)
+                speech_request(hub, stream, request, owner.as_deref(), &voices, false)
             }
-            (_, "/v1/audio/speech" | "/v1/models" | "/v1/voices" | "/") => Err(Refusal::new(
-                405,
-                format!("{} is not allowed here", request.method),
-            )),
+            ("POST", TIMED) => {
+                speech_request(hub, stream, request, owner.as_deref(), &voices, true)
+            }
+            (_, "/v1/audio/speech" | TIMED | "/v1/models" | "/v1/voices" | "/" | "/captions") => {
+                Err(Refusal::new(
+                    405,
+                    format!("{} is not allowed here", request.method),
+                ))
+            }
             _ => Err(Refusal::new(
                 404,
                 format!(
@@ -445,6 +468,7 @@ fn speech_request(
     request: &Request,
     owner: Option<&dyn Target>,
     voices: &[(String, std::path::PathBuf)],
+    timed: bool,
 ) -> Result<(&'static str, Vec<u8>), Refusal> {
     http::check_json(request)?;
     let body = http::read_body(stream, request)?;
@@ -458,11 +482,19 @@ fn speech_request(
     }
     let result = render_speech(hub, &speech, owner);
     hub.renders_waiting.fetch_sub(1, Ordering::AcqRel);
-    let samples = result?;
-    Ok((
-        speech.format.content_type(),
-        openai::encode(&openai::to_i16(&samples), speech.format),
-    ))
+    let (rendered, text) = result?;
+    let samples = rendered.channels.first().map_or(&[][..], Vec::as_slice);
+    let audio = openai::encode(&openai::to_i16(samples), speech.format);
+    if !timed {
+        return Ok((speech.format.content_type(), audio));
+    }
+    let body = json!({
+        "format": if speech.format == openai::Format::Wav { "wav" } else { "pcm" },
+        "sample_rate": openai::RATE,
+        "audio": http::base64(&audio),
+        "timings": render::timings_json(&rendered, &text, openai::RATE),
+    });
+    Ok(("application/json", body.to_string().into_bytes()))
 }
 
 /// The HTTP side's own speech service: renders whole, never plays.
@@ -475,7 +507,7 @@ fn render_speech(
     hub: &Hub,
     speech: &openai::Speech,
     owner: Option<&dyn Target>,
-) -> Result<Vec<f32>, Refusal> {
+) -> Result<(render::Rendered, String), Refusal> {
     let mut renderer = hub.renderer.lock().unwrap_or_else(|e| e.into_inner());
     if hub.stop.load(Ordering::Acquire) {
         return Err(Refusal::new(503, "the server is stopping"));
@@ -557,7 +589,7 @@ fn render_speech(
     if rendered.voice_samples == 0 {
         return Err(Refusal::new(500, "nothing was spoken"));
     }
-    Ok(rendered.channels.into_iter().next().unwrap_or_default())
+    Ok((rendered, text))
 }
 
 fn wait_for_voice(service: &SpeechService, hub: &Hub) -> Result<(), Refusal> {
@@ -780,6 +812,7 @@ impl Client {
         [
             Stage::TextQueued,
             Stage::Playing,
+            Stage::Word,
             Stage::Finished,
             Stage::Deleted,
             Stage::Error,
@@ -793,12 +826,17 @@ impl Client {
     fn on_event(&mut self, event: &Broadcast) -> Vec<String> {
         let mut out = Vec::new();
         if speakerbot::subscribed(&self.subscriptions, event.stage) {
-            out.push(speakerbot::event(
+            let phonemes = speakerbot::wants_phonemes(&self.subscriptions);
+            out.push(speakerbot::event_with(
                 event.stage,
                 event.id,
                 &event.message,
                 event.duration_ms,
                 event.error.as_deref(),
+                event
+                    .word
+                    .as_ref()
+                    .map(|(w, rate)| speakerbot::word(w, *rate, phonemes)),
                 &speakerbot::time_stamp(),
             ));
         }
@@ -882,6 +920,7 @@ pub(crate) fn speak(
             message,
             duration_ms: None,
             error: None,
+            word: None,
         },
     );
     Ok(id)
@@ -897,9 +936,54 @@ fn broadcast(hub: &Hub, event: Broadcast) {
     });
 }
 
+/// The words of the phrase heard now that were announced.
+#[derive(Default)]
+struct Announced {
+    phrase: PhraseId,
+    words: usize,
+}
+
+impl Announced {
+    /// Adds a `Word` event to `out` for each word of phrase `id` that starts at or before
+    /// `position` (samples heard of it) and was not announced yet.
+    fn announce(
+        &mut self,
+        speech: &SpeechService,
+        id: PhraseId,
+        position: u64,
+        message: &Arc<str>,
+        out: &mut Vec<Broadcast>,
+    ) {
+        if self.phrase != id {
+            *self = Self {
+                phrase: id,
+                words: 0,
+            };
+        }
+        let Some(timings) = speech.word_timings(id) else {
+            return;
+        };
+        for word in timings.words.iter().skip(self.words) {
+            if word.span.start > position {
+                break;
+            }
+            self.words += 1;
+            out.push(Broadcast {
+                stage: Stage::Word,
+                id,
+                message: message.clone(),
+                duration_ms: None,
+                error: None,
+                word: Some((Arc::new(word.clone()), timings.sample_rate)),
+            });
+        }
+    }
+}
+
 /// Follows the owner's phrase events and tells every client.
 fn event_loop(hub: &Arc<Hub>) {
     let mut cursor = None;
+    let mut words = Announced::default();
     let mut owner_key = 0usize;
     while !hub.stop.load(Ordering::Acquire) {
         std::thread::sleep(TICK / 2);
@@ -921,6 +1005,15 @@ fn event_loop(hub: &Arc<Hub>) {
         let mut out = Vec::new();
         {
             let mut followed = hub.followed.lock().unwrap_or_else(|e| e.into_inner());
+            // Words as they are heard: every word of the phrase heard now that has started.
+            if let Some((id, position)) = speech.control().heard() {
+                let message = followed
+                    .get(&id)
+                    .map(|f| f.message.clone())
+                    .or_else(|| speech.phrase_text(id))
+                    .unwrap_or_else(|| Arc::from(""));
+                words.announce(speech, id, position, &message, &mut out);
+            }
             speech.events_since(cursor, &mut |event| {
                 let message = followed
                     .get(&event.id)
@@ -958,12 +1051,17 @@ fn event_loop(hub: &Arc<Hub>) {
                 if stage.is_final() && followed.remove(&event.id).is_some() {
                     hub.queued.fetch_sub(1, Ordering::AcqRel);
                 }
+                if matches!(stage, Stage::Finished) {
+                    // The words not yet announced (heard between two looks) come first.
+                    words.announce(speech, event.id, u64::MAX, &message, &mut out);
+                }
                 out.push(Broadcast {
                     stage,
                     id: event.id,
                     message,
                     duration_ms,
                     error: failure,
+                    word: None,
                 });
             });
             // Phrases that failed and never sounded (no activation to play them).
@@ -985,6 +1083,7 @@ fn event_loop(hub: &Arc<Hub>) {
                         message: f.message,
                         duration_ms: None,
                         error: speech.failure(id),
+                        word: None,
                     });
                 }
             }

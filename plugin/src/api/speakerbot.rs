@@ -10,6 +10,7 @@
 //! `Deleted` and `Error`; a client gets the ones it subscribed to (`Subscribe` with
 //! `{"events": {"TextToSpeech": ["Finished", ...]}}`, or `["*"]`).
 
+use crate::tts::timings::WordTiming;
 use serde_json::{Value, json};
 
 /// The largest WebSocket message read.
@@ -22,7 +23,18 @@ pub const MAX_TEXT: usize = 4096;
 pub const SOURCE: &str = "TextToSpeech";
 
 /// Event types, as sent.
-pub const EVENT_TYPES: [&str; 5] = ["TextQueued", "Playing", "Finished", "Deleted", "Error"];
+pub const EVENT_TYPES: [&str; 6] = [
+    "TextQueued",
+    "Playing",
+    "Word",
+    "Finished",
+    "Deleted",
+    "Error",
+];
+
+/// Not an event: subscribing to it (`{"TextToSpeech": ["Word", "Phonemes"]}`) adds each
+/// word's phonemes and their times to the client's `Word` events (for lip-sync avatars).
+pub const PHONEMES: &str = "Phonemes";
 
 /// A request.
 #[derive(Debug, Clone, PartialEq)]
@@ -237,6 +249,8 @@ pub enum Stage {
     TextQueued,
     /// Its first sample was heard.
     Playing,
+    /// One of its words started being heard (`data.word`: its index, text and times).
+    Word,
     /// Heard to its end.
     Finished,
     /// Stopped, skipped or cleared.
@@ -251,9 +265,10 @@ impl Stage {
         match self {
             Self::TextQueued => EVENT_TYPES[0],
             Self::Playing => EVENT_TYPES[1],
-            Self::Finished => EVENT_TYPES[2],
-            Self::Deleted => EVENT_TYPES[3],
-            Self::Error => EVENT_TYPES[4],
+            Self::Word => EVENT_TYPES[2],
+            Self::Finished => EVENT_TYPES[3],
+            Self::Deleted => EVENT_TYPES[4],
+            Self::Error => EVENT_TYPES[5],
         }
     }
 
@@ -273,6 +288,36 @@ pub fn subscribed(subscriptions: &[String], stage: Stage) -> bool {
         .any(|s| *s == wanted || *s == format!("{source}.*"))
 }
 
+/// Whether a subscription list asks for the phonemes in `Word` events ([`PHONEMES`]).
+pub fn wants_phonemes(subscriptions: &[String]) -> bool {
+    let wanted = format!("{}.{}", SOURCE.to_lowercase(), PHONEMES.to_lowercase());
+    subscriptions.contains(&wanted)
+}
+
+/// A `Word` event's `word`: its index in the phrase, its text as written, its start and end in
+/// milliseconds from the phrase's first sample, and with `phonemes`, each phoneme with its
+/// times.
+pub fn word(word: &WordTiming, sample_rate: u32, phonemes: bool) -> Value {
+    let ms = |samples: u64| {
+        let ms = samples as f64 * 1000.0 / f64::from(sample_rate.max(1));
+        (ms * 10.0).round() / 10.0
+    };
+    let mut value = json!({
+        "index": word.index,
+        "text": word.text,
+        "start": ms(word.span.start),
+        "end": ms(word.span.end),
+    });
+    if phonemes {
+        value["phonemes"] = word
+            .phonemes
+            .iter()
+            .map(|p| json!({"phoneme": p.phoneme.to_string(), "start": ms(p.span.start), "end": ms(p.span.end)}))
+            .collect();
+    }
+    value
+}
+
 /// The text of an event.
 pub fn event(
     stage: Stage,
@@ -282,7 +327,31 @@ pub fn event(
     error: Option<&str>,
     time_stamp: &str,
 ) -> String {
+    event_with(
+        stage,
+        speech_id,
+        message,
+        duration_ms,
+        error,
+        None,
+        time_stamp,
+    )
+}
+
+/// [`event`] with a `Word` event's `word` ([`word`]).
+pub fn event_with(
+    stage: Stage,
+    speech_id: u32,
+    message: &str,
+    duration_ms: Option<f64>,
+    error: Option<&str>,
+    word: Option<Value>,
+    time_stamp: &str,
+) -> String {
     let mut data = json!({"speechId": speech_id, "message": message});
+    if let Some(word) = word {
+        data["word"] = word;
+    }
     if let Some(duration) = duration_ms {
         data["duration"] = json!(duration.round() as u64);
     }
@@ -414,5 +483,43 @@ mod tests {
             let text = json!({"id": id, "request": req, "message": msg, "events": {"a": [msg.clone()]}}).to_string();
             let _ = parse(&text);
         }
+    }
+
+    #[test]
+    fn word_events_carry_times_and_phonemes_only_when_asked() {
+        use crate::tts::timings::{PhonemeTiming, Span};
+        let cats = WordTiming {
+            index: 2,
+            text: "cats".into(),
+            range: Some((5, 9)),
+            span: Span {
+                start: 4800,
+                end: 9600,
+            },
+            phonemes: vec![PhonemeTiming {
+                phoneme: 'k',
+                span: Span {
+                    start: 4800,
+                    end: 5280,
+                },
+            }],
+        };
+        let plain = word(&cats, 48_000, false);
+        assert_eq!(
+            plain,
+            json!({"index": 2, "text": "cats", "start": 100.0, "end": 200.0})
+        );
+        let detailed = word(&cats, 48_000, true);
+        assert_eq!(
+            detailed["phonemes"],
+            json!([{"phoneme": "k", "start": 100.0, "end": 110.0}])
+        );
+        let subs = vec!["texttospeech.word".to_owned()];
+        assert!(subscribed(&subs, Stage::Word) && !wants_phonemes(&subs));
+        assert!(wants_phonemes(&["texttospeech.phonemes".to_owned()]));
+        let text = event_with(Stage::Word, 7, "a cat", None, None, Some(plain), "t");
+        let parsed: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(parsed["event"]["type"], "Word");
+        assert_eq!(parsed["data"]["word"]["text"], "cats");
     }
 }

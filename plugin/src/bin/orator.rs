@@ -90,6 +90,10 @@ struct SayArgs {
     /// output keeps its rate and length (longer if the speech runs past its end).
     #[arg(long)]
     input: Option<PathBuf>,
+    /// Also write the words' timings as JSON: each word's start and end as samples of the
+    /// output file and as milliseconds from the phrase's start, with its phonemes.
+    #[arg(long, value_name = "FILE.json")]
+    timings: Option<PathBuf>,
     /// A Piper voice model (`.onnx`, with its `.onnx.json` beside it). Default: the bundled
     /// voice.
     #[arg(long)]
@@ -246,6 +250,7 @@ fn say(args: SayArgs) -> Result<()> {
         text,
         out,
         input,
+        timings,
         voice,
         rate,
         variation,
@@ -363,6 +368,19 @@ fn say(args: SayArgs) -> Result<()> {
         }
     }
     wav.finalize()?;
+    if let Some(path) = &timings {
+        let json = render::timings_json(&rendered, &text, output_rate);
+        if json["complete"] != serde_json::Value::Bool(true) && rendered.failure.is_none() {
+            eprintln!(
+                "orator: the voice gives no phoneme durations for all of the speech: {} lists \
+                 only the words it could time",
+                path.display()
+            );
+        }
+        let bytes = serde_json::to_vec_pretty(&json)?;
+        std::fs::write(path, bytes)
+            .with_context(|| format!("could not write {}", path.display()))?;
+    }
     let synthesis_time = rendered.total;
     let first_audio = rendered.first_audio;
     if let Some(why) = &rendered.failure {

@@ -9,6 +9,82 @@ use crate::playback::stream::{PhraseEvent, PhraseEventKind, PhraseId};
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+/// The colours of the phrase heard now.
+struct HeardColours {
+    text: egui::Color32,
+    word: egui::Color32,
+    background: egui::Color32,
+}
+
+/// The most characters shown of the phrase heard now, around the word heard.
+const HEARD_CHARS: usize = 240;
+
+/// The phrase heard now as a label's text: up to [`HEARD_CHARS`] characters around the word
+/// heard now (`word`: its bytes in `text`), which is lit.
+fn heard_text(
+    text: &str,
+    word: Option<std::ops::Range<usize>>,
+    colours: &HeardColours,
+    font: egui::FontId,
+) -> egui::text::LayoutJob {
+    let plain = egui::TextFormat::simple(font.clone(), colours.text);
+    let lit = egui::TextFormat {
+        background: colours.background,
+        ..egui::TextFormat::simple(font, colours.word)
+    };
+    let mut job = egui::text::LayoutJob::default();
+    for (part, is_word) in heard_parts(text, word, HEARD_CHARS) {
+        job.append(
+            &part,
+            0.0,
+            if is_word { lit.clone() } else { plain.clone() },
+        );
+    }
+    job
+}
+
+/// `text` cut into (piece, whether it is the word heard now), at most `max` characters around
+/// that word, with line breaks as spaces and `…` where text was left out.
+fn heard_parts(
+    text: &str,
+    word: Option<std::ops::Range<usize>>,
+    max: usize,
+) -> Vec<(String, bool)> {
+    let word = word.filter(|w| {
+        w.start <= w.end
+            && text.is_char_boundary(w.start)
+            && text.is_char_boundary(w.end)
+            && w.end <= text.len()
+    });
+    let flat = |s: &str| s.replace(['\n', '\r', '\t'], " ");
+    let Some(word) = word else {
+        let shown: String = text.chars().take(max).collect();
+        let more = if shown.len() < text.len() { "…" } else { "" };
+        return vec![(format!("{}{more}", flat(&shown)), false)];
+    };
+    // Up to a third of the room before the word, the rest after it.
+    let before: Vec<char> = text[..word.start].chars().collect();
+    let keep_before = before.len().min(max / 3);
+    let mut head: String = before[before.len() - keep_before..].iter().collect();
+    if keep_before < before.len() {
+        head.insert(0, '…');
+    }
+    let after: String = text[word.end..]
+        .chars()
+        .take(max.saturating_sub(keep_before))
+        .collect();
+    let tail = if word.end + after.len() < text.len() {
+        format!("{}…", flat(&after))
+    } else {
+        flat(&after)
+    };
+    vec![
+        (flat(&head), false),
+        (flat(&text[word.clone()]), true),
+        (tail, false),
+    ]
+}
+
 /// How many finished phrases the history keeps.
 pub const HISTORY_LEN: usize = 200;
 
@@ -152,7 +228,22 @@ impl App {
         for entry in self.queue.live() {
             let text = egui::RichText::new(one_line(&entry.text));
             if entry.stage == Stage::Playing {
-                ui.label(text.strong()).on_hover_text("Speaking now");
+                // The word heard now is lit, in step with the audio (held while paused).
+                let word = speech
+                    .and_then(|s| s.heard_word(entry.id))
+                    .and_then(|w| w.range)
+                    .map(|(start, end)| start..end);
+                let visuals = ui.visuals();
+                let colours = HeardColours {
+                    text: visuals.strong_text_color(),
+                    word: visuals.selection.stroke.color,
+                    background: visuals.selection.bg_fill,
+                };
+                let font = egui::TextStyle::Body.resolve(ui.style());
+                ui.label(heard_text(&entry.text, word, &colours, font))
+                    .on_hover_text("Speaking now");
+                ui.ctx()
+                    .request_repaint_after(std::time::Duration::from_millis(30));
             } else {
                 ui.label(text.weak()).on_hover_text("Waiting");
             }
@@ -242,6 +333,34 @@ mod tests {
         assert_eq!(
             ids(queue.history()),
             [(3, Stage::Cancelled), (1, Stage::Cancelled)]
+        );
+    }
+
+    #[test]
+    fn the_word_heard_now_is_lit_within_the_room_around_it() {
+        let text = "Hello world, this is\na test.";
+        let at = text.find("this").unwrap();
+        assert_eq!(
+            heard_parts(text, Some(at..at + 4), 100),
+            [
+                ("Hello world, ".to_owned(), false),
+                ("this".to_owned(), true),
+                (" is a test.".to_owned(), false),
+            ]
+        );
+        // A long phrase shows the room around the word, with the cuts marked.
+        let long = format!("{} target {}", "a ".repeat(200), "b ".repeat(200));
+        let at = long.find("target").unwrap();
+        let parts = heard_parts(&long, Some(at..at + 6), 30);
+        assert!(parts[0].0.starts_with('…') && parts[0].0.chars().count() == 11);
+        assert_eq!(parts[1], ("target".to_owned(), true));
+        assert!(parts[2].0.ends_with('…'));
+        // No word (a voice without timings, or between words at the start): plain text.
+        assert_eq!(heard_parts("Hi.", None, 100), [("Hi.".to_owned(), false)]);
+        // A range that does not fit the text is ignored, not a panic.
+        assert_eq!(
+            heard_parts("Hi.", Some(2..9), 100),
+            [("Hi.".to_owned(), false)]
         );
     }
 

@@ -21,7 +21,7 @@
 
 use crate::state::SharedSession;
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -119,6 +119,10 @@ pub struct BankShared {
     too_long: [AtomicU64; SLOTS],
     /// The session generation the keys reflect.
     synced: AtomicU64,
+    /// Whether a render is stopped in [`BankPlayer::trigger`], waiting for a phrase: the
+    /// audio thread reads no stream meanwhile, so the speech thread must not wait for room in
+    /// the voice ring before it renders that phrase.
+    render_waits: AtomicBool,
     /// Notes for phrases that do not exist, and timeline triggers lost for want of a voice.
     missing: AtomicU64,
     /// The editor's view; written by the speech thread.
@@ -132,6 +136,7 @@ impl Default for BankShared {
             failed: std::array::from_fn(|_| AtomicU64::new(0)),
             too_long: std::array::from_fn(|_| AtomicU64::new(0)),
             synced: AtomicU64::new(u64::MAX),
+            render_waits: AtomicBool::new(false),
             missing: AtomicU64::new(0),
             views: Mutex::new(Vec::new()),
         }
@@ -340,6 +345,7 @@ impl BankPlayer {
             let _ = self.urgent.push(slot as u16);
             if rendering {
                 let started = Instant::now();
+                self.shared.render_waits.store(true, Ordering::Release);
                 while self.current(slot).is_none()
                     && self.worth_waiting(slot)
                     && started.elapsed() < RENDER_WAIT_LIMIT
@@ -347,6 +353,7 @@ impl BankPlayer {
                     std::thread::sleep(Duration::from_micros(500));
                     self.take_updates();
                 }
+                self.shared.render_waits.store(false, Ordering::Release);
                 self.waited += started.elapsed();
             }
         }
@@ -528,6 +535,8 @@ pub struct Job {
     pub text: String,
     /// Its content key.
     pub key: u64,
+    /// Whether a render waits for it (live speech does not interrupt it then).
+    pub urgent: bool,
 }
 
 /// The phrases of a text: its non-empty lines, trimmed (the first [`MAX_PHRASES`] are the
@@ -637,16 +646,22 @@ impl BankFeeder {
     /// The next phrase to render: an urgent one the audio thread asked for, else the next
     /// queued one. `None` when every slot is done.
     pub fn next_job(&mut self) -> Option<Job> {
-        let mut urgent = false;
+        let mut urgent = Vec::new();
         while let Ok(slot) = self.urgent.pop() {
             let slot = usize::from(slot);
             if slot < SLOTS && self.slots[slot].is_some() && self.held[slot] == 0 {
                 self.todo.retain(|&s| s != slot);
                 self.todo.push_front(slot);
-                urgent = true;
+                urgent.push(slot);
             }
         }
-        if !urgent && self.changed_at.is_some_and(|at| at.elapsed() < SETTLE) {
+        // A render stopped for a phrase takes whatever is first (an urgent phrase whose render
+        // live speech interrupted went back to the front).
+        let render_waits = self.render_waits();
+        if urgent.is_empty()
+            && !render_waits
+            && self.changed_at.is_some_and(|at| at.elapsed() < SETTLE)
+        {
             return None;
         }
         while let Some(slot) = self.todo.pop_front() {
@@ -655,6 +670,7 @@ impl BankFeeder {
                     slot,
                     text: text.clone(),
                     key: *key,
+                    urgent: render_waits || urgent.contains(&slot),
                 };
                 if let Some(samples) = self.rendered(job.key) {
                     self.install(&job, samples);
@@ -690,6 +706,12 @@ impl BankFeeder {
     /// Whether the audio thread asked for a phrase urgently (a render waits for it).
     pub fn has_urgent(&self) -> bool {
         !self.urgent.is_empty()
+    }
+
+    /// Whether a render is stopped right now, waiting for a phrase of the bank (see
+    /// [`BankPlayer::trigger`]).
+    pub fn render_waits(&self) -> bool {
+        self.shared.render_waits.load(Ordering::Acquire)
     }
 
     /// Puts a job back at the front (its render was interrupted by live speech).

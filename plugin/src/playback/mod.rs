@@ -36,4 +36,5 @@ pub mod resample;
 pub mod service;
 pub mod start_gate;
 pub mod stream;
+pub mod timing_log;
 mod worker;

@@ -13,11 +13,13 @@
 
 use super::bank::{self, BankFeeder, BankPlayer, BankShared};
 use super::stream::{self, AudioSide, Control, EventReader, PhraseEvent, PhraseId, WorkerSide};
+use super::timing_log::{PhraseWords, TimingLog};
 use super::worker::Worker;
 use crate::state::SharedSession;
 use crate::tts::engine::Metrics;
 use crate::tts::phrase_cache::PhraseCache;
 use crate::tts::resources::Resources;
+use crate::tts::timings::WordTiming;
 use crate::tts::voice::config::Delivery;
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -238,6 +240,8 @@ pub struct SpeechService {
     events: Mutex<EventHub>,
     /// Why phrases could not be spoken, by id.
     failures: Arc<PhraseLog>,
+    /// Word timings of the last phrases spoken, by id.
+    timings: Arc<TimingLog>,
     /// The current activation's sample rate (f32 bits; 0: none yet).
     output_rate: AtomicU32,
     commands: Sender<Command>,
@@ -260,6 +264,7 @@ impl SpeechService {
         let metrics = Arc::new(Metrics::default());
         let cache = phrase_cache();
         let log = Arc::new(PhraseLog::default());
+        let timings = Arc::new(TimingLog::default());
         let bank = Arc::new(BankShared::default());
         let failures = Arc::new(PhraseLog::default());
         let (commands, inbox) = channel();
@@ -280,6 +285,8 @@ impl SpeechService {
             queue: VecDeque::new(),
             resources,
             decode_rtf: None,
+            untrimmed: false,
+            timings: timings.clone(),
         };
         let thread = std::thread::Builder::new()
             .name("orator-speech".into())
@@ -294,6 +301,7 @@ impl SpeechService {
             bank,
             events: Mutex::new(EventHub::default()),
             failures,
+            timings,
             output_rate: AtomicU32::new(0),
             commands,
             stop,
@@ -402,6 +410,28 @@ impl SpeechService {
     /// Why phrase `id` could not be spoken, if it could not.
     pub fn failure(&self, id: PhraseId) -> Option<Arc<str>> {
         self.failures.text(id)
+    }
+
+    /// Phrase `id`'s word timings so far (spans from its first sample at the host's rate),
+    /// if it is among the last phrases spoken live.
+    pub fn word_timings(&self, id: PhraseId) -> Option<PhraseWords> {
+        self.timings.words(id)
+    }
+
+    /// The word of phrase `id` the listener hears now (the last one that has started, so a
+    /// word stays lit through the pause after it), in step with the audio thread's output and
+    /// held while paused. `None` unless `id` is being heard and its voice gives timings.
+    pub fn heard_word(&self, id: PhraseId) -> Option<WordTiming> {
+        let (playing, position) = self.control.heard()?;
+        if playing != id {
+            return None;
+        }
+        let words = self.timings.words(id)?;
+        words
+            .words
+            .into_iter()
+            .rev()
+            .find(|w| w.span.start <= position)
     }
 
     /// The current activation's sample rate, Hz (`None` before the first).

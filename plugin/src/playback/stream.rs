@@ -124,6 +124,9 @@ pub struct Control {
     playing: AtomicU32,
     /// The phrase the speech thread is synthesising (speech thread writes; 0 when idle).
     producing: AtomicU32,
+    /// Where the listener is in the phrase being heard: its id in the high 32 bits, its samples
+    /// played so far in the low 32 (audio thread writes; 0 between phrases).
+    heard: AtomicU64,
     /// Phrases asked for (incremented before a request is sent).
     requested: AtomicU64,
     /// Phrases the speech thread is done with: synthesised, cancelled, failed or dropped.
@@ -139,6 +142,7 @@ impl Default for Control {
             paused: AtomicBool::new(false),
             playing: AtomicU32::new(0),
             producing: AtomicU32::new(0),
+            heard: AtomicU64::new(0),
             requested: AtomicU64::new(0),
             done: AtomicU64::new(0),
         }
@@ -203,6 +207,16 @@ impl Control {
     /// The phrase being heard (0: none).
     pub fn playing(&self) -> PhraseId {
         self.playing.load(Ordering::Acquire)
+    }
+
+    /// The phrase being heard and how many of its samples (at the host's rate, from its first)
+    /// have been played so far: the listener's place in the phrase's word timings
+    /// ([`super::timing_log`]). Held still while paused. `None` between phrases.
+    pub fn heard(&self) -> Option<(PhraseId, u64)> {
+        match self.heard.load(Ordering::Acquire) {
+            0 => None,
+            packed => Some(((packed >> 32) as PhraseId, packed & u64::from(u32::MAX))),
+        }
     }
 
     /// The phrase being heard, or if none, the one being synthesised (0: neither).
@@ -270,6 +284,8 @@ pub struct AudioSide {
     phase: Phase,
     /// Whether any sample of the current phrase has been played (a cancel then fades).
     heard: bool,
+    /// The stream position of the current phrase's first sample.
+    phrase_from: u64,
     /// Fade length in samples at this sample rate.
     fade_len: usize,
     /// Where the pause fade is, in samples: `fade_len` playing, 0 held.
@@ -336,6 +352,7 @@ pub fn channel(
             phrase: 0,
             phase: Phase::Idle,
             heard: false,
+            phrase_from: 0,
             fade_len,
             pause_pos: fade_len,
             underruns: 0,
@@ -478,6 +495,12 @@ impl AudioSide {
                 chunk.commit_all();
             }
             self.read += n as u64;
+            if self.phrase != 0 {
+                let position = (self.read - self.phrase_from).min(u64::from(u32::MAX));
+                self.control
+                    .heard
+                    .store(u64::from(self.phrase) << 32 | position, Ordering::Release);
+            }
             if let Phase::FadingOut(left) = self.phase {
                 let step = 1.0 / self.fade_len as f32;
                 for (i, x) in out.iter_mut().enumerate() {
@@ -529,6 +552,7 @@ impl AudioSide {
                 Edge::Start => {
                     self.phrase = mark.id;
                     self.heard = false;
+                    self.phrase_from = self.read;
                     if self.control.is_cancelled(mark.id) {
                         self.phase = Phase::Discarding;
                     } else {
@@ -547,6 +571,7 @@ impl AudioSide {
                     self.phrase = 0;
                     self.phase = Phase::Idle;
                     self.control.playing.store(0, Ordering::Release);
+                    self.control.heard.store(0, Ordering::Release);
                 }
             }
         }
@@ -650,7 +675,18 @@ impl WorkerSide {
 
     /// Pushes samples, waiting while the ring is full (the audio thread plays it down in real
     /// time), unless `give_up` says to stop; returns false then.
-    pub fn push(&mut self, mut samples: &[f32], give_up: &dyn Fn() -> bool) -> bool {
+    pub fn push(&mut self, samples: &[f32], give_up: &dyn Fn() -> bool) -> bool {
+        self.push_or(samples, give_up, &mut || {})
+    }
+
+    /// [`WorkerSide::push`], calling `while_full` each time it finds the ring full, before it
+    /// sleeps: other work the audio thread may be waiting for gets done meanwhile.
+    pub fn push_or(
+        &mut self,
+        mut samples: &[f32],
+        give_up: &dyn Fn() -> bool,
+        while_full: &mut dyn FnMut(),
+    ) -> bool {
         loop {
             let before = samples.len();
             samples = self.voice.push_partial_slice(samples).1;
@@ -661,6 +697,7 @@ impl WorkerSide {
             if give_up() || self.voice.is_abandoned() {
                 return false;
             }
+            while_full();
             std::thread::sleep(std::time::Duration::from_millis(2));
         }
     }

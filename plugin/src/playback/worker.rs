@@ -8,13 +8,16 @@ use super::resample::StreamResampler;
 use super::service::{Command, PhraseLog, ServiceStatus, State, VoiceInfo};
 use super::start_gate::StartGate;
 use super::stream::{Control, Edge, PhraseId, Request, WorkerSide};
+use super::timing_log::TimingLog;
 use crate::state::{Session, SharedSession};
 use crate::tts::engine::{Engine, Metrics};
 use crate::tts::phrase_cache::PhraseCache;
 use crate::tts::resources::{NotFound, Resources};
 use crate::tts::text::lexicon::Lexicon;
+use crate::tts::timings::written_words;
 use crate::tts::voice::Voice;
 use crate::tts::voice::config::{SynthesisSettings, VoiceError};
+use crate::tts::voice::runtime::release_freed_memory;
 use std::collections::VecDeque;
 use std::ops::ControlFlow;
 use std::path::PathBuf;
@@ -67,6 +70,10 @@ pub(super) struct Worker {
     /// The decoding speed measured on the last phrase (synthesis seconds per audio second),
     /// for the next phrase's start-up buffer.
     pub(super) decode_rtf: Option<f64>,
+    /// Whether work since the thread was last idle freed memory the allocator may keep.
+    pub(super) untrimmed: bool,
+    /// Word timings of the phrases spoken live.
+    pub(super) timings: Arc<TimingLog>,
 }
 
 impl Worker {
@@ -77,7 +84,14 @@ impl Worker {
             let command = if self.queue.is_empty() {
                 match inbox.recv_timeout(POLL) {
                     Ok(command) => Some(command),
-                    Err(RecvTimeoutError::Timeout) => None,
+                    Err(RecvTimeoutError::Timeout) => {
+                        // Idle for a poll: what the last phrases freed goes back to the
+                        // system, so each speaking instance does not keep its peak.
+                        if std::mem::take(&mut self.untrimmed) {
+                            release_freed_memory();
+                        }
+                        None
+                    }
                     Err(RecvTimeoutError::Disconnected) => break,
                 }
             } else {
@@ -116,6 +130,7 @@ impl Worker {
                     self.guarded(None, |worker| worker.load_voice(wanted));
                 }
                 self.guarded(Some(phrase.id), |worker| worker.speak(&phrase));
+                self.untrimmed = true;
                 self.control.set_producing(0);
                 self.control.count_done();
             } else {
@@ -147,13 +162,9 @@ impl Worker {
     /// After a panic: drops the voice (the next phrase loads it again) and says so in the
     /// status; returns the reason.
     fn recover(&mut self, panic: &(dyn std::any::Any + Send)) -> String {
-        let what = panic
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_owned())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "no message".to_owned());
         let why = format!(
-            "the speech thread failed ({what}); the voice loads again with the next phrase"
+            "the speech thread failed ({}); the voice loads again with the next phrase",
+            panic_message(panic)
         );
         tracing::error!("Orator: {why}");
         self.engine = None;
@@ -203,85 +214,19 @@ impl Worker {
             self.guarded(None, |worker| worker.load_voice(wanted));
         }
         // A panic fails this phrase of the bank (it is not tried again until it changes).
-        let rendered =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.render_clip(&job)))
-                .unwrap_or_else(|panic| Err(self.recover(panic.as_ref())));
-        match rendered {
-            Ok(Some(samples)) => {
-                if let Some(bank) = self.bank.as_mut() {
-                    bank.deliver(&job, samples);
-                }
-            }
-            Ok(None) => {
-                if let Some(bank) = self.bank.as_mut() {
-                    bank.defer(&job);
-                }
-            }
-            Err(why) => {
-                tracing::warn!("Orator could not render phrase {}: {why}", job.slot);
-                if let Some(bank) = self.bank.as_mut() {
-                    bank.fail(&job, &why);
-                }
-            }
+        let rendered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let (Some(engine), Some(bank)) = (self.engine.as_ref(), self.bank.as_ref()) else {
+                return Err(self.status.message());
+            };
+            let stream = self.stream.as_ref();
+            // Live speech goes first, unless a render is waiting for this phrase.
+            let live_asks = || stream.is_some_and(|s| !s.requests.is_empty());
+            render_clip(engine, bank, &self.session, &self.stop, &live_asks, &job)
+        }))
+        .unwrap_or_else(|panic| Err(self.recover(panic.as_ref())));
+        if let Some(bank) = self.bank.as_mut() {
+            self.untrimmed |= hand_over(bank, &job, rendered);
         }
-    }
-
-    /// Renders one bank phrase whole at the host's rate. `Ok(None)`: interrupted (live speech
-    /// was asked for, the phrase changed, or the service is stopping); it is rendered later.
-    fn render_clip(&mut self, job: &Job) -> Result<Option<Vec<f32>>, String> {
-        let Some(engine) = self.engine.as_ref() else {
-            return Err(self.status.message());
-        };
-        let Some(bank) = self.bank.as_ref() else {
-            return Ok(None);
-        };
-        let host_rate = bank.sample_rate.round().max(1.0) as u32;
-        let snapshot = self.session.snapshot();
-        let (engine, settings) = configured(engine, &snapshot);
-        let mut resampler = StreamResampler::new(engine.voice.config.sample_rate, host_rate)
-            .map_err(|e| e.to_string())?;
-        let urgent = bank.has_urgent();
-        let stop = &self.stop;
-        let stream = self.stream.as_ref();
-        let interrupted = || {
-            stop.load(Ordering::Acquire)
-                || !bank.still_wanted(job)
-                // Live speech goes first, unless a render is waiting for this phrase.
-                || (!urgent && stream.is_some_and(|s| !s.requests.is_empty()))
-        };
-        let mut samples = Vec::new();
-        let mut failed = None;
-        fault_injection::panic_if_marked(&job.text);
-        engine
-            .speak(&job.text, &settings, &mut |chunk| {
-                if interrupted() {
-                    return ControlFlow::Break(());
-                }
-                resampler
-                    .push(&chunk.samples, &mut |out| {
-                        samples.extend_from_slice(out);
-                        ControlFlow::Continue(())
-                    })
-                    .unwrap_or_else(|err| {
-                        failed = Some(err.to_string());
-                        ControlFlow::Break(())
-                    })
-            })
-            .map_err(|e| e.to_string())?;
-        if let Some(err) = failed {
-            return Err(err);
-        }
-        if interrupted() {
-            return Ok(None);
-        }
-        // The emitter never breaks, so the whole tail arrives.
-        let _ = resampler
-            .finish(&mut |out| {
-                samples.extend_from_slice(out);
-                ControlFlow::Continue(())
-            })
-            .map_err(|e| e.to_string())?;
-        Ok(Some(samples))
     }
 
     /// Moves the audio thread's requests into the queue.
@@ -370,6 +315,9 @@ impl Worker {
             log,
             failures,
             decode_rtf,
+            timings,
+            bank,
+            loaded,
             ..
         } = self;
         let (Some(engine), Some(stream)) = (engine.as_ref(), stream.as_mut()) else {
@@ -414,30 +362,75 @@ impl Worker {
             log.record(id, Arc::from(text));
         }
         fault_injection::panic_if_marked(text);
-        let (engine, settings) = configured(engine, &snapshot);
+        let voice = engine;
+        let (engine, settings) = configured(voice, &snapshot);
         let shutdown = || stop.load(Ordering::Acquire);
         let give_up = || shutdown() || control.is_cancelled(id);
+        // A render stopped at a phrase of the bank reads nothing from the voice ring until it
+        // has that phrase: while the ring is full, render it here, or both threads wait.
+        let session: &SharedSession = session;
+        let mut serve_bank = || {
+            let Some(bank) = bank.as_mut().filter(|bank| bank.render_waits()) else {
+                return;
+            };
+            if loaded.as_ref() != Some(&session.read(|s| s.voice.clone())) {
+                return; // the voice changed: the bank waits for it to load after this phrase
+            }
+            bank.sync(session);
+            let Some(job) = bank.next_job() else {
+                return;
+            };
+            let never = || false;
+            let rendered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                render_clip(voice, bank, session, stop, &never, &job)
+            }))
+            .unwrap_or_else(|panic| {
+                Err(format!(
+                    "the speech thread failed ({})",
+                    panic_message(panic.as_ref())
+                ))
+            });
+            hand_over(bank, &job, rendered);
+        };
         let mut outlet = Outlet {
             stream,
             id,
             held: Vec::new(),
             started: false,
+            while_full: &mut serve_bank,
         };
         let mut gate = StartGate::new(voice_rate, engine.voice.window_context_cost(), *decode_rtf);
         let mut failed = None;
+        timings.begin(id, voice_rate, host_rate);
+        let mut voice_samples = 0u64;
+        let mut words_known = false;
         let result = engine.speak(text, &settings, &mut |chunk| {
             if give_up() {
                 return ControlFlow::Break(());
             }
+            if chunk.first_of_group {
+                timings.add_group(id, voice_samples, chunk.timings.as_deref());
+            }
+            voice_samples += chunk.samples.len() as u64;
             let seconds = chunk.samples.len() as f64 / f64::from(chunk.sample_rate.max(1));
             let open = gate.window(seconds, chunk.window, chunk.real_time_factor);
-            resampler
+            let flow = resampler
                 .push(&chunk.samples, &mut |out| outlet.emit(out, open, &give_up))
                 .unwrap_or_else(|err| {
                     failed = Some(err);
                     ControlFlow::Break(())
-                })
+                });
+            // The written words are looked up once the first audio is on its way.
+            if chunk.timings.is_some() && !std::mem::replace(&mut words_known, true) {
+                let words = written_words(text);
+                match engine.written_phonemes(&words) {
+                    Ok(phonemes) => timings.set_written(id, words, phonemes),
+                    Err(err) => tracing::debug!("Orator: no written words for timings: {err}"),
+                }
+            }
+            flow
         });
+        timings.finish(id);
         if !give_up()
             && failed.is_none()
             && let Err(err) = resampler.finish(&mut |out| outlet.emit(out, true, &give_up))
@@ -486,6 +479,8 @@ struct Outlet<'a> {
     id: PhraseId,
     held: Vec<f32>,
     started: bool,
+    /// Work done while the ring is full.
+    while_full: &'a mut dyn FnMut(),
 }
 
 impl Outlet<'_> {
@@ -501,7 +496,7 @@ impl Outlet<'_> {
         if self.release(give_up).is_break() || !self.start(give_up) {
             return ControlFlow::Break(());
         }
-        if self.stream.push(out, give_up) {
+        if self.stream.push_or(out, give_up, self.while_full) {
             ControlFlow::Continue(())
         } else {
             ControlFlow::Break(())
@@ -513,7 +508,7 @@ impl Outlet<'_> {
         if self.held.is_empty() {
             return ControlFlow::Continue(());
         }
-        let sent = self.start(give_up) && self.stream.push(&self.held, give_up);
+        let sent = self.start(give_up) && self.stream.push_or(&self.held, give_up, self.while_full);
         self.held.clear();
         if sent {
             ControlFlow::Continue(())
@@ -532,6 +527,89 @@ impl Outlet<'_> {
         }
         true
     }
+}
+
+/// Renders one bank phrase whole at the host's rate. `Ok(None)`: interrupted (live speech
+/// was asked for (`live_asks`) and the phrase is not urgent, the phrase changed, or the
+/// service is stopping); it is rendered later.
+fn render_clip(
+    engine: &Engine,
+    bank: &BankFeeder,
+    session: &SharedSession,
+    stop: &AtomicBool,
+    live_asks: &dyn Fn() -> bool,
+    job: &Job,
+) -> Result<Option<Vec<f32>>, String> {
+    let host_rate = bank.sample_rate.round().max(1.0) as u32;
+    let snapshot = session.snapshot();
+    let (engine, settings) = configured(engine, &snapshot);
+    let mut resampler = StreamResampler::new(engine.voice.config.sample_rate, host_rate)
+        .map_err(|e| e.to_string())?;
+    let urgent = job.urgent || bank.has_urgent();
+    let interrupted =
+        || stop.load(Ordering::Acquire) || !bank.still_wanted(job) || (!urgent && live_asks());
+    let mut samples = Vec::new();
+    let mut failed = None;
+    fault_injection::panic_if_marked(&job.text);
+    engine
+        .speak(&job.text, &settings, &mut |chunk| {
+            if interrupted() {
+                return ControlFlow::Break(());
+            }
+            resampler
+                .push(&chunk.samples, &mut |out| {
+                    samples.extend_from_slice(out);
+                    ControlFlow::Continue(())
+                })
+                .unwrap_or_else(|err| {
+                    failed = Some(err.to_string());
+                    ControlFlow::Break(())
+                })
+        })
+        .map_err(|e| e.to_string())?;
+    if let Some(err) = failed {
+        return Err(err);
+    }
+    if interrupted() {
+        return Ok(None);
+    }
+    // The emitter never breaks, so the whole tail arrives.
+    let _ = resampler
+        .finish(&mut |out| {
+            samples.extend_from_slice(out);
+            ControlFlow::Continue(())
+        })
+        .map_err(|e| e.to_string())?;
+    Ok(Some(samples))
+}
+
+/// Gives the bank what became of `job`'s render: its clip, back in the queue, or failed.
+/// Returns whether a clip was delivered.
+fn hand_over(bank: &mut BankFeeder, job: &Job, rendered: Result<Option<Vec<f32>>, String>) -> bool {
+    match rendered {
+        Ok(Some(samples)) => {
+            bank.deliver(job, samples);
+            true
+        }
+        Ok(None) => {
+            bank.defer(job);
+            false
+        }
+        Err(why) => {
+            tracing::warn!("Orator could not render phrase {}: {why}", job.slot);
+            bank.fail(job, &why);
+            false
+        }
+    }
+}
+
+/// What a panic said.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".to_owned())
 }
 
 /// The engine and settings a phrase is spoken with under `session`'s dictionary and delivery.

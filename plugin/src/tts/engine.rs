@@ -8,6 +8,7 @@ use crate::tts::phrase_cache::{PhraseCache, PhraseKey, Rendered};
 use crate::tts::text::lexicon::Lexicon;
 use crate::tts::text::phonemize::{Espeak, PhonemizeError, phonemize_clauses};
 use crate::tts::text::phrasing::{PhraseOpeners, group_clauses, word_cut};
+use crate::tts::timings::SentenceTimings;
 use crate::tts::voice::Voice;
 use crate::tts::voice::config::{SynthesisSettings, VoiceError};
 use crate::tts::voice::schedule::{SAMPLES_PER_FRAME, resume_window};
@@ -47,6 +48,11 @@ pub struct Chunk {
     /// Seconds it took to decode per second of audio decoded (context included); `None` for
     /// audio that was not synthesised now (a cache replay).
     pub real_time_factor: Option<f64>,
+    /// The group's phoneme and word timings, on its first chunk, when the voice gives them
+    /// ([`crate::tts::timings`]); `None` on its other chunks and for a voice without them.
+    pub timings: Option<Arc<SentenceTimings>>,
+    /// Whether this is its group's first chunk.
+    pub first_of_group: bool,
 }
 
 /// Counters the editor and benches read. Written by whichever thread synthesises (relaxed
@@ -229,6 +235,8 @@ impl Engine {
                     sentence,
                     window: 0,
                     real_time_factor: None,
+                    timings: rendered.timings.get(sentence).cloned().flatten(),
+                    first_of_group: true,
                 };
                 if on_chunk(chunk).is_break() {
                     break;
@@ -238,10 +246,15 @@ impl Engine {
         }
         // The cache keeps whole sentences: windows are joined back up.
         let mut sentences: Vec<Vec<f32>> = Vec::new();
+        let mut timings: Vec<Option<Arc<SentenceTimings>>> = Vec::new();
         let mut complete = true;
         self.synthesize(text, settings, &mut |chunk| {
             if sentences.len() <= chunk.sentence {
                 sentences.resize_with(chunk.sentence + 1, Vec::new);
+                timings.resize(chunk.sentence + 1, None);
+            }
+            if chunk.timings.is_some() {
+                timings[chunk.sentence].clone_from(&chunk.timings);
             }
             sentences[chunk.sentence].extend_from_slice(&chunk.samples);
             let flow = on_chunk(chunk);
@@ -252,6 +265,7 @@ impl Engine {
             let rendered = Rendered {
                 sample_rate: self.voice.config.sample_rate,
                 sentences: sentences.into_iter().map(Arc::from).collect(),
+                timings,
             };
             cache
                 .lock()
@@ -324,7 +338,7 @@ impl Engine {
         on_chunk: &mut dyn FnMut(Chunk) -> ControlFlow<()>,
     ) -> Result<bool, SpeakError> {
         let mut unknown = 0;
-        let ids = self.voice.config.phoneme_ids(phonemes, &mut unknown);
+        let (ids, owners) = self.voice.config.phoneme_ids_owned(phonemes, &mut unknown);
         self.metrics
             .unknown_phonemes
             .fetch_add(unknown as u64, Ordering::Relaxed);
@@ -341,17 +355,27 @@ impl Engine {
             phrase.next_window,
             usize::try_from(frames_so_far).unwrap_or(usize::MAX),
         );
+        let mut first = true;
         let busy = self
             .voice
             .infer_streaming(&ids, settings, first_window, &mut |window| {
                 produced += window.audio.len() as u64;
                 phrase.next_window = window.index + 1;
+                let timings = window
+                    .durations
+                    .filter(|_| first)
+                    .and_then(|d| {
+                        SentenceTimings::new(phonemes, &owners, d, window.samples_per_frame)
+                    })
+                    .map(Arc::new);
                 let chunk = Chunk {
                     samples: window.audio.to_vec(),
                     sample_rate: rate,
                     sentence: index,
                     window: window.index,
                     real_time_factor: window.real_time_factor(rate),
+                    timings,
+                    first_of_group: std::mem::take(&mut first),
                 };
                 let flow = on_chunk(chunk);
                 stopped |= flow.is_break();
@@ -366,6 +390,30 @@ impl Engine {
         phrase.samples += produced;
         phrase.groups += 1;
         Ok(stopped)
+    }
+
+    /// Each of `words`' phonemes (the text's words as written,
+    /// [`crate::tts::timings::written_words`]) said on its own: through the dictionary, as
+    /// espeak-ng spells it (a number is several words), a `[[ ]]` block as written. With
+    /// these, [`crate::tts::timings::align`] tells which written word each spoken phoneme is.
+    pub fn written_phonemes(
+        &self,
+        words: &[crate::tts::timings::WrittenWord],
+    ) -> Result<Vec<Vec<char>>, SpeakError> {
+        let mut espeak = Espeak::lock(&self.espeak_data)?;
+        let mut all = Vec::with_capacity(words.len());
+        for word in words {
+            let said = self.lexicon.apply(&word.text);
+            let mut phonemes = Vec::new();
+            for sentence in phonemize_clauses(&mut espeak, &self.voice.config.espeak_voice, &said)?
+            {
+                for clause in sentence {
+                    phonemes.extend(clause);
+                }
+            }
+            all.push(phonemes);
+        }
+        Ok(all)
     }
 
     /// The words a phrase often starts with in the voice's language, spelled on first use.

@@ -24,4 +24,5 @@ pub mod model;
 pub mod phrase_cache;
 pub mod resources;
 pub mod text;
+pub mod timings;
 pub mod voice;

@@ -70,6 +70,8 @@ pub struct Rendered {
     pub sample_rate: u32,
     /// Audio per sentence.
     pub sentences: Vec<Arc<[f32]>>,
+    /// Timings per sentence, where the voice gave them.
+    pub timings: Vec<Option<Arc<crate::tts::timings::SentenceTimings>>>,
 }
 
 impl Rendered {
@@ -201,6 +203,7 @@ mod tests {
         Arc::new(Rendered {
             sample_rate: 22050,
             sentences: vec![vec![0.25f32; samples].into()],
+            timings: Vec::new(),
         })
     }
 

@@ -4,14 +4,20 @@
 
 use orator::playback::service::{SpeechService, State};
 use orator::playback::stream::{AudioSide, PhraseEventKind, PhraseId};
+use orator::state::SharedSession;
 use orator::tts::resources::Resources;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// A speech service (a fresh session) with the bundled voice loaded and ready.
 pub fn ready_service() -> SpeechService {
+    ready_service_with(Arc::default())
+}
+
+/// [`ready_service`] on `session`.
+pub fn ready_service_with(session: Arc<SharedSession>) -> SpeechService {
     let resources = Resources::locate().expect("run `cargo xtask assets` first");
-    let service = SpeechService::start(Arc::default(), Some(resources)).expect("speech thread");
+    let service = SpeechService::start(session, Some(resources)).expect("speech thread");
     service.load_voice(None);
     let loading = Instant::now();
     while service.status.state() != State::Ready {

@@ -13,14 +13,20 @@
 //! also reads, are copied into it). A model that does not fit is refused with the reason,
 //! and the caller keeps whole-sentence inference.
 //!
+//! The front also gives the phonemes' durations when it has them: VITS rounds each phoneme's
+//! predicted length up to whole latent frames (`Ceil`) before it builds the alignment, and that
+//! tensor, `[1, 1, ids]`, is the front's second output. It is found as the front's only `Ceil`
+//! node; a front with none or several gives no durations (the voice speaks without word
+//! timings), and what it gives is checked against the latent on every run.
+//!
 //! Works on the protobuf wire format like [`super::graph`]: nodes, initializers and every
 //! other field are copied byte for byte; only the graph's node, initializer, input, output and
 //! value-info lists are filtered.
 
 use super::crop::{self, Cropping, PlanNode};
 use super::wire::{
-    Field, GraphError, LEN, field, fields, float3_value_info, int64_initializer, int64_value_info,
-    node, packed_varints, put_len, text,
+    Field, GraphError, LEN, field, fields, float_value_info, float3_value_info, int64_initializer,
+    int64_value_info, node, packed_varints, put_len, text,
 };
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
@@ -34,6 +40,8 @@ pub struct Split {
     pub decoder: Vec<u8>,
     /// The latent's name: the front's output and the decoder's input, `[1, channels, frames]`.
     pub latent: String,
+    /// The phonemes' durations in latent frames, the front's second output, if found.
+    pub durations: Option<String>,
     /// Where the decoder drops a window's context once it is no longer read ([`crop`]); its
     /// crop bounds are inputs of the decoder besides the latent. Empty for a decoder the
     /// planner does not know: its windows are decoded whole.
@@ -198,6 +206,7 @@ pub fn split_decoder(model: &[u8]) -> Result<Split, GraphError> {
         }
     }
     let front_nodes = ancestors(&nodes, &producer, &[latent], None);
+    let durations = durations_tensor(&nodes, &front_nodes);
 
     // Where the decoder may drop each window's context early.
     let mut order: Vec<usize> = decoder_nodes.iter().copied().collect();
@@ -223,7 +232,7 @@ pub fn split_decoder(model: &[u8]) -> Result<Split, GraphError> {
         &nodes,
         &front_nodes,
         &initializers,
-        &Io::Front { latent },
+        &Io::Front { latent, durations },
     )?;
     let decoder = rebuild(
         &top,
@@ -240,8 +249,18 @@ pub fn split_decoder(model: &[u8]) -> Result<Split, GraphError> {
         front,
         decoder,
         latent: latent.to_owned(),
+        durations: durations.map(str::to_owned),
         cropping: plan.map(|p| p.cropping).unwrap_or_default(),
     })
+}
+
+/// The phonemes' rounded durations among the front's nodes: the output of its only `Ceil`.
+fn durations_tensor<'a>(nodes: &[Node<'a>], front: &HashSet<usize>) -> Option<&'a str> {
+    let mut ceil = front.iter().filter(|&&i| nodes[i].op == "Ceil");
+    match (ceil.next(), ceil.next()) {
+        (Some(&i), None) => nodes[i].outputs.first().copied().filter(|o| !o.is_empty()),
+        _ => None,
+    }
 }
 
 /// Elements of the constant tensor `name` (an initializer or a `Constant` node's output), if
@@ -405,8 +424,11 @@ fn with_crops(kept: &Node, cropped: &[(usize, &str)]) -> Result<Vec<u8>, GraphEr
 
 /// Which half is being rebuilt.
 enum Io<'a> {
-    /// The whole model's inputs; the latent as the only output.
-    Front { latent: &'a str },
+    /// The whole model's inputs; the latent and, if found, the durations as outputs.
+    Front {
+        latent: &'a str,
+        durations: Option<&'a str>,
+    },
     /// The latent and the crop bounds as inputs; the whole model's outputs. Each tensor of
     /// `crops` is cropped ([`crop`]).
     Decoder {
@@ -491,7 +513,16 @@ fn rebuild(
     }
     let mut io_field = Vec::new();
     match io {
-        Io::Front { latent } => put_len(&mut io_field, field::graph::OUTPUT, &latent_info(latent)),
+        Io::Front { latent, durations } => {
+            put_len(&mut io_field, field::graph::OUTPUT, &latent_info(latent));
+            if let Some(durations) = durations {
+                put_len(
+                    &mut io_field,
+                    field::graph::OUTPUT,
+                    &float_value_info(durations),
+                );
+            }
+        }
         Io::Decoder { latent, crops } => {
             put_len(&mut io_field, field::graph::INPUT, &latent_info(latent));
             for k in 0..crops.len() {

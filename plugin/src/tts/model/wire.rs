@@ -269,15 +269,27 @@ pub(super) fn float3_value_info(name: &str, dims: [&str; 3]) -> Vec<u8> {
     tensor_value_info(name, field::tensor::TYPE_FLOAT, &dims)
 }
 
+/// A ValueInfoProto of a float tensor of any shape.
+pub(super) fn float_value_info(name: &str) -> Vec<u8> {
+    tensor_value_info_shaped(name, field::tensor::TYPE_FLOAT, None)
+}
+
 /// A ValueInfoProto of a tensor of `elem_type` with the Dimension messages `dims`.
 fn tensor_value_info(name: &str, elem_type: u64, dims: &[Vec<u8>]) -> Vec<u8> {
-    let mut shape = Vec::new();
-    for dim in dims {
-        put_len(&mut shape, field::shape::DIM, dim);
-    }
+    tensor_value_info_shaped(name, elem_type, Some(dims))
+}
+
+/// A ValueInfoProto of a tensor of `elem_type`, of the shape `dims` if given (else of any).
+fn tensor_value_info_shaped(name: &str, elem_type: u64, dims: Option<&[Vec<u8>]>) -> Vec<u8> {
     let mut tensor = Vec::new();
     put_uint(&mut tensor, field::tensor_type::ELEM_TYPE, elem_type);
-    put_len(&mut tensor, field::tensor_type::SHAPE, &shape);
+    if let Some(dims) = dims {
+        let mut shape = Vec::new();
+        for dim in dims {
+            put_len(&mut shape, field::shape::DIM, dim);
+        }
+        put_len(&mut tensor, field::tensor_type::SHAPE, &shape);
+    }
     let mut ty = Vec::new();
     put_len(&mut ty, field::type_proto::TENSOR_TYPE, &tensor);
     let mut info = Vec::new();

@@ -346,20 +346,36 @@ impl VoiceConfig {
     /// Piper's phoneme → id conversion: `^ _`, then each phoneme followed by `_`, then `$`.
     /// Phonemes the voice does not know are skipped and counted in `unknown`.
     pub fn phoneme_ids(&self, phonemes: &[char], unknown: &mut usize) -> Vec<i64> {
+        self.phoneme_ids_owned(phonemes, unknown).0
+    }
+
+    /// Like [`VoiceConfig::phoneme_ids`], with each id's owner: the index in `phonemes` of the
+    /// phoneme it spells (a phoneme's padding is its own), `None` for the start, the padding
+    /// after it and the end.
+    pub fn phoneme_ids_owned(
+        &self,
+        phonemes: &[char],
+        unknown: &mut usize,
+    ) -> (Vec<i64>, Vec<Option<usize>>) {
         let mut ids = Vec::with_capacity(phonemes.len() * 2 + 3);
-        ids.extend(&self.bos);
-        ids.extend(&self.pad);
-        for phoneme in phonemes {
+        let mut owners = Vec::with_capacity(phonemes.len() * 2 + 3);
+        let mut add = |ids: &mut Vec<i64>, new: &[i64], owner: Option<usize>| {
+            ids.extend(new);
+            owners.extend(std::iter::repeat_n(owner, new.len()));
+        };
+        add(&mut ids, &self.bos, None);
+        add(&mut ids, &self.pad, None);
+        for (k, phoneme) in phonemes.iter().enumerate() {
             match self.id_map.get(phoneme) {
                 Some(phoneme_ids) => {
-                    ids.extend(phoneme_ids);
-                    ids.extend(&self.pad);
+                    add(&mut ids, phoneme_ids, Some(k));
+                    add(&mut ids, &self.pad, Some(k));
                 }
                 None => *unknown += 1,
             }
         }
-        ids.extend(&self.eos);
-        ids
+        add(&mut ids, &self.eos, None);
+        (ids, owners)
     }
 }
 

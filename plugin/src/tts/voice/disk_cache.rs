@@ -42,8 +42,8 @@ fn temporary(dir: &Path, name: &str) -> PathBuf {
 
 /// Bumped whenever the rewrite or the split changes what is saved (2: the decoder crops its
 /// windows' context, [`crate::tts::model::crop`]; 3: the context a window needs is stored too;
-/// 4: each part's size and checksum).
-const FORMAT: u32 = 4;
+/// 4: each part's size and checksum; 5: the front's durations output).
+const FORMAT: u32 = 5;
 
 /// The largest description read (a real one is under 4 KB).
 const MAX_META_BYTES: u64 = 1 << 20;
@@ -109,6 +109,9 @@ pub struct Meta {
     model: PathBuf,
     /// The latent's name: the front's output and the decoder's input.
     pub latent: String,
+    /// The phonemes' durations, the front's second output, if it has them.
+    #[serde(default)]
+    pub durations: Option<String>,
     /// The noise inputs the rewrite made.
     pub noise: Vec<NoiseInput>,
     /// How the decoder crops its windows.
@@ -319,6 +322,7 @@ impl Entry {
         &self,
         writing: &Writing,
         latent: &str,
+        durations: Option<&str>,
         cropping: &Cropping,
         noise: &[NoiseInput],
     ) -> Result<(), DiskCacheError> {
@@ -330,6 +334,7 @@ impl Entry {
             key: self.key.clone(),
             model: self.model.clone(),
             latent: latent.to_owned(),
+            durations: durations.map(str::to_owned),
             noise: noise.to_vec(),
             cropping: cropping.clone(),
             front: PartCheck::of_file(&writing.front)?,
@@ -445,7 +450,7 @@ mod tests {
         let writing = entry.prepare()?;
         std::fs::write(&writing.front, front).unwrap();
         std::fs::write(&writing.decoder, decoder).unwrap();
-        entry.commit(&writing, "latent", &Cropping::default(), &[])
+        entry.commit(&writing, "latent", None, &Cropping::default(), &[])
     }
 
     #[test]
@@ -474,7 +479,9 @@ mod tests {
                 margin: 58,
             }],
         };
-        entry.commit(&writing, "latent", &cropping, &noise).unwrap();
+        entry
+            .commit(&writing, "latent", None, &cropping, &noise)
+            .unwrap();
         let mapped = entry.open().unwrap();
         assert_eq!(mapped.meta.cropping, cropping);
         assert_eq!(&mapped.front[..], b"front bytes");
@@ -500,7 +507,7 @@ mod tests {
         std::fs::write(&writing.front, b"new front").unwrap();
         std::fs::write(&writing.decoder, b"new decoder").unwrap();
         changed
-            .commit(&writing, "latent", &Cropping::default(), &noise)
+            .commit(&writing, "latent", None, &Cropping::default(), &noise)
             .unwrap();
         assert_eq!(&changed.open().unwrap().front[..], b"new front");
         assert!(entry.open().is_err(), "the old key no longer matches");
@@ -562,10 +569,10 @@ mod tests {
         std::fs::write(&second.decoder, b"decoder of the second").unwrap();
         std::fs::write(&first.decoder, b"decoder of the first").unwrap();
         entry
-            .commit(&second, "latent", &Cropping::default(), &[])
+            .commit(&second, "latent", None, &Cropping::default(), &[])
             .unwrap();
         entry
-            .commit(&first, "latent", &Cropping::default(), &[])
+            .commit(&first, "latent", None, &Cropping::default(), &[])
             .unwrap();
         let mapped = entry.open().unwrap();
         assert_eq!(
@@ -614,7 +621,7 @@ mod tests {
         let writing = entry.prepare().unwrap();
         assert!(
             entry
-                .commit(&writing, "latent", &Cropping::default(), &[])
+                .commit(&writing, "latent", None, &Cropping::default(), &[])
                 .is_err()
         );
         assert!(entry.open().is_err());

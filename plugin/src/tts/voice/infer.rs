@@ -26,6 +26,12 @@ pub struct Decoded<'a> {
     /// ([`Voice::window_context_cost`]; all the context's samples when the decoder does not
     /// crop it). `took` over these (at the voice's rate) is the decoding real-time factor.
     pub decoded_samples: usize,
+    /// The sentence's phoneme ids' durations in latent frames (each frame is
+    /// [`SAMPLES_PER_FRAME`](super::schedule::SAMPLES_PER_FRAME) samples of this audio), the
+    /// same in every window of the sentence; `None` for a voice whose front does not give them.
+    pub durations: Option<&'a [u32]>,
+    /// Samples of audio per latent frame (the decoder's hop: 256 in Piper's voices).
+    pub samples_per_frame: usize,
 }
 
 impl Decoded<'_> {
@@ -57,6 +63,24 @@ pub fn phrase_seed(ids: &[i64], settings: &SynthesisSettings) -> u64 {
         s.speaker.map_or(u64::MAX, |v| v as u64),
     ]);
     fnv1a(words.flat_map(u64::to_le_bytes))
+}
+
+/// The front's durations as whole frames, if they are what they must be: one per phoneme id,
+/// whole non-negative numbers, adding up to the latent's `frames`. Anything else (a front whose
+/// `Ceil` is not the durations after all) gives no timings rather than wrong ones.
+fn whole_frames(durations: &[f32], ids: usize, frames: usize) -> Option<Vec<u32>> {
+    let whole: Option<Vec<u32>> = durations
+        .iter()
+        .map(|&d| (d.is_finite() && d >= 0.0 && d.fract() == 0.0 && d < 1e9).then_some(d as u32))
+        .collect();
+    let whole = whole.filter(|w| w.len() == ids)?;
+    let total: u64 = whole.iter().map(|&d| u64::from(d)).sum();
+    if total == frames as u64 {
+        Some(whole)
+    } else {
+        tracing::debug!("durations add up to {total} frames, the latent has {frames}: no timings");
+        None
+    }
 }
 
 impl Voice {
@@ -209,6 +233,8 @@ impl Voice {
                     index: first_window,
                     took: busy,
                     decoded_samples: audio.len(),
+                    durations: None,
+                    samples_per_frame: 0,
                 });
                 Ok(busy)
             }
@@ -216,9 +242,10 @@ impl Voice {
                 front,
                 decoder,
                 latent: latent_name,
+                durations: durations_name,
                 cropping,
             } => {
-                let (shape, latent) = {
+                let (shape, latent, durations) = {
                     let mut front = front.lock().unwrap_or_else(|e| e.into_inner());
                     let outputs = front
                         .run(inputs)
@@ -226,7 +253,12 @@ impl Voice {
                     let (shape, latent) = outputs[0]
                         .try_extract_tensor::<f32>()
                         .map_err(|e| RunError::Other(onnx(e)))?;
-                    (shape.to_vec(), latent.to_vec())
+                    let durations = durations_name
+                        .as_deref()
+                        .and_then(|name| outputs.get(name))
+                        .and_then(|d| d.try_extract_tensor::<f32>().ok())
+                        .map(|(_, d)| d.to_vec());
+                    (shape.to_vec(), latent.to_vec(), durations)
                 };
                 let (channels, frames) = match shape.as_slice() {
                     &[1, c, f] if c > 0 && f >= 0 => (c as usize, f as usize),
@@ -237,6 +269,7 @@ impl Voice {
                         }));
                     }
                 };
+                let durations = durations.and_then(|d| whole_frames(&d, ids.len(), frames));
                 let mut busy = started.elapsed();
                 let mut start = 0;
                 let mut index = first_window;
@@ -321,6 +354,8 @@ impl Voice {
                         index,
                         took,
                         decoded_samples,
+                        durations: durations.as_deref(),
+                        samples_per_frame: per_frame,
                     };
                     if on_audio(decoded).is_break() {
                         break;

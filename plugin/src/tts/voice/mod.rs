@@ -290,6 +290,7 @@ impl Voice {
                     front: Mutex::new(front),
                     decoder: Mutex::new(decoder),
                     latent: mapped.meta.latent.clone(),
+                    durations: mapped.meta.durations.clone(),
                     cropping: mapped.meta.cropping.clone(),
                 };
                 // SAFETY: both sessions were built in place on `mapped`'s two files
@@ -321,6 +322,7 @@ impl Voice {
             front,
             decoder,
             latent,
+            durations,
             cropping,
         } = parts;
         // ONNX Runtime reads each part from a file, so this copy of its bytes is gone while ONNX
@@ -341,7 +343,7 @@ impl Voice {
             .map_err(SaveError::from)
             .and_then(|()| {
                 entry
-                    .commit(writing, &latent, &cropping, noise)
+                    .commit(writing, &latent, durations.as_deref(), &cropping, noise)
                     .map_err(SaveError::from)
             });
         if saved.is_err() {
@@ -377,6 +379,7 @@ impl Voice {
             front,
             decoder,
             latent,
+            durations,
             cropping,
         } = parts;
         let sessions =
@@ -390,6 +393,7 @@ impl Voice {
                 front: Mutex::new(front),
                 decoder: Mutex::new(decoder),
                 latent,
+                durations,
                 cropping,
             }),
             Err(e) => {
@@ -447,6 +451,12 @@ impl Voice {
                 voice.config.num_speakers
             )));
         }
+        if !voice.gives_timings() {
+            tracing::info!(
+                "{}: the model gives no phoneme durations; speech has no word timings",
+                path.display()
+            );
+        }
         Ok(voice)
     }
 
@@ -458,6 +468,18 @@ impl Voice {
     /// Whether the same phrase renders identically every time (the random nodes were replaced).
     pub fn is_repeatable(&self) -> bool {
         !self.noise.is_empty()
+    }
+
+    /// Whether the voice gives each phoneme's duration, so speech comes with word timings
+    /// ([`crate::tts::timings`]): a streaming voice whose front has them.
+    pub fn gives_timings(&self) -> bool {
+        matches!(
+            &*self.model,
+            Model::Streaming {
+                durations: Some(_),
+                ..
+            }
+        )
     }
 
     /// Whether sentences stream window by window (the model split at its decoder).

@@ -22,6 +22,9 @@ pub(super) enum Model {
         decoder: Mutex<Session>,
         /// The latent's name (front output, decoder input).
         latent: String,
+        /// The phonemes' durations in latent frames, the front's second output, if it has
+        /// them ([`split`](crate::tts::model::split)).
+        durations: Option<String>,
         /// How the decoder crops each window's context ([`crop`](crate::tts::model::crop)).
         cropping: Cropping,
     },
