@@ -132,7 +132,8 @@ impl SentenceTimings {
         })
     }
 
-    /// A word's phonemes as text.
+    /// A word's phonemes as text (for the tests' messages and checks).
+    #[cfg(test)]
     pub fn word_phonemes(&self, word: &SpokenWord) -> String {
         self.phonemes
             .get(word.phonemes.clone())
@@ -358,6 +359,7 @@ impl PhraseTimings {
     }
 
     /// Spoken words so far.
+    #[cfg(test)]
     pub fn spoken_words(&self) -> usize {
         self.spoken.len()
     }
