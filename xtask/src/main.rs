@@ -42,8 +42,9 @@ const BUILD_DEBIAN_PACKAGES: &[&str] = &[
 ];
 
 /// Debian packages the editor tests run with: a virtual X server with software OpenGL,
-/// xdotool to type and click, tesseract to read screenshots, and a JACK server for the
-/// standalone app.
+/// xdotool to type and click, tesseract to read screenshots, a JACK server for the
+/// standalone app, Chromium for the caption page, and Ardour, the DAW the exports are
+/// checked in (its Lua tool, VST3 scanner and headless exporter).
 const TEST_DEBIAN_PACKAGES: &[&str] = &[
     "xvfb",
     "xdotool",
@@ -52,6 +53,7 @@ const TEST_DEBIAN_PACKAGES: &[&str] = &[
     "libglx-mesa0",
     "jackd2",
     "chromium",
+    "ardour",
 ];
 
 /// Python packages for the VST3 host test, pinned so a run today equals a run next month.
@@ -356,6 +358,7 @@ fn test() -> Result<()> {
             "pytest",
             "-q",
             "tests/vst3",
+            "tests/ardour",
             "tests/speech",
             "tests/api",
         ],

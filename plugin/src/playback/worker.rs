@@ -529,9 +529,19 @@ impl Outlet<'_> {
     }
 }
 
-/// Renders one bank phrase whole at the host's rate. `Ok(None)`: interrupted (live speech
-/// was asked for (`live_asks`) and the phrase is not urgent, the phrase changed, or the
-/// service is stopping); it is rendered later.
+/// What became of one bank phrase's render.
+enum Rendered {
+    /// The whole phrase at the host's rate.
+    Clip(Vec<f32>),
+    /// Live speech was asked for (and the phrase is not urgent), the phrase changed, or the
+    /// service is stopping: it is rendered later.
+    Interrupted,
+    /// It passed the bank's bound for one clip: stopped there, never held, streamed instead.
+    TooLong,
+}
+
+/// Renders one bank phrase whole at the host's rate, stopping as soon as it is longer than a
+/// clip may be (a text whose reading cannot be held is never rendered whole into memory).
 fn render_clip(
     engine: &Engine,
     bank: &BankFeeder,
@@ -539,7 +549,7 @@ fn render_clip(
     stop: &AtomicBool,
     live_asks: &dyn Fn() -> bool,
     job: &Job,
-) -> Result<Option<Vec<f32>>, String> {
+) -> Result<Rendered, String> {
     let host_rate = bank.sample_rate.round().max(1.0) as u32;
     let snapshot = session.snapshot();
     let (engine, settings) = configured(engine, &snapshot);
@@ -548,8 +558,18 @@ fn render_clip(
     let urgent = job.urgent || bank.has_urgent();
     let interrupted =
         || stop.load(Ordering::Acquire) || !bank.still_wanted(job) || (!urgent && live_asks());
+    let limit = BankFeeder::max_clip_samples();
     let mut samples = Vec::new();
     let mut failed = None;
+    let too_long = std::cell::Cell::new(false);
+    let mut keep = |out: &[f32]| {
+        if samples.len() + out.len() > limit {
+            too_long.set(true);
+            return ControlFlow::Break(());
+        }
+        samples.extend_from_slice(out);
+        ControlFlow::Continue(())
+    };
     fault_injection::panic_if_marked(&job.text);
     engine
         .speak(&job.text, &settings, &mut |chunk| {
@@ -557,10 +577,7 @@ fn render_clip(
                 return ControlFlow::Break(());
             }
             resampler
-                .push(&chunk.samples, &mut |out| {
-                    samples.extend_from_slice(out);
-                    ControlFlow::Continue(())
-                })
+                .push(&chunk.samples, &mut keep)
                 .unwrap_or_else(|err| {
                     failed = Some(err.to_string());
                     ControlFlow::Break(())
@@ -570,30 +587,39 @@ fn render_clip(
     if let Some(err) = failed {
         return Err(err);
     }
-    if interrupted() {
-        return Ok(None);
+    if too_long.get() {
+        return Ok(Rendered::TooLong);
     }
-    // The emitter never breaks, so the whole tail arrives.
-    let _ = resampler
-        .finish(&mut |out| {
-            samples.extend_from_slice(out);
-            ControlFlow::Continue(())
-        })
-        .map_err(|e| e.to_string())?;
-    Ok(Some(samples))
+    if interrupted() {
+        return Ok(Rendered::Interrupted);
+    }
+    let _ = resampler.finish(&mut keep).map_err(|e| e.to_string())?;
+    Ok(if too_long.get() {
+        Rendered::TooLong
+    } else {
+        Rendered::Clip(samples)
+    })
 }
 
-/// Gives the bank what became of `job`'s render: its clip, back in the queue, or failed.
-/// Returns whether a clip was delivered.
-fn hand_over(bank: &mut BankFeeder, job: &Job, rendered: Result<Option<Vec<f32>>, String>) -> bool {
+/// Gives the bank what became of `job`'s render: its clip, back in the queue, too long to
+/// hold, or failed. Returns whether memory was used that the allocator may keep.
+fn hand_over(bank: &mut BankFeeder, job: &Job, rendered: Result<Rendered, String>) -> bool {
     match rendered {
-        Ok(Some(samples)) => {
+        Ok(Rendered::Clip(samples)) => {
             bank.deliver(job, samples);
             true
         }
-        Ok(None) => {
+        Ok(Rendered::Interrupted) => {
             bank.defer(job);
             false
+        }
+        Ok(Rendered::TooLong) => {
+            tracing::warn!(
+                "Orator: phrase {} is too long to hold in memory; it is streamed when triggered",
+                job.slot
+            );
+            bank.too_long(job);
+            true
         }
         Err(why) => {
             tracing::warn!("Orator could not render phrase {}: {why}", job.slot);

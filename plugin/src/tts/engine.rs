@@ -226,7 +226,10 @@ impl Engine {
             self.split_long_sentences,
             text,
         );
-        let cached = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&key);
+        let (cached, room) = {
+            let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
+            (cache.get(&key), cache.max_phrase_bytes())
+        };
         if let Some(rendered) = cached {
             for (sentence, samples) in rendered.sentences.iter().enumerate() {
                 let chunk = Chunk {
@@ -245,10 +248,21 @@ impl Engine {
             return Ok(());
         }
         // The cache keeps whole sentences: windows are joined back up.
+        // A phrase that grows past what the cache may hold is not copied any further.
         let mut sentences: Vec<Vec<f32>> = Vec::new();
         let mut timings: Vec<Option<Arc<SentenceTimings>>> = Vec::new();
         let mut complete = true;
+        let mut kept = 0usize;
         self.synthesize(text, settings, &mut |chunk| {
+            kept += chunk.samples.len() * std::mem::size_of::<f32>();
+            if kept > room {
+                if complete {
+                    sentences = Vec::new();
+                    timings = Vec::new();
+                }
+                complete = false;
+                return on_chunk(chunk);
+            }
             if sentences.len() <= chunk.sentence {
                 sentences.resize_with(chunk.sentence + 1, Vec::new);
                 timings.resize(chunk.sentence + 1, None);

@@ -110,6 +110,12 @@ impl PhraseCache {
         }
     }
 
+    /// The most audio one phrase may have to be stored, in bytes: a phrase that grows past it
+    /// is not kept while it is synthesised.
+    pub fn max_phrase_bytes(&self) -> usize {
+        self.max_bytes
+    }
+
     /// The phrase, if cached (and marks it most recently used).
     pub fn get(&mut self, key: &PhraseKey) -> Option<Arc<Rendered>> {
         let found = self.entries.get(key).cloned();

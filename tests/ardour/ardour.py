@@ -1,0 +1,225 @@
+"""Ardour as a test host: sessions built headless with its Lua tool, Orator's text and the
+automation written into the session file, exports rendered by Ardour's own exporter.
+
+Ardour's exporter itself sometimes aborts or hangs with no plugin of ours involved; `export`
+retries such a run (see its docstring for how it tells them apart) and reports every retry.
+"""
+
+import base64
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import soundfile
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+BUNDLE = Path(os.environ.get("ORATOR_VST3", ROOT / "target" / "bundled" / "Orator.vst3"))
+CLI = Path(os.environ.get("ORATOR_CLI", ROOT / "target" / "bundled" / "orator"))
+ARDOUR_LIBS = "/usr/lib/ardour7"
+SCANNER = Path(ARDOUR_LIBS) / "ardour-vst3-scanner"
+
+# Orator's parameter indices as Ardour numbers them (checked against the labels the session
+# script prints).
+SPEAK, PHRASE, TRIGGER = 31, 35, 36
+
+# How long one export may take before it counts as hung, and how often a run that died
+# inside Ardour is tried again.
+EXPORT_TIMEOUT = 120
+EXPORT_TRIES = 3
+
+
+class ArdourFailure(RuntimeError):
+    """An export that died inside Ardour on every try."""
+
+
+@dataclass
+class Host:
+    """An isolated Ardour user: its own HOME with Orator installed and scanned."""
+
+    home: Path
+    retries: list = field(default_factory=list)
+
+    @classmethod
+    def make(cls, home: Path):
+        vst3 = home / ".vst3"
+        vst3.mkdir(parents=True)
+        os.symlink(BUNDLE.resolve(), vst3 / "Orator.vst3")
+        host = cls(home)
+        out = host.run([str(SCANNER), "-f", str(vst3 / "Orator.vst3")], 120)
+        assert "Found Plugin: Orator" in out.stdout + out.stderr, out.stdout + out.stderr
+        return host
+
+    def env(self):
+        env = dict(os.environ)
+        env["HOME"] = str(self.home)
+        env["LD_LIBRARY_PATH"] = ARDOUR_LIBS
+        # Orator's cache of split voices stays inside the test's home too.
+        env.pop("ORATOR_VOICE_CACHE", None)
+        return env
+
+    def run(self, args, timeout):
+        return subprocess.run(
+            args, env=self.env(), capture_output=True, text=True, timeout=timeout, check=False
+        )
+
+    def session(self, root: Path, name: str, rate: int, midi=False):
+        """A new session with Orator on a stereo audio track (or a MIDI track)."""
+        args = ["ardour7-lua", str(HERE / "make_session.lua"), str(root / name), name, str(rate)]
+        if midi:
+            args.append("midi")
+        out = self.run(args, 180)
+        file = root / name / f"{name}.ardour"
+        assert file.exists(), f"ardour7-lua made no session:\n{out.stdout}\n{out.stderr}"
+        for label, index in (("Speak", SPEAK), ("Phrase", PHRASE), ("Trigger", TRIGGER)):
+            assert f"automation {label} {index}" in out.stdout, out.stdout
+        return Session(self, root / name, name, rate)
+
+    def export(self, session, out: Path):
+        """Renders the session range with `ardour7-export` (32-bit float).
+
+        A run is tried again when it dies inside Ardour: killed by a signal (the exporter's
+        own `double free` abort) with no word from Orator in its output, or hung past
+        `EXPORT_TIMEOUT`. A run that exits with an error, or dies after Orator reported a
+        panic, fails the test at once. Returns the samples (frames × channels)."""
+        args = ["ardour7-export", "-b", "float", "-s", str(session.rate), "-o", str(out),
+                str(session.dir), session.name]
+        for attempt in range(EXPORT_TRIES):
+            if out.exists():
+                out.unlink()
+            started = time.monotonic()
+            proc = subprocess.Popen(args, env=self.env(), stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, text=True, start_new_session=True)
+            try:
+                log, _ = proc.communicate(timeout=EXPORT_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                log, _ = proc.communicate()
+                self.retries.append(f"{session.name}: hung after {EXPORT_TIMEOUT} s (try {attempt + 1})")
+                continue
+            seconds = time.monotonic() - started
+            ours = "panicked" in log or "Orator: the speech thread failed" in log
+            if proc.returncode < 0 and not ours:
+                self.retries.append(
+                    f"{session.name}: Ardour died with signal {-proc.returncode} (try {attempt + 1})")
+                continue
+            assert proc.returncode == 0 and not ours, f"export failed ({proc.returncode}):\n{log}"
+            audio, rate = soundfile.read(out, dtype="float32", always_2d=True)
+            assert rate == session.rate
+            session.export_seconds.append(seconds)
+            session.log = log
+            return audio
+        raise ArdourFailure(f"{session.name}: {EXPORT_TRIES} exports died inside Ardour: {self.retries}")
+
+
+@dataclass
+class Session:
+    host: Host
+    dir: Path
+    name: str
+    rate: int
+    export_seconds: list = field(default_factory=list)
+    log: str = ""
+
+    @property
+    def file(self):
+        return self.dir / f"{self.name}.ardour"
+
+    def xml(self):
+        return self.file.read_text()
+
+    def write(self, xml):
+        self.file.write_text(xml)
+
+    def superclock(self, sample):
+        ticks = int(re.search(r'superclocks-per-second="(\d+)"', self.xml()).group(1))
+        assert (ticks * sample) % self.rate == 0
+        return ticks * sample // self.rate
+
+    def set_range(self, seconds):
+        """The session range the exporter renders: 0 to `seconds`."""
+        end = self.superclock(int(seconds * self.rate))
+        xml = self.xml().replace(
+            "<Locations/>",
+            f'<Locations><Location id="999999" name="session" start="a0" end="a{end}" '
+            'flags="IsSessionRange" locked="0" timestamp="0" cue="0"/></Locations>',
+        )
+        self.write(xml)
+
+    def automate(self, index, points):
+        """Replaces parameter `index`'s automation with `points`: (sample, value) pairs."""
+        events = "".join(f"a{self.superclock(s)} {v}\n" for s, v in points)
+        xml = self.xml()
+        pattern = re.compile(
+            rf'(<AutomationList automation-id="parameter-{index}" [^>]*?)time-domain="\w+"'
+            rf'([^>]*)>\s*<events>[^<]*</events>')
+        xml, n = pattern.subn(
+            lambda m: f'{m.group(1)}time-domain="AudioTime"{m.group(2)}>\n<events>{events}</events>',
+            xml)
+        assert n == 1, f"no automation list for parameter {index}"
+        self.write(xml)
+
+    def set_state(self, change):
+        """Rewrites Orator's saved state: `change` gets the saved session (a dict) to edit."""
+        xml = self.xml()
+        chunk = re.search(r"<chunk>([^<]*)</chunk>", xml).group(1)
+        blob = base64.b64decode(chunk)
+        new = base64.b64encode(vst3_with_session(blob, change)).decode()
+        self.write(xml.replace(chunk, new))
+
+    def set_text(self, text):
+        self.set_state(lambda s: s.__setitem__("text", text))
+
+
+def vst3_with_session(blob, change):
+    """A VST3 preset blob ("VST3", version, class id, list offset; the component's bytes; a
+    chunk list) with Orator's saved session edited by `change`."""
+    assert blob[:4] == b"VST3"
+    list_at = int.from_bytes(blob[40:48], "little")
+    component = blob[48:list_at]
+    state = json.loads(component)
+    session = json.loads(state["fields"]["session"])
+    change(session)
+    state["fields"]["session"] = json.dumps(session)
+    component = json.dumps(state).encode()
+    # The chunk list names the component ("Comp") and controller ("Cont") parts by offset
+    # and size; the controller's part is empty.
+    listed = blob[list_at:]
+    assert listed[:4] == b"List"
+    count = int.from_bytes(listed[4:8], "little")
+    entries = []
+    for i in range(count):
+        entry = listed[8 + 20 * i: 28 + 20 * i]
+        entries.append((entry[:4], int.from_bytes(entry[4:12], "little"),
+                        int.from_bytes(entry[12:20], "little")))
+    new_list_at = 48 + len(component)
+    out = bytearray(blob[:40] + new_list_at.to_bytes(8, "little") + component)
+    out += b"List" + count.to_bytes(4, "little")
+    for ident, _, size in entries:
+        if ident == b"Comp":
+            out += ident + (48).to_bytes(8, "little") + len(component).to_bytes(8, "little")
+        else:
+            out += ident + new_list_at.to_bytes(8, "little") + size.to_bytes(8, "little")
+    return bytes(out)
+
+
+def reference(text, rate, tmp: Path):
+    """Orator's own render of `text` through its realtime path (`orator say`), mono."""
+    out = tmp / "reference.wav"
+    subprocess.run([str(CLI), "say", text, "--sample-rate", str(rate), "--out", str(out)],
+                   check=True, capture_output=True, timeout=120)
+    audio, got = soundfile.read(out, dtype="float32", always_2d=True)
+    assert got == rate
+    return audio[:, 0]
+
+
+def first_sound(x, floor=1e-4):
+    loud = np.flatnonzero(np.abs(x) > floor)
+    return int(loud[0]) if loud.size else None

@@ -1,0 +1,42 @@
+-- Builds an Ardour session headless: a stereo audio track with Orator on it, or (`midi`) a
+-- MIDI track with Orator as its first plugin. Every automatable switch the tests
+-- drive (Speak, Phrase, Trigger) gets an automation list in Play, with one placeholder
+-- event; the test writes the real events, the text and the session range into the XML.
+--
+-- Usage: ardour7-lua make_session.lua DIR NAME RATE [midi]
+local dir, name, rate, midi = arg[1], arg[2], tonumber(arg[3]), arg[4] == "midi"
+local s = create_session(dir, name, rate)
+assert(s, "could not create the session")
+
+local track
+if midi then
+  -- Orator on a MIDI track: the track's notes reach Orator's note input, its audio outputs
+  -- feed the track's outputs.
+  local tracks = s:new_midi_track(ARDOUR.ChanCount(ARDOUR.DataType("midi"), 1),
+    ARDOUR.ChanCount(ARDOUR.DataType("audio"), 2), false, ARDOUR.PluginInfo(), nil, nil, 1,
+    "Voice", ARDOUR.PresentationInfo.max_order, ARDOUR.TrackMode.Normal, true, false)
+  track = tracks:front()
+else
+  local tracks = s:new_audio_track(2, 2, nil, 1, "Voice", ARDOUR.PresentationInfo.max_order,
+    ARDOUR.TrackMode.Normal, true)
+  track = tracks:front()
+end
+local orator = ARDOUR.LuaAPI.new_plugin(s, "Orator", ARDOUR.PluginType.VST3, "")
+assert(not orator:isnil(), "Orator (VST3) is not in Ardour's plugin list")
+assert(track:add_processor_by_index(orator, 0, nil, true) == 0, "could not add Orator")
+
+local insert = orator:to_plugininsert()
+local plugin = insert:plugin(0)
+for i = 0, plugin:parameter_count() - 1 do
+  local label = plugin:parameter_label(i)
+  if label == "Speak" or label == "Phrase" or label == "Trigger" then
+    local control = insert:to_automatable():automation_control(
+      Evoral.Parameter(ARDOUR.AutomationType.PluginAutomation, 0, i), true)
+    control:alist():add(Temporal.timepos_t(0), 0, false, true)
+    control:set_automation_state(ARDOUR.AutoState.Play)
+    print("automation", label, i)
+  end
+end
+
+s:save_state("", false, false, false, false, false)
+close_session()

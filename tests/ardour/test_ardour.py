@@ -1,0 +1,94 @@
+"""Orator in a real DAW: Ardour builds the sessions (its Lua tool), renders them with its own
+headless exporter, and every phrase must land at its trigger's sample, whole, equal sample for
+sample to Orator's own render of the same phrase (`orator say` at the session's rate), and
+identical from one export to the next.
+
+The session's text is set through Orator's saved state, as a producer's saved project holds
+it, and the switches are automated in the session file at exact samples.
+"""
+
+import shutil
+
+import numpy as np
+import pytest
+
+import ardour
+
+RATE = 48000
+SECONDS = 6
+LINES = ["Welcome back to the show, this is Orator.", "The second phrase speaks now."]
+
+
+@pytest.fixture(scope="module")
+def host(tmp_path_factory):
+    if shutil.which("ardour7-export") is None:
+        pytest.fail("Ardour is not installed: `cargo xtask test` installs it")
+    host = ardour.Host.make(tmp_path_factory.mktemp("ardour-home"))
+    yield host
+    # What died inside Ardour and was tried again, for the test log.
+    for line in host.retries:
+        print("retried:", line)
+
+
+@pytest.fixture(scope="module")
+def references(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("reference")
+    return {text: ardour.reference(text, RATE, tmp) for text in [*LINES, "\n".join(LINES)]}
+
+
+def exported(host, tmp_path, name, text, automation):
+    session = host.session(tmp_path, name, RATE)
+    session.set_range(SECONDS)
+    session.set_text(text)
+    for index, points in automation.items():
+        session.automate(index, points)
+    first = host.export(session, tmp_path / f"{name}-1.wav")
+    second = host.export(session, tmp_path / f"{name}-2.wav")
+    np.testing.assert_array_equal(first, second, err_msg="two exports of one session differ")
+    np.testing.assert_array_equal(first[:, 0], first[:, 1], err_msg="centred voice, both sides")
+    print(f"{name}: exports took {', '.join(f'{s:.1f} s' for s in session.export_seconds)}")
+    return first[:, 0]
+
+
+def assert_phrase_at(out, reference, at, what, quiet_from=0):
+    """`reference` sounds from sample `at` of `out`, exactly, and nothing between
+    `quiet_from` and it."""
+    before = out[quiet_from:at]
+    assert np.all(before == 0.0), f"{what}: sound before the trigger at {ardour.first_sound(before)}"
+    heard = ardour.first_sound(out[at:])
+    expected = ardour.first_sound(reference)
+    assert heard is not None, f"{what}: nothing after the trigger"
+    print(f"{what}: onset error {heard - expected} samples")
+    assert heard == expected, f"{what}: the phrase starts {heard - expected} samples off"
+    got = out[at:at + len(reference)]
+    assert len(got) == len(reference), f"{what}: cut off by the session's end"
+    np.testing.assert_array_equal(got, reference, err_msg=f"{what}: not the whole phrase")
+
+
+@pytest.mark.parametrize("seconds", [0.3, 1.0, 3.0])
+def test_speak_automation_speaks_at_its_sample(host, references, tmp_path, seconds):
+    at = round(seconds * RATE)
+    text = LINES[0]
+    out = exported(host, tmp_path, "speak", text, {ardour.SPEAK: [(0, 0), (at, 1)]})
+    assert_phrase_at(out, references[text], at, f"Speak at {seconds} s")
+    end = at + len(references[text])
+    assert np.all(out[end:] == 0.0), "sound after the phrase"
+
+
+def test_trigger_speaks_the_chosen_phrases_at_their_samples(host, references, tmp_path):
+    # Phrase 2 at 0.5 s, then phrase 1 at 3.5 s; Trigger goes back to 0 in between.
+    first, second = round(0.5 * RATE), round(3.5 * RATE)
+    out = exported(
+        host,
+        tmp_path,
+        "trigger",
+        "\n".join(LINES),
+        {
+            ardour.PHRASE: [(0, 2), (second - 101, 2), (second - 100, 1)],
+            ardour.TRIGGER: [(0, 0), (first, 1), (first + 4800, 0), (second, 1)],
+        },
+    )
+    two = references[LINES[1]]
+    assert first + len(two) < second
+    assert_phrase_at(out, two, first, "phrase 2")
+    assert_phrase_at(out, references[LINES[0]], second, "phrase 1", quiet_from=first + len(two))
