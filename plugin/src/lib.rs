@@ -39,7 +39,7 @@ use shared::Shared;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use triggers::{TransportWatch, Triggers};
+use triggers::{TimelineStreams, TransportWatch, Triggers};
 
 /// How often the audio thread wakes an open editor (its meters move at this rate).
 const EDITOR_REFRESH_HZ: f32 = 30.0;
@@ -131,8 +131,11 @@ pub struct Orator {
     /// The Speak, Stop, Skip, Pause and Trigger switches' values in the previous block, so
     /// each acts when it changes. Audio thread only.
     triggers: Triggers,
-    /// Stops timeline-triggered speech when the host's transport stops, loops or jumps.
+    /// Stops timeline-triggered speech when the host's transport starts, stops, loops or
+    /// jumps.
     transport: TransportWatch,
+    /// Phrases timeline triggers streamed because their clip was not ready.
+    timeline_streams: TimelineStreams,
     /// Tells a render from live playback when the host does not say.
     clock: RenderClock,
     /// Whether the host says it renders offline (a bounce): then `process` waits for speech
@@ -160,6 +163,7 @@ impl Default for Orator {
             bank: None,
             triggers: Triggers::default(),
             transport: TransportWatch::default(),
+            timeline_streams: TimelineStreams::default(),
             clock: RenderClock::new(48_000.0, 512),
             offline: false,
             api: None,
@@ -297,6 +301,7 @@ impl Plugin for Orator {
         }
         self.clock = RenderClock::new(sample_rate, max_block);
         self.transport = TransportWatch::default();
+        self.timeline_streams = TimelineStreams::default();
         // The server starts if the session enables it (checked again on every change).
         match &self.api {
             Some(_) => api::refresh(),
@@ -354,10 +359,14 @@ impl Plugin for Orator {
                 if moved || actions.stop || actions.skip {
                     bank.stop_all(0);
                 }
+                if moved {
+                    self.timeline_streams.cancel_all(&control);
+                }
                 let mut timeline = Timeline {
                     stream,
                     bank,
                     rendering,
+                    streamed: &mut self.timeline_streams,
                 };
                 if actions.speak {
                     timeline.play(WHOLE_TEXT, 0, 1.0, None);
@@ -447,6 +456,8 @@ struct Timeline<'a> {
     /// Whether the host renders offline (said or detected): then a trigger waits for its
     /// phrase.
     rendering: bool,
+    /// Where the phrases streamed in the bank's place are remembered.
+    streamed: &'a mut TimelineStreams,
 }
 
 impl Timeline<'_> {
@@ -454,11 +465,14 @@ impl Timeline<'_> {
     fn play(&mut self, slot: usize, at: usize, gain: f32, note: Option<u8>) {
         let slot = if slot > MAX_PHRASES { usize::MAX } else { slot };
         if self.bank.trigger(slot, at, gain, note, self.rendering) == Triggered::NotReady {
-            let _ = if slot == WHOLE_TEXT {
+            let id = if slot == WHOLE_TEXT {
                 self.stream.request_speech()
             } else {
                 self.stream.request_line(slot)
             };
+            if let Some(id) = id {
+                self.streamed.push(id);
+            }
         }
     }
 }

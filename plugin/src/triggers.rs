@@ -6,6 +6,7 @@
 //! Audio thread only; plain fields, no allocation.
 
 use crate::params::OratorParams;
+use crate::playback::stream::{CANCELLED_ONE_BY_ONE, Control, PhraseId};
 
 /// A switch's value in the previous block.
 #[derive(Debug, Default, Clone, Copy)]
@@ -92,11 +93,13 @@ pub struct TransportWatch {
 
 impl TransportWatch {
     /// Counts a block of `frames` with the host's `playing` flag and position; true when the
-    /// transport stopped or jumped at this block's start.
+    /// transport started, stopped or jumped at this block's start (timeline speech started
+    /// while it stood still belongs to no place on the timeline: a start ends it too).
     pub fn moved(&mut self, playing: bool, position: Option<i64>, frames: usize) -> bool {
         let frames = frames as i64;
         let was_playing = std::mem::replace(&mut self.playing, playing);
         let stopped = was_playing && !playing;
+        let started = !was_playing && playing;
         let mut jumped = false;
         match (position, self.anchor) {
             (Some(p), Some(anchor)) if p == anchor => self.since_anchor += frames,
@@ -110,7 +113,37 @@ impl TransportWatch {
             }
             (None, _) => self.anchor = None,
         }
-        stopped || jumped
+        started || stopped || jumped
+    }
+}
+
+/// The phrases timeline triggers had to stream (their clip was not ready yet). They are
+/// timeline speech: when the transport starts, stops or jumps, or Stop is pressed, they end
+/// with the bank's phrases, and the API's and the editor's phrases go on. Fixed size; past it
+/// the oldest is let go.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct TimelineStreams {
+    ids: [PhraseId; CANCELLED_ONE_BY_ONE],
+    len: usize,
+}
+
+impl TimelineStreams {
+    /// Remembers a phrase a timeline trigger streamed.
+    pub fn push(&mut self, id: PhraseId) {
+        if self.len == self.ids.len() {
+            self.ids.copy_within(1.., 0);
+            self.len -= 1;
+        }
+        self.ids[self.len] = id;
+        self.len += 1;
+    }
+
+    /// Cancels every phrase remembered and forgets them.
+    pub fn cancel_all(&mut self, control: &Control) {
+        for &id in &self.ids[..self.len] {
+            control.cancel(id);
+        }
+        self.len = 0;
     }
 }
 
@@ -121,7 +154,7 @@ mod tests {
     #[test]
     fn the_transport_moved_on_a_stop_or_a_jump_but_not_on_split_blocks() {
         let mut watch = TransportWatch::default();
-        assert!(!watch.moved(true, Some(0), 512), "starting to play");
+        assert!(watch.moved(true, Some(0), 512), "starting to play");
         assert!(!watch.moved(true, Some(512), 100), "next block");
         assert!(
             !watch.moved(true, Some(612), 412),
@@ -139,9 +172,31 @@ mod tests {
             !watch.moved(false, Some(90_000), 512),
             "moving while stopped"
         );
-        assert!(!watch.moved(true, Some(90_000), 512), "starting again");
+        assert!(watch.moved(true, Some(90_000), 512), "starting again");
         assert!(!watch.moved(true, None, 512), "a host without positions");
         assert!(!watch.moved(true, None, 512));
+    }
+
+    #[test]
+    fn timeline_streams_cancel_only_their_own_phrases() {
+        let control = Control::default();
+        let api = control.new_id();
+        let mut streams = TimelineStreams::default();
+        let ids: Vec<PhraseId> = (0..CANCELLED_ONE_BY_ONE + 2)
+            .map(|_| control.new_id())
+            .collect();
+        for &id in &ids {
+            streams.push(id);
+        }
+        streams.cancel_all(&control);
+        assert!(!control.is_cancelled(api), "the API's phrase goes on");
+        assert!(
+            !control.is_cancelled(ids[0]) && !control.is_cancelled(ids[1]),
+            "the oldest were let go"
+        );
+        assert!(ids[2..].iter().all(|&id| control.is_cancelled(id)));
+        streams.cancel_all(&control);
+        assert!(!control.is_cancelled(api));
     }
 
     #[test]

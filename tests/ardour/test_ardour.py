@@ -50,27 +50,33 @@ def exported(host, tmp_path, name, text, automation):
     return first[:, 0]
 
 
-def assert_phrase_at(out, reference, at, what, quiet_from=0):
-    """`reference` sounds from sample `at` of `out`, exactly, and nothing between
-    `quiet_from` and it."""
-    before = out[quiet_from:at]
-    assert np.all(before == 0.0), f"{what}: sound before the trigger at {ardour.first_sound(before)}"
-    heard = ardour.first_sound(out[at:])
+def assert_phrase_at(out, reference, at, what, quiet_from=0, slack=0):
+    """`reference` sounds from sample `at` of `out` (within `slack` samples), exactly, and
+    nothing between `quiet_from` and it."""
+    heard = ardour.first_sound(out[quiet_from:])
     expected = ardour.first_sound(reference)
     assert heard is not None, f"{what}: nothing after the trigger"
-    print(f"{what}: onset error {heard - expected} samples")
-    assert heard == expected, f"{what}: the phrase starts {heard - expected} samples off"
-    got = out[at:at + len(reference)]
-    assert len(got) == len(reference), f"{what}: cut off by the session's end"
-    np.testing.assert_array_equal(got, reference, err_msg=f"{what}: not the whole phrase")
+    error = quiet_from + heard - (at + expected)
+    print(f"{what}: onset error {error} samples")
+    assert abs(error) <= slack, f"{what}: the phrase starts {error} samples off"
+    start = at + error
+    skip = max(0, -start)
+    got = out[start + skip:start + len(reference)]
+    assert len(got) == len(reference) - skip, f"{what}: cut off by the session's end"
+    np.testing.assert_array_equal(got, reference[skip:], err_msg=f"{what}: not the whole phrase")
 
 
-@pytest.mark.parametrize("seconds", [0.3, 1.0, 3.0])
+@pytest.mark.parametrize("seconds", [0.0, 0.3, 1.0, 3.0])
 def test_speak_automation_speaks_at_its_sample(host, references, tmp_path, seconds):
+    """Speak switched on at `seconds`. Ardour first runs the session with the transport
+    stopped at its start, where the switch already reads on, before it rolls: what that
+    starts must not reach the export. A step at the session's very first sample Ardour
+    delivers one sample early, at -1 (traced in `process()`): the one sample of slack there."""
     at = round(seconds * RATE)
     text = LINES[0]
     out = exported(host, tmp_path, "speak", text, {ardour.SPEAK: [(0, 0), (at, 1)]})
-    assert_phrase_at(out, references[text], at, f"Speak at {seconds} s")
+    slack = 1 if at == 0 else 0
+    assert_phrase_at(out, references[text], at, f"Speak at {seconds} s", slack=slack)
     end = at + len(references[text])
     assert np.all(out[end:] == 0.0), "sound after the phrase"
 

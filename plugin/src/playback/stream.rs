@@ -108,6 +108,10 @@ const MARK_CAPACITY: usize = 256;
 /// Events waiting for a reader; the oldest are kept, later ones dropped and counted.
 const EVENT_CAPACITY: usize = 1024;
 
+/// Phrases cancelled one by one ([`Control::cancel`]) that are remembered at once; the
+/// oldest is forgotten when a newer one needs its place.
+pub const CANCELLED_ONE_BY_ONE: usize = 16;
+
 /// Queue control shared by the main thread, the audio thread and the speech thread. Every
 /// method is wait-free. Lives as long as the speech service (across activations).
 #[derive(Debug)]
@@ -118,6 +122,11 @@ pub struct Control {
     cancelled_through: AtomicU32,
     /// Phrases with ids in `(low, high]` are cancelled (Clear), packed `low << 32 | high`.
     cleared: AtomicU64,
+    /// Phrases cancelled one by one (timeline speech the transport left behind), written
+    /// round-robin.
+    cancelled: [AtomicU32; CANCELLED_ONE_BY_ONE],
+    /// Where the next one-by-one cancel is written.
+    cancel_next: AtomicU32,
     /// Pause: the audio thread holds the stream where it is (after a short fade).
     paused: AtomicBool,
     /// The phrase the listener hears now (audio thread writes; 0 between phrases).
@@ -139,6 +148,8 @@ impl Default for Control {
             next_id: AtomicU32::new(1),
             cancelled_through: AtomicU32::new(0),
             cleared: AtomicU64::new(0),
+            cancelled: std::array::from_fn(|_| AtomicU32::new(0)),
+            cancel_next: AtomicU32::new(0),
             paused: AtomicBool::new(false),
             playing: AtomicU32::new(0),
             producing: AtomicU32::new(0),
@@ -164,7 +175,19 @@ impl Control {
     pub fn is_cancelled(&self, id: PhraseId) -> bool {
         let cleared = self.cleared.load(Ordering::Acquire);
         let (low, high) = ((cleared >> 32) as u32, cleared as u32);
-        id <= self.cancelled_through.load(Ordering::Acquire) || (low < id && id <= high)
+        id <= self.cancelled_through.load(Ordering::Acquire)
+            || (low < id && id <= high)
+            || self
+                .cancelled
+                .iter()
+                .any(|c| c.load(Ordering::Acquire) == id)
+    }
+
+    /// Cancels phrase `id` alone, wherever it is (queued, synthesising or heard, which fades
+    /// out); every other phrase goes on.
+    pub fn cancel(&self, id: PhraseId) {
+        let slot = self.cancel_next.fetch_add(1, Ordering::AcqRel) as usize % CANCELLED_ONE_BY_ONE;
+        self.cancelled[slot].store(id, Ordering::Release);
     }
 
     /// Stops the phrase being heard and drops every phrase asked for so far.
