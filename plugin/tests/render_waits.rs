@@ -5,10 +5,11 @@
 
 mod common;
 
-use orator::playback::bank::Triggered;
+use orator::playback::bank::{SlotState, Triggered};
 use orator::playback::service::SpeechService;
 use orator::state::SharedSession;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 #[test]
@@ -45,6 +46,54 @@ fn a_render_gets_its_bank_phrase_while_live_speech_fills_the_ring() {
     assert!(
         heard > 5 * 48_000,
         "only {heard} samples of the live phrase heard"
+    );
+    drop::<SpeechService>(service);
+}
+
+#[test]
+fn a_phrase_longer_than_the_bank_holds_stops_rendering_at_the_bound() {
+    // A text of about a minute of speech on one line (one phrase), and a bound of two seconds
+    // of audio at 48 kHz: the render must stop as soon as it passes the bound, not read the
+    // whole text into memory, and the render's trigger must stream it rather than wait.
+    let sentence = "This sentence is one of many on a single line that make a long phrase.";
+    let text = vec![sentence; 16].join(" ");
+    let session = Arc::new(SharedSession::default());
+    let service = common::ready_service_with(session.clone());
+    service.bank().set_bound(2 * 48_000 * 4);
+    let (_audio, mut bank) = service.attach(48_000.0, 512);
+    let voice_rate = 22_050;
+    let before = service.metrics.samples.load(Ordering::Relaxed);
+    session.set_text(text);
+    assert_eq!(
+        bank.trigger(1, 0, 1.0, None, true),
+        Triggered::NotReady,
+        "a phrase longer than the bound is streamed, not waited for"
+    );
+    // The whole text (slot 0) renders ahead after the text settles, and stops the same way.
+    let started = std::time::Instant::now();
+    let both_not_held = || {
+        let views = service.bank().views();
+        views.len() == 2 && views.iter().all(|v| v.state == SlotState::NotHeld)
+    };
+    while !both_not_held() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "{:?}",
+            service.bank().views()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let made = service.metrics.samples.load(Ordering::Relaxed) - before;
+    println!(
+        "synthesised for both slots: {:.1} s",
+        made as f64 / f64::from(voice_rate as u32)
+    );
+    // Each of the two slots (the whole text and its one line) stops past two seconds, a
+    // sentence group or so later at most: far short of the minute the whole text is.
+    assert!(
+        made < 2 * 10 * voice_rate,
+        "{:.1} s of audio synthesised for two renders bounded at 2 s",
+        made as f64 / f64::from(voice_rate as u32)
     );
     drop::<SpeechService>(service);
 }

@@ -558,7 +558,7 @@ fn render_clip(
     let urgent = job.urgent || bank.has_urgent();
     let interrupted =
         || stop.load(Ordering::Acquire) || !bank.still_wanted(job) || (!urgent && live_asks());
-    let limit = BankFeeder::max_clip_samples();
+    let limit = bank.max_clip_samples();
     let mut samples = Vec::new();
     let mut failed = None;
     let too_long = std::cell::Cell::new(false);

@@ -7,8 +7,8 @@
 //! the audio thread never takes.
 
 use super::{
-    BANK_BYTES, BankShared, Clip, Job, MAX_PHRASES, SETTLE, SLOTS, SlotState, SlotTable, SlotView,
-    Update, WHOLE_TEXT, phrase_lines, preview,
+    BankShared, Clip, Job, MAX_PHRASES, SETTLE, SLOTS, SlotState, SlotTable, SlotView, Update,
+    WHOLE_TEXT, phrase_lines, preview,
 };
 use crate::state::SharedSession;
 use std::collections::VecDeque;
@@ -225,11 +225,12 @@ impl BankFeeder {
             return;
         }
         let bytes = samples.len() * std::mem::size_of::<f32>();
-        if bytes > BANK_BYTES {
+        let bound = self.shared.bound();
+        if bytes > bound {
             self.too_long(job);
             return;
         }
-        while self.held.iter().sum::<usize>() - self.held[job.slot] + bytes > BANK_BYTES {
+        while self.held.iter().sum::<usize>() - self.held[job.slot] + bytes > bound {
             let Some((largest, _)) = self
                 .held
                 .iter()
@@ -258,8 +259,8 @@ impl BankFeeder {
     }
 
     /// The most samples one clip may have.
-    pub fn max_clip_samples() -> usize {
-        BANK_BYTES / std::mem::size_of::<f32>()
+    pub fn max_clip_samples(&self) -> usize {
+        self.shared.bound() / std::mem::size_of::<f32>()
     }
 
     /// Makes `samples` the slot's clip (bookkeeping for the bound and for sharing).

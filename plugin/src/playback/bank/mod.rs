@@ -38,7 +38,7 @@ pub use player::BankPlayer;
 use crate::state::SharedSession;
 use player::Sounding;
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -126,8 +126,10 @@ pub struct SlotView {
 
 /// What the speech thread and the editor share about the bank across activations. Lives as
 /// long as the speech service.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct BankShared {
+    /// The bound on the clips held, bytes ([`BANK_BYTES`] unless a test or probe lowers it).
+    bound: AtomicUsize,
     /// Notes for phrases that do not exist, and timeline triggers lost for want of a voice.
     missing: AtomicU64,
     /// Triggers in a render that found their phrase neither ready nor being rendered, and
@@ -137,7 +139,28 @@ pub struct BankShared {
     views: Mutex<Vec<SlotView>>,
 }
 
+impl Default for BankShared {
+    fn default() -> Self {
+        Self {
+            bound: AtomicUsize::new(BANK_BYTES),
+            missing: AtomicU64::new(0),
+            unrendered: AtomicU64::new(0),
+            views: Mutex::new(Vec::new()),
+        }
+    }
+}
+
 impl BankShared {
+    /// The bound on the clips one activation holds, bytes (one clip included).
+    pub fn bound(&self) -> usize {
+        self.bound.load(Ordering::Relaxed)
+    }
+
+    /// Lowers (or restores) the bound, so tests and probes can reach it with short texts.
+    pub fn set_bound(&self, bytes: usize) {
+        self.bound.store(bytes.max(1), Ordering::Relaxed);
+    }
+
     /// Every slot that has a phrase, for the editor.
     pub fn views(&self) -> Vec<SlotView> {
         self.views.lock().unwrap_or_else(|e| e.into_inner()).clone()
