@@ -360,7 +360,7 @@ impl Plugin for Orator {
                     bank.stop_all(0);
                 }
                 if moved {
-                    self.timeline_streams.cancel_all(&control);
+                    self.timeline_streams.cancel_all(control);
                 }
                 let mut timeline = Timeline {
                     stream,
