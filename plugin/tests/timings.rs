@@ -241,3 +241,72 @@ fn the_word_heard_follows_the_audio_and_holds_while_paused() {
     lit.dedup();
     assert_eq!(lit, (0..7).collect::<Vec<_>>());
 }
+
+#[test]
+fn a_timeline_phrase_lights_its_words_as_its_clip_plays() {
+    use orator::playback::bank::Triggered;
+    use orator::state::SharedSession;
+    use std::sync::Arc;
+    let session = Arc::new(SharedSession::default());
+    let service = common::ready_service_with(session.clone());
+    let (_audio, mut bank) = service.attach(48_000.0, 512);
+    session.set_text("A first line.\nOne, two, three, four, five.".into());
+    // In a render the trigger waits for the clip, and its words come with it.
+    assert_eq!(bank.trigger(2, 0, 1.0, None, true), Triggered::Playing);
+    let mut seen: Vec<(u64, usize)> = Vec::new();
+    let mut played = 0u64;
+    let mut sound = Vec::new();
+    while bank.is_active() {
+        sound.extend_from_slice(bank.render(512));
+        let Some((clip, word)) = service.bank().heard_word() else {
+            continue;
+        };
+        let (_, at) = service.bank().heard().expect("heard");
+        assert_eq!(clip.slot, 2);
+        assert_eq!(&*clip.text, "One, two, three, four, five.");
+        played = at;
+        seen.push((at, word.index));
+    }
+    let (clip, _) = service
+        .bank()
+        .heard()
+        .map_or((None, 0), |(c, a)| (Some(c), a));
+    assert!(
+        clip.is_none(),
+        "nothing is heard once the phrase played out"
+    );
+    let words = {
+        // The words as the bank keeps them: the written ones, at the host's rate.
+        let mut words = None;
+        bank.trigger(2, 0, 1.0, None, false);
+        bank.render(512);
+        if let Some((clip, _)) = service.bank().heard() {
+            words = Some(clip.words.clone());
+        }
+        words.expect("the clip's words")
+    };
+    let texts: Vec<&str> = words.iter().map(|w| w.text.as_str()).collect();
+    assert_eq!(texts, ["One", "two", "three", "four", "five"]);
+    assert!(
+        words
+            .last()
+            .is_some_and(|w| w.span.end as usize <= sound.len()),
+        "the last word ends inside the clip ({} samples)",
+        sound.len()
+    );
+    for &(at, index) in &seen {
+        let expected = words
+            .iter()
+            .rev()
+            .find(|w| w.span.start <= at)
+            .map(|w| w.index);
+        assert_eq!(Some(index), expected, "at sample {at} of the clip");
+    }
+    let mut lit: Vec<usize> = seen.iter().map(|s| s.1).collect();
+    lit.dedup();
+    assert_eq!(
+        lit,
+        [0, 1, 2, 3, 4],
+        "every word lit, in order (played {played})"
+    );
+}

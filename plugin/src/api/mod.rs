@@ -23,6 +23,7 @@ pub mod openai;
 pub mod render;
 pub mod server;
 pub mod speakerbot;
+pub mod timeline_words;
 pub mod udp;
 
 use crate::playback::service::SpeechService;

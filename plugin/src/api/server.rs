@@ -6,6 +6,7 @@
 use super::filter::{self, Filtered};
 use super::http::{self, Refusal, Request};
 use super::speakerbot::{self, Action, Stage};
+use super::timeline_words::{Heard, TimelineWords};
 use super::{ApiSettings, Status, Target, openai, render};
 use crate::dsp::path::PathSettings;
 use crate::playback::service::{SpeechService, State};
@@ -984,6 +985,7 @@ impl Announced {
 fn event_loop(hub: &Arc<Hub>) {
     let mut cursor = None;
     let mut words = Announced::default();
+    let mut timeline = TimelineWords::default();
     let mut owner_key = 0usize;
     while !hub.stop.load(Ordering::Acquire) {
         std::thread::sleep(TICK / 2);
@@ -1064,6 +1066,38 @@ fn event_loop(hub: &Arc<Hub>) {
                     word: None,
                 });
             });
+            // Timeline phrases (notes, Trigger, Speak) as they are heard.
+            let mut heard = Vec::new();
+            let control = speech.control().clone();
+            timeline.follow(
+                speech.bank(),
+                rate as u32,
+                &mut || control.new_id(),
+                &mut heard,
+            );
+            out.extend(heard.into_iter().map(|h| match h {
+                Heard::Word {
+                    id,
+                    message,
+                    word,
+                    rate,
+                } => Broadcast {
+                    stage: Stage::Word,
+                    id,
+                    message,
+                    duration_ms: None,
+                    error: None,
+                    word: Some((word, rate)),
+                },
+                Heard::Ended { id, message } => Broadcast {
+                    stage: Stage::Finished,
+                    id,
+                    message,
+                    duration_ms: None,
+                    error: None,
+                    word: None,
+                },
+            }));
             // Phrases that failed and never sounded (no activation to play them).
             let mut gone = Vec::new();
             for (id, f) in followed.iter_mut() {

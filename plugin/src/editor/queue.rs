@@ -10,10 +10,10 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 /// The colours of the phrase heard now.
-struct HeardColours {
-    text: egui::Color32,
-    word: egui::Color32,
-    background: egui::Color32,
+pub(super) struct HeardColours {
+    pub(super) text: egui::Color32,
+    pub(super) word: egui::Color32,
+    pub(super) background: egui::Color32,
 }
 
 /// The most characters shown of the phrase heard now, around the word heard.
@@ -21,7 +21,7 @@ const HEARD_CHARS: usize = 240;
 
 /// The phrase heard now as a label's text: up to [`HEARD_CHARS`] characters around the word
 /// heard now (`word`: its bytes in `text`), which is lit.
-fn heard_text(
+pub(super) fn heard_text(
     text: &str,
     word: Option<std::ops::Range<usize>>,
     colours: &HeardColours,

@@ -124,6 +124,16 @@ impl App {
         let mut chosen = None;
         // Each phrase's render-ahead state (one short lock per frame, off the audio thread).
         let views = speech.map(|s| s.bank().views()).unwrap_or_default();
+        // The timeline phrase heard now and its word, lit in its line.
+        let heard = speech.and_then(|s| s.bank().heard_word());
+        let visuals = ui.visuals();
+        let colours = super::queue::HeardColours {
+            text: visuals.text_color(),
+            word: visuals.selection.stroke.color,
+            background: visuals.selection.bg_fill,
+        };
+        let font = egui::TextStyle::Button.resolve(ui.style());
+        let whole = self.text.as_ptr() as usize;
         // Only the visible rows are laid out, so a script of thousands of lines stays smooth.
         let rows = super::queue::phrase_lines(&self.text).count();
         let row_height =
@@ -138,11 +148,27 @@ impl App {
                         .iter()
                         .find(|v| v.slot == index)
                         .map_or_else(String::new, |v| slot_state(&v.state));
+                    let label = format!("{index:>3}  {line}");
+                    let offset = line.as_ptr() as usize - whole;
+                    let lit = heard.as_ref().and_then(|(clip, word)| {
+                        lit_in_line(clip.slot, word.range?, index, offset, line.len())
+                    });
                     ui.horizontal(|ui| {
-                        if ui
-                            .selectable_label(false, format!("{index:>3}  {line}"))
-                            .clicked()
-                        {
+                        let clicked = match lit {
+                            Some(word) => {
+                                let prefix = label.len() - line.len();
+                                let word = word.start + prefix..word.end + prefix;
+                                let job = super::queue::heard_text(
+                                    &label,
+                                    Some(word),
+                                    &colours,
+                                    font.clone(),
+                                );
+                                ui.selectable_label(true, job).clicked()
+                            }
+                            None => ui.selectable_label(false, label).clicked(),
+                        };
+                        if clicked {
                             chosen = Some(line.to_string());
                         }
                         ui.weak(state);
@@ -192,6 +218,23 @@ impl App {
             Err(err) => self.notice = Some(err.to_string()),
         }
     }
+}
+
+/// The bytes of phrase line `index` (at byte `offset` of the text, `len` long) to light for
+/// a word at `word` (bytes) of the timeline phrase in `slot`: a line's own phrase indexes the
+/// line, the whole text (slot 0) indexes the text.
+fn lit_in_line(
+    slot: usize,
+    word: (usize, usize),
+    index: usize,
+    offset: usize,
+    len: usize,
+) -> Option<std::ops::Range<usize>> {
+    let (start, end) = word;
+    if slot == index {
+        return (end <= len).then_some(start..end);
+    }
+    (slot == 0 && start >= offset && end <= offset + len).then(|| start - offset..end - offset)
 }
 
 /// Why the editor would not load a text file.
@@ -288,6 +331,28 @@ fn slot_state(state: &SlotState) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_heard_word_is_lit_in_its_line() {
+        // "First line.\n  Second one.": line 2 starts at byte 14 and is 11 bytes long.
+        assert_eq!(
+            lit_in_line(2, (7, 10), 2, 14, 11),
+            Some(7..10),
+            "a line's own phrase"
+        );
+        assert_eq!(lit_in_line(2, (7, 10), 1, 0, 11), None, "another line");
+        assert_eq!(
+            lit_in_line(0, (21, 24), 2, 14, 11),
+            Some(7..10),
+            "the whole text's word in the line that holds it"
+        );
+        assert_eq!(lit_in_line(0, (6, 10), 2, 14, 11), None, "in line 1, not 2");
+        assert_eq!(
+            lit_in_line(3, (7, 30), 3, 0, 11),
+            None,
+            "a range past the line"
+        );
+    }
 
     #[test]
     fn text_files_must_be_utf8_and_lose_their_byte_order_mark() {

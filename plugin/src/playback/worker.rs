@@ -14,7 +14,7 @@ use crate::tts::engine::{Engine, Metrics};
 use crate::tts::phrase_cache::PhraseCache;
 use crate::tts::resources::{NotFound, Resources};
 use crate::tts::text::lexicon::Lexicon;
-use crate::tts::timings::written_words;
+use crate::tts::timings::{PhraseTimings, WordTiming, written_words};
 use crate::tts::voice::Voice;
 use crate::tts::voice::config::{SynthesisSettings, VoiceError};
 use crate::tts::voice::runtime::release_freed_memory;
@@ -531,8 +531,9 @@ impl Outlet<'_> {
 
 /// What became of one bank phrase's render.
 enum Rendered {
-    /// The whole phrase at the host's rate.
-    Clip(Vec<f32>),
+    /// The whole phrase at the host's rate, and its words (spans at the host's rate; empty
+    /// when the voice gives no timings).
+    Clip(Vec<f32>, Vec<WordTiming>),
     /// Live speech was asked for (and the phrase is not urgent), the phrase changed, or the
     /// service is stopping: it is rendered later.
     Interrupted,
@@ -559,6 +560,9 @@ fn render_clip(
     let interrupted =
         || stop.load(Ordering::Acquire) || !bank.still_wanted(job) || (!urgent && live_asks());
     let limit = bank.max_clip_samples();
+    let voice_rate = engine.voice.config.sample_rate;
+    let mut timings = PhraseTimings::new();
+    let mut voice_samples = 0u64;
     let mut samples = Vec::new();
     let mut failed = None;
     let too_long = std::cell::Cell::new(false);
@@ -576,6 +580,10 @@ fn render_clip(
             if interrupted() {
                 return ControlFlow::Break(());
             }
+            if chunk.first_of_group {
+                timings.push(voice_samples, chunk.timings.as_deref());
+            }
+            voice_samples += chunk.samples.len() as u64;
             resampler
                 .push(&chunk.samples, &mut keep)
                 .unwrap_or_else(|err| {
@@ -594,18 +602,30 @@ fn render_clip(
         return Ok(Rendered::Interrupted);
     }
     let _ = resampler.finish(&mut keep).map_err(|e| e.to_string())?;
-    Ok(if too_long.get() {
-        Rendered::TooLong
+    if too_long.get() {
+        return Ok(Rendered::TooLong);
+    }
+    // The written words, so the lit word is the one in the text (as for streamed phrases).
+    let words = if timings.is_complete() {
+        let written = written_words(&job.text);
+        let phonemes = engine.written_phonemes(&written).ok();
+        timings.words(
+            voice_rate,
+            host_rate,
+            phonemes.as_ref().map(|p| (&written[..], &p[..])),
+        )
     } else {
-        Rendered::Clip(samples)
-    })
+        Vec::new()
+    };
+    Ok(Rendered::Clip(samples, words))
 }
 
 /// Gives the bank what became of `job`'s render: its clip, back in the queue, too long to
 /// hold, or failed. Returns whether memory was used that the allocator may keep.
 fn hand_over(bank: &mut BankFeeder, job: &Job, rendered: Result<Rendered, String>) -> bool {
     match rendered {
-        Ok(Rendered::Clip(samples)) => {
+        Ok(Rendered::Clip(samples, words)) => {
+            bank.set_words(job, words);
             bank.deliver(job, samples);
             true
         }

@@ -7,10 +7,11 @@
 //! the audio thread never takes.
 
 use super::{
-    BankShared, Clip, Job, MAX_PHRASES, SETTLE, SLOTS, SlotState, SlotTable, SlotView, Update,
-    WHOLE_TEXT, phrase_lines, preview,
+    BankShared, Clip, ClipWords, Job, MAX_PHRASES, SETTLE, SLOTS, SlotState, SlotTable, SlotView,
+    Update, WHOLE_TEXT, phrase_lines, preview,
 };
 use crate::state::SharedSession;
+use crate::tts::timings::WordTiming;
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -278,6 +279,17 @@ impl BankFeeder {
         self.held[job.slot] = if sent { bytes } else { 0 };
         self.table.settle(job.slot, job.key);
         self.publish_views(None);
+    }
+
+    /// Keeps the word timings of `job`'s clip (spans at the host's rate from its first
+    /// sample), for the word lit while it is heard.
+    pub fn set_words(&mut self, job: &Job, words: Vec<WordTiming>) {
+        self.shared.set_words(ClipWords {
+            key: job.key,
+            slot: job.slot,
+            text: Arc::from(job.text.as_str()),
+            words: words.into(),
+        });
     }
 
     /// Records that `job` could not be rendered, and why.

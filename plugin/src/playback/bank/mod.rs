@@ -36,6 +36,7 @@ pub use feeder::BankFeeder;
 pub use player::BankPlayer;
 
 use crate::state::SharedSession;
+use crate::tts::timings::WordTiming;
 use player::Sounding;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -137,6 +138,25 @@ pub struct BankShared {
     unrendered: AtomicU64,
     /// The editor's view; written by the speech thread.
     views: Mutex<Vec<SlotView>>,
+    /// Per slot, the word timings of the clip delivered last (by its key).
+    words: Mutex<Vec<Option<ClipWords>>>,
+    /// The clip heard now (the latest started that still sounds): its key (0: none).
+    heard_key: AtomicU64,
+    /// How many of that clip's samples have been played.
+    heard_at: AtomicU64,
+}
+
+/// A clip's words, spans in samples at the host's rate from the clip's first sample.
+#[derive(Debug, Clone)]
+pub struct ClipWords {
+    /// The clip's key.
+    pub key: u64,
+    /// Its slot.
+    pub slot: usize,
+    /// The phrase's text (the spans' `range`s index it).
+    pub text: Arc<str>,
+    /// Its words, in order.
+    pub words: Arc<[WordTiming]>,
 }
 
 impl Default for BankShared {
@@ -146,6 +166,9 @@ impl Default for BankShared {
             missing: AtomicU64::new(0),
             unrendered: AtomicU64::new(0),
             views: Mutex::new(Vec::new()),
+            words: Mutex::new(vec![None; SLOTS]),
+            heard_key: AtomicU64::new(0),
+            heard_at: AtomicU64::new(0),
         }
     }
 }
@@ -174,6 +197,49 @@ impl BankShared {
     /// Triggers in a render whose phrase nothing was rendering (streamed instead).
     pub fn unrendered(&self) -> u64 {
         self.unrendered.load(Ordering::Relaxed)
+    }
+
+    /// The bank phrase heard now, with its words, and how many of its samples have been
+    /// played. `None` when no bank phrase sounds (or its voice gives no timings).
+    pub fn heard(&self) -> Option<(ClipWords, u64)> {
+        let key = self.heard_key.load(Ordering::Acquire);
+        if key == 0 {
+            return None;
+        }
+        let at = self.heard_at.load(Ordering::Acquire);
+        // The clip may have changed between the two loads: then this read is dropped.
+        if self.heard_key.load(Ordering::Acquire) != key {
+            return None;
+        }
+        let words = self.words.lock().unwrap_or_else(|e| e.into_inner());
+        let clip = words.iter().flatten().find(|w| w.key == key)?.clone();
+        Some((clip, at))
+    }
+
+    /// The word of the bank phrase heard now (the last that has started), with the phrase.
+    pub fn heard_word(&self) -> Option<(ClipWords, WordTiming)> {
+        let (clip, at) = self.heard()?;
+        let word = clip
+            .words
+            .iter()
+            .rev()
+            .find(|w| w.span.start <= at)?
+            .clone();
+        Some((clip, word))
+    }
+
+    /// Records the words of the clip delivered for `slot` (speech thread).
+    fn set_words(&self, words: ClipWords) {
+        let mut all = self.words.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(entry) = all.get_mut(words.slot) {
+            *entry = Some(words);
+        }
+    }
+
+    /// Publishes the clip heard now (audio thread; wait-free).
+    fn publish_heard(&self, key: u64, at: u64) {
+        self.heard_at.store(at, Ordering::Release);
+        self.heard_key.store(key, Ordering::Release);
     }
 }
 
@@ -294,6 +360,7 @@ pub fn channel(
             fade_len,
             pause_pos: fade_len,
             waited: Duration::ZERO,
+            started: 0,
         },
         BankFeeder {
             shared,

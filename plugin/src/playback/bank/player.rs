@@ -28,6 +28,8 @@ pub(super) struct Sounding {
     fade: Option<(usize, usize)>,
     /// Played out or faded; its clip goes back as soon as the ring has room.
     done: bool,
+    /// When it started, in triggers counted by the player (the latest is the one heard).
+    order: u64,
 }
 
 /// The audio thread's half. Made in [`channel`]; owned by the plugin, used in `process()`.
@@ -48,6 +50,8 @@ pub struct BankPlayer {
     pub(super) pause_pos: usize,
     /// Time spent waiting for phrases in renders (so the render detector can leave it out).
     pub(super) waited: Duration,
+    /// Voices started so far (orders them).
+    pub(super) started: u64,
 }
 
 impl BankPlayer {
@@ -177,6 +181,7 @@ impl BankPlayer {
                 return Triggered::Missing;
             }
         };
+        self.started += 1;
         self.voices[free] = Sounding {
             clip: Some(clip),
             pos: 0,
@@ -185,6 +190,7 @@ impl BankPlayer {
             note,
             fade: None,
             done: false,
+            order: self.started,
         };
         Triggered::Playing
     }
@@ -296,6 +302,17 @@ impl BankPlayer {
         } else {
             (held_from + len).min(fade_len)
         };
+        // The phrase heard now, for the word lit in the editor and the API's Word events.
+        let heard = self
+            .voices
+            .iter()
+            .filter(|v| !v.done && v.fade.is_none())
+            .filter_map(|v| v.clip.as_ref().map(|c| (v.order, c.key, v.pos)))
+            .max_by_key(|&(order, _, _)| order);
+        match heard {
+            Some((_, key, pos)) => self.shared.publish_heard(key, pos as u64),
+            None => self.shared.publish_heard(0, 0),
+        }
         // Finished voices give their clips back (retried next block if the ring is full).
         for voice in &mut self.voices {
             if voice.done && voice.clip.is_some() && self.retired.slots() > 0 {
