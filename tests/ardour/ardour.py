@@ -9,8 +9,8 @@ import base64
 import json
 import os
 import re
-import shutil
 import signal
+import struct
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -80,6 +80,8 @@ class Host:
         assert file.exists(), f"ardour7-lua made no session:\n{out.stdout}\n{out.stderr}"
         for label, index in (("Speak", SPEAK), ("Phrase", PHRASE), ("Trigger", TRIGGER)):
             assert f"automation {label} {index}" in out.stdout, out.stdout
+        xml = file.read_text()
+        assert xml.count('<Connection other="Master/audio_in') == 2, "track not on the master bus"
         return Session(self, root / name, name, rate)
 
     def export(self, session, out: Path):
@@ -167,27 +169,82 @@ class Session:
         self.write(xml)
 
     def set_state(self, change):
-        """Rewrites Orator's saved state: `change` gets the saved session (a dict) to edit."""
+        """Rewrites Orator's saved state: `change` gets the whole state (a dict: `params`, and
+        `fields` with the saved session as JSON text) to edit."""
         xml = self.xml()
         chunk = re.search(r"<chunk>([^<]*)</chunk>", xml).group(1)
         blob = base64.b64decode(chunk)
-        new = base64.b64encode(vst3_with_session(blob, change)).decode()
+        new = base64.b64encode(vst3_with_state(blob, change)).decode()
         self.write(xml.replace(chunk, new))
 
     def set_text(self, text):
-        self.set_state(lambda s: s.__setitem__("text", text))
+        def change(state):
+            session = json.loads(state["fields"]["session"])
+            session["text"] = text
+            state["fields"]["session"] = json.dumps(session)
+
+        self.set_state(change)
+
+    def set_note_off(self, what):
+        """Orator's Note Off setting: "finish" or "stop" (not automatable: saved state only)."""
+        self.set_state(lambda state: state["params"].__setitem__("note_off", {"string": what}))
+
+    def add_notes(self, notes):
+        """A MIDI region at the session's start on the MIDI track, from a Standard MIDI File
+        written into the session: `notes` are (on, off, key, velocity), in samples. Ardour's
+        Lua has no way to make a MIDI region, so its source and region go into the session
+        file as Ardour writes them. The session's default tempo (120 BPM) maps beats to
+        samples."""
+        ppq = 1920
+        samples_per_beat = self.rate // 2
+
+        def ticks(sample):
+            assert (sample * ppq) % samples_per_beat == 0, f"{sample} is not on a tick"
+            return sample * ppq // samples_per_beat
+
+        events = []
+        for on, off, key, velocity in notes:
+            events.append((ticks(on), bytes([0x90, key, velocity])))
+            events.append((ticks(off), bytes([0x80, key, 0])))
+        events.sort(key=lambda e: e[0])
+        track, last = b"", 0
+        for tick, event in events:
+            track += midi_varlen(tick - last) + event
+            last = tick
+        track += midi_varlen(0) + b"\xff\x2f\x00"
+        smf = (b"MThd" + struct.pack(">IHHH", 6, 0, 1, ppq) + b"MTrk"
+               + struct.pack(">I", len(track)) + track)
+        (self.dir / "interchange" / self.name / "midifiles" / "notes.mid").write_bytes(smf)
+        xml = self.xml()
+        assert "<Sources/>" in xml
+        xml = xml.replace("<Sources/>", '<Sources><Source name="notes.mid" type="midi" flags="" '
+                          'id="900001" origin=""/></Sources>')
+        playlist = re.search(r'<Playlist id="\d+" name="Voice" type="midi"[^>]*/>', xml).group(0)
+        end = self.superclock(max(off for _, off, _, _ in notes) + self.rate)
+        region = (f'<Region name="notes" start="b0" length="a{end}@a0" position="a0" '
+                  'id="900002" type="midi" first-edit="nothing" source-0="900001" '
+                  'master-source-0="900001"/>')
+        self.write(xml.replace(playlist, playlist[:-2] + f">{region}</Playlist>"))
 
 
-def vst3_with_session(blob, change):
+def midi_varlen(n):
+    """A Standard MIDI File variable-length number."""
+    out = [n & 0x7F]
+    n >>= 7
+    while n:
+        out.append(0x80 | (n & 0x7F))
+        n >>= 7
+    return bytes(reversed(out))
+
+
+def vst3_with_state(blob, change):
     """A VST3 preset blob ("VST3", version, class id, list offset; the component's bytes; a
-    chunk list) with Orator's saved session edited by `change`."""
+    chunk list) with Orator's state edited by `change`."""
     assert blob[:4] == b"VST3"
     list_at = int.from_bytes(blob[40:48], "little")
     component = blob[48:list_at]
     state = json.loads(component)
-    session = json.loads(state["fields"]["session"])
-    change(session)
-    state["fields"]["session"] = json.dumps(session)
+    change(state)
     component = json.dumps(state).encode()
     # The chunk list names the component ("Comp") and controller ("Cont") parts by offset
     # and size; the controller's part is empty.

@@ -38,5 +38,16 @@ for i = 0, plugin:parameter_count() - 1 do
   end
 end
 
+-- Ardour connects a new track's outputs to the master bus on its own time; a session saved
+-- before that happens renders silence, so connect them here.
+local outputs = track:output()
+local master = s:master_out():input()
+for i = 0, 1 do
+  local port = outputs:audio(i)
+  if not port:connected_to(master:audio(i):name()) then
+    assert(port:connect(master:audio(i):name()) == 0, "could not connect the track to the master bus")
+  end
+end
+
 s:save_state("", false, false, false, false, false)
 close_session()

@@ -36,17 +36,23 @@ def references(tmp_path_factory):
     return {text: ardour.reference(text, RATE, tmp) for text in [*LINES, "\n".join(LINES)]}
 
 
-def exported(host, tmp_path, name, text, automation):
-    session = host.session(tmp_path, name, RATE)
+def exported(host, tmp_path, name, text, automation, midi=None):
+    """Builds a session (Orator on a MIDI track when `midi` prepares it), exports it twice,
+    checks the two are identical and returns the left channel."""
+    session = host.session(tmp_path, name, RATE, midi=midi is not None)
     session.set_range(SECONDS)
     session.set_text(text)
     for index, points in automation.items():
         session.automate(index, points)
+    if midi is not None:
+        midi(session)
     first = host.export(session, tmp_path / f"{name}-1.wav")
     second = host.export(session, tmp_path / f"{name}-2.wav")
     np.testing.assert_array_equal(first, second, err_msg="two exports of one session differ")
     np.testing.assert_array_equal(first[:, 0], first[:, 1], err_msg="centred voice, both sides")
     print(f"{name}: exports took {', '.join(f'{s:.1f} s' for s in session.export_seconds)}")
+    # Ardour's and Orator's own words about the last export (shown when a test fails).
+    print("\n".join(line for line in session.log.splitlines() if "Exporting" not in line))
     return first[:, 0]
 
 
@@ -98,3 +104,35 @@ def test_trigger_speaks_the_chosen_phrases_at_their_samples(host, references, tm
     assert first + len(two) < second
     assert_phrase_at(out, two, first, "phrase 2")
     assert_phrase_at(out, references[LINES[0]], second, "phrase 1", quiet_from=first + len(two))
+
+
+@pytest.mark.parametrize("note_off", ["finish", "stop"])
+def test_midi_notes_speak_their_phrases_at_their_note_on(host, references, tmp_path, note_off):
+    """A MIDI region on the track Orator sits on: note 61 (base 60 + 1, phrase 2) from 0.5 to
+    1.5 s, note 60 (phrase 1) from 3.5 to 4 s, full velocity. With "finish" each phrase plays
+    whole; with "stop" each is cut at its note-off with the 5 ms fade."""
+    first, first_off = round(0.5 * RATE), round(1.5 * RATE)
+    second, second_off = round(3.5 * RATE), round(4.0 * RATE)
+    notes = [(first, first_off, 61, 127), (second, second_off, 60, 127)]
+
+    def prepare(session):
+        session.add_notes(notes)
+        session.set_note_off(note_off)
+
+    out = exported(host, tmp_path, f"notes-{note_off}", "\n".join(LINES), {}, midi=prepare)
+    two, one = references[LINES[1]], references[LINES[0]]
+    if note_off == "finish":
+        assert_phrase_at(out, two, first, "note 61")
+        assert_phrase_at(out, one, second, "note 60", quiet_from=first + len(two))
+        assert np.all(out[second + len(one):] == 0.0)
+        return
+    fade = round(0.005 * RATE)
+    for on, off, reference, what in ((first, first_off, two, "note 61"),
+                                     (second, second_off, one, "note 60")):
+        assert np.all(out[on - 100:on] == 0.0), f"{what}: sound before its note-on"
+        np.testing.assert_array_equal(out[on:off], reference[: off - on],
+                                      err_msg=f"{what}: not its phrase from the note-on")
+        tail = out[off:off + fade]
+        assert np.all(np.abs(tail) <= np.abs(reference[off - on:off - on + fade]) + 1e-7)
+        assert np.all(out[off + fade:off + fade + RATE // 2] == 0.0), f"{what}: not cut"
+        print(f"{what}: cut at its note-off, faded over {fade} samples")
