@@ -121,6 +121,20 @@ class Host:
         raise ArdourFailure(f"{session.name}: {EXPORT_TRIES} exports died inside Ardour: {self.retries}")
 
 
+    def play(self, session, seconds):
+        """Plays `session` from its start in real time (Ardour's dummy backend) for `seconds`,
+        recording the master bus on a new track; returns the recording (frames × channels).
+        The session file is left with the capture track in it."""
+        out = self.run(["ardour7-lua", str(HERE / "play.lua"), str(session.dir), session.name,
+                        str(seconds)], 120 + seconds)
+        assert f"played {seconds}" in out.stdout, f"{out.stdout}\n{out.stderr}"
+        files = sorted((session.dir / "interchange" / session.name / "audiofiles").glob(
+            "*Capture*.wav"))
+        assert len(files) == 2, f"no recording: {files}"
+        channels = [soundfile.read(f, dtype="float32")[0] for f in files]
+        return np.stack(channels, axis=1)
+
+
 @dataclass
 class Session:
     host: Host

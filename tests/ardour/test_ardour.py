@@ -53,7 +53,7 @@ def exported(host, tmp_path, name, text, automation, midi=None):
     print(f"{name}: exports took {', '.join(f'{s:.1f} s' for s in session.export_seconds)}")
     # Ardour's and Orator's own words about the last export (shown when a test fails).
     print("\n".join(line for line in session.log.splitlines() if "Exporting" not in line))
-    return first[:, 0]
+    return first[:, 0], session
 
 
 def assert_phrase_at(out, reference, at, what, quiet_from=0, slack=0):
@@ -80,7 +80,7 @@ def test_speak_automation_speaks_at_its_sample(host, references, tmp_path, secon
     delivers one sample early, at -1 (traced in `process()`): the one sample of slack there."""
     at = round(seconds * RATE)
     text = LINES[0]
-    out = exported(host, tmp_path, "speak", text, {ardour.SPEAK: [(0, 0), (at, 1)]})
+    out, _ = exported(host, tmp_path, "speak", text, {ardour.SPEAK: [(0, 0), (at, 1)]})
     slack = 1 if at == 0 else 0
     assert_phrase_at(out, references[text], at, f"Speak at {seconds} s", slack=slack)
     end = at + len(references[text])
@@ -90,7 +90,7 @@ def test_speak_automation_speaks_at_its_sample(host, references, tmp_path, secon
 def test_trigger_speaks_the_chosen_phrases_at_their_samples(host, references, tmp_path):
     # Phrase 2 at 0.5 s, then phrase 1 at 3.5 s; Trigger goes back to 0 in between.
     first, second = round(0.5 * RATE), round(3.5 * RATE)
-    out = exported(
+    out, session = exported(
         host,
         tmp_path,
         "trigger",
@@ -104,6 +104,11 @@ def test_trigger_speaks_the_chosen_phrases_at_their_samples(host, references, tm
     assert first + len(two) < second
     assert_phrase_at(out, two, first, "phrase 2")
     assert_phrase_at(out, references[LINES[0]], second, "phrase 1", quiet_from=first + len(two))
+    # The same passage played from its start in real time, as recorded from the master bus.
+    played = session.host.play(session, SECONDS + 1)[:, 0]
+    assert len(played) >= len(out), f"{len(played)} samples recorded"
+    np.testing.assert_array_equal(played[: len(out)], out, err_msg="playback differs from the export")
+    print("real-time playback equals the export")
 
 
 @pytest.mark.parametrize("note_off", ["finish", "stop"])
@@ -119,7 +124,7 @@ def test_midi_notes_speak_their_phrases_at_their_note_on(host, references, tmp_p
         session.add_notes(notes)
         session.set_note_off(note_off)
 
-    out = exported(host, tmp_path, f"notes-{note_off}", "\n".join(LINES), {}, midi=prepare)
+    out, _ = exported(host, tmp_path, f"notes-{note_off}", "\n".join(LINES), {}, midi=prepare)
     two, one = references[LINES[1]], references[LINES[0]]
     if note_off == "finish":
         assert_phrase_at(out, two, first, "note 61")
