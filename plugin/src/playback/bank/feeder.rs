@@ -38,6 +38,8 @@ pub struct BankFeeder {
     pub(super) todo: VecDeque<usize>,
     /// When the slots last changed; renders ahead start [`SETTLE`] after it.
     pub(super) changed_at: Option<Instant>,
+    /// Triggers in renders that found nothing rendering their phrase, as last logged.
+    pub(super) unrendered_logged: u64,
 }
 
 impl BankFeeder {
@@ -51,6 +53,16 @@ impl BankFeeder {
     /// queued nearest the first change first, the whole text last. Cheap when nothing changed.
     pub fn sync(&mut self, session: &SharedSession) {
         self.collect();
+        // The audio thread cannot log: what it counted is told here.
+        let unrendered = self.shared.unrendered();
+        if unrendered != self.unrendered_logged {
+            tracing::warn!(
+                "Orator: a render reached {} timeline phrase(s) that nothing was rendering; \
+                 they were streamed instead of waited for",
+                unrendered.saturating_sub(self.unrendered_logged)
+            );
+            self.unrendered_logged = unrendered;
+        }
         let generation = session.generation();
         if self.table.synced.load(Ordering::Acquire) == generation {
             return;

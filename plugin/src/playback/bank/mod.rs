@@ -346,6 +346,7 @@ pub fn channel(
     let (urgent, urgent_consumer) = rtrb::RingBuffer::new(SLOTS);
     let fade_len = ((sample_rate * super::stream::STOP_FADE_MS / 1000.0) as usize).max(1);
     let table = Arc::new(SlotTable::default());
+    let shared_unrendered = shared.unrendered();
     (
         BankPlayer {
             shared: shared.clone(),
@@ -374,6 +375,7 @@ pub fn channel(
             delivered: vec![(0, std::sync::Weak::<[f32; 0]>::new()); SLOTS],
             todo: VecDeque::new(),
             changed_at: None,
+            unrendered_logged: shared_unrendered,
         },
     )
 }
