@@ -333,12 +333,21 @@ impl Plugin for Orator {
         let settings = self.params.path_settings();
         let actions = self.triggers.read(&self.params);
         let frames = buffer.samples();
+        // Time spent waiting for speech in renders is not the host's pace.
         let waited = self
             .bank
             .as_ref()
-            .map_or(Duration::ZERO, BankPlayer::waited);
+            .map_or(Duration::ZERO, BankPlayer::waited)
+            + self
+                .stream
+                .as_ref()
+                .map_or(Duration::ZERO, AudioSide::waited);
         let fast = self.clock.tick(Instant::now(), frames, waited);
         let rendering = self.offline || fast;
+        if let Some(stream) = &mut self.stream {
+            // A render (announced or detected) waits for streamed speech as for the bank's.
+            stream.set_waiting(rendering);
+        }
         let transport = context.transport();
         let moved = self
             .transport

@@ -33,7 +33,7 @@ SPEAK, PHRASE, TRIGGER = 31, 35, 36
 # How long one export may take before it counts as hung, and how often a run that died
 # inside Ardour is tried again.
 EXPORT_TIMEOUT = 120
-EXPORT_TRIES = 3
+EXPORT_TRIES = 5
 
 
 class ArdourFailure(RuntimeError):
@@ -57,17 +57,18 @@ class Host:
         assert "Found Plugin: Orator" in out.stdout + out.stderr, out.stdout + out.stderr
         return host
 
-    def env(self):
+    def env(self, extra=None):
         env = dict(os.environ)
+        env.update(extra or {})
         env["HOME"] = str(self.home)
         env["LD_LIBRARY_PATH"] = ARDOUR_LIBS
         # Orator's cache of split voices stays inside the test's home too.
         env.pop("ORATOR_VOICE_CACHE", None)
         return env
 
-    def run(self, args, timeout):
+    def run(self, args, timeout, extra=None):
         return subprocess.run(
-            args, env=self.env(), capture_output=True, text=True, timeout=timeout, check=False
+            args, env=self.env(extra), capture_output=True, text=True, timeout=timeout, check=False
         )
 
     def session(self, root: Path, name: str, rate: int, midi=False):
@@ -97,7 +98,7 @@ class Host:
             if out.exists():
                 out.unlink()
             started = time.monotonic()
-            proc = subprocess.Popen(args, env=self.env(), stdout=subprocess.PIPE,
+            proc = subprocess.Popen(args, env=self.env(session.env), stdout=subprocess.PIPE,
                                     stderr=subprocess.STDOUT, text=True, start_new_session=True)
             try:
                 log, _ = proc.communicate(timeout=EXPORT_TIMEOUT)
@@ -121,12 +122,21 @@ class Host:
         raise ArdourFailure(f"{session.name}: {EXPORT_TRIES} exports died inside Ardour: {self.retries}")
 
 
+    def save_repeatedly(self, session, seconds):
+        """Opens `session` and saves it every 50 ms for `seconds` while Orator, just loaded,
+        renders its phrases. Returns how many saves were made."""
+        out = self.run(["ardour7-lua", str(HERE / "save.lua"), str(session.dir), session.name,
+                        str(seconds)], 120 + seconds, session.env)
+        found = re.search(r"saved (\d+)", out.stdout)
+        assert found, f"{out.stdout}\n{out.stderr}"
+        return int(found.group(1))
+
     def play(self, session, seconds):
         """Plays `session` from its start in real time (Ardour's dummy backend) for `seconds`,
         recording the master bus on a new track; returns the recording (frames × channels).
         The session file is left with the capture track in it."""
         out = self.run(["ardour7-lua", str(HERE / "play.lua"), str(session.dir), session.name,
-                        str(seconds)], 120 + seconds)
+                        str(seconds)], 120 + seconds, session.env)
         assert f"played {seconds}" in out.stdout, f"{out.stdout}\n{out.stderr}"
         files = sorted((session.dir / "interchange" / session.name / "audiofiles").glob(
             "*Capture*.wav"))
@@ -143,6 +153,8 @@ class Session:
     rate: int
     export_seconds: list = field(default_factory=list)
     log: str = ""
+    # Environment for Orator when Ardour opens this session (settings such as its memory).
+    env: dict = field(default_factory=dict)
 
     @property
     def file(self):
@@ -190,6 +202,14 @@ class Session:
         blob = base64.b64decode(chunk)
         new = base64.b64encode(vst3_with_state(blob, change)).decode()
         self.write(xml.replace(chunk, new))
+
+    def state(self):
+        """Orator's saved state as the session file holds it."""
+        chunk = re.search(r"<chunk>([^<]*)</chunk>", self.xml()).group(1)
+        return vst3_state(base64.b64decode(chunk))
+
+    def text(self):
+        return json.loads(self.state()["fields"]["session"])["text"]
 
     def set_text(self, text):
         def change(state):
@@ -251,13 +271,18 @@ def midi_varlen(n):
     return bytes(reversed(out))
 
 
+def vst3_state(blob):
+    """Orator's state in a VST3 preset blob (see `vst3_with_state`)."""
+    assert blob[:4] == b"VST3"
+    list_at = int.from_bytes(blob[40:48], "little")
+    return json.loads(blob[48:list_at])
+
+
 def vst3_with_state(blob, change):
     """A VST3 preset blob ("VST3", version, class id, list offset; the component's bytes; a
     chunk list) with Orator's state edited by `change`."""
-    assert blob[:4] == b"VST3"
+    state = vst3_state(blob)
     list_at = int.from_bytes(blob[40:48], "little")
-    component = blob[48:list_at]
-    state = json.loads(component)
     change(state)
     component = json.dumps(state).encode()
     # The chunk list names the component ("Comp") and controller ("Cont") parts by offset

@@ -36,16 +36,30 @@ def references(tmp_path_factory):
     return {text: ardour.reference(text, RATE, tmp) for text in [*LINES, "\n".join(LINES)]}
 
 
-def exported(host, tmp_path, name, text, automation, midi=None):
-    """Builds a session (Orator on a MIDI track when `midi` prepares it), exports it twice,
-    checks the two are identical and returns the left channel."""
+def built(host, tmp_path, name, text, automation, midi=None, seconds=SECONDS, env=None):
+    """A session with Orator on a track (a MIDI track when `midi` prepares it), its text and
+    automation; `env` is Orator's environment when Ardour opens it."""
     session = host.session(tmp_path, name, RATE, midi=midi is not None)
-    session.set_range(SECONDS)
+    session.env = env or {}
+    session.set_range(seconds)
     session.set_text(text)
     for index, points in automation.items():
         session.automate(index, points)
     if midi is not None:
         midi(session)
+    return session
+
+
+def exported(host, tmp_path, name, text, automation, midi=None, seconds=SECONDS, env=None):
+    """Builds a session (see `built`), exports it twice, checks the two are identical and
+    returns the left channel."""
+    session = built(host, tmp_path, name, text, automation, midi, seconds, env)
+    return exported_again(session, tmp_path)
+
+
+def exported_again(session, tmp_path):
+    """Exports `session` twice, checks the two are identical and returns the left channel."""
+    host, name = session.host, session.name
     first = host.export(session, tmp_path / f"{name}-1.wav")
     second = host.export(session, tmp_path / f"{name}-2.wav")
     np.testing.assert_array_equal(first, second, err_msg="two exports of one session differ")
@@ -87,23 +101,29 @@ def test_speak_automation_speaks_at_its_sample(host, references, tmp_path, secon
     assert np.all(out[end:] == 0.0), "sound after the phrase"
 
 
+def triggers(first_phrase, first, second_phrase, second):
+    """Automation for Trigger: `first_phrase` at sample `first`, then `second_phrase` at
+    `second`, Trigger back to 0 in between."""
+    return {
+        ardour.PHRASE: [(0, first_phrase), (second - 101, first_phrase),
+                        (second - 100, second_phrase)],
+        ardour.TRIGGER: [(0, 0), (first, 1), (first + 4800, 0), (second, 1)],
+    }
+
+
+def assert_two_phrases(out, one, first, two, second):
+    """Phrase `one` at sample `first`, whole, then silence until phrase `two` at `second`."""
+    assert first + len(one) < second
+    assert_phrase_at(out, one, first, "the first phrase")
+    assert_phrase_at(out, two, second, "the second phrase", quiet_from=first + len(one))
+
+
 def test_trigger_speaks_the_chosen_phrases_at_their_samples(host, references, tmp_path):
-    # Phrase 2 at 0.5 s, then phrase 1 at 3.5 s; Trigger goes back to 0 in between.
+    # Phrase 2 at 0.5 s, then phrase 1 at 3.5 s.
     first, second = round(0.5 * RATE), round(3.5 * RATE)
-    out, session = exported(
-        host,
-        tmp_path,
-        "trigger",
-        "\n".join(LINES),
-        {
-            ardour.PHRASE: [(0, 2), (second - 101, 2), (second - 100, 1)],
-            ardour.TRIGGER: [(0, 0), (first, 1), (first + 4800, 0), (second, 1)],
-        },
-    )
-    two = references[LINES[1]]
-    assert first + len(two) < second
-    assert_phrase_at(out, two, first, "phrase 2")
-    assert_phrase_at(out, references[LINES[0]], second, "phrase 1", quiet_from=first + len(two))
+    out, session = exported(host, tmp_path, "trigger", "\n".join(LINES),
+                            triggers(2, first, 1, second))
+    assert_two_phrases(out, references[LINES[1]], first, references[LINES[0]], second)
     # The same passage played from its start in real time, as recorded from the master bus.
     played = session.host.play(session, SECONDS + 1)[:, 0]
     assert len(played) >= len(out), f"{len(played)} samples recorded"
@@ -141,3 +161,39 @@ def test_midi_notes_speak_their_phrases_at_their_note_on(host, references, tmp_p
         assert np.all(np.abs(tail) <= np.abs(reference[off - on:off - on + fade]) + 1e-7)
         assert np.all(out[off + fade:off + fade + RATE // 2] == 0.0), f"{what}: not cut"
         print(f"{what}: cut at its note-off, faded over {fade} samples")
+
+
+def test_a_session_saved_while_its_phrases_render_exports_exactly(host, references, tmp_path):
+    """Ardour opens the session and saves it every 50 ms for 3 s: Orator starts rendering its
+    three phrases (both lines and the whole text) half a second after it loads and takes about
+    a second, so saves land before, during and after the renders. The saved text is intact
+    and the export is as exact as ever."""
+    first, second = round(0.5 * RATE), round(3.5 * RATE)
+    text = "\n".join(LINES)
+    session = built(host, tmp_path, "saved", text, triggers(1, first, 2, second))
+    saves = host.save_repeatedly(session, 3)
+    print(f"saved {saves} times while loading and rendering")
+    assert saves >= 20, f"only {saves} saves"
+    assert session.text() == text
+    out, _ = exported_again(session, tmp_path)
+    assert_two_phrases(out, references[LINES[0]], first, references[LINES[1]], second)
+
+
+def test_a_phrase_longer_than_the_bank_holds_is_streamed_at_its_sample(host, references,
+                                                                       tmp_path):
+    """With Orator's timeline memory set to 1 MiB (5.5 s of 48 kHz audio), a line of 8 s can
+    never be held: the render streams it, waiting for it as it waits for the bank, so it still
+    starts at its trigger's sample, whole, and two exports are identical. The short line
+    before it is held and played from memory as usual."""
+    long = ("This much longer line keeps on going, with one clause after another, so that its "
+            "reading lasts well past what the timeline's memory was set to hold.")
+    tmp = tmp_path / "reference"
+    tmp.mkdir()
+    long_reference = ardour.reference(long, RATE, tmp)
+    assert len(long_reference) * 4 > 1 << 20, "the long line would fit"
+    first, second = round(0.5 * RATE), round(4.0 * RATE)
+    out, session = exported(host, tmp_path, "long", f"{LINES[0]}\n{long}",
+                            triggers(1, first, 2, second), seconds=14,
+                            env={"ORATOR_TIMELINE_MEMORY_MB": "1"})
+    assert "phrase 2 is too long to hold in memory" in session.log, session.log
+    assert_two_phrases(out, references[LINES[0]], first, long_reference, second)

@@ -266,6 +266,11 @@ impl SpeechService {
         let log = Arc::new(PhraseLog::default());
         let timings = Arc::new(TimingLog::default());
         let bank = Arc::new(BankShared::default());
+        let memory = std::env::var(bank::MEMORY_VAR).ok();
+        match bank::bound_from(memory.as_deref()) {
+            Ok(bytes) => bank.set_bound(bytes),
+            Err(err) => tracing::warn!("Orator: {err}"),
+        }
         let failures = Arc::new(PhraseLog::default());
         let (commands, inbox) = channel();
         let worker = Worker {

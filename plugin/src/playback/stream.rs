@@ -19,8 +19,8 @@
 //!
 //! # Realtime safety
 //! [`AudioSide`] allocates only in [`channel`]; every method it has is wait-free except
-//! [`AudioSide::read_voice`] after [`AudioSide::set_waiting`], which offline renders alone
-//! turn on.
+//! [`AudioSide::read_voice`] after [`AudioSide::set_waiting`], which renders alone (announced
+//! by the host or detected) turn on.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
@@ -321,6 +321,8 @@ pub struct AudioSide {
     waiting: bool,
     /// An offline wait ran out and nothing has arrived since: do not wait again until it does.
     stalled: bool,
+    /// Time spent waiting for speech so far (the render detector leaves it out).
+    waited: std::time::Duration,
 }
 
 /// The speech thread's half.
@@ -382,6 +384,7 @@ pub fn channel(
             dropped: 0,
             waiting: false,
             stalled: false,
+            waited: std::time::Duration::ZERO,
         },
         WorkerSide {
             voice: voice_producer,
@@ -424,6 +427,11 @@ impl AudioSide {
             self.dropped += 1;
             None
         }
+    }
+
+    /// Time [`AudioSide::read_voice`] has spent waiting for speech so far.
+    pub fn waited(&self) -> std::time::Duration {
+        self.waited
     }
 
     /// Offline rendering: from now on [`AudioSide::read_voice`] waits (sleeping, at most
@@ -548,6 +556,9 @@ impl AudioSide {
             }
             self.heard |= self.phrase != 0;
             filled += n;
+        }
+        if let Some(since) = waiting_since {
+            self.waited += since.elapsed();
         }
         self.block[filled..len].fill(0.0);
         self.take_marks(Edge::End, filled);

@@ -58,6 +58,34 @@ pub const VOICES: usize = 8;
 /// The most clip audio one activation holds, in bytes.
 pub const BANK_BYTES: usize = 128 << 20;
 
+/// The environment variable that sets the bank's bound in MiB (1 to 4096), for hosts that
+/// run many instances or projects that want more of their reading held.
+pub const MEMORY_VAR: &str = "ORATOR_TIMELINE_MEMORY_MB";
+
+/// What is wrong with a [`MEMORY_VAR`] value.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error(
+    "{MEMORY_VAR}={value:?} is not a whole number of MiB from 1 to 4096; {default} MiB is used"
+)]
+pub struct MemoryVarError {
+    value: String,
+    default: usize,
+}
+
+/// The bound [`MEMORY_VAR`]'s value asks for, in bytes: [`BANK_BYTES`] when unset.
+pub fn bound_from(value: Option<&str>) -> Result<usize, MemoryVarError> {
+    let Some(value) = value else {
+        return Ok(BANK_BYTES);
+    };
+    match value.trim().parse::<usize>() {
+        Ok(mib @ 1..=4096) => Ok(mib << 20),
+        _ => Err(MemoryVarError {
+            value: value.to_owned(),
+            default: BANK_BYTES >> 20,
+        }),
+    }
+}
+
 /// The longest a render waits for one due phrase. Rendering runs at about a tenth of real
 /// time, so this only ends a wait when the speech thread is stuck.
 pub const RENDER_WAIT_LIMIT: Duration = Duration::from_secs(30);
@@ -179,7 +207,7 @@ impl BankShared {
         self.bound.load(Ordering::Relaxed)
     }
 
-    /// Lowers (or restores) the bound, so tests and probes can reach it with short texts.
+    /// Sets the bound ([`MEMORY_VAR`] at start; tests lower it to reach it with short texts).
     pub fn set_bound(&self, bytes: usize) {
         self.bound.store(bytes.max(1), Ordering::Relaxed);
     }

@@ -257,3 +257,14 @@ fn a_render_does_not_wait_for_a_phrase_nothing_renders() {
     assert!(started.elapsed() < Duration::from_secs(1), "no wait");
     assert_eq!(feeder.shared.unrendered(), 1);
 }
+
+#[test]
+fn the_memory_variable_sets_the_bound_in_mib_and_refuses_the_rest() {
+    assert_eq!(bound_from(None), Ok(BANK_BYTES));
+    assert_eq!(bound_from(Some("1")), Ok(1 << 20));
+    assert_eq!(bound_from(Some(" 4096 ")), Ok(4096 << 20));
+    for bad in ["0", "4097", "-3", "1.5", "lots", ""] {
+        let err = bound_from(Some(bad)).expect_err(bad);
+        assert!(err.to_string().contains(MEMORY_VAR), "{err}");
+    }
+}
