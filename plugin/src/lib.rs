@@ -14,13 +14,16 @@
 //! - [`api`]: the local server chat bots speak through (Speaker.bot WebSocket and UDP, OpenAI
 //!   HTTP); it reaches speech only through the speech service's queue;
 //! - [`presets`]: the sound (mix, ducking, voice chain) saved by name; main thread only;
-//! - [`editor`]: the egui editor, one file per tab.
+//! - [`editor`]: the egui editor, one file per tab;
+//! - [`platform`]: what differs between operating systems (own file, user folders, ONNX
+//!   Runtime's library name, staying resident).
 
 pub mod api;
 pub mod dsp;
 pub mod editor;
 pub mod meters;
 pub mod params;
+pub mod platform;
 pub mod playback;
 pub mod presets;
 pub mod shared;
@@ -150,6 +153,7 @@ pub struct Orator {
 impl Default for Orator {
     /// Cheap on purpose: hosts create instances just to scan them, so nothing is loaded here.
     fn default() -> Self {
+        platform::keep_resident();
         let params = Arc::new(OratorParams::default());
         let shared = Arc::new(Shared::new(params.clone()));
         Self {
@@ -342,8 +346,8 @@ impl Plugin for Orator {
                 .stream
                 .as_ref()
                 .map_or(Duration::ZERO, AudioSide::waited);
-        let fast = self.clock.tick(Instant::now(), frames, waited);
-        let rendering = self.offline || fast;
+        self.clock.tick(Instant::now(), frames, waited);
+        let rendering = self.clock.rendering(self.offline);
         if let Some(stream) = &mut self.stream {
             // A render (announced or detected) waits for streamed speech as for the bank's.
             stream.set_waiting(rendering);

@@ -12,6 +12,13 @@
 //! the plugin itself spent waiting for speech is left out. The verdict holds until the next
 //! window says otherwise; a pause between calls of more than a second starts a new window.
 //!
+//! # When the host's word is not taken
+//! A host that announces an offline render is believed, unless the last window ran at real
+//! time (wall time at least [`PACED_RATIO`] of the audio, waits left out): then it is live
+//! whatever the host said. nice-plug's VST3 wrapper hands the plugin the process mode of the
+//! *previous* `setupProcessing` call, so after an export a DAW's return to live playback can
+//! arrive labelled "offline"; a live audio thread must never wait for speech.
+//!
 //! # Limits
 //! A render that runs at more than half real time is taken for live playback (the phrase bank
 //! is usually ready by then anyway), and the first window of a render is played as live: a
@@ -26,6 +33,10 @@ pub const WINDOW_SECONDS: f64 = 1.0;
 
 /// A host faster than this share of real time is rendering offline.
 pub const FAST_RATIO: f64 = 0.5;
+
+/// A window whose wall time is at least this share of its audio ran at real time: live,
+/// whatever the host announced.
+pub const PACED_RATIO: f64 = 0.9;
 
 /// Wall time between two calls after which a new window starts (the host stopped calling).
 const GAP: Duration = Duration::from_secs(1);
@@ -45,6 +56,8 @@ pub struct RenderClock {
     samples: u64,
     /// The last verdict.
     offline: bool,
+    /// Whether the last window ran at real time.
+    paced: bool,
 }
 
 impl RenderClock {
@@ -59,6 +72,7 @@ impl RenderClock {
             last: None,
             samples: 0,
             offline: false,
+            paced: false,
         }
     }
 
@@ -79,6 +93,7 @@ impl RenderClock {
                 .saturating_sub(waited.saturating_sub(waited_before));
             let audio = self.samples as f64 / self.sample_rate;
             self.offline = wall.as_secs_f64() < audio * FAST_RATIO;
+            self.paced = wall.as_secs_f64() >= audio * PACED_RATIO;
             self.started = Some((now, waited));
             self.samples = 0;
         }
@@ -89,6 +104,13 @@ impl RenderClock {
     /// The last verdict.
     pub fn offline(&self) -> bool {
         self.offline
+    }
+
+    /// Whether to render as a bounce (waiting for speech), given whether the host announced
+    /// an offline render: the clock's verdict, or the host's word unless the last window ran
+    /// at real time.
+    pub fn rendering(&self, announced_offline: bool) -> bool {
+        self.offline || (announced_offline && !self.paced)
     }
 }
 
@@ -145,6 +167,24 @@ mod tests {
             clock.tick(t, 8192, Duration::ZERO);
         }
         assert!(!run(&mut clock, &mut t, 3.0, 1.0, Duration::ZERO));
+    }
+
+    #[test]
+    fn an_announced_render_is_believed_until_the_calls_come_at_real_time() {
+        let mut t = Instant::now();
+        let mut clock = RenderClock::new(48_000.0, 512);
+        assert!(clock.rendering(true), "believed before any window");
+        assert!(!clock.rendering(false));
+        // An announced render slower than the detector's threshold stays a render.
+        run(&mut clock, &mut t, 2.5, 0.7, Duration::ZERO);
+        assert!(clock.rendering(true), "0.7x real time, announced: a render");
+        assert!(!clock.rendering(false), "0.7x real time, unannounced: live");
+        // Calls at the sound card's pace: live, whatever the host says.
+        run(&mut clock, &mut t, 2.5, 1.0, Duration::ZERO);
+        assert!(!clock.rendering(true), "real time, announced: live");
+        // Fast again: a render, announced or not.
+        run(&mut clock, &mut t, 2.5, 0.1, Duration::ZERO);
+        assert!(clock.rendering(true) && clock.rendering(false));
     }
 
     #[test]
