@@ -25,7 +25,8 @@
 //! wrong type, or a malformed file is refused whole, and nothing changes.
 //!
 //! Factory presets live in the repository's `presets/` folder and are compiled in; user presets
-//! are files in `$XDG_DATA_HOME/orator/presets` (`~/.local/share/orator/presets`).
+//! are files in `$XDG_DATA_HOME/orator/presets` (`~/.local/share/orator/presets`; on Windows
+//! `%APPDATA%\orator\presets`).
 //!
 //! Main thread and editor only.
 
@@ -310,13 +311,10 @@ pub fn factory() -> Vec<Preset> {
         .collect()
 }
 
-/// The user presets' folder: `$XDG_DATA_HOME/orator/presets`, else
-/// `~/.local/share/orator/presets`.
+/// The user presets' folder: `presets` in the user's data folder
+/// ([`crate::platform::user_data_dir`]).
 pub fn user_dir() -> Option<PathBuf> {
-    std::env::var_os("XDG_DATA_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
-        .map(|data| data.join("orator").join("presets"))
+    crate::platform::user_data_dir().map(|data| data.join("presets"))
 }
 
 /// The presets in a folder.

@@ -7,6 +7,8 @@
 
 pub mod display;
 pub mod signal;
+pub mod speakerbot;
+pub mod vst3;
 
 use anyhow::{Context, Result, anyhow, bail, ensure};
 use clack_extensions::audio_ports::{AudioPortFlags, AudioPortInfoBuffer, PluginAudioPorts};

@@ -98,7 +98,7 @@ pub enum Outcome {
 impl Browser {
     /// Opens in `dir` (or the home folder, or `/`, when `dir` cannot be read).
     pub fn new(purpose: Purpose, dir: Option<PathBuf>) -> Self {
-        let home = std::env::var_os("HOME").map(PathBuf::from);
+        let home = crate::platform::home_dir();
         let start = dir
             .filter(|d| d.is_dir())
             .or(home.filter(|d| d.is_dir()))

@@ -3,17 +3,17 @@
 //!
 //! Looked for, in order (the first folder holding `espeak-ng-data/phontab` wins):
 //! 1. `$ORATOR_RESOURCES`;
-//! 2. `<binary dir>/../Resources`: inside a VST3 bundle (`Orator.vst3/Contents/x86_64-linux/`);
+//! 2. `<binary dir>/../Resources`: inside a VST3 bundle (`Orator.vst3/Contents/x86_64-linux/`,
+//!    `Orator.vst3/Contents/x86_64-win/`);
 //! 3. `<binary dir>/Orator-resources`: beside a `.clap` file or the standalone app;
-//! 4. `<binary dir>/../assets`, `<binary dir>/../../assets`: a development build in
+//! 4. `target/assets` (`target/<triple>/assets` for a cross build) for a development build in
 //!    `target/<profile>/` (programs) or `target/<profile>/deps/` (tests and benches), looked
 //!    at only when the binary does sit in a cargo `target` folder, so an installed plugin never
 //!    picks up an `assets` folder that happens to lie two levels above it.
 
 use std::path::{Path, PathBuf};
 
-/// The ONNX Runtime library inside the resources folder.
-pub const ONNXRUNTIME_LIBRARY: &str = "onnxruntime/libonnxruntime.so.1.32.0";
+pub use crate::platform::ONNXRUNTIME_LIBRARY;
 /// The default voice's model inside the resources folder.
 pub const DEFAULT_VOICE: &str = "voices/en_US-joe-medium.onnx";
 
@@ -42,7 +42,10 @@ impl Resources {
         if let Some(dir) = std::env::var_os("ORATOR_RESOURCES") {
             candidates.push(PathBuf::from(dir));
         }
-        if let Some(dir) = own_binary().as_deref().and_then(Path::parent) {
+        if let Some(dir) = crate::platform::own_binary()
+            .as_deref()
+            .and_then(Path::parent)
+        {
             candidates.push(dir.join("..").join("Resources"));
             candidates.push(dir.join("Orator-resources"));
             candidates.extend(development_assets(dir));
@@ -88,18 +91,16 @@ impl Resources {
     }
 }
 
-/// The user's own voices folder: `$XDG_DATA_HOME/orator/voices` (`~/.local/share/orator/voices`
-/// when it is not set). Voices dropped there are offered beside the bundled ones.
+/// The user's own voices folder, `voices` in the user's data folder
+/// ([`crate::platform::user_data_dir`]). Voices dropped there are offered beside the bundled ones.
 pub fn user_voices_dir() -> Option<PathBuf> {
-    std::env::var_os("XDG_DATA_HOME")
-        .filter(|d| !d.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
-        .map(|data| data.join("orator").join("voices"))
+    crate::platform::user_data_dir().map(|data| data.join("voices"))
 }
 
 /// The `assets` folder of a development build, for a binary in `dir`: `target/assets` when
-/// `dir` is `target/<profile>` or `target/<profile>/deps`, nothing anywhere else.
+/// `dir` is `target/<profile>` or `target/<profile>/deps`, `target/<triple>/assets` when it is
+/// `target/<triple>/<profile>` or below (a cross build, whose assets differ), nothing anywhere
+/// else.
 fn development_assets(dir: &Path) -> Option<PathBuf> {
     let named = |path: Option<&Path>, name: &str| {
         path.and_then(Path::file_name)
@@ -110,32 +111,11 @@ fn development_assets(dir: &Path) -> Option<PathBuf> {
     } else {
         dir
     };
-    let target = profile.parent()?;
-    named(Some(target), "target").then(|| target.join("assets"))
-}
-
-/// The file of the binary (plugin library or executable) this function was linked into.
-fn own_binary() -> Option<PathBuf> {
-    let mut info = libc::Dl_info {
-        dli_fname: std::ptr::null(),
-        dli_fbase: std::ptr::null_mut(),
-        dli_sname: std::ptr::null(),
-        dli_saddr: std::ptr::null_mut(),
-    };
-    let address = own_binary as *const libc::c_void;
-    // SAFETY: dladdr only reads the loader's tables; `info` is a valid out-pointer, and the
-    // returned name points into loader-owned memory that stays valid while the library is
-    // loaded (we copy it at once).
-    let found = unsafe { libc::dladdr(address, &mut info) } != 0;
-    if !found || info.dli_fname.is_null() {
-        return None;
+    let above = profile.parent()?;
+    if named(Some(above), "target") {
+        return Some(above.join("assets"));
     }
-    // SAFETY: dli_fname is a NUL-terminated string owned by the loader (checked non-null).
-    let name = unsafe { std::ffi::CStr::from_ptr(info.dli_fname) };
-    let path = PathBuf::from(
-        <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(name.to_bytes()),
-    );
-    path.canonicalize().ok().or(Some(path))
+    named(above.parent(), "target").then(|| above.join("assets"))
 }
 
 #[cfg(test)]
@@ -164,6 +144,12 @@ mod tests {
             found("/src/orator/target/debug/deps"),
             Some(PathBuf::from("/src/orator/target/assets"))
         );
+        assert_eq!(
+            found("/src/orator/target/x86_64-pc-windows-gnu/debug/deps"),
+            Some(PathBuf::from(
+                "/src/orator/target/x86_64-pc-windows-gnu/assets"
+            ))
+        );
         // Installed plugins: never a folder above them.
         for installed in [
             "/home/me/.clap",
@@ -173,11 +159,5 @@ mod tests {
         ] {
             assert_eq!(found(installed), None, "{installed}");
         }
-    }
-
-    #[test]
-    fn the_test_binary_can_name_itself() {
-        let me = own_binary().expect("dladdr names the test binary");
-        assert!(me.is_file(), "{}", me.display());
     }
 }

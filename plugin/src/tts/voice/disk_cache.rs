@@ -94,7 +94,7 @@ pub fn default_dir() -> Option<PathBuf> {
     match std::env::var_os("ORATOR_VOICE_CACHE") {
         Some(dir) if dir.is_empty() => None,
         Some(dir) => Some(PathBuf::from(dir)),
-        None => dirs::cache_dir().map(|d| d.join("orator").join("voices")),
+        None => crate::platform::cache_dir().map(|d| d.join("orator").join("voices")),
     }
 }
 

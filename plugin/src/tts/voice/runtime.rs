@@ -55,6 +55,7 @@ pub fn runtime(library: &Path) -> Result<&'static ort::environment::Environment,
     if !library.is_file() {
         return Err(error("no such file".into()));
     }
+    crate::platform::preload_runtime(library).map_err(error)?;
     let env = ort::init_from(library)
         .map_err(|e| error(e.to_string()))?
         .with_name("orator")
@@ -127,11 +128,7 @@ pub(super) enum Build<'a> {
 /// its work (a sentence's temporaries, tens to hundreds of kB each, otherwise stay resident in
 /// that thread's heap, one heap per speaking instance). Takes well under 2 ms.
 pub(crate) fn release_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only returns free memory to the system; it has no preconditions.
-    unsafe {
-        libc::malloc_trim(0);
-    }
+    crate::platform::release_freed_memory();
 }
 
 /// Writes `model` to `path` with its large weights in the file `weights` beside it
