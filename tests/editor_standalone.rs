@@ -5,6 +5,9 @@
 //! line saying the voice is ready.
 //!
 //! Screenshots are kept in `target/test-artifacts/` (not in git).
+//!
+//! Linux only: it starts the Linux app and JACK (`wine_standalone.rs` runs the Windows app).
+#![cfg(target_os = "linux")]
 
 use anyhow::{Context, Result, bail, ensure};
 use orator_tests::display::{Display, X, artifacts_dir};

@@ -54,6 +54,17 @@ fn right_half(shot: &Image) -> Image {
     }
 }
 
+/// Whether the Queue tab's history lists the typed line (it does once the line was heard).
+/// OCR of the small editor font misreads a letter now and then ("Orater"), and misses the
+/// light grey hints, so only the line's first and last words are looked for, under History.
+fn heard(queue_tab: &str) -> bool {
+    queue_tab.split_once("History").is_some_and(|(_, history)| {
+        history
+            .lines()
+            .any(|line| line.contains("Typed") && line.contains("Windows"))
+    })
+}
+
 #[test]
 #[ignore = "needs the Windows build and Wine; `cargo xtask test` runs it"]
 fn the_windows_standalone_app_opens_speaks_and_serves_under_wine() -> Result<()> {
@@ -129,8 +140,8 @@ fn the_windows_standalone_app_opens_speaks_and_serves_under_wine() -> Result<()>
     ensure!(ready.contains("joe"), "no voice named:\n{ready}");
     let queue = right_half(&x.screenshot(window)?).read_text(&ocr)?;
     ensure!(
-        queue.contains("Nothing queued") && !queue.contains("Windows"),
-        "the queue is not empty before anything was spoken:\n{queue}"
+        !heard(&queue),
+        "the line is listed before anything was spoken:\n{queue}"
     );
 
     // Typed into the editor and spoken with Ctrl+Enter: the line goes through the queue into
@@ -144,7 +155,7 @@ fn the_windows_standalone_app_opens_speaks_and_serves_under_wine() -> Result<()>
         std::thread::sleep(Duration::from_millis(500));
         let shot = x.screenshot(window)?;
         let text = right_half(&shot).read_text(&ocr)?;
-        if text.contains("Typed into Orator on Windows") && text.contains("Nothing queued") {
+        if heard(&text) {
             shot.save_png(&artifacts_dir().join("standalone-wine-spoken.png"))?;
             break;
         }

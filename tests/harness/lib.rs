@@ -557,6 +557,8 @@ impl LoadedPlugin {
         let size = gui
             .get_size(&handle)
             .context("the editor did not report its size")?;
+        // X11 handles are C `unsigned long`: u64 on Linux, u32 on Windows.
+        #[allow(clippy::useless_conversion)]
         let window = clack_extensions::gui::Window::from_x11_handle(parent.into());
         // SAFETY: `parent` is a live X11 window the caller created on the plugin's display.
         unsafe { gui.set_parent(&handle, window) }

@@ -7,6 +7,10 @@
 //! Thread model: every call happens on the calling thread, like [`crate::LoadedPlugin`]. Loaded
 //! libraries are never unloaded while the process runs (see `ENTRIES` in `lib.rs`).
 
+// The bindings' enum constants are `u32` on Linux and `i32` on Windows (where C enums are
+// signed), so casts that are needed on one are redundant on the other.
+#![allow(clippy::unnecessary_cast)]
+
 use anyhow::{Context, Result, bail, ensure};
 use std::cell::{Cell, RefCell};
 use std::ffi::c_void;
@@ -89,8 +93,6 @@ impl IBStreamTrait for Stream {
         kResultOk
     }
 
-    // The bindings' enum constants are `u32` on Linux and `i32` where C enums are signed.
-    #[allow(clippy::unnecessary_cast)]
     unsafe fn seek(&self, pos: int64, mode: int32, result: *mut int64) -> tresult {
         let base = match mode as u32 {
             m if m == IStreamSeekMode_::kIBSeekSet as u32 => 0,

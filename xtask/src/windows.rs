@@ -200,8 +200,10 @@ pub fn cross_cargo(args: &[&str], extra: &[(&str, &std::ffi::OsStr)]) -> Result<
         .map(|(k, v)| (k.as_str(), v.as_os_str()))
         .collect();
     all.extend(extra.iter().copied());
+    // Cargo's own options go before a `--` that starts the tool's (clippy's, a test's).
     let mut full = args.to_vec();
-    full.extend(["--target", TRIPLE]);
+    let at = full.iter().position(|&a| a == "--").unwrap_or(full.len());
+    full.splice(at..at, ["--target", TRIPLE]);
     run(&cargo(), &full, &all)
 }
 

@@ -5,12 +5,16 @@
 //! and later have and Wine 8.0 does not; `tests/wine/bcryptprimitives.c` is compiled with
 //! MinGW into the prefix's `system32` so test programs start. It is a test fixture only: the
 //! shipped bundles never contain it.
+//!
+//! Windows always has a window station, and nice-plug's Windows event loop makes a hidden
+//! window when a plugin instance is created (it panics when that fails), so the host tests run
+//! with a virtual X display, as Wine on a desktop would.
 
 use super::{apt_install, run, target_dir};
 use anyhow::{Context, Result};
 use std::path::PathBuf;
 
-/// Wine, and the `xvfb-run` display the standalone app's window opens on.
+/// Wine, and the virtual display Windows windows open on.
 const DEBIAN_PACKAGES: &[&str] = &["wine", "wine64", "xvfb"];
 
 /// Wine's 64-bit loader (Debian puts it outside `PATH`).
@@ -62,6 +66,48 @@ pub fn prefix() -> Result<PathBuf> {
     Ok(prefix)
 }
 
+/// An Xvfb server on a free display number, stopped when dropped.
+struct VirtualDisplay {
+    server: std::process::Child,
+    name: String,
+}
+
+impl VirtualDisplay {
+    fn start() -> Result<Self> {
+        for number in 230..280 {
+            let socket = PathBuf::from(format!("/tmp/.X11-unix/X{number}"));
+            if socket.exists() || PathBuf::from(format!("/tmp/.X{number}-lock")).exists() {
+                continue;
+            }
+            let name = format!(":{number}");
+            let server = std::process::Command::new("Xvfb")
+                .args([&name, "-screen", "0", "1280x900x24", "-nolisten", "tcp"])
+                .args(["-noreset"])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .context("could not start Xvfb")?;
+            let display = Self { server, name };
+            let started = std::time::Instant::now();
+            while started.elapsed() < std::time::Duration::from_secs(10) {
+                if socket.exists() {
+                    return Ok(display);
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            anyhow::bail!("Xvfb {} did not start within 10 s", display.name);
+        }
+        anyhow::bail!("no free X display number in 230..280")
+    }
+}
+
+impl Drop for VirtualDisplay {
+    fn drop(&mut self) {
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+    }
+}
+
 /// A Linux path as a Windows program under Wine names it (drive `Z:` is `/`).
 pub fn windows_path(path: &std::path::Path) -> std::ffi::OsString {
     let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
@@ -75,6 +121,21 @@ pub fn windows_path(path: &std::path::Path) -> std::ffi::OsString {
 pub fn test(python: &std::path::Path) -> Result<()> {
     use super::windows;
     windows::build()?;
+    // Code under `cfg(windows)` is linted where it is built.
+    windows::cross_cargo(
+        &[
+            "clippy",
+            "-p",
+            "orator",
+            "-p",
+            "orator-tests",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
+        &[],
+    )?;
     let prefix = prefix()?;
     windows::cross_cargo(
         &[
@@ -110,11 +171,20 @@ pub fn test(python: &std::path::Path) -> Result<()> {
         ("ORATOR_CLAP_ALLOC_CHECK", alloc_check.as_os_str()),
         ("ORATOR_VST3", vst3.as_os_str()),
     ]);
+    let display = VirtualDisplay::start()?;
+    envs.push(("DISPLAY", std::ffi::OsStr::new(&display.name)));
     let mut args = vec!["test", "-p", "orator-tests"];
     for test in WINE_HOST_TESTS {
         args.extend(["--test", test]);
     }
-    windows::cross_cargo(&args, &envs)?;
+    let tested = windows::cross_cargo(&args, &envs);
+    // Wine's desktop process belongs to this display: end it with the display.
+    let _ = std::process::Command::new("wineserver")
+        .arg("--kill")
+        .env("WINEPREFIX", &prefix)
+        .status();
+    drop(display);
+    tested?;
 
     let prefix_os = prefix.as_os_str();
     let bundled = windows::bundled();
