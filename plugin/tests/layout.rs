@@ -1,6 +1,9 @@
 //! The layout's rules, checked on the source tree itself:
-//! - nothing under `src/tts/` reaches outside `tts` (no `crate::` path but `crate::tts`, no
-//!   `super::super`, no plugin framework), so speech can be used and tested without the plugin;
+//! - nothing under `src/tts/` reaches outside `tts` (no `crate::` path but `crate::tts` and the
+//!   platform seam, no `super::super`, no plugin framework), so speech can be used and tested
+//!   without the plugin;
+//! - the platform seam (`src/platform/`) is a leaf: it names no other module of the crate, so
+//!   every part may use it without an import circle;
 //! - nothing under `src/tts/model/` touches ONNX Runtime: model surgery is bytes in, bytes out;
 //! - the code `process()` runs (`lib.rs`, `triggers.rs`, `dsp/`) reaches speech only through
 //!   `playback`.
@@ -52,16 +55,18 @@ fn offending(dir: &Path, bad: &dyn Fn(&str) -> bool) -> Vec<String> {
     out
 }
 
-/// Whether `line` names a `crate::` path other than `crate::<allowed>`.
-fn leaves_crate_module(line: &str, allowed: &str) -> bool {
-    line.match_indices("crate::")
-        .any(|(at, _)| !line[at + "crate::".len()..].starts_with(allowed))
+/// Whether `line` names a `crate::` path other than `crate::<allowed>` for one of `allowed`.
+fn leaves_crate_module(line: &str, allowed: &[&str]) -> bool {
+    line.match_indices("crate::").any(|(at, _)| {
+        let path = &line[at + "crate::".len()..];
+        !allowed.iter().any(|module| path.starts_with(module))
+    })
 }
 
 #[test]
 fn nothing_under_tts_reaches_outside_tts() {
     let bad = offending(&src().join("tts"), &|line| {
-        leaves_crate_module(line, "tts")
+        leaves_crate_module(line, &["tts", "platform"])
             || line.contains("super::super")
             || line.contains("nice_plug")
     });
@@ -76,6 +81,18 @@ fn nothing_under_tts_reaches_outside_tts() {
             .lines()
             .any(|l| !l.trim_start().starts_with("//") && l.contains("super::")),
         "tts/mod.rs must not reach its parent"
+    );
+}
+
+#[test]
+fn the_platform_seam_is_a_leaf() {
+    let bad = offending(&src().join("platform"), &|line| {
+        leaves_crate_module(line, &["platform"]) || line.contains("super::super")
+    });
+    assert!(
+        bad.is_empty(),
+        "platform/ must not import the rest of the crate:\n{}",
+        bad.join("\n")
     );
 }
 
@@ -112,10 +129,17 @@ fn the_audio_thread_reaches_speech_only_through_playback() {
 
 #[test]
 fn the_rule_checks_can_fail() {
-    assert!(leaves_crate_module("use crate::state::Session;", "tts"));
+    assert!(leaves_crate_module("use crate::state::Session;", &["tts"]));
     assert!(leaves_crate_module(
         "use crate::tts::x; use crate::dsp::y;",
-        "tts"
+        &["tts", "platform"]
     ));
-    assert!(!leaves_crate_module("use crate::tts::voice::Voice;", "tts"));
+    assert!(!leaves_crate_module(
+        "use crate::tts::voice::Voice;",
+        &["tts"]
+    ));
+    assert!(!leaves_crate_module(
+        "crate::platform::cache_dir()",
+        &["tts", "platform"]
+    ));
 }
