@@ -117,6 +117,52 @@ pub fn group_budget(seconds: f64) -> usize {
     FIRST_SENTENCE_PHONEMES.max(ahead)
 }
 
+/// The most phonemes one model run takes at the voice's normal pace. The voice's memory
+/// follows its largest run (the latent frames of the whole run are held at once, and ONNX
+/// Runtime's arena keeps what its largest run needed), so every run is cut to this, whatever
+/// the text or `--whole-sentences` say: 400 phonemes are about 25 s of speech and keep the
+/// default voice's peak near its idle size plus 50 MB (docs/PERFORMANCE.md). Slower speech
+/// has more frames per phoneme, so the ceiling shrinks with the length scale ([`run_ceiling`]).
+pub const MAX_RUN_PHONEMES: usize = 400;
+
+/// The most phonemes one model run takes at `length_scale` (above 1: slower speech, more
+/// frames per phoneme): [`MAX_RUN_PHONEMES`] scaled down, never below
+/// [`MIN_CLAUSE_GROUP_PHONEMES`].
+pub fn run_ceiling(length_scale: f32) -> usize {
+    let scale = if length_scale.is_finite() {
+        length_scale.max(1.0)
+    } else {
+        1.0
+    };
+    ((MAX_RUN_PHONEMES as f32 / scale) as usize).max(MIN_CLAUSE_GROUP_PHONEMES)
+}
+
+/// Where a group is cut: it ends at `end`, the rest starts at `rest_from`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Cut {
+    end: usize,
+    rest_from: usize,
+}
+
+/// Where to cut `group` when it is longer than `budget`: at a word boundary ([`word_cut`],
+/// the space dropped), or, when no boundary fits and the group passes the hard `ceiling`,
+/// right at the ceiling (one endless word: a run of digits or letters). `None`: spoken whole.
+fn run_cut(group: &[char], budget: usize, ceiling: usize, openers: &PhraseOpeners) -> Option<Cut> {
+    if group.len() <= budget {
+        return None;
+    }
+    if let Some(at) = word_cut(group, budget, MIN_CLAUSE_GROUP_PHONEMES, openers) {
+        return Some(Cut {
+            end: at,
+            rest_from: at + 1,
+        });
+    }
+    (group.len() > ceiling).then_some(Cut {
+        end: ceiling,
+        rest_from: ceiling,
+    })
+}
+
 /// The smallest clause group a long sentence is cut into (about 8 words): shorter pieces lose
 /// prosody without bringing the first audio much sooner.
 pub const MIN_CLAUSE_GROUP_PHONEMES: usize = 48;
@@ -308,26 +354,28 @@ impl Engine {
             self.metrics
                 .phonemize_ns
                 .fetch_add(elapsed_ns(started), Ordering::Relaxed);
+            let ceiling = run_ceiling(settings.length_scale);
             for sentence in &sentences {
-                if !self.split_long_sentences {
-                    if self.speak_group(&sentence.concat(), settings, &mut phrase, on_chunk)? {
-                        return Ok(());
-                    }
-                    continue;
-                }
                 // Each group's length is decided when its turn comes, from the audio before it.
-                let long = LONG_SENTENCE_PHONEMES.min(phrase.budget(self.voice.config.sample_rate));
-                for mut group in group_clauses(sentence, long, MIN_CLAUSE_GROUP_PHONEMES) {
+                let groups = if self.split_long_sentences {
+                    let long =
+                        LONG_SENTENCE_PHONEMES.min(phrase.budget(self.voice.config.sample_rate));
+                    group_clauses(sentence, long, MIN_CLAUSE_GROUP_PHONEMES)
+                } else {
+                    vec![sentence.concat()]
+                };
+                for mut group in groups {
                     loop {
-                        let budget = phrase.budget(self.voice.config.sample_rate);
-                        let cut = (group.len() > budget)
-                            .then(|| {
-                                word_cut(&group, budget, MIN_CLAUSE_GROUP_PHONEMES, self.openers())
-                            })
-                            .flatten();
-                        let Some(at) = cut else { break };
-                        let rest = group.split_off(at + 1);
-                        group.truncate(at);
+                        let budget = if self.split_long_sentences {
+                            phrase.budget(self.voice.config.sample_rate).min(ceiling)
+                        } else {
+                            ceiling
+                        };
+                        let Some(cut) = run_cut(&group, budget, ceiling, self.openers()) else {
+                            break;
+                        };
+                        let rest = group.split_off(cut.rest_from);
+                        group.truncate(cut.end);
                         if self.speak_group(&group, settings, &mut phrase, on_chunk)? {
                             return Ok(());
                         }
@@ -512,6 +560,34 @@ fn pieces(text: &str, max_chars: usize) -> Vec<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_run_passes_the_ceiling_whatever_the_group() {
+        let openers = PhraseOpeners::default();
+        for text in [
+            "wʌn twɛnti ".repeat(200),
+            "x".repeat(5000),
+            format!("{} {}", "y".repeat(1000), "z".repeat(30)),
+        ] {
+            for scale in [0.5, 1.0, 4.0, f32::NAN] {
+                let ceiling = run_ceiling(scale);
+                let mut group: Vec<char> = text.chars().collect();
+                let total = group.len();
+                let mut kept = 0;
+                while let Some(cut) = run_cut(&group, ceiling, ceiling, &openers) {
+                    assert!(cut.end <= ceiling && cut.end > 0, "cut at {}", cut.end);
+                    let rest = group.split_off(cut.rest_from);
+                    kept += cut.rest_from;
+                    group = rest;
+                }
+                assert!(group.len() <= ceiling, "a run of {} phonemes", group.len());
+                assert_eq!(kept + group.len(), total, "phonemes lost");
+            }
+        }
+        assert_eq!(run_ceiling(1.0), MAX_RUN_PHONEMES);
+        assert_eq!(run_ceiling(4.0), MAX_RUN_PHONEMES / 4);
+        assert_eq!(run_ceiling(100.0), MIN_CLAUSE_GROUP_PHONEMES);
+    }
 
     #[test]
     fn control_characters_become_spaces_but_line_breaks_stay() {
