@@ -120,9 +120,9 @@ pub fn group_budget(seconds: f64) -> usize {
 /// The most phonemes one model run takes at the voice's normal pace. The voice's memory
 /// follows its largest run (the latent frames of the whole run are held at once, and ONNX
 /// Runtime's arena keeps what its largest run needed), so every run is cut to this, whatever
-/// the text or `--whole-sentences` say: 400 phonemes are about 25 s of speech and keep the
-/// default voice's peak near its idle size plus 50 MB (docs/PERFORMANCE.md). Slower speech
-/// has more frames per phoneme, so the ceiling shrinks with the length scale ([`run_ceiling`]).
+/// the text or `--whole-sentences` say; with it no input takes the process past 250 MiB
+/// (`tests/memory_bounds.rs`, figures in docs/PERFORMANCE.md). Slower speech has more frames
+/// per phoneme, so the ceiling shrinks with the length scale ([`run_ceiling`]).
 pub const MAX_RUN_PHONEMES: usize = 400;
 
 /// The most phonemes one model run takes at `length_scale` (above 1: slower speech, more
@@ -219,8 +219,9 @@ impl Engine {
         self
     }
 
-    /// Speaks every sentence whole, exactly as Piper does, however long (first audio of a long
-    /// sentence then waits for all of it).
+    /// Speaks every sentence whole, exactly as Piper does, up to the run ceiling
+    /// ([`MAX_RUN_PHONEMES`]: a longer sentence is cut at a word boundary); first audio of a
+    /// long sentence then waits for all of it.
     pub fn whole_sentences(mut self) -> Self {
         self.split_long_sentences = false;
         self

@@ -140,7 +140,8 @@ pub struct Delivery {
     pub variation: f32,
     /// Speak every sentence in one piece, exactly as Piper does, instead of cutting long ones
     /// at clause ends (and at word boundaries where a sentence with none would keep the listener
-    /// waiting) so speech starts sooner.
+    /// waiting) so speech starts sooner. A sentence longer than one model run may be
+    /// (`engine::MAX_RUN_PHONEMES`) is cut at a word boundary either way.
     pub whole_sentences: bool,
     /// Speaker id of a multi-speaker voice (`None`: the voice's default; ignored by
     /// single-speaker voices and out-of-range ids).
