@@ -498,14 +498,7 @@ fn the_standalone_app_serves_the_api_from_the_environment() -> Result<()> {
     let port = 17_585;
     // The dummy backend calls process() at real-time pace with no sound card.
     let mut child = std::process::Command::new(&app)
-        .args([
-            "--backend",
-            "dummy",
-            "--sample-rate",
-            "48000",
-            "--period-size",
-            "512",
-        ])
+        .args(orator_tests::DUMMY_BACKEND)
         .env("DISPLAY", &display.name)
         .env("ORATOR_API", port.to_string())
         .stdout(std::process::Stdio::null())

@@ -82,14 +82,7 @@ fn the_windows_standalone_app_opens_speaks_and_serves_under_wine() -> Result<()>
     let wine = Wine(
         Command::new("/usr/lib/wine/wine64")
             .arg(&app)
-            .args([
-                "--backend",
-                "dummy",
-                "--sample-rate",
-                "48000",
-                "--period-size",
-                "512",
-            ])
+            .args(orator_tests::DUMMY_BACKEND)
             .env("DISPLAY", &display.name)
             .env("WINEPREFIX", &prefix)
             .env("WINEDEBUG", "-all")

@@ -103,6 +103,17 @@ pub fn saved_text(blob: &[u8]) -> Result<String> {
         .to_owned())
 }
 
+/// The standalone app's arguments for nice-plug's dummy audio backend: `process()` called at
+/// real-time pace (48 kHz, 512-frame periods) with no sound card.
+pub const DUMMY_BACKEND: [&str; 6] = [
+    "--backend",
+    "dummy",
+    "--sample-rate",
+    "48000",
+    "--period-size",
+    "512",
+];
+
 /// The Orator CLAP plugin id.
 pub const ORATOR_ID: &str = "org.orator.orator";
 

@@ -302,6 +302,29 @@ fn build() -> Result<()> {
     Ok(())
 }
 
+/// Builds the debug library with `assert_process_allocs` (`cargo_build` runs cargo with the
+/// arguments it is given) and copies `library` from `target`'s debug folder to
+/// `target/alloc-check/Orator.clap` at once, before a `cargo test` rebuilds the same file
+/// without the feature. Returns the copy's path.
+fn alloc_check_build(
+    target: &Path,
+    library: &str,
+    cargo_build: impl FnOnce(&[&str]) -> Result<()>,
+) -> Result<PathBuf> {
+    cargo_build(&[
+        "build",
+        "-p",
+        "orator",
+        "--features",
+        "assert_process_allocs",
+    ])?;
+    let copy = target.join("alloc-check").join("Orator.clap");
+    std::fs::create_dir_all(copy.parent().context("no parent")?)?;
+    std::fs::copy(target.join("debug").join(library), &copy)
+        .with_context(|| format!("could not copy the allocation-checking build of {library}"))?;
+    Ok(copy)
+}
+
 fn test() -> Result<()> {
     let python = setup()?;
     let cargo = cargo();
@@ -323,24 +346,8 @@ fn test() -> Result<()> {
     // aborts on any allocation in process(). The debug library is copied aside at once, because
     // the next `cargo test` rebuilds the same file without the feature.
     build()?;
-    run(
-        &cargo,
-        &[
-            "build",
-            "-p",
-            "orator",
-            "--features",
-            "assert_process_allocs",
-        ],
-        &[],
-    )?;
-    let alloc_check = target_dir().join("alloc-check").join("Orator.clap");
-    std::fs::create_dir_all(alloc_check.parent().context("no parent")?)?;
-    std::fs::copy(
-        target_dir().join("debug").join("liborator.so"),
-        &alloc_check,
-    )
-    .context("could not copy the allocation-checking build")?;
+    let alloc_check =
+        alloc_check_build(&target_dir(), "liborator.so", |args| run(&cargo, args, &[]))?;
 
     let clap = target_dir().join("bundled").join("Orator.clap");
     let vst3 = target_dir().join("bundled").join("Orator.vst3");

@@ -137,23 +137,9 @@ pub fn test(python: &std::path::Path) -> Result<()> {
         &[],
     )?;
     let prefix = prefix()?;
-    windows::cross_cargo(
-        &[
-            "build",
-            "-p",
-            "orator",
-            "--features",
-            "assert_process_allocs",
-        ],
-        &[],
-    )?;
-    let alloc_check = windows::target().join("alloc-check").join("Orator.clap");
-    std::fs::create_dir_all(alloc_check.parent().context("no parent")?)?;
-    std::fs::copy(
-        windows::target().join("debug").join("orator.dll"),
-        &alloc_check,
-    )
-    .context("could not copy the Windows allocation-checking build")?;
+    let alloc_check = super::alloc_check_build(&windows::target(), "orator.dll", |args| {
+        windows::cross_cargo(args, &[])
+    })?;
 
     let wine_env = env(&prefix);
     let clap = windows_path(&windows::bundled().join("Orator.clap"));
