@@ -444,6 +444,38 @@ fn a_long_line_after_a_short_sentence_is_cut_so_its_front_runs_while_the_short_o
     );
 }
 
+/// `count` comma-grouped nine-digit numbers, counting down.
+fn digit_groups(count: u64) -> String {
+    (0..count)
+        .map(|k| {
+            let n = 999_999_299 - k;
+            format!("{},{:03},{:03}", n / 1_000_000, n / 1000 % 1000, n % 1000)
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[test]
+fn every_group_of_a_long_digit_run_is_spoken() {
+    // Each group reads as about fourteen words; espeak-ng drops what passes its clause's word
+    // limit, so twenty groups in one clause came out as about fifteen.
+    let engine = engine();
+    let seconds = |text: &str| {
+        let samples: usize = speak_all(&engine, text)
+            .iter()
+            .map(|c| c.samples.len())
+            .sum();
+        samples as f64 / f64::from(engine.voice.config.sample_rate)
+    };
+    let ten = seconds(&digit_groups(10));
+    let twenty = seconds(&digit_groups(20));
+    let ratio = twenty / ten;
+    assert!(
+        (1.85..2.15).contains(&ratio),
+        "twenty groups last {twenty:.1} s, ten {ten:.1} s: ratio {ratio:.2}"
+    );
+}
+
 /// Makes `link` name the same bytes as `file`: a hard link, or a copy across file systems.
 fn same_file(file: &std::path::Path, link: &std::path::Path) {
     if std::fs::hard_link(file, link).is_err() {

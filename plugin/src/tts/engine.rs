@@ -171,6 +171,13 @@ pub const MIN_CLAUSE_GROUP_PHONEMES: usize = 48;
 /// process; bounded pieces keep one huge paste from holding it for seconds.
 const MAX_PIECE_CHARS: usize = 2000;
 
+/// The most digits handed to espeak-ng in one piece. espeak-ng reads a clause of a few
+/// hundred words at most and silently drops the rest, and digits expand to many words
+/// ("999,999,299" is fourteen): of fifty nine-digit groups in one clause, only about the first
+/// fifteen were spoken. A longer run is cut at a space, or inside a number that has none, and
+/// the pieces are read one after another.
+const MAX_PIECE_DIGITS: usize = 60;
+
 /// A voice plus the phonemizer data it needs.
 #[derive(Debug, Clone)]
 pub struct Engine {
@@ -345,7 +352,10 @@ impl Engine {
     ) -> Result<(), SpeakError> {
         let clean = clean_text(text);
         let mut phrase = PhraseSoFar::default();
-        for piece in pieces(&clean, MAX_PIECE_CHARS) {
+        let all = pieces(&clean, MAX_PIECE_CHARS)
+            .into_iter()
+            .flat_map(|piece| digit_pieces(piece, MAX_PIECE_DIGITS));
+        for piece in all {
             let started = Instant::now();
             let sentences = {
                 let _span = tracing::debug_span!("phonemize", chars = piece.len()).entered();
@@ -558,6 +568,38 @@ fn pieces(text: &str, max_chars: usize) -> Vec<&str> {
     out
 }
 
+/// Splits `piece` so that no part holds more than `max_digits` ASCII digits: at the last space
+/// before the digit that would pass the limit, or at that digit when the run has no space.
+fn digit_pieces(piece: &str, max_digits: usize) -> Vec<&str> {
+    let max_digits = max_digits.max(1);
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut digits = 0;
+    let mut last_space = None;
+    for (i, c) in piece.char_indices() {
+        if c.is_whitespace() {
+            last_space = Some(i);
+        } else if c.is_ascii_digit() {
+            digits += 1;
+            if digits > max_digits {
+                // ASCII digits are one byte: `i + 1` is the next character's start.
+                let digits_from =
+                    |at: usize| piece[at..i + 1].bytes().filter(u8::is_ascii_digit).count();
+                let cut = last_space
+                    .filter(|&s| s > start && digits_from(s) <= max_digits)
+                    .unwrap_or(i);
+                out.push(piece[start..cut].trim());
+                start = cut;
+                last_space = None;
+                digits = digits_from(start);
+            }
+        }
+    }
+    out.push(piece[start..].trim());
+    out.retain(|p| !p.is_empty());
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -588,6 +630,33 @@ mod tests {
         assert_eq!(run_ceiling(1.0), MAX_RUN_PHONEMES);
         assert_eq!(run_ceiling(4.0), MAX_RUN_PHONEMES / 4);
         assert_eq!(run_ceiling(100.0), MIN_CLAUSE_GROUP_PHONEMES);
+    }
+
+    proptest::proptest! {
+        /// Cutting digit runs keeps every character, in order, and no part passes the limit.
+        #[test]
+        fn digit_pieces_never_lose_or_reorder_anything(
+            text in "[0-9, a-z]{0,300}",
+            max in 1usize..40,
+        ) {
+            let parts = digit_pieces(&text, max);
+            let squeeze = |s: &str| s.split_whitespace().collect::<String>();
+            proptest::prop_assert_eq!(squeeze(&text), squeeze(&parts.join(" ")));
+            for part in &parts {
+                proptest::prop_assert!(part.bytes().filter(u8::is_ascii_digit).count() <= max);
+            }
+        }
+    }
+
+    #[test]
+    fn long_digit_runs_are_cut_at_spaces_or_inside_a_spaceless_number() {
+        let groups = "999,999,299 999,999,298 999,999,297";
+        assert_eq!(
+            digit_pieces(groups, 20),
+            ["999,999,299 999,999,298", "999,999,297"]
+        );
+        assert_eq!(digit_pieces("1234567890", 4), ["1234", "5678", "90"]);
+        assert_eq!(digit_pieces("no digits at all", 1), ["no digits at all"]);
     }
 
     #[test]
