@@ -19,6 +19,18 @@ use windows as os;
 
 use std::path::{Path, PathBuf};
 
+/// Why the ONNX Runtime library could not be loaded by [`preload_runtime`].
+#[derive(Debug, thiserror::Error)]
+pub enum PreloadError {
+    /// The operating system refused the library (the message says what to install when a
+    /// library it imports is missing).
+    #[error(
+        "Windows could not load it ({0}); if it names a missing MSVCP140 or VCRUNTIME140 \
+         library, install the Microsoft Visual C++ 2015-2022 redistributable"
+    )]
+    Refused(std::io::Error),
+}
+
 /// The ONNX Runtime library inside the resources folder, as the wheel it comes from names it.
 pub const ONNXRUNTIME_LIBRARY: &str = os::ONNXRUNTIME_LIBRARY;
 
@@ -37,7 +49,7 @@ pub fn keep_resident() {
 /// Loads ONNX Runtime's library from `library` so that the libraries it depends on are found in
 /// its own folder (Windows looks beside the host's executable otherwise), before ONNX Runtime's
 /// bindings open it by the same path.
-pub fn preload_runtime(library: &Path) -> Result<(), String> {
+pub fn preload_runtime(library: &Path) -> Result<(), PreloadError> {
     os::preload_runtime(library)
 }
 

@@ -32,7 +32,7 @@ pub fn own_binary() -> Option<PathBuf> {
 pub fn keep_resident() {}
 
 /// Nothing to do: ONNX Runtime's Linux library finds its dependencies by itself.
-pub fn preload_runtime(_library: &Path) -> Result<(), String> {
+pub fn preload_runtime(_library: &Path) -> Result<(), super::PreloadError> {
     Ok(())
 }
 

@@ -59,7 +59,7 @@ pub fn keep_resident() {
     let _ = own_module(GET_MODULE_HANDLE_EX_FLAG_PIN);
 }
 
-pub fn preload_runtime(library: &Path) -> Result<(), String> {
+pub fn preload_runtime(library: &Path) -> Result<(), super::PreloadError> {
     let wide: Vec<u16> = library
         .as_os_str()
         .encode_wide()
@@ -75,11 +75,7 @@ pub fn preload_runtime(library: &Path) -> Result<(), String> {
         )
     };
     if handle.is_null() {
-        return Err(format!(
-            "Windows could not load it ({}); if it names a missing MSVCP140 or VCRUNTIME140 \
-             library, install the Microsoft Visual C++ 2015-2022 redistributable",
-            std::io::Error::last_os_error()
-        ));
+        return Err(super::PreloadError::Refused(std::io::Error::last_os_error()));
     }
     Ok(())
 }

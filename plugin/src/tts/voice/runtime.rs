@@ -55,7 +55,7 @@ pub fn runtime(library: &Path) -> Result<&'static ort::environment::Environment,
     if !library.is_file() {
         return Err(error("no such file".into()));
     }
-    crate::platform::preload_runtime(library).map_err(error)?;
+    crate::platform::preload_runtime(library).map_err(|e| error(e.to_string()))?;
     let env = ort::init_from(library)
         .map_err(|e| error(e.to_string()))?
         .with_name("orator")
