@@ -1,44 +1,50 @@
 //! Tells an offline render (a bounce) from live playback when the host does not say which.
 //!
 //! Some hosts export without ever announcing an offline render (neither the CLAP render
-//! extension nor VST3's process mode), and then call `process()` as fast as they can. A live
-//! host cannot: it delivers audio at the sound card's pace. So the clock compares the audio the
-//! host asked for with the wall-clock time it took.
+//! extension nor VST3's process mode), and then call `process()` as fast as they can, or as
+//! fast as a busy machine lets them. A live host cannot get ahead of the sound card by more than
+//! the few buffers it queues. So the clock keeps the *lead*: the audio the host has asked for
+//! minus the wall-clock time it took, never below zero.
 //!
 //! # The rule
-//! Over a window of at least [`WINDOW_SECONDS`] of audio (and at least four of the host's
-//! largest blocks, so a live host filling a few buffers back to back is never mistaken), the
-//! host renders offline when the wall time is under [`FAST_RATIO`] of the audio's length. Time
-//! the plugin itself spent waiting for speech is left out. The verdict holds until the next
-//! window says otherwise; a pause between calls of more than a second starts a new window.
+//! The host renders offline once the lead passes [`LEAD_SECONDS`] (and four of the host's
+//! largest blocks, so a live host filling a few buffers back to back is never mistaken). A
+//! render at a tenth of real time is recognised after about 0.55 s of audio, one at 0.7 of real
+//! time after about 1.7 s: what counts is how far ahead the host got, not how fast it was in
+//! any one stretch, so a render slowed by a busy machine (the speech thread itself competes for
+//! the same cores) is still recognised. Time the plugin itself spent waiting for speech is left
+//! out, and so is a pause between calls of more than a second (the host stopped calling).
+//!
+//! The verdict holds until a window of at least [`WINDOW_SECONDS`] of audio (and four of the
+//! largest blocks) runs at real time: wall time at least [`PACED_RATIO`] of the audio, waits
+//! left out. Then the host is live and the lead starts again from zero.
 //!
 //! # When the host's word is not taken
 //! A host that announces an offline render is believed, unless the last window ran at real
-//! time (wall time at least [`PACED_RATIO`] of the audio, waits left out): then it is live
-//! whatever the host said. nice-plug's VST3 wrapper hands the plugin the process mode of the
-//! *previous* `setupProcessing` call, so after an export a DAW's return to live playback can
-//! arrive labelled "offline"; a live audio thread must never wait for speech.
+//! time: then it is live whatever the host said. nice-plug's VST3 wrapper hands the plugin the
+//! process mode of the *previous* `setupProcessing` call, so after an export a DAW's return to
+//! live playback can arrive labelled "offline"; a live audio thread must never wait for speech.
 //!
 //! # Limits
-//! A render that runs at more than half real time is taken for live playback (the phrase bank
-//! is usually ready by then anyway), and the first window of a render is played as live: a
-//! phrase due in its first second that is not in memory yet is streamed, not waited for.
+//! A render that never gets half a second ahead of real time is taken for live playback, and so
+//! is the start of any render until it has: a phrase due in a render's first half second that
+//! is not in memory yet is streamed, not waited for.
 //!
 //! Audio thread only: one monotonic clock read per block, no allocation.
 
 use std::time::{Duration, Instant};
 
-/// The shortest stretch of audio a verdict is made on, seconds.
-pub const WINDOW_SECONDS: f64 = 1.0;
+/// How far ahead of real time a host must get to be rendering offline, seconds.
+pub const LEAD_SECONDS: f64 = 0.5;
 
-/// A host faster than this share of real time is rendering offline.
-pub const FAST_RATIO: f64 = 0.5;
+/// The shortest stretch of audio a return to live playback is judged on, seconds.
+pub const WINDOW_SECONDS: f64 = 1.0;
 
 /// A window whose wall time is at least this share of its audio ran at real time: live,
 /// whatever the host announced.
 pub const PACED_RATIO: f64 = 0.9;
 
-/// Wall time between two calls after which a new window starts (the host stopped calling).
+/// Wall time between two calls after which the host counts as having stopped calling.
 const GAP: Duration = Duration::from_secs(1);
 
 /// The detector.
@@ -46,15 +52,18 @@ const GAP: Duration = Duration::from_secs(1);
 pub struct RenderClock {
     /// The sample rate, Hz.
     sample_rate: f64,
-    /// Audio in a window before a verdict, samples.
+    /// The lead past which the host renders offline, seconds.
+    lead_needed: f64,
+    /// Audio in a window before it is judged, samples.
     window: u64,
-    /// When the current window started, and the waits counted at its start.
-    started: Option<(Instant, Duration)>,
-    /// When the last block arrived.
-    last: Option<Instant>,
-    /// Samples in the current window.
-    samples: u64,
-    /// The last verdict.
+    /// When the last block arrived, and the waits counted then.
+    last: Option<(Instant, Duration)>,
+    /// Audio asked for less wall time taken, seconds (never below zero).
+    lead: f64,
+    /// Samples and counted wall time in the current window.
+    window_samples: u64,
+    window_wall: f64,
+    /// The verdict.
     offline: bool,
     /// Whether the last window ran at real time.
     paced: bool,
@@ -64,13 +73,15 @@ impl RenderClock {
     /// A clock for a host at `sample_rate` with blocks of up to `max_block`.
     pub fn new(sample_rate: f32, max_block: usize) -> Self {
         let sample_rate = f64::from(sample_rate).max(1.0);
-        let window = ((sample_rate * WINDOW_SECONDS) as u64).max(4 * max_block as u64);
+        let blocks = 4.0 * max_block as f64;
         Self {
             sample_rate,
-            window,
-            started: None,
+            lead_needed: LEAD_SECONDS.max(blocks / sample_rate),
+            window: ((sample_rate * WINDOW_SECONDS) as u64).max(4 * max_block as u64),
             last: None,
-            samples: 0,
+            lead: 0.0,
+            window_samples: 0,
+            window_wall: 0.0,
             offline: false,
             paced: false,
         }
@@ -79,29 +90,37 @@ impl RenderClock {
     /// Counts a block of `frames` arriving at `now`; `waited` is the total time the plugin has
     /// spent waiting for speech so far. Returns whether the host is rendering offline.
     pub fn tick(&mut self, now: Instant, frames: usize, waited: Duration) -> bool {
-        if self
-            .last
-            .is_some_and(|last| now.saturating_duration_since(last) > GAP)
-        {
-            self.started = None;
+        if let Some((last, waited_then)) = self.last {
+            let between = now.saturating_duration_since(last);
+            if between <= GAP {
+                // The time since the last call, less what the plugin itself spent waiting in it.
+                let wall = between
+                    .saturating_sub(waited.saturating_sub(waited_then))
+                    .as_secs_f64();
+                self.lead = (self.lead - wall).max(0.0);
+                self.window_wall += wall;
+            }
         }
-        self.last = Some(now);
-        let (start, waited_before) = *self.started.get_or_insert((now, waited));
-        if self.samples >= self.window {
-            let wall = now
-                .saturating_duration_since(start)
-                .saturating_sub(waited.saturating_sub(waited_before));
-            let audio = self.samples as f64 / self.sample_rate;
-            self.offline = wall.as_secs_f64() < audio * FAST_RATIO;
-            self.paced = wall.as_secs_f64() >= audio * PACED_RATIO;
-            self.started = Some((now, waited));
-            self.samples = 0;
+        self.last = Some((now, waited));
+        if self.window_samples >= self.window {
+            let audio = self.window_samples as f64 / self.sample_rate;
+            self.paced = self.window_wall >= audio * PACED_RATIO;
+            if self.paced {
+                self.lead = 0.0;
+                self.offline = false;
+            }
+            self.window_samples = 0;
+            self.window_wall = 0.0;
         }
-        self.samples += frames as u64;
+        self.lead += frames as f64 / self.sample_rate;
+        self.window_samples += frames as u64;
+        if self.lead > self.lead_needed {
+            self.offline = true;
+        }
         self.offline
     }
 
-    /// The last verdict.
+    /// The verdict.
     pub fn offline(&self) -> bool {
         self.offline
     }
@@ -141,32 +160,65 @@ mod tests {
         let mut t = Instant::now();
         let mut clock = RenderClock::new(48_000.0, 512);
         assert!(
-            !run(&mut clock, &mut t, 0.9, 0.1, Duration::ZERO),
-            "no verdict before a window"
+            !run(&mut clock, &mut t, 0.5, 0.1, Duration::ZERO),
+            "0.45 s ahead: not yet"
         );
         assert!(
-            run(&mut clock, &mut t, 1.5, 0.1, Duration::ZERO),
-            "ten times real time"
+            run(&mut clock, &mut t, 0.1, 0.1, Duration::ZERO),
+            "ten times real time, 0.54 s ahead"
         );
         assert!(
-            !run(&mut clock, &mut t, 2.5, 1.0, Duration::ZERO),
+            run(&mut clock, &mut t, 0.9, 1.0, Duration::ZERO),
+            "the verdict holds until a whole window runs at real time"
+        );
+        assert!(
+            !run(&mut clock, &mut t, 1.5, 1.0, Duration::ZERO),
             "back to real time"
         );
         assert!(
-            !run(&mut clock, &mut t, 3.0, 0.6, Duration::ZERO),
-            "0.6x: taken for live"
+            !run(&mut clock, &mut t, 10.0, 1.0, Duration::ZERO),
+            "real time stays live however long it lasts"
         );
+    }
+
+    #[test]
+    fn a_render_slowed_by_a_busy_machine_is_still_recognised() {
+        for (pace, by) in [(0.5, 1.1), (0.7, 1.8), (0.85, 3.5)] {
+            let mut t = Instant::now();
+            let mut clock = RenderClock::new(48_000.0, 512);
+            assert!(
+                run(&mut clock, &mut t, by, pace, Duration::ZERO),
+                "{pace}x real time: a render after {by} s"
+            );
+        }
     }
 
     #[test]
     fn a_live_host_filling_buffers_back_to_back_stays_live() {
         let mut t = Instant::now();
         let mut clock = RenderClock::new(48_000.0, 8192);
-        // Four buffers at once, then real time.
+        // Four buffers at once (0.68 s), then real time.
         for _ in 0..4 {
-            clock.tick(t, 8192, Duration::ZERO);
+            assert!(!clock.tick(t, 8192, Duration::ZERO));
         }
         assert!(!run(&mut clock, &mut t, 3.0, 1.0, Duration::ZERO));
+        // And again later, with the host a little behind in between.
+        assert!(!run(&mut clock, &mut t, 1.0, 1.02, Duration::ZERO));
+        for _ in 0..4 {
+            assert!(!clock.tick(t, 8192, Duration::ZERO));
+        }
+        assert!(!run(&mut clock, &mut t, 3.0, 1.0, Duration::ZERO));
+    }
+
+    #[test]
+    fn a_host_that_stops_calling_is_not_judged_by_the_pause() {
+        let mut t = Instant::now();
+        let mut clock = RenderClock::new(48_000.0, 512);
+        assert!(run(&mut clock, &mut t, 1.0, 0.1, Duration::ZERO));
+        // A five-second pause, then fast again: still a render, and the pause made it no
+        // closer to live.
+        t += Duration::from_secs(5);
+        assert!(run(&mut clock, &mut t, 0.2, 0.1, Duration::ZERO));
     }
 
     #[test]
@@ -175,15 +227,24 @@ mod tests {
         let mut clock = RenderClock::new(48_000.0, 512);
         assert!(clock.rendering(true), "believed before any window");
         assert!(!clock.rendering(false));
-        // An announced render slower than the detector's threshold stays a render.
-        run(&mut clock, &mut t, 2.5, 0.7, Duration::ZERO);
-        assert!(clock.rendering(true), "0.7x real time, announced: a render");
-        assert!(!clock.rendering(false), "0.7x real time, unannounced: live");
+        // An announced render slower than real time stays a render.
+        run(&mut clock, &mut t, 2.5, 1.2, Duration::ZERO);
+        assert!(
+            !clock.rendering(false),
+            "slower than real time, unannounced: live"
+        );
+        assert!(
+            !clock.rendering(true),
+            "slower than real time reads as paced: live whatever the host says"
+        );
+        let mut clock = RenderClock::new(48_000.0, 512);
+        run(&mut clock, &mut t, 0.3, 0.95, Duration::ZERO);
+        assert!(clock.rendering(true), "no window yet: the host's word");
         // Calls at the sound card's pace: live, whatever the host says.
         run(&mut clock, &mut t, 2.5, 1.0, Duration::ZERO);
         assert!(!clock.rendering(true), "real time, announced: live");
         // Fast again: a render, announced or not.
-        run(&mut clock, &mut t, 2.5, 0.1, Duration::ZERO);
+        run(&mut clock, &mut t, 1.0, 0.1, Duration::ZERO);
         assert!(clock.rendering(true) && clock.rendering(false));
     }
 
