@@ -177,3 +177,50 @@ def test_the_recording_holds_what_was_heard(server):
     assert rate == 48000
     loud = np.abs(audio[:, 0]) > 1e-3
     assert loud.sum() / rate > 2.0, "less than two seconds of speech recorded"
+
+
+# A token with every character a URL treats specially, as a streamer might paste one.
+ODD_TOKEN = "a/b+c=d&e%f#g?h i\u00e9"
+
+
+@pytest.fixture(scope="module")
+def guarded(tmp_path_factory):
+    """`orator serve` with a token set."""
+    port, udp = free_port(), free_port()
+    proc = subprocess.Popen(
+        [str(CLI), "serve", "--port", str(port), "--udp-port", str(udp),
+         "--resources", str(RESOURCES), "--token", ODD_TOKEN],
+        stderr=subprocess.PIPE, text=True)
+    line = proc.stderr.readline()
+    assert "listening" in line, line
+    yield port, udp
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+def test_a_udp_flood_with_a_wrong_token_costs_the_bot_nothing(guarded):
+    """200 datagrams with a wrong token, from one socket and then from the bot's own, and the
+    bot's next datagram with the right token is still spoken at once. The caption page's way
+    of sending the token (`encodeURIComponent` in the query) works whatever it holds."""
+    port, udp = guarded
+    from urllib.parse import quote
+
+    async def run():
+        url = f"ws://127.0.0.1:{port}/?token={quote(ODD_TOKEN, safe='')}"
+        async with websockets.connect(url) as ws:
+            await ws.send(json.dumps({"id": "s", "request": "Subscribe",
+                                      "events": {"TextToSpeech": ["TextQueued"]}}))
+            await asyncio.wait_for(ws.recv(), 10)
+            wrong = json.dumps({"command": "speak", "message": "no", "token": "guess"}).encode()
+            right = json.dumps({"command": "speak", "message": "Still heard.",
+                                "token": ODD_TOKEN}).encode()
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as flooder, \
+                    socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as bot:
+                for _ in range(200):
+                    flooder.sendto(wrong, ("127.0.0.1", udp))
+                    bot.sendto(wrong, ("127.0.0.1", udp))
+                bot.sendto(right, ("127.0.0.1", udp))
+            event = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            assert event["data"]["message"] == "Still heard."
+
+    asyncio.run(run())

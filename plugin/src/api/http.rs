@@ -38,11 +38,13 @@ impl Request {
             .map(|(_, v)| v.as_str())
     }
 
-    /// A query parameter's value (no percent-decoding beyond `%20`-free tokens).
-    pub fn query_param(&self, name: &str) -> Option<&str> {
+    /// A query parameter's value, percent-decoded (`+` read as a space, as forms send it).
+    /// A value that does not decode to UTF-8 is returned as sent.
+    pub fn query_param(&self, name: &str) -> Option<String> {
         self.query.split('&').find_map(|pair| {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (k == name).then_some(v)
+            (percent_decode(k).as_deref() == Some(name))
+                .then(|| percent_decode(v).unwrap_or_else(|| v.to_owned()))
         })
     }
 
@@ -51,6 +53,32 @@ impl Request {
         self.header("upgrade")
             .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
     }
+}
+
+/// Decodes `%XX` escapes and `+` (a space); `None` when an escape is malformed or the bytes are
+/// not UTF-8.
+pub fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let hex = text.get(i + 1..i + 3)?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 /// Why a request was refused, with its HTTP status.
@@ -199,12 +227,27 @@ pub fn check_access(request: &Request, port: u16, token: &str) -> Result<(), Ref
             ));
         }
     }
+    // A page loaded into a frame (or an object or embed) is refused: no route of this server
+    // is made to be framed, and a page framing the caption page many times over would hold its
+    // connections. OBS's browser source loads the caption page as a document of its own.
+    if let Some(dest) = request.header("sec-fetch-dest")
+        && ["iframe", "frame", "object", "embed"]
+            .iter()
+            .any(|d| dest.eq_ignore_ascii_case(d))
+    {
+        return Err(Refusal::new(
+            403,
+            format!("this server is not to be framed (Sec-Fetch-Dest `{dest}`)"),
+        ));
+    }
     if !token.is_empty() {
-        let bearer = request
-            .header("authorization")
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim);
-        let sent = bearer.or_else(|| request.query_param("token"));
+        // The scheme's name is case-insensitive (RFC 9110, 11.1).
+        let bearer = request.header("authorization").and_then(|v| {
+            let (scheme, rest) = v.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+        });
+        let query = request.query_param("token");
+        let sent = bearer.or(query.as_deref());
         if !sent.is_some_and(|s| constant_time_eq(s.as_bytes(), token.as_bytes())) {
             return Err(Refusal::new(
                 401,
@@ -237,6 +280,10 @@ pub fn check_json(request: &Request) -> Result<(), Refusal> {
     }
 }
 
+/// Headers on every response that keep browsers from showing it inside another page.
+pub const NO_FRAMING: &str =
+    "Content-Security-Policy: frame-ancestors 'none'\r\nX-Frame-Options: DENY\r\n";
+
 /// Writes a whole response and closes the exchange.
 pub fn respond(
     stream: &mut impl Write,
@@ -262,7 +309,8 @@ pub fn respond(
     };
     let head = format!(
         "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\
-         Connection: close\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n\r\n",
+         Connection: close\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n\
+         {NO_FRAMING}\r\n",
         body.len()
     );
     stream.write_all(head.as_bytes())?;
@@ -340,7 +388,7 @@ mod tests {
             (r.method.as_str(), r.path.as_str()),
             ("POST", "/v1/audio/speech")
         );
-        assert_eq!(r.query_param("token"), Some("abc"));
+        assert_eq!(r.query_param("token").as_deref(), Some("abc"));
         assert_eq!(r.rest, b"body");
         assert_eq!(read_body(&mut &b""[..], &r).unwrap(), b"body");
     }
@@ -377,6 +425,63 @@ mod tests {
         assert!(check_access(&bearer, 7580, "s3cret").is_ok());
         let query = head("GET /?token=s3cret HTTP/1.1\r\nHost: 127.0.0.1:7580\r\n\r\n");
         assert!(check_access(&query, 7580, "s3cret").is_ok());
+    }
+
+    #[test]
+    fn a_token_with_any_characters_passes_as_the_caption_page_sends_it() {
+        // The caption page sends `encodeURIComponent(token)`.
+        let token = "a/b+c=d&e%f#g?h i\u{e9}";
+        let encoded = "a%2Fb%2Bc%3Dd%26e%25f%23g%3Fh%20i%C3%A9";
+        let r = head(&format!(
+            "GET /?x=1&token={encoded} HTTP/1.1\r\nHost: 127.0.0.1:7580\r\n\r\n"
+        ));
+        assert_eq!(r.query_param("token").as_deref(), Some(token));
+        assert!(check_access(&r, 7580, token).is_ok());
+        let wrong = head("GET /?token=a%2Fb HTTP/1.1\r\nHost: 127.0.0.1:7580\r\n\r\n");
+        assert_eq!(check_access(&wrong, 7580, token).unwrap_err().status, 401);
+        assert_eq!(percent_decode("%zz"), None);
+        assert_eq!(percent_decode("%C3"), None, "not UTF-8");
+        assert_eq!(percent_decode("a+b").as_deref(), Some("a b"));
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_read_in_any_case() {
+        for scheme in ["Bearer", "bearer", "BEARER"] {
+            let r = head(&format!(
+                "GET / HTTP/1.1\r\nHost: 127.0.0.1:7580\r\nAuthorization: {scheme} s3cret\r\n\r\n"
+            ));
+            assert!(check_access(&r, 7580, "s3cret").is_ok(), "{scheme}");
+        }
+        let basic =
+            head("GET / HTTP/1.1\r\nHost: 127.0.0.1:7580\r\nAuthorization: Basic s3cret\r\n\r\n");
+        assert_eq!(
+            check_access(&basic, 7580, "s3cret").unwrap_err().status,
+            401
+        );
+    }
+
+    #[test]
+    fn framed_requests_are_refused_and_every_response_forbids_framing() {
+        for dest in ["iframe", "frame", "object", "embed"] {
+            let r = head(&format!(
+                "GET /captions HTTP/1.1\r\nHost: 127.0.0.1:7580\r\nSec-Fetch-Dest: {dest}\r\n\r\n"
+            ));
+            assert_eq!(
+                check_access(&r, 7580, "").unwrap_err().status,
+                403,
+                "{dest}"
+            );
+        }
+        let page = head(
+            "GET /captions HTTP/1.1\r\nHost: 127.0.0.1:7580\r\nSec-Fetch-Dest: document\r\n\r\n",
+        );
+        assert!(check_access(&page, 7580, "").is_ok());
+        let mut out = Vec::new();
+        respond(&mut out, 200, "text/html", b"x").unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("\r\nContent-Security-Policy: frame-ancestors 'none'\r\n"));
+        assert!(text.contains("\r\nX-Frame-Options: DENY\r\n"));
+        assert!(text.ends_with("\r\n\r\nx"));
     }
 
     #[test]

@@ -213,6 +213,8 @@ pub struct Status {
     pub requests: AtomicU64,
     /// Requests refused (token, origin, size, rate, malformed, queue full).
     pub refused: AtomicU64,
+    /// UDP datagrams refused, counted apart: a datagram flood says nothing of the other clients.
+    pub udp_refused: AtomicU64,
     recent: Mutex<VecDeque<String>>,
 }
 
@@ -223,6 +225,7 @@ impl Default for Status {
             clients: AtomicUsize::new(0),
             requests: AtomicU64::new(0),
             refused: AtomicU64::new(0),
+            udp_refused: AtomicU64::new(0),
             recent: Mutex::new(VecDeque::new()),
         }
     }

@@ -1,17 +1,55 @@
 //! Speaker.bot's UDP form: one JSON object per datagram, `{"command": "speak", "message": ...}`
 //! and `stop`, `pause`, `resume`, `clear`, `enable`/`on`, `disable`/`off`. UDP gets no replies
-//! (as in Speaker.bot); refusals are counted and shown in the editor. With a token set, every
-//! datagram must carry it as `"token"`.
+//! (as in Speaker.bot); refusals are counted apart from the other clients' and shown in the
+//! editor. With a token set, every datagram must carry it as `"token"`, and it is checked before
+//! anything is charged: datagrams with a wrong token cost a sender with the right one nothing.
+//! Each sender (address and port) has its own rate bucket ([`Gate`]).
+//!
+//! Thread model: one server thread reads the socket; nothing here is shared.
 
 use super::http::{constant_time_eq, is_timeout};
 use super::server::{Hub, RateLimit, TICK, speak};
 use super::speakerbot::MAX_TEXT;
 use serde_json::Value;
-use std::net::UdpSocket;
+use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 /// The largest datagram read.
 pub const MAX_DATAGRAM: usize = 8 << 10;
+
+/// Senders with a rate bucket of their own at most; a new one past that takes the bucket of
+/// the sender heard from least recently.
+pub const MAX_SENDERS: usize = 64;
+
+/// The rate buckets, one per sender.
+#[derive(Debug, Default)]
+pub struct Gate {
+    senders: Vec<(SocketAddr, RateLimit, Instant)>,
+}
+
+impl Gate {
+    /// Takes one datagram's token from `peer`'s bucket; false when that sender is over the rate.
+    pub fn admit(&mut self, peer: SocketAddr, now: Instant) -> bool {
+        let index = match self.senders.iter().position(|(a, ..)| *a == peer) {
+            Some(index) => index,
+            None if self.senders.len() < MAX_SENDERS => {
+                self.senders.push((peer, RateLimit::default(), now));
+                self.senders.len() - 1
+            }
+            None => {
+                let oldest = (0..self.senders.len())
+                    .min_by_key(|&i| self.senders[i].2)
+                    .unwrap_or(0);
+                self.senders[oldest] = (peer, RateLimit::default(), now);
+                oldest
+            }
+        };
+        let (_, limit, seen) = &mut self.senders[index];
+        *seen = now;
+        limit.take()
+    }
+}
 
 /// What a datagram asks.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,7 +124,7 @@ pub fn parse(datagram: &[u8], token: &str) -> Result<Command, String> {
 pub(super) fn serve(hub: &Hub, socket: &UdpSocket) {
     let _ = socket.set_read_timeout(Some(TICK));
     let mut buf = vec![0u8; MAX_DATAGRAM + 1];
-    let mut limit = RateLimit::default();
+    let mut gate = Gate::default();
     while !hub.stopping() {
         let (len, peer) = match socket.recv_from(&mut buf) {
             Ok(got) => got,
@@ -99,17 +137,14 @@ pub(super) fn serve(hub: &Hub, socket: &UdpSocket) {
         let status = hub.status();
         status.requests.fetch_add(1, Ordering::Relaxed);
         let refused = |why: &str| {
-            status.refused.fetch_add(1, Ordering::Relaxed);
+            status.udp_refused.fetch_add(1, Ordering::Relaxed);
             status.note(&format!("UDP refused: {why}"));
         };
         if len > MAX_DATAGRAM {
             refused("datagram too large");
             continue;
         }
-        if !limit.take() {
-            refused("too many datagrams");
-            continue;
-        }
+        // The token first: a datagram without it is refused before it is charged to anyone.
         let command = match parse(&buf[..len], hub.token()) {
             Ok(command) => command,
             Err(why) => {
@@ -117,6 +152,10 @@ pub(super) fn serve(hub: &Hub, socket: &UdpSocket) {
                 continue;
             }
         };
+        if !gate.admit(peer, Instant::now()) {
+            refused("too many datagrams from this sender");
+            continue;
+        }
         let owner = super::owner();
         let speech = owner.as_deref().and_then(super::Target::speech);
         match command {
@@ -146,6 +185,27 @@ pub(super) fn serve(hub: &Hub, socket: &UdpSocket) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::server::RATE_BURST;
+
+    #[test]
+    fn each_sender_has_its_own_bucket() {
+        let now = Instant::now();
+        let flooder: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+        let bot: SocketAddr = "127.0.0.1:40001".parse().unwrap();
+        let mut gate = Gate::default();
+        let admitted = (0..200).filter(|_| gate.admit(flooder, now)).count();
+        assert_eq!(
+            admitted, RATE_BURST as usize,
+            "the flooder gets its burst, no more"
+        );
+        assert!(gate.admit(bot, now), "another sender is not charged for it");
+        // Many senders: the table stays bounded and a new one still gets its burst.
+        for port in 0..(2 * MAX_SENDERS as u16) {
+            gate.admit(SocketAddr::from(([127, 0, 0, 1], 50000 + port)), now);
+        }
+        assert_eq!(gate.senders.len(), MAX_SENDERS);
+        assert!(gate.admit(flooder, now), "an evicted sender starts afresh");
+    }
 
     #[test]
     fn datagrams_parse_and_the_token_is_checked() {

@@ -100,10 +100,11 @@ impl ApiView {
         };
         ui.label(format!("Status: {state}"));
         ui.label(format!(
-            "Clients: {}   requests: {}   refused: {}",
+            "Clients: {}   requests: {}   refused: {}   UDP refused: {}",
             status.clients.load(Ordering::Relaxed),
             status.requests.load(Ordering::Relaxed),
-            status.refused.load(Ordering::Relaxed)
+            status.refused.load(Ordering::Relaxed),
+            status.udp_refused.load(Ordering::Relaxed)
         ));
         ui.label("Last requests:");
         egui::ScrollArea::vertical()
