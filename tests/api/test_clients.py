@@ -224,3 +224,31 @@ def test_a_udp_flood_with_a_wrong_token_costs_the_bot_nothing(guarded):
             assert event["data"]["message"] == "Still heard."
 
     asyncio.run(run())
+
+
+def test_sockets_that_never_finish_a_request_lock_no_one_out(guarded):
+    """40 connections that send only the first line of a request (no token yet), more than the
+    server's connection cap, and a real client with the token still connects and is answered;
+    so does one after the head deadline, when the silent ones are gone."""
+    port, _ = guarded
+    from urllib.parse import quote
+    silent = []
+    try:
+        for _ in range(40):
+            s = socket.create_connection(("127.0.0.1", port))
+            s.sendall(b"GET / HTTP/1.1\r\n")
+            silent.append(s)
+
+        async def info(n):
+            url = f"ws://127.0.0.1:{port}/?token={quote(ODD_TOKEN, safe='')}"
+            async with websockets.connect(url) as ws:
+                await ws.send(json.dumps({"id": n, "request": "GetInfo"}))
+                reply = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                assert reply["status"] == "ok", reply
+
+        asyncio.run(info("1"))
+        time.sleep(3.5)
+        asyncio.run(info("2"))
+    finally:
+        for s in silent:
+            s.close()

@@ -11,7 +11,10 @@ pub const MAX_HEAD: usize = 16 << 10;
 /// The largest request body (an OpenAI request holds at most 4096 characters of input).
 pub const MAX_BODY: usize = 64 << 10;
 
-/// How long a client may take to send its request.
+/// How long a client may take to send its request head: a real client sends it at once.
+pub const HEAD_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// How long a client may take to send its request body.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A request head.
@@ -100,7 +103,7 @@ impl Refusal {
     }
 }
 
-/// Reads a request head (at most [`MAX_HEAD`] bytes, within [`REQUEST_TIMEOUT`]).
+/// Reads a request head (at most [`MAX_HEAD`] bytes, within [`HEAD_TIMEOUT`]).
 pub fn read_head(stream: &mut impl Read) -> Result<Request, Refusal> {
     let started = Instant::now();
     let mut buf = Vec::with_capacity(1024);
@@ -138,7 +141,7 @@ pub fn read_head(stream: &mut impl Read) -> Result<Request, Refusal> {
         if buf.len() >= MAX_HEAD {
             return Err(Refusal::new(431, "request head too large"));
         }
-        if started.elapsed() > REQUEST_TIMEOUT {
+        if started.elapsed() > HEAD_TIMEOUT {
             return Err(Refusal::new(408, "request took too long"));
         }
         match stream.read(&mut chunk) {

@@ -13,10 +13,12 @@
 //! service, exactly as the editor's Speak does. Nothing here reaches the audio thread. HTTP
 //! speech is rendered by a speech service of the server's own ([`render`]).
 //!
-//! Limits: message and body sizes, a per-connection rate, a bounded number of connections and
-//! of queued API phrases; browsers are kept out by the `Origin` and `Host` checks and by
+//! Limits: message and body sizes, a per-connection (and per-UDP-sender) rate, a bounded
+//! number of connections, of connections still sending their head ([`admission`]) and of
+//! queued API phrases; browsers are kept out by the `Origin` and `Host` checks and by
 //! requiring `Content-Type: application/json` on POSTs; an optional token guards everything.
 
+pub mod admission;
 pub mod filter;
 pub mod http;
 pub mod openai;

@@ -3,6 +3,7 @@
 //! events into `TextToSpeech` events. Every thread checks the stop flag at least every
 //! [`TICK`]; stopping shuts every socket down and joins every thread.
 
+use super::admission::Waiting;
 use super::filter::{self, Filtered};
 use super::http::{self, Refusal, Request};
 use super::speakerbot::{self, Action, Stage};
@@ -116,6 +117,8 @@ pub(crate) struct Hub {
     sockets: Mutex<Vec<(u64, TcpStream)>>,
     /// The next connection number.
     next_connection: std::sync::atomic::AtomicU64,
+    /// Connections that have not sent their head yet.
+    waiting: Waiting,
     /// The HTTP renderer (started on first use).
     renderer: Mutex<Option<Renderer>>,
     renders_waiting: AtomicUsize,
@@ -176,6 +179,7 @@ impl Running {
             clients: Mutex::new(Vec::new()),
             sockets: Mutex::new(Vec::new()),
             next_connection: std::sync::atomic::AtomicU64::new(0),
+            waiting: Waiting::default(),
             renderer: Mutex::new(None),
             renders_waiting: AtomicUsize::new(0),
             render_control: Mutex::new(None),
@@ -308,16 +312,23 @@ fn accept_loop(hub: &Arc<Hub>, listener: &TcpListener) {
                     let mut sockets = hub.sockets.lock().unwrap_or_else(|e| e.into_inner());
                     sockets.push((number, clone));
                 }
+                if let Some(oldest) = hub.waiting.enter(number, Instant::now()) {
+                    hub.close_socket(oldest);
+                }
                 let hub2 = hub.clone();
                 let spawned = std::thread::Builder::new()
                     .name("orator-api-client".into())
                     .spawn(move || {
-                        serve_connection(&hub2, stream);
+                        serve_connection(&hub2, stream, number);
+                        hub2.waiting.leave(number);
                         hub2.forget_socket(number);
                     });
                 match spawned {
                     Ok(thread) => threads.push(thread),
-                    Err(_) => hub.forget_socket(number),
+                    Err(_) => {
+                        hub.waiting.leave(number);
+                        hub.forget_socket(number);
+                    }
                 }
             }
             Err(e) if http::is_timeout(&e) => std::thread::sleep(TICK),
@@ -326,12 +337,14 @@ fn accept_loop(hub: &Arc<Hub>, listener: &TcpListener) {
     }
 }
 
-fn serve_connection(hub: &Arc<Hub>, mut stream: TcpStream) {
+fn serve_connection(hub: &Arc<Hub>, mut stream: TcpStream, number: u64) {
     let _ = stream.set_nonblocking(false);
     let _ = stream.set_read_timeout(Some(TICK * 5));
     let _ = stream.set_write_timeout(Some(Duration::from_secs(2)));
     let _ = stream.set_nodelay(true);
-    let request = match http::read_head(&mut stream) {
+    let head = http::read_head(&mut stream);
+    hub.waiting.leave(number);
+    let request = match head {
         Ok(request) => request,
         Err(refusal) => {
             refuse(hub, &mut stream, &refusal, "malformed request");
@@ -1136,6 +1149,14 @@ impl Hub {
         if let Some(at) = sockets.iter().position(|(n, _)| *n == number) {
             let (_, socket) = sockets.swap_remove(at);
             let _ = socket.shutdown(std::net::Shutdown::Write);
+        }
+    }
+
+    /// Closes connection `number`'s socket (its thread ends and forgets it).
+    fn close_socket(&self, number: u64) {
+        let sockets = self.sockets.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, socket)) = sockets.iter().find(|(n, _)| *n == number) {
+            let _ = socket.shutdown(std::net::Shutdown::Both);
         }
     }
 

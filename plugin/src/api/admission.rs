@@ -1,0 +1,74 @@
+//! Connections that have not sent their request head yet. A client that is not talking keeps a
+//! thread and a connection slot, so there may be only [`MAX_WAITING`] of them: a new connection
+//! past that closes the one that has waited longest. A real client sends its head at once and is
+//! never the oldest; a process opening sockets that never finish a request can hold at most
+//! this many slots, each for at most the head deadline (`http::HEAD_TIMEOUT`).
+//!
+//! Thread model: the accept threads enter connections, each connection's thread leaves when its
+//! head is read (or refused); one short lock, never held across I/O.
+
+use std::sync::Mutex;
+use std::time::Instant;
+
+/// Connections still sending their head, at most.
+pub const MAX_WAITING: usize = 8;
+
+/// The connections waiting for their head: number and when it was accepted.
+#[derive(Debug, Default)]
+pub struct Waiting {
+    entries: Mutex<Vec<(u64, Instant)>>,
+}
+
+impl Waiting {
+    /// Counts connection `number`, accepted at `now`. Returns the connection to close to make
+    /// room, if the table was full.
+    pub fn enter(&self, number: u64, now: Instant) -> Option<u64> {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let evicted = if entries.len() >= MAX_WAITING {
+            let oldest = (0..entries.len()).min_by_key(|&i| entries[i].1)?;
+            Some(entries.swap_remove(oldest).0)
+        } else {
+            None
+        };
+        entries.push((number, now));
+        evicted
+    }
+
+    /// Connection `number` has sent its head (or is gone).
+    pub fn leave(&self, number: u64) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries.retain(|(n, _)| *n != number);
+    }
+
+    /// How many are waiting.
+    pub fn len(&self) -> usize {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Whether none is.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn past_the_cap_the_longest_waiting_connection_makes_room() {
+        let waiting = Waiting::default();
+        let t = Instant::now();
+        for n in 0..MAX_WAITING as u64 {
+            assert_eq!(waiting.enter(n, t + Duration::from_millis(n)), None);
+        }
+        assert_eq!(waiting.enter(100, t + Duration::from_secs(1)), Some(0));
+        assert_eq!(waiting.enter(101, t + Duration::from_secs(1)), Some(1));
+        assert_eq!(waiting.len(), MAX_WAITING);
+        // Connections that sent their head leave room without closing anyone.
+        waiting.leave(100);
+        waiting.leave(101);
+        assert_eq!(waiting.enter(102, t + Duration::from_secs(2)), None);
+    }
+}
