@@ -199,8 +199,10 @@ def guarded(tmp_path_factory):
 
 
 def test_a_udp_flood_with_a_wrong_token_costs_the_bot_nothing(guarded):
-    """200 datagrams with a wrong token, from one socket and then from the bot's own, and the
-    bot's next datagram with the right token is still spoken at once. The caption page's way
+    """120 datagrams with a wrong token (three times the burst one sender may send), from one
+    socket and from the bot's own, and the bot's next datagram with the right token is still
+    spoken at once (more would overflow the socket's receive buffer and lose datagrams in the
+    kernel, before the server sees them). The caption page's way
     of sending the token (`encodeURIComponent` in the query) works whatever it holds."""
     port, udp = guarded
     from urllib.parse import quote
@@ -216,7 +218,7 @@ def test_a_udp_flood_with_a_wrong_token_costs_the_bot_nothing(guarded):
                                 "token": ODD_TOKEN}).encode()
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as flooder, \
                     socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as bot:
-                for _ in range(200):
+                for _ in range(60):
                     flooder.sendto(wrong, ("127.0.0.1", udp))
                     bot.sendto(wrong, ("127.0.0.1", udp))
                 bot.sendto(right, ("127.0.0.1", udp))
@@ -252,3 +254,23 @@ def test_sockets_that_never_finish_a_request_lock_no_one_out(guarded):
     finally:
         for s in silent:
             s.close()
+
+
+def test_a_render_longer_than_the_cap_is_refused_at_once(tmp_path):
+    """4096 characters at speed 0.25 would be over ten minutes of audio: the official client
+    gets a clear 400 at once, and the next request is served."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [str(CLI), "serve", "--port", str(port), "--udp-port", "0", "--resources", str(RESOURCES)],
+        stderr=subprocess.PIPE, text=True)
+    try:
+        assert "listening" in proc.stderr.readline()
+        client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="unused")
+        long = ("The streamer reads chat aloud tonight. " * 105)[:4096]
+        with pytest.raises(openai.BadRequestError, match="more than the 300 s"):
+            client.audio.speech.create(model="tts-1", voice="alloy", input=long, speed=0.25)
+        short = client.audio.speech.create(model="tts-1", voice="alloy", input="Next one.")
+        assert short.content[:4] == b"RIFF"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

@@ -155,6 +155,31 @@ pub fn parse(body: &[u8], voices: &[(String, PathBuf)]) -> Result<Speech, String
     })
 }
 
+/// The longest audio one request may ask for, seconds.
+pub const MAX_RENDER_SECONDS: f64 = 300.0;
+
+/// How long `input` takes to speak at `speed`, estimated from above for the default voices:
+/// 1/18 s a character (prose reads at about 20 a second) and 0.6 s a digit (digit groups read
+/// as numbers take about 0.56 s a digit).
+pub fn estimated_seconds(input: &str, speed: f32) -> f64 {
+    let digits = input.chars().filter(char::is_ascii_digit).count();
+    let other = input.chars().count() - digits;
+    (other as f64 / 18.0 + digits as f64 * 0.6) / f64::from(speed.max(0.25))
+}
+
+/// Refuses up front a request whose audio would be longer than [`MAX_RENDER_SECONDS`].
+pub fn check_length(speech: &Speech) -> Result<(), String> {
+    let seconds = estimated_seconds(&speech.input, speech.speed);
+    if seconds > MAX_RENDER_SECONDS {
+        return Err(format!(
+            "this would be about {seconds:.0} s of audio at speed {}, more than the {MAX_RENDER_SECONDS:.0} s \
+             one request may render: send less text (numbers take longest) or a higher speed",
+            speech.speed
+        ));
+    }
+    Ok(())
+}
+
 /// Float samples as 16-bit signed integers (clipped, rounded).
 pub fn to_i16(samples: &[f32]) -> Vec<i16> {
     samples
@@ -266,5 +291,29 @@ mod tests {
             (reader.spec().sample_rate, reader.spec().channels),
             (RATE, 1)
         );
+    }
+
+    #[test]
+    fn renders_past_the_length_cap_are_refused_up_front() {
+        let speech = |input: String, speed: f32| Speech {
+            input,
+            voice: None,
+            speed,
+            format: Format::Wav,
+        };
+        let prose = "The streamer reads chat aloud tonight. ".repeat(105);
+        assert!(prose.chars().count() <= MAX_INPUT);
+        assert!(
+            check_length(&speech(prose.clone(), 1.0)).is_ok(),
+            "all of it at speed 1"
+        );
+        let slow = check_length(&speech(prose, 0.25)).unwrap_err();
+        assert!(slow.contains("speed 0.25"), "{slow}");
+        let digits: Vec<String> = (0..60).map(|i| format!("{},999,299", 999 - i)).collect();
+        assert!(
+            check_length(&speech(digits.join(" "), 1.0)).is_err(),
+            "numbers read long"
+        );
+        assert!(check_length(&speech("Hello there.".into(), 0.25)).is_ok());
     }
 }
