@@ -167,15 +167,27 @@ pub fn estimated_seconds(input: &str, speed: f32) -> f64 {
     (other as f64 / 18.0 + digits as f64 * 0.6) / f64::from(speed.max(0.25))
 }
 
+/// A request whose audio would be longer than one request may render.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error(
+    "this would be about {seconds:.0} s of audio at speed {speed}, more than the {MAX_RENDER_SECONDS:.0} s \
+     one request may render: send less text (numbers take longest) or a higher speed"
+)]
+pub struct TooLong {
+    /// The estimated length, seconds.
+    pub seconds: f64,
+    /// The speed asked for.
+    pub speed: f32,
+}
+
 /// Refuses up front a request whose audio would be longer than [`MAX_RENDER_SECONDS`].
-pub fn check_length(speech: &Speech) -> Result<(), String> {
+pub fn check_length(speech: &Speech) -> Result<(), TooLong> {
     let seconds = estimated_seconds(&speech.input, speech.speed);
     if seconds > MAX_RENDER_SECONDS {
-        return Err(format!(
-            "this would be about {seconds:.0} s of audio at speed {}, more than the {MAX_RENDER_SECONDS:.0} s \
-             one request may render: send less text (numbers take longest) or a higher speed",
-            speech.speed
-        ));
+        return Err(TooLong {
+            seconds,
+            speed: speech.speed,
+        });
     }
     Ok(())
 }
@@ -307,7 +319,7 @@ mod tests {
             check_length(&speech(prose.clone(), 1.0)).is_ok(),
             "all of it at speed 1"
         );
-        let slow = check_length(&speech(prose, 0.25)).unwrap_err();
+        let slow = check_length(&speech(prose, 0.25)).unwrap_err().to_string();
         assert!(slow.contains("speed 0.25"), "{slow}");
         let digits: Vec<String> = (0..60).map(|i| format!("{},999,299", 999 - i)).collect();
         assert!(

@@ -487,7 +487,7 @@ fn speech_request(
     http::check_json(request)?;
     let body = http::read_body(stream, request)?;
     let speech = openai::parse(&body, voices).map_err(|m| Refusal::new(400, m))?;
-    openai::check_length(&speech).map_err(|m| Refusal::new(400, m))?;
+    openai::check_length(&speech).map_err(|e| Refusal::new(400, e.to_string()))?;
     if hub.renders_waiting.fetch_add(1, Ordering::AcqRel) >= MAX_RENDERS_WAITING {
         hub.renders_waiting.fetch_sub(1, Ordering::AcqRel);
         return Err(Refusal::new(
