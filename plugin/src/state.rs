@@ -21,6 +21,15 @@ pub const SESSION_SCHEMA: u32 = 3;
 /// The editor's size when nothing was saved, logical pixels.
 pub const DEFAULT_EDITOR_SIZE: (u32, u32) = (900, 600);
 
+/// The largest editor size a project may ask for (an 8K screen); a larger saved size is
+/// brought down to it (the editor itself keeps its own smallest size).
+pub const MAX_EDITOR_SIZE: (u32, u32) = (7680, 4320);
+
+/// A saved editor size within [`MAX_EDITOR_SIZE`].
+pub fn bounded_editor_size((width, height): (u32, u32)) -> (u32, u32) {
+    (width.min(MAX_EDITOR_SIZE.0), height.min(MAX_EDITOR_SIZE.1))
+}
+
 /// The largest editor text kept in a project (8 MiB). A host should never hand us more; a
 /// bigger blob is corrupt or hostile and is refused.
 pub const MAX_TEXT_BYTES: usize = 8 << 20;
@@ -291,7 +300,7 @@ fn salvage(saved: &Value) -> Result<Salvaged, SessionError> {
             },
             "editor_size" => {
                 if let Ok(size) = serde_json::from_value::<(u32, u32)>(value.clone()) {
-                    session.editor_size = size;
+                    session.editor_size = bounded_editor_size(size);
                 }
             }
             "api" => match serde_json::from_value::<crate::api::ApiSettings>(value.clone()) {
@@ -367,8 +376,9 @@ impl SharedSession {
     }
 
     /// Replaces the whole session after validating it; on error the current session is kept.
-    pub fn try_replace(&self, session: Session) -> Result<(), SessionError> {
+    pub fn try_replace(&self, mut session: Session) -> Result<(), SessionError> {
         session.validate()?;
+        session.editor_size = bounded_editor_size(session.editor_size);
         self.update(|current| *current = session);
         Ok(())
     }
@@ -536,6 +546,22 @@ mod tests {
             "schema 1 sessions load with the defaults of what schema 2 added"
         );
         with_dict.validate().unwrap();
+    }
+
+    #[test]
+    fn a_huge_saved_editor_size_is_brought_down() {
+        let shared = SharedSession::default();
+        let saved = serde_json::json!({
+            "schema": 2, "text": "t", "dictionary": {}, "editor_size": [4_000_000_000u32, 3000]
+        });
+        assert_eq!(shared.load_saved(saved), None);
+        assert_eq!(shared.read(|s| s.editor_size), (MAX_EDITOR_SIZE.0, 3000));
+        let huge = Session {
+            editor_size: (10, u32::MAX),
+            ..Session::default()
+        };
+        shared.try_replace(huge).unwrap();
+        assert_eq!(shared.read(|s| s.editor_size), (10, MAX_EDITOR_SIZE.1));
     }
 
     /// Sessions as each schema wrote them (field order and all), the way projects hold them.
