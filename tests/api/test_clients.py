@@ -274,3 +274,41 @@ def test_a_render_longer_than_the_cap_is_refused_at_once(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def test_a_websocket_that_stops_answering_is_closed_and_a_quiet_one_stays(guarded):
+    """A client that completed the handshake and then answers nothing (not even pings) loses
+    its connection after the silence limit (30 s); a real client that sends nothing for as
+    long, its library answering the server's pings, is still served."""
+    port, _ = guarded
+    from urllib.parse import quote
+    target = f"/?token={quote(ODD_TOKEN, safe='')}"
+    dead = socket.create_connection(("127.0.0.1", port))
+    dead.sendall((f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+                  "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                  "Sec-WebSocket-Version: 13\r\n\r\n").encode())
+    assert b" 101 " in dead.recv(4096)
+
+    async def quiet():
+        async with websockets.connect(f"ws://127.0.0.1:{port}{target}") as ws:
+            await asyncio.sleep(36)
+            await ws.send(json.dumps({"id": "q", "request": "GetInfo"}))
+            reply = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            assert reply["status"] == "ok", reply
+
+    started = time.monotonic()
+    asyncio.run(quiet())
+    # The silent one: the server's pings and then its close, nothing more.
+    dead.settimeout(10)
+    closed = False
+    try:
+        while dead.recv(4096):
+            pass
+        closed = True
+    except ConnectionResetError:
+        closed = True
+    except socket.timeout:
+        closed = False
+    finally:
+        dead.close()
+    assert closed, f"the silent client still held its connection after {time.monotonic() - started:.0f} s"

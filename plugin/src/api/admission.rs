@@ -2,7 +2,9 @@
 //! thread and a connection slot, so there may be only [`MAX_WAITING`] of them: a new connection
 //! past that closes the one that has waited longest. A real client sends its head at once and is
 //! never the oldest; a process opening sockets that never finish a request can hold at most
-//! this many slots, each for at most the head deadline (`http::HEAD_TIMEOUT`).
+//! this many slots, each for at most the head deadline (`http::HEAD_TIMEOUT`). When every
+//! connection slot is taken, a new connection also closes the longest-waiting one rather than
+//! be refused.
 //!
 //! Thread model: the accept threads enter connections, each connection's thread leaves when its
 //! head is read (or refused); one short lock, never held across I/O.
@@ -32,6 +34,14 @@ impl Waiting {
         };
         entries.push((number, now));
         evicted
+    }
+
+    /// Takes the connection that has waited longest out of the table, to be closed: a new
+    /// connection past the connection cap gets its slot.
+    pub fn evict_oldest(&self) -> Option<u64> {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let oldest = (0..entries.len()).min_by_key(|&i| entries[i].1)?;
+        Some(entries.swap_remove(oldest).0)
     }
 
     /// Connection `number` has sent its head (or is gone).
@@ -70,5 +80,7 @@ mod tests {
         waiting.leave(100);
         waiting.leave(101);
         assert_eq!(waiting.enter(102, t + Duration::from_secs(2)), None);
+        assert_eq!(waiting.evict_oldest(), Some(2));
+        assert_eq!(waiting.len(), MAX_WAITING - 2);
     }
 }

@@ -44,6 +44,13 @@ pub const RATE_BURST: f64 = 40.0;
 /// HTTP renders waiting at most (one runs at a time); more get 429.
 pub const MAX_RENDERS_WAITING: usize = 4;
 
+/// How often a WebSocket client is pinged.
+pub const PING_EVERY: Duration = Duration::from_secs(10);
+
+/// A WebSocket client heard from (a pong counts) less recently than this is gone: its slot is
+/// freed. Browsers and WebSocket libraries answer pings by themselves.
+pub const SILENCE_LIMIT: Duration = Duration::from_secs(30);
+
 /// Events in flight to one client; a client that reads none loses the newest.
 const CLIENT_EVENTS: usize = 256;
 
@@ -295,7 +302,13 @@ fn accept_loop(hub: &Arc<Hub>, listener: &TcpListener) {
                 let mut threads = hub.threads.lock().unwrap_or_else(|e| e.into_inner());
                 threads.retain(|t| !t.is_finished());
                 let mut stream = stream;
-                if threads.len() >= MAX_CONNECTIONS {
+                // Every slot taken: a connection that has not sent its head makes room.
+                let evicted = (threads.len() >= MAX_CONNECTIONS)
+                    .then(|| hub.waiting.evict_oldest())
+                    .flatten();
+                if let Some(oldest) = evicted {
+                    hub.close_socket(oldest);
+                } else if threads.len() >= MAX_CONNECTIONS {
                     drop(threads);
                     hub.status.refused.fetch_add(1, Ordering::Relaxed);
                     let refusal = Refusal::new(503, "too many connections");
@@ -667,8 +680,24 @@ fn websocket(hub: &Arc<Hub>, mut stream: TcpStream, request: Request) {
     hub.status.clients.fetch_add(1, Ordering::Relaxed);
     hub.status.note("WebSocket client connected");
     let mut client = Client::default();
+    let (mut heard, mut pinged) = (Instant::now(), Instant::now());
     while !hub.stop.load(Ordering::Acquire) {
-        match ws.read() {
+        let read = ws.read();
+        if read.is_ok() {
+            heard = Instant::now();
+        }
+        if heard.elapsed() > SILENCE_LIMIT {
+            hub.status
+                .note("WebSocket client closed: it stopped answering pings");
+            break;
+        }
+        if pinged.elapsed() >= PING_EVERY {
+            pinged = Instant::now();
+            if ws.send(Message::Ping(Default::default())).is_err() {
+                break;
+            }
+        }
+        match read {
             Ok(Message::Text(text)) => {
                 for reply in client.handle(hub, text.as_str()) {
                     if ws.send(Message::text(reply)).is_err() {
