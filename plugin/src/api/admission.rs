@@ -27,8 +27,7 @@ impl Waiting {
     pub fn enter(&self, number: u64, now: Instant) -> Option<u64> {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         let evicted = if entries.len() >= MAX_WAITING {
-            let oldest = (0..entries.len()).min_by_key(|&i| entries[i].1)?;
-            Some(entries.swap_remove(oldest).0)
+            take_oldest(&mut entries)
         } else {
             None
         };
@@ -39,9 +38,7 @@ impl Waiting {
     /// Takes the connection that has waited longest out of the table, to be closed: a new
     /// connection past the connection cap gets its slot.
     pub fn evict_oldest(&self) -> Option<u64> {
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        let oldest = (0..entries.len()).min_by_key(|&i| entries[i].1)?;
-        Some(entries.swap_remove(oldest).0)
+        take_oldest(&mut self.entries.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// Connection `number` has sent its head (or is gone).
@@ -59,6 +56,12 @@ impl Waiting {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// Removes and returns the entry accepted earliest.
+fn take_oldest(entries: &mut Vec<(u64, Instant)>) -> Option<u64> {
+    let oldest = (0..entries.len()).min_by_key(|&i| entries[i].1)?;
+    Some(entries.swap_remove(oldest).0)
 }
 
 #[cfg(test)]
