@@ -154,7 +154,7 @@ pub enum SessionError {
     DictionaryTooLarge(usize),
     /// The API settings are out of range.
     #[error("the saved API settings are invalid: {0}")]
-    Api(String),
+    Api(#[from] crate::api::SettingsError),
     /// The text is larger than any real project holds.
     #[error("the saved text is {bytes} bytes, more than the {MAX_TEXT_BYTES}-byte limit")]
     TextTooLarge {
@@ -183,7 +183,7 @@ impl Session {
             return Err(SessionError::DictionaryTooLarge(self.dictionary.len()));
         }
         Lexicon::new(&self.dictionary)?;
-        self.api.validate().map_err(SessionError::Api)?;
+        self.api.validate()?;
         Ok(())
     }
 }

@@ -312,3 +312,87 @@ def test_a_websocket_that_stops_answering_is_closed_and_a_quiet_one_stays(guarde
     finally:
         dead.close()
     assert closed, f"the silent client still held its connection after {time.monotonic() - started:.0f} s"
+
+
+def test_a_message_over_the_cap_is_spoken_cut_and_the_reply_says_so(guarded):
+    """A chat line past the 500-character cap is spoken up to a word and the Speak reply says
+    how many characters were left out; the TextQueued event holds exactly what is spoken."""
+    port, _ = guarded
+    from urllib.parse import quote
+    words = " ".join(f"word{n}" for n in range(120))  # 709 characters
+
+    async def run():
+        async with websockets.connect(f"ws://127.0.0.1:{port}/?token={quote(ODD_TOKEN, safe='')}") as ws:
+            await ws.send(json.dumps({"id": "s", "request": "Subscribe",
+                                      "events": {"TextToSpeech": ["TextQueued"]}}))
+            await asyncio.wait_for(ws.recv(), 10)
+            await ws.send(json.dumps({"id": "long", "request": "Speak", "message": words}))
+            reply = queued = None
+            while reply is None or queued is None:
+                msg = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                if msg.get("id") == "long":
+                    reply = msg
+                elif msg.get("event", {}).get("type") == "TextQueued":
+                    queued = msg
+            await ws.send(json.dumps({"id": "c", "request": "Clear"}))
+            await ws.send(json.dumps({"id": "x", "request": "Stop"}))
+            return reply, queued["data"]["message"]
+
+    reply, spoken = asyncio.run(run())
+    assert reply["status"] == "ok", reply
+    assert spoken.endswith(".") and len(spoken) <= 500 and words.startswith(spoken[:-1])
+    assert reply["result"]["cut"] == len(words) - len(spoken[:-1]), (reply, len(spoken))
+
+
+def raw_speech(port, body, token=None):
+    """An OpenAI speech request on a plain socket, left open for the caller."""
+    data = json.dumps(body).encode()
+    auth = f"Authorization: Bearer {token}\r\n" if token else ""
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall((f"POST /v1/audio/speech HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{auth}"
+               f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n").encode()
+              + data)
+    return s
+
+
+@pytest.fixture()
+def plain(tmp_path):
+    """`orator serve` without a token, its own for one test."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [str(CLI), "serve", "--port", str(port), "--udp-port", "0", "--resources", str(RESOURCES)],
+        stderr=subprocess.PIPE, text=True)
+    assert "listening" in proc.stderr.readline()
+    yield port
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+def test_a_client_that_hangs_up_stops_its_render(plain):
+    """A client asks for about 4 minutes of speech (1800 characters at speed 0.5, minutes of
+    synthesis on one core) and hangs up after a second: its render is stopped, so the next
+    client's short request is answered in seconds, not after the abandoned render."""
+    port = plain
+    text = ("The streamer reads the whole of chat aloud tonight, one line after another. " * 25)[:1800]
+    hung_up = raw_speech(port, {"model": "tts-1", "input": text, "voice": "alloy", "speed": 0.5})
+    time.sleep(1.0)
+    hung_up.close()
+    client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="unused")
+    started = time.monotonic()
+    short = client.audio.speech.create(model="tts-1", voice="alloy", input="Next one.")
+    waited = time.monotonic() - started
+    assert short.content[:4] == b"RIFF"
+    assert waited < 8, f"the next request waited {waited:.1f} s behind an abandoned render"
+
+
+def test_a_render_that_outruns_its_estimate_stops_at_the_cap(plain):
+    """Spelled letters take far longer to say than their characters suggest: the estimate lets
+    the request in, and the render is stopped when its audio reaches the 300 s cap, with a clear
+    400 to the official client (not minutes of audio past the cap)."""
+    port = plain
+    letters = " ".join("QWXZJKVY"[n % 8] + "." for n in range(1300))  # 3899 characters
+    client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="unused")
+    with pytest.raises(openai.BadRequestError, match="reached the 300 s"):
+        client.audio.speech.create(model="tts-1", voice="alloy", input=letters)
+    short = client.audio.speech.create(model="tts-1", voice="alloy", input="Next one.")
+    assert short.content[:4] == b"RIFF"

@@ -9,7 +9,10 @@
 //!
 //! Pure functions of their input: no I/O except [`WordList::load`].
 
-use std::path::Path;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 use unicode_normalization::UnicodeNormalization;
 use unicode_script::{Script, UnicodeScript};
 use unicode_segmentation::UnicodeSegmentation;
@@ -41,11 +44,21 @@ pub enum WordAction {
     DropMessage,
 }
 
-/// The user's word list: whole words, matched without regard to case.
+/// The user's word list: whole words, matched without regard to case (a word listed twice
+/// keeps its first entry). Cloning shares the entries.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WordList {
-    entries: Vec<(String, WordAction)>,
+    entries: Arc<HashMap<String, WordAction>>,
 }
+
+/// Word list files as last read: path, modification time and size, and the list.
+type Cached = (PathBuf, Option<SystemTime>, u64, WordList);
+
+/// The word lists read lately (a few: one per API or editor setting in use).
+static LOADED: Mutex<Vec<Cached>> = Mutex::new(Vec::new());
+
+/// Word lists kept read at most.
+const LOADED_AT_MOST: usize = 4;
 
 /// Why a word list was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -68,7 +81,7 @@ impl WordList {
     /// Parses a word list: one `word = replacement`, `word = !bleep` or `word = !drop` per
     /// line; `#` starts a comment; blank lines are ignored.
     pub fn parse(text: &str) -> Result<Self, WordListError> {
-        let mut entries = Vec::new();
+        let mut entries = HashMap::new();
         for (number, line) in text.lines().enumerate() {
             let line = line.split('#').next().unwrap_or_default().trim();
             if line.is_empty() {
@@ -89,9 +102,11 @@ impl WordList {
             if entries.len() == MAX_WORD_LIST_ENTRIES {
                 return Err(WordListError::TooMany);
             }
-            entries.push((word, action));
+            entries.entry(word).or_insert(action);
         }
-        Ok(Self { entries })
+        Ok(Self {
+            entries: Arc::new(entries),
+        })
     }
 
     /// Reads and parses a word list file (at most [`MAX_WORD_LIST_BYTES`]).
@@ -110,12 +125,35 @@ impl WordList {
         Self::parse(&text)
     }
 
-    fn action(&self, word: &str) -> Option<&WordAction> {
-        let lower = word.to_lowercase();
-        self.entries
+    /// [`WordList::load`], read again only when the file's modification time or size changed
+    /// since it was last read: chat messages come many a second, and each needs the list.
+    pub fn load_cached(path: &Path) -> Result<Self, WordListError> {
+        let meta = std::fs::metadata(path)
+            .map_err(|e| WordListError::File(format!("{}: {e}", path.display())))?;
+        let (modified, size) = (meta.modified().ok(), meta.len());
+        let mut loaded = LOADED.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((.., list)) = loaded
             .iter()
-            .find(|(w, _)| *w == lower)
-            .map(|(_, a)| a)
+            .find(|(p, m, n, _)| p == path && *m == modified && *n == size)
+        {
+            return Ok(list.clone());
+        }
+        let list = Self::load(path)?;
+        loaded.retain(|(p, ..)| p != path);
+        if loaded.len() >= LOADED_AT_MOST {
+            loaded.remove(0);
+        }
+        loaded.push((path.to_path_buf(), modified, size, list.clone()));
+        Ok(list)
+    }
+
+    /// Whether two lists share their entries (one read of a file).
+    pub fn same_read(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.entries, &other.entries)
+    }
+
+    fn action(&self, word: &str) -> Option<&WordAction> {
+        self.entries.get(&word.to_lowercase())
     }
 
     /// How many entries it has.
@@ -210,6 +248,14 @@ pub fn scripts_for_language(espeak_voice: &str) -> Option<Vec<Script>> {
 pub enum Filtered {
     /// Speak this.
     Speak(String),
+    /// Speak this: the message cut at the length cap (at a word, with a full stop); `cut`
+    /// characters of the filtered text were left out.
+    Cut {
+        /// What is spoken.
+        text: String,
+        /// Characters left out.
+        cut: usize,
+    },
     /// The word list drops the message.
     Dropped,
     /// Nothing readable is left.
@@ -367,7 +413,26 @@ pub fn filter(text: &str, settings: &FilterSettings) -> Filtered {
     if !joined.chars().any(char::is_alphanumeric) {
         return Filtered::Empty;
     }
-    Filtered::Speak(cut(&joined, settings.max_chars.max(1)))
+    let kept = cut(&joined, settings.max_chars.max(1));
+    if kept.len() == joined.len() {
+        return Filtered::Speak(kept);
+    }
+    // The kept text ends with an added full stop.
+    let left_out = joined.chars().count() + 1 - kept.chars().count();
+    Filtered::Cut {
+        text: kept,
+        cut: left_out,
+    }
+}
+
+impl Filtered {
+    /// The text to speak, if any.
+    pub fn text(&self) -> Option<&str> {
+        match self {
+            Self::Speak(text) | Self::Cut { text, .. } => Some(text),
+            Self::Dropped | Self::Empty => None,
+        }
+    }
 }
 
 /// Punctuation and symbols outside ASCII that read well or pause well.
@@ -420,7 +485,7 @@ mod tests {
 
     fn run(text: &str) -> String {
         match filter(text, &FilterSettings::default()) {
-            Filtered::Speak(s) => s,
+            Filtered::Speak(s) | Filtered::Cut { text: s, .. } => s,
             other => format!("{other:?}"),
         }
     }
@@ -496,6 +561,30 @@ mod tests {
     }
 
     #[test]
+    fn a_word_list_file_is_read_again_only_when_it_changes() {
+        let dir = std::env::temp_dir().join(format!("orator-words-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("words.txt");
+        std::fs::write(&path, "darn = dang\n").unwrap();
+        let first = WordList::load_cached(&path).unwrap();
+        let again = WordList::load_cached(&path).unwrap();
+        assert!(
+            first.same_read(&again),
+            "an unchanged file is not read again"
+        );
+        std::fs::write(&path, "darn = dang\nheck = !bleep\n").unwrap();
+        let changed = WordList::load_cached(&path).unwrap();
+        assert!(!changed.same_read(&first));
+        assert_eq!(changed.len(), 2);
+        std::fs::remove_file(&path).unwrap();
+        assert!(
+            WordList::load_cached(&path).is_err(),
+            "a removed file is an error"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn long_messages_are_cut_at_a_word_with_a_full_stop() {
         let settings = FilterSettings {
             max_chars: 20,
@@ -503,7 +592,14 @@ mod tests {
         };
         assert_eq!(
             filter("the quick brown fox jumps over the lazy dog", &settings),
-            Filtered::Speak("the quick brown fox.".into())
+            Filtered::Cut {
+                text: "the quick brown fox.".into(),
+                cut: " jumps over the lazy dog".len(),
+            }
+        );
+        assert_eq!(
+            filter("the quick brown fox", &settings),
+            Filtered::Speak("the quick brown fox".into())
         );
     }
 
@@ -518,7 +614,7 @@ mod tests {
         #[test]
         fn never_panics_and_stays_within_the_cap(text in "\\PC{0,400}", max in 1usize..80) {
             let settings = FilterSettings { max_chars: max, ..FilterSettings::default() };
-            if let Filtered::Speak(out) = filter(&text, &settings) {
+            if let Some(out) = filter(&text, &settings).text() {
                 prop_assert!(out.chars().count() <= max, "{out:?}");
                 prop_assert!(!out.is_empty());
                 let mut run = 0;
@@ -532,7 +628,7 @@ mod tests {
 
         #[test]
         fn output_is_never_longer_than_a_bound_of_the_input(text in "[a-z🎉👍 .:/]{0,200}") {
-            if let Filtered::Speak(out) = filter(&text, &FilterSettings::default()) {
+            if let Some(out) = filter(&text, &FilterSettings::default()).text() {
                 // An emoji (4 bytes) can become its name (up to ~40 bytes); nothing else grows.
                 prop_assert!(out.len() <= text.len() * 12 + 8, "{text:?} -> {out:?}");
             }

@@ -3,6 +3,7 @@
 //! keep web pages out (`Host`, `Origin`, `Content-Type`) and the token in.
 
 use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 /// The largest request head.
@@ -161,6 +162,22 @@ pub fn is_timeout(err: &std::io::Error) -> bool {
     )
 }
 
+/// Whether the client has closed the connection (a read would find its end) or it failed.
+/// Bytes waiting to be read are not a close; nothing is consumed.
+pub fn peer_gone(stream: &TcpStream) -> bool {
+    if stream.set_nonblocking(true).is_err() {
+        return true;
+    }
+    let mut byte = [0u8; 1];
+    let gone = match stream.peek(&mut byte) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(e) => !is_timeout(&e),
+    };
+    let _ = stream.set_nonblocking(false);
+    gone
+}
+
 /// Reads the body the head announces (at most [`MAX_BODY`]).
 pub fn read_body(stream: &mut impl Read, request: &Request) -> Result<Vec<u8>, Refusal> {
     if request
@@ -316,9 +333,49 @@ pub fn respond(
          {NO_FRAMING}\r\n",
         body.len()
     );
-    stream.write_all(head.as_bytes())?;
-    stream.write_all(body)?;
-    stream.flush()
+    let mut out = Deadline::new(stream, WRITE_DEADLINE);
+    out.write_all(head.as_bytes())?;
+    out.write_all(body)?;
+    out.flush()
+}
+
+/// The longest a response may take to send, whole: a client that reads slowly (each write
+/// within the socket's write timeout) still cannot hold its connection and the body longer.
+pub const WRITE_DEADLINE: Duration = Duration::from_secs(30);
+
+/// The most one write hands the socket, so the deadline is looked at between writes.
+const WRITE_PIECE: usize = 64 << 10;
+
+/// A writer that fails with `TimedOut` once its deadline has passed.
+pub struct Deadline<W> {
+    inner: W,
+    until: Instant,
+}
+
+impl<W: Write> Deadline<W> {
+    /// Writes to `inner` for at most `limit` from now.
+    pub fn new(inner: W, limit: Duration) -> Self {
+        Self {
+            inner,
+            until: Instant::now() + limit,
+        }
+    }
+}
+
+impl<W: Write> Write for Deadline<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if Instant::now() >= self.until {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the client took too long to read the response",
+            ));
+        }
+        self.inner.write(&buf[..buf.len().min(WRITE_PIECE)])
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// An error in OpenAI's shape: `{"error": {"message", "type", "param", "code"}}`.
@@ -493,5 +550,32 @@ mod tests {
         assert_eq!(check_json(&form).unwrap_err().status, 415);
         let json = head("POST / HTTP/1.1\r\nContent-Type: application/json; charset=utf-8\r\n\r\n");
         assert!(check_json(&json).is_ok());
+    }
+
+    #[test]
+    fn a_slow_reader_is_cut_off_at_the_deadline() {
+        /// Takes one byte per write, slowly.
+        struct Slow(usize);
+        impl Write for Slow {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                std::thread::sleep(Duration::from_millis(2));
+                self.0 += 1;
+                Ok(buf.len().min(1))
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut slow = Slow(0);
+        let started = Instant::now();
+        let result = Deadline::new(&mut slow, Duration::from_millis(40)).write_all(&[0u8; 100_000]);
+        let err = result.expect_err("the deadline ends the write");
+        assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
+        assert!(slow.0 < 100_000 && started.elapsed() < Duration::from_secs(5));
+        let mut fast = Vec::new();
+        Deadline::new(&mut fast, Duration::from_secs(5))
+            .write_all(&[1u8; 200_000])
+            .unwrap();
+        assert_eq!(fast.len(), 200_000);
     }
 }

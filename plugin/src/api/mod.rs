@@ -19,13 +19,19 @@
 //! requiring `Content-Type: application/json` on POSTs; an optional token guards everything.
 
 pub mod admission;
+mod counted;
+mod events;
 pub mod filter;
 pub mod http;
 pub mod openai;
+pub mod rate;
 pub mod render;
+mod routes;
 pub mod server;
+mod session;
 pub mod speakerbot;
 pub mod timeline_words;
+pub mod token;
 pub mod udp;
 
 use crate::playback::service::SpeechService;
@@ -91,23 +97,23 @@ impl ApiSettings {
 
     /// Makes every session created from now on start with `settings` (the first call wins).
     /// For programs that own the process, such as the standalone app; a plugin never calls it.
-    pub fn set_at_startup(settings: Self) -> Result<(), String> {
+    pub fn set_at_startup(settings: Self) -> Result<(), SettingsError> {
         settings.validate()?;
         STARTUP
             .set(settings)
-            .map_err(|_| "the API's start-up settings were already set".to_owned())
+            .map_err(|_| SettingsError::StartupAlreadySet)
     }
 
     /// Start-up settings from the environment: `ORATOR_API` (`on`, or a port number, enables
     /// the API; unset, empty or `off` leaves it off) and `ORATOR_TOKEN`.
-    pub fn from_environment() -> Result<Option<Self>, String> {
+    pub fn from_environment() -> Result<Option<Self>, SettingsError> {
         let wanted = std::env::var("ORATOR_API").unwrap_or_default();
         let port = match wanted.trim().to_ascii_lowercase().as_str() {
             "" | "off" | "0" | "false" | "no" => return Ok(None),
             "on" | "1" | "true" | "yes" => DEFAULT_PORT,
-            other => other.parse::<u16>().map_err(|_| {
-                format!("ORATOR_API must be `on`, `off` or a port number (got `{wanted}`)")
-            })?,
+            other => other
+                .parse::<u16>()
+                .map_err(|_| SettingsError::Environment(wanted.clone()))?,
         };
         let settings = Self {
             enabled: true,
@@ -123,22 +129,37 @@ impl ApiSettings {
 /// The longest token accepted.
 pub const MAX_TOKEN_LEN: usize = 256;
 
+/// Why API settings were refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SettingsError {
+    /// Port 0.
+    #[error("the API port is 0")]
+    PortZero,
+    /// A token too long or with control characters.
+    #[error("the API token must be at most {MAX_TOKEN_LEN} bytes without control characters")]
+    Token,
+    /// The message cap is out of range.
+    #[error("the API's longest message must be 1 to 4096 characters (got {0})")]
+    MaxChars(usize),
+    /// `ORATOR_API` holds something else.
+    #[error("ORATOR_API must be `on`, `off` or a port number (got `{0}`)")]
+    Environment(String),
+    /// [`ApiSettings::set_at_startup`] was called before.
+    #[error("the API's start-up settings were already set")]
+    StartupAlreadySet,
+}
+
 impl ApiSettings {
     /// Checks ranges (a saved project or the editor may hold anything).
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), SettingsError> {
         if self.port == 0 {
-            return Err("the API port is 0".into());
+            return Err(SettingsError::PortZero);
         }
         if self.token.len() > MAX_TOKEN_LEN || self.token.chars().any(|c| c.is_control()) {
-            return Err(format!(
-                "the API token must be at most {MAX_TOKEN_LEN} bytes without control characters"
-            ));
+            return Err(SettingsError::Token);
         }
         if !(1..=4096).contains(&self.max_chars) {
-            return Err(format!(
-                "the API's longest message must be 1 to 4096 characters (got {})",
-                self.max_chars
-            ));
+            return Err(SettingsError::MaxChars(self.max_chars));
         }
         Ok(())
     }
@@ -150,7 +171,7 @@ impl ApiSettings {
         espeak_voice: Option<&str>,
     ) -> (filter::FilterSettings, Option<String>) {
         let (words, problem) = match &self.word_list {
-            Some(path) => match filter::WordList::load(path) {
+            Some(path) => match filter::WordList::load_cached(path) {
                 Ok(words) => (words, None),
                 Err(err) => (
                     filter::WordList::default(),
@@ -355,7 +376,7 @@ pub fn refresh() {
     let running = server::Running::start(id, &settings, status.clone());
     match &running {
         Ok(_) => status.set_state(ServerState::Listening(settings.port)),
-        Err(why) => status.set_state(ServerState::Failed(why.clone())),
+        Err(why) => status.set_state(ServerState::Failed(why.to_string())),
     }
     let mut registry = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
     match running {

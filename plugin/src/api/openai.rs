@@ -95,33 +95,56 @@ pub fn installed_voices(dir: &Path) -> Vec<(String, PathBuf)> {
     voices
 }
 
+/// Why a speech request was refused (a 400 naming what is wrong).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum BadSpeech {
+    /// Not JSON of a speech request's shape.
+    #[error("the body is not a speech request: {0}")]
+    Shape(String),
+    /// No text.
+    #[error("`input` is empty")]
+    EmptyInput,
+    /// Too much text.
+    #[error("`input` is {0} characters, more than {MAX_INPUT}")]
+    InputTooLong(usize),
+    /// A speed out of range.
+    #[error("`speed` must be between 0.25 and 4 (got {0})")]
+    Speed(f64),
+    /// A format not offered.
+    #[error("`response_format` `{0}` is not offered: ask for `wav` or `pcm`")]
+    Format(String),
+    /// `voice` is neither a name nor `{"id": name}`.
+    #[error("`voice` must be a voice name")]
+    VoiceShape,
+    /// A voice not installed.
+    #[error("unknown voice `{name}`: use one of OpenAI's names or an installed voice ({known})")]
+    UnknownVoice {
+        /// The name asked for (its first 40 characters).
+        name: String,
+        /// The installed voices, comma-separated.
+        known: String,
+    },
+}
+
 /// Parses and checks a request body. `voices` are the installed voices.
-pub fn parse(body: &[u8], voices: &[(String, PathBuf)]) -> Result<Speech, String> {
-    let raw: Raw = serde_json::from_slice(body)
-        .map_err(|e| format!("the body is not a speech request: {e}"))?;
+pub fn parse(body: &[u8], voices: &[(String, PathBuf)]) -> Result<Speech, BadSpeech> {
+    let raw: Raw = serde_json::from_slice(body).map_err(|e| BadSpeech::Shape(e.to_string()))?;
     let _ = raw.model;
     if raw.input.trim().is_empty() {
-        return Err("`input` is empty".into());
+        return Err(BadSpeech::EmptyInput);
     }
     let chars = raw.input.chars().count();
     if chars > MAX_INPUT {
-        return Err(format!(
-            "`input` is {chars} characters, more than {MAX_INPUT}"
-        ));
+        return Err(BadSpeech::InputTooLong(chars));
     }
     let speed = raw.speed.unwrap_or(1.0);
     if !(speed.is_finite() && (0.25..=4.0).contains(&speed)) {
-        return Err(format!("`speed` must be between 0.25 and 4 (got {speed})"));
+        return Err(BadSpeech::Speed(speed));
     }
     let format = match raw.response_format.as_deref().unwrap_or("wav") {
         "wav" => Format::Wav,
         "pcm" => Format::Pcm,
-        other => {
-            return Err(format!(
-                "`response_format` `{}` is not offered: ask for `wav` or `pcm`",
-                other.chars().take(20).collect::<String>()
-            ));
-        }
+        other => return Err(BadSpeech::Format(other.chars().take(20).collect())),
     };
     let name = match &raw.voice {
         None => None,
@@ -130,7 +153,7 @@ pub fn parse(body: &[u8], voices: &[(String, PathBuf)]) -> Result<Speech, String
         Some(serde_json::Value::Object(o)) => {
             o.get("id").and_then(|v| v.as_str()).map(str::to_owned)
         }
-        Some(_) => return Err("`voice` must be a voice name".into()),
+        Some(_) => return Err(BadSpeech::VoiceShape),
     };
     let voice = match name {
         None => None,
@@ -139,11 +162,10 @@ pub fn parse(body: &[u8], voices: &[(String, PathBuf)]) -> Result<Speech, String
             Some((_, path)) => Some(path.clone()),
             None => {
                 let known: Vec<&str> = voices.iter().map(|(n, _)| n.as_str()).collect();
-                return Err(format!(
-                    "unknown voice `{}`: use one of OpenAI's names or an installed voice ({})",
-                    name.chars().take(40).collect::<String>(),
-                    known.join(", ")
-                ));
+                return Err(BadSpeech::UnknownVoice {
+                    name: name.chars().take(40).collect(),
+                    known: known.join(", "),
+                });
             }
         },
     };
@@ -167,24 +189,37 @@ pub fn estimated_seconds(input: &str, speed: f32) -> f64 {
     (other as f64 / 18.0 + digits as f64 * 0.6) / f64::from(speed.max(0.25))
 }
 
-/// A request whose audio would be longer than one request may render.
+/// A request whose audio is longer than one request may render.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error(
-    "this would be about {seconds:.0} s of audio at speed {speed}, more than the {MAX_RENDER_SECONDS:.0} s \
-     one request may render: send less text (numbers take longest) or a higher speed"
-)]
-pub struct TooLong {
-    /// The estimated length, seconds.
-    pub seconds: f64,
-    /// The speed asked for.
-    pub speed: f32,
+pub enum TooLong {
+    /// Refused up front, from the text and the speed.
+    #[error(
+        "this would be about {seconds:.0} s of audio at speed {speed}, more than the \
+         {MAX_RENDER_SECONDS:.0} s one request may render: send less text (numbers take \
+         longest) or a higher speed"
+    )]
+    Estimated {
+        /// The estimated length, seconds.
+        seconds: f64,
+        /// The speed asked for.
+        speed: f32,
+    },
+    /// Stopped while rendering, when the audio reached the cap.
+    #[error(
+        "the audio reached the {MAX_RENDER_SECONDS:.0} s one request may render at speed \
+         {speed}, and the render was stopped: send less text or a higher speed"
+    )]
+    Reached {
+        /// The speed asked for.
+        speed: f32,
+    },
 }
 
 /// Refuses up front a request whose audio would be longer than [`MAX_RENDER_SECONDS`].
 pub fn check_length(speech: &Speech) -> Result<(), TooLong> {
     let seconds = estimated_seconds(&speech.input, speech.speed);
     if seconds > MAX_RENDER_SECONDS {
-        return Err(TooLong {
+        return Err(TooLong::Estimated {
             seconds,
             speed: speech.speed,
         });
@@ -284,7 +319,7 @@ mod tests {
             (br#"not json"#, "not a speech request"),
             (br#"{"voice":"alloy"}"#, "input"),
         ] {
-            let err = parse(body, &[]).unwrap_err();
+            let err = parse(body, &[]).unwrap_err().to_string();
             assert!(err.contains(part), "{err}");
         }
         let long = format!(r#"{{"input":"{}"}}"#, "a".repeat(MAX_INPUT + 1));

@@ -13,9 +13,35 @@ use std::time::{Duration, Instant};
 /// The block size renders run at.
 pub const BLOCK: usize = 512;
 
+/// How often a render asks whether it should go on.
+const LOOK_EVERY_BLOCKS: usize = 8;
+
+/// What may end a render before its speech does.
+#[derive(Default)]
+pub struct Limits<'a> {
+    /// The most samples (per channel) it may produce.
+    pub max_samples: Option<usize>,
+    /// Asked every few blocks: true when the render is no longer wanted (its client left).
+    pub abandoned: Option<&'a mut dyn FnMut() -> bool>,
+}
+
+/// How a render ended.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Ended {
+    /// The speech (and the host signal) ended.
+    #[default]
+    Complete,
+    /// It reached [`Limits::max_samples`]; its phrase was cancelled.
+    TooLong,
+    /// [`Limits::abandoned`] said so; its phrase was cancelled.
+    Abandoned,
+}
+
 /// A finished render.
 #[derive(Debug, Clone, Default)]
 pub struct Rendered {
+    /// How it ended.
+    pub ended: Ended,
     /// Samples per channel (as long as the host signal, or to the end of the speech).
     pub channels: Vec<Vec<f32>>,
     /// Voice samples that were not silent.
@@ -45,6 +71,27 @@ pub fn render(
     settings: &PathSettings,
     host: Option<&[Vec<f32>]>,
 ) -> Rendered {
+    render_within(
+        service,
+        text,
+        output_rate,
+        channels,
+        settings,
+        host,
+        Limits::default(),
+    )
+}
+
+/// [`render`] that stops early (cancelling its phrase) at `limits`.
+pub fn render_within(
+    service: &SpeechService,
+    text: &str,
+    output_rate: u32,
+    channels: usize,
+    settings: &PathSettings,
+    host: Option<&[Vec<f32>]>,
+    mut limits: Limits<'_>,
+) -> Rendered {
     let channels = channels.max(1);
     let host_len = host.and_then(|h| h.first()).map_or(0, Vec::len);
     let mut path = SignalPath::default();
@@ -66,6 +113,7 @@ pub fn render(
     let mut phrase_start = None;
     let mut rendered: Vec<Vec<f32>> = vec![Vec::new(); channels];
     let no_sidechain: [&[f32]; 0] = [];
+    let mut ended = Ended::Complete;
     while position < host_len || stream.is_active() {
         for (c, channel) in bus.iter_mut().enumerate() {
             let from = host
@@ -94,14 +142,31 @@ pub fn render(
             all.extend_from_slice(block);
         }
         position += BLOCK;
+        let too_long = limits.max_samples.is_some_and(|max| position >= max);
+        let abandoned = position % (BLOCK * LOOK_EVERY_BLOCKS) == 0
+            && limits.abandoned.as_mut().is_some_and(|gone| gone());
+        if too_long || abandoned {
+            ended = if too_long {
+                Ended::TooLong
+            } else {
+                Ended::Abandoned
+            };
+            service.control().cancel(phrase);
+            break;
+        }
     }
-    // As long as the host signal, or to the end of the speech if it runs past it.
-    let length = host_len.max(usize::try_from(voice_end).unwrap_or(usize::MAX));
+    // As long as the host signal, or to the end of the speech if it runs past it; cut short,
+    // what was rendered.
+    let length = match ended {
+        Ended::Complete => host_len.max(usize::try_from(voice_end).unwrap_or(usize::MAX)),
+        Ended::TooLong | Ended::Abandoned => position,
+    };
     for channel in &mut rendered {
         channel.truncate(length);
         channel.resize(length, 0.0);
     }
     Rendered {
+        ended,
         channels: rendered,
         voice_samples,
         first_audio,

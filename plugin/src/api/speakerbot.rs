@@ -330,7 +330,7 @@ pub fn event(
     event_with(
         stage,
         speech_id,
-        message,
+        Some(message),
         duration_ms,
         error,
         None,
@@ -338,17 +338,21 @@ pub fn event(
     )
 }
 
-/// [`event`] with a `Word` event's `word` ([`word`]).
+/// [`event`] with a `Word` event's `word` ([`word`]); `message` is left out when `None` (a
+/// client already given the phrase's text gets only the word).
 pub fn event_with(
     stage: Stage,
     speech_id: u32,
-    message: &str,
+    message: Option<&str>,
     duration_ms: Option<f64>,
     error: Option<&str>,
     word: Option<Value>,
     time_stamp: &str,
 ) -> String {
-    let mut data = json!({"speechId": speech_id, "message": message});
+    let mut data = json!({"speechId": speech_id});
+    if let Some(message) = message {
+        data["message"] = json!(message);
+    }
     if let Some(word) = word {
         data["word"] = word;
     }
@@ -517,9 +521,10 @@ mod tests {
         let subs = vec!["texttospeech.word".to_owned()];
         assert!(subscribed(&subs, Stage::Word) && !wants_phonemes(&subs));
         assert!(wants_phonemes(&["texttospeech.phonemes".to_owned()]));
-        let text = event_with(Stage::Word, 7, "a cat", None, None, Some(plain), "t");
+        let text = event_with(Stage::Word, 7, None, None, None, Some(plain), "t");
         let parsed: Value = serde_json::from_str(&text).unwrap();
         assert_eq!(parsed["event"]["type"], "Word");
         assert_eq!(parsed["data"]["word"]["text"], "cats");
+        assert!(parsed["data"].get("message").is_none());
     }
 }

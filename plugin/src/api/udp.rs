@@ -8,7 +8,9 @@
 //! Thread model: one server thread reads the socket; nothing here is shared.
 
 use super::http::{constant_time_eq, is_timeout};
-use super::server::{Hub, RateLimit, TICK, speak};
+use super::rate::RateLimit;
+use super::server::{Hub, TICK};
+use super::session::speak;
 use super::speakerbot::MAX_TEXT;
 use serde_json::Value;
 use std::net::{SocketAddr, UdpSocket};
@@ -70,11 +72,38 @@ pub enum Command {
     Disable,
 }
 
+/// Why a datagram was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BadDatagram {
+    /// Not JSON.
+    #[error("not JSON: {0}")]
+    NotJson(String),
+    /// JSON but not an object.
+    #[error("not a JSON object")]
+    NotObject,
+    /// The token is missing or wrong.
+    #[error("wrong or missing token")]
+    Token,
+    /// No `command`.
+    #[error("no `command`")]
+    NoCommand,
+    /// `speak` without a `message`.
+    #[error("speak needs a `message`")]
+    NoMessage,
+    /// A message over [`MAX_TEXT`].
+    #[error("the message is more than {MAX_TEXT} bytes")]
+    TooLong,
+    /// A command not known.
+    #[error("unknown command `{0}`")]
+    Unknown(String),
+}
+
 /// Parses a datagram, checking the token (empty: none needed).
-pub fn parse(datagram: &[u8], token: &str) -> Result<Command, String> {
-    let value: Value = serde_json::from_slice(datagram).map_err(|e| format!("not JSON: {e}"))?;
+pub fn parse(datagram: &[u8], token: &str) -> Result<Command, BadDatagram> {
+    let value: Value =
+        serde_json::from_slice(datagram).map_err(|e| BadDatagram::NotJson(e.to_string()))?;
     let Value::Object(object) = value else {
-        return Err("not a JSON object".into());
+        return Err(BadDatagram::NotObject);
     };
     if !token.is_empty() {
         let sent = object
@@ -82,22 +111,22 @@ pub fn parse(datagram: &[u8], token: &str) -> Result<Command, String> {
             .and_then(Value::as_str)
             .unwrap_or_default();
         if !constant_time_eq(sent.as_bytes(), token.as_bytes()) {
-            return Err("wrong or missing token".into());
+            return Err(BadDatagram::Token);
         }
     }
     let command = object
         .get("command")
         .and_then(Value::as_str)
-        .ok_or("no `command`")?
+        .ok_or(BadDatagram::NoCommand)?
         .to_ascii_lowercase();
     Ok(match command.as_str() {
         "speak" => {
             let message = object
                 .get("message")
                 .and_then(Value::as_str)
-                .ok_or("speak needs a `message`")?;
+                .ok_or(BadDatagram::NoMessage)?;
             if message.len() > MAX_TEXT {
-                return Err(format!("the message is more than {MAX_TEXT} bytes"));
+                return Err(BadDatagram::TooLong);
             }
             let words = object
                 .get("badWordFilter")
@@ -111,12 +140,7 @@ pub fn parse(datagram: &[u8], token: &str) -> Result<Command, String> {
         "clear" => Command::Clear,
         "enable" | "on" => Command::Enable,
         "disable" | "off" => Command::Disable,
-        other => {
-            return Err(format!(
-                "unknown command `{}`",
-                other.chars().take(40).collect::<String>()
-            ));
-        }
+        other => return Err(BadDatagram::Unknown(other.chars().take(40).collect())),
     })
 }
 
@@ -148,7 +172,7 @@ pub(super) fn serve(hub: &Hub, socket: &UdpSocket) {
         let command = match parse(&buf[..len], hub.token()) {
             Ok(command) => command,
             Err(why) => {
-                refused(&why);
+                refused(&why.to_string());
                 continue;
             }
         };
@@ -162,7 +186,7 @@ pub(super) fn serve(hub: &Hub, socket: &UdpSocket) {
             Command::Speak(message, words) => {
                 status.note(&format!("UDP speak: {message}"));
                 if let Err(why) = speak(hub, owner.as_deref(), &message, words) {
-                    refused(&why);
+                    refused(&why.to_string());
                 }
             }
             Command::Enable => hub.set_enabled(true),
@@ -185,7 +209,7 @@ pub(super) fn serve(hub: &Hub, socket: &UdpSocket) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::server::RATE_BURST;
+    use crate::api::rate::RATE_BURST;
 
     #[test]
     fn each_sender_has_its_own_bucket() {

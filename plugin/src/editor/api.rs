@@ -50,7 +50,25 @@ impl ApiView {
             ui.text_edit_singleline(&mut self.udp_port);
             ui.end_row();
             ui.label("Token (empty: none)");
-            ui.add(egui::TextEdit::singleline(&mut self.token).password(true));
+            ui.horizontal(|ui| {
+                ui.add(egui::TextEdit::singleline(&mut self.token).password(true));
+                if ui
+                    .button("Generate")
+                    .on_hover_text("A new random token, safe in URLs; Apply to use it")
+                    .clicked()
+                {
+                    match api::token::generate() {
+                        Ok(token) => self.token = token,
+                        Err(why) => self.notice = Some(why.to_string()),
+                    }
+                }
+                if ui
+                    .add_enabled(!self.token.trim().is_empty(), egui::Button::new("Copy"))
+                    .clicked()
+                {
+                    ui.ctx().copy_text(self.token.trim().to_owned());
+                }
+            });
             ui.end_row();
             ui.label("Word list file");
             ui.text_edit_singleline(&mut self.word_list);
@@ -144,7 +162,7 @@ impl ApiView {
             word_list,
             ..current.clone()
         };
-        next.validate()?;
+        next.validate().map_err(|e| e.to_string())?;
         Ok(next)
     }
 }

@@ -291,6 +291,12 @@ impl App {
                     settings.max_chars = crate::state::MAX_TEXT_BYTES;
                     match crate::api::filter::filter(text, &settings) {
                         crate::api::filter::Filtered::Speak(text) => text,
+                        crate::api::filter::Filtered::Cut { text, cut } => {
+                            self.notice = Some(format!(
+                                "The chat filter's text was cut: {cut} characters are not spoken."
+                            ));
+                            text
+                        }
                         _ => {
                             self.notice =
                                 Some("The chat filter left nothing of this text to speak.".into());
