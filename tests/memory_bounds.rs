@@ -5,7 +5,11 @@
 //! The CLI keeps its whole output to write the WAV (a client of the server gets it as it is
 //! made); that copy, its size known from the file, is not the engine's and is left out.
 //!
-//! Linux only: the peak comes from `wait4`'s resource usage.
+//! A long-lived process must also give the memory back: `orator serve` renders the same inputs
+//! over HTTP one after another, and its resident size (`/proc/<pid>/status`) after each is
+//! within [`RETURN_MIB`] of its idle size (after a first line).
+//!
+//! Linux only: the peak comes from `wait4`'s resource usage, the resident size from `/proc`.
 #![cfg(target_os = "linux")]
 
 use anyhow::{Context, Result, ensure};
@@ -14,6 +18,9 @@ use std::process::Command;
 
 /// The most any render may take, MiB of peak RSS (the whole process: runtime, voice, audio).
 const PEAK_MIB: u64 = 250;
+
+/// How far above its idle size a server may stay after a render, MiB.
+const RETURN_MIB: u64 = 20;
 
 fn cli() -> PathBuf {
     std::env::var_os("ORATOR_CLI").map_or_else(
@@ -84,12 +91,19 @@ fn render(text: &str, args: &[&str]) -> Result<Cost> {
     })
 }
 
+/// 4096 characters of prose.
+fn prose() -> String {
+    "The river bends twice before the mill, and every spring the water rises over the lower \
+     path, so walkers take the long way round by the old chapel. "
+        .repeat(30)
+        .chars()
+        .take(4096)
+        .collect()
+}
+
 #[test]
 fn no_text_takes_the_process_past_its_bound() -> Result<()> {
-    let prose = "The river bends twice before the mill, and every spring the water rises \
-                 over the lower path, so walkers take the long way round by the old chapel. "
-        .repeat(30);
-    let prose: String = prose.chars().take(4096).collect();
+    let prose = prose();
     let clause = "and the next word follows the last one without a pause ".repeat(20);
     let clause: String = clause.chars().take(1000).collect();
     let cases: [(&str, String, &[&str]); 5] = [
@@ -127,6 +141,103 @@ fn no_text_takes_the_process_past_its_bound() -> Result<()> {
         ensure!(
             engine <= PEAK_MIB,
             "{name}: peak RSS {engine} MiB without the output, bound {PEAK_MIB} MiB"
+        );
+    }
+    Ok(())
+}
+
+/// A field of `/proc/<pid>/status` in MiB (`VmRSS`, `VmHWM`).
+fn status_mib(pid: u32, field: &str) -> Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .with_context(|| format!("no {field} in /proc/{pid}/status"))?;
+    Ok(kib / 1024)
+}
+
+/// One OpenAI speech request to the server on `port`; the HTTP status and the body's length.
+fn speech(port: u16, input: &str, speed: f64) -> Result<(u16, usize)> {
+    use std::io::{Read, Write};
+    let body = serde_json::json!({"model": "tts-1", "input": input, "speed": speed}).to_string();
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    write!(
+        stream,
+        "POST /v1/audio/speech HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response)?;
+    let head = String::from_utf8_lossy(&response[..response.len().min(64)]).into_owned();
+    let code = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .with_context(|| format!("no HTTP status in {head:?}"))?;
+    Ok((code, response.len()))
+}
+
+/// A server child, killed when dropped.
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_server_gives_the_memory_back_after_each_large_render() -> Result<()> {
+    use std::io::BufRead;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let mut child = Command::new(cli())
+        .args(["serve", "--udp-port", "0", "--port", &port.to_string()])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .with_context(|| format!("could not start {}", cli().display()))?;
+    let stderr = child.stderr.take().context("no stderr")?;
+    let server = Server(child);
+    let mut line = String::new();
+    std::io::BufReader::new(stderr).read_line(&mut line)?;
+    ensure!(line.contains("listening"), "the server said {line:?}");
+    let pid = server.0.id();
+    // Idle: the voice loaded and the decoder's largest window decoded once (a phrase of a few
+    // seconds reaches it), as in any session after its first lines.
+    let warm = "A first line loads the voice. The river bends twice before the mill, and every \
+                spring the water rises over the lower path.";
+    ensure!(speech(port, warm, 1.0)?.0 == 200);
+    let idle = status_mib(pid, "VmRSS")?;
+    let cases = [
+        ("500 characters of digit groups", digit_groups(500), 1.0),
+        ("4096 characters of prose", prose(), 1.0),
+        (
+            "150 characters of digit groups at speed 0.25",
+            digit_groups(150),
+            0.25,
+        ),
+    ];
+    let mut report = Vec::new();
+    for (name, text, speed) in &cases {
+        let (code, bytes) = speech(port, text, *speed)?;
+        ensure!(code == 200, "{name}: HTTP {code}");
+        let after = status_mib(pid, "VmRSS")?;
+        let peak = status_mib(pid, "VmHWM")?;
+        eprintln!(
+            "{name}: {} MiB of response; resident {after} MiB after it (idle {idle} MiB), \
+             peak so far {peak} MiB",
+            bytes >> 20
+        );
+        report.push((name, after));
+    }
+    for (name, after) in report {
+        ensure!(
+            after <= idle + RETURN_MIB,
+            "{name}: resident {after} MiB after the render, idle {idle} MiB (bound +{RETURN_MIB})"
         );
     }
     Ok(())

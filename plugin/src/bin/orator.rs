@@ -107,7 +107,7 @@ struct SayArgs {
     /// Speak every sentence in one piece, exactly as Piper does (by default sentences over
     /// about 25 words are cut at clause ends, and the text's first sentence, or one after a
     /// short sentence, from about 17 words, at a word boundary if it has no clause end, so
-    /// speech starts sooner). A sentence too long for one run of the voice (400 phonemes at
+    /// speech starts sooner). A sentence too long for one run of the voice (300 phonemes at
     /// rate 1, fewer when slower) is still cut at a word boundary.
     #[arg(long)]
     whole_sentences: bool,

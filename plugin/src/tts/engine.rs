@@ -118,12 +118,13 @@ pub fn group_budget(seconds: f64) -> usize {
 }
 
 /// The most phonemes one model run takes at the voice's normal pace. The voice's memory
-/// follows its largest run (the latent frames of the whole run are held at once, and ONNX
-/// Runtime's arena keeps what its largest run needed), so every run is cut to this, whatever
-/// the text or `--whole-sentences` say; with it no input takes the process past 250 MiB
-/// (`tests/memory_bounds.rs`, figures in docs/PERFORMANCE.md). Slower speech has more frames
-/// per phoneme, so the ceiling shrinks with the length scale ([`run_ceiling`]).
-pub const MAX_RUN_PHONEMES: usize = 400;
+/// follows its largest run (the latent frames of the whole run are held at once), so every
+/// run is cut to this, whatever the text or `--whole-sentences` say; with it no input takes
+/// the process past 250 MiB, and the front half of the model, which has no arena, gives the
+/// run's memory back afterwards (`tests/memory_bounds.rs`, figures in docs/PERFORMANCE.md).
+/// Slower speech has more frames per phoneme, so the ceiling shrinks with the length scale
+/// ([`run_ceiling`]).
+pub const MAX_RUN_PHONEMES: usize = 300;
 
 /// The most phonemes one model run takes at `length_scale` (above 1: slower speech, more
 /// frames per phoneme): [`MAX_RUN_PHONEMES`] scaled down, never below

@@ -13,6 +13,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// Default size bound: 64 MiB of audio is about 12 minutes of 22.05 kHz speech.
 pub const DEFAULT_MAX_BYTES: usize = 64 << 20;
 
+/// One phrase may take at most this fraction of the cache ([`PhraseCache::max_phrase_bytes`]).
+const PHRASE_SHARE: usize = 8;
+
 /// What makes two renderings the same: the voice files, the settings and the text.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PhraseKey {
@@ -111,9 +114,11 @@ impl PhraseCache {
     }
 
     /// The most audio one phrase may have to be stored, in bytes: a phrase that grows past it
-    /// is not kept while it is synthesised.
+    /// is not kept while it is synthesised. An eighth of the cache (8 MiB, about 95 s of a
+    /// 22.05 kHz voice, in the default): a phrase that long is rarely spoken twice, and keeping
+    /// it would hold its memory after a one-off render and push out many short ones.
     pub fn max_phrase_bytes(&self) -> usize {
-        self.max_bytes
+        self.max_bytes / PHRASE_SHARE
     }
 
     /// The phrase, if cached (and marks it most recently used).

@@ -25,7 +25,7 @@ use crate::tts::model::wire::GraphError;
 use config::{VoiceConfig, VoiceError};
 use disk_cache::DiskCacheError;
 use runtime::{
-    Build, SessionError, Source, build_session, release_freed_memory, runtime, session_with,
+    Arena, Build, SessionError, Source, build_session, release_freed_memory, runtime, session_with,
     write_with_external_weights,
 };
 use schedule::WINDOW_CONTEXT_FRAMES;
@@ -279,11 +279,21 @@ impl Voice {
                 return None;
             }
         };
-        let sessions =
-            session_with(env, Source::Bytes(&mapped.front), Build::InPlace).and_then(|front| {
-                session_with(env, Source::Bytes(&mapped.decoder), Build::InPlace)
-                    .map(|decoder| (front, decoder))
-            });
+        let sessions = session_with(
+            env,
+            Source::Bytes(&mapped.front),
+            Build::InPlace,
+            Arena::Off,
+        )
+        .and_then(|front| {
+            session_with(
+                env,
+                Source::Bytes(&mapped.decoder),
+                Build::InPlace,
+                Arena::On,
+            )
+            .map(|decoder| (front, decoder))
+        });
         match sessions {
             Ok((front, decoder)) => {
                 let model = Model::Streaming {
@@ -332,8 +342,9 @@ impl Voice {
             let weights = writing.scratch("part.data");
             let written = write_with_external_weights(&bytes, &input, &weights);
             drop(bytes);
-            let saved =
-                written.and_then(|()| session_with(env, Source::File(&input), Build::Save(to)));
+            let saved = written.and_then(|()| {
+                session_with(env, Source::File(&input), Build::Save(to), Arena::Off)
+            });
             let _ = std::fs::remove_file(&input);
             let _ = std::fs::remove_file(&weights);
             saved.map(drop)
@@ -382,12 +393,13 @@ impl Voice {
             durations,
             cropping,
         } = parts;
-        let sessions =
-            session_with(env, Source::Bytes(&front), Build::Plain).and_then(|front_session| {
+        let sessions = session_with(env, Source::Bytes(&front), Build::Plain, Arena::Off).and_then(
+            |front_session| {
                 drop(front);
-                session_with(env, Source::Bytes(&decoder), Build::Plain)
+                session_with(env, Source::Bytes(&decoder), Build::Plain, Arena::On)
                     .map(|decoder| (front_session, decoder))
-            });
+            },
+        );
         match sessions {
             Ok((front, decoder)) => Some(Model::Streaming {
                 front: Mutex::new(front),

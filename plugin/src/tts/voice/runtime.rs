@@ -105,7 +105,22 @@ pub fn build_session(
     env: &ort::environment::Environment,
     model: &[u8],
 ) -> Result<Session, SessionError> {
-    session_with(env, Source::Bytes(model), Build::Plain)
+    session_with(env, Source::Bytes(model), Build::Plain, Arena::Off)
+}
+
+/// Whether a session's CPU memory comes from ONNX Runtime's arena, which keeps what its
+/// largest run needed for the life of the session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Arena {
+    /// Kept: for runs of a bounded size (the decoder's windows), where the arena saves
+    /// allocations and holds little.
+    On,
+    /// Not kept: for runs whose memory follows the text (a whole sentence through the model,
+    /// or the front half of a split one). Their memory goes back to the allocator after each
+    /// run, and the speech thread hands it to the system when it goes idle
+    /// ([`release_freed_memory`]), so one long clause does not leave the process tens of MB
+    /// larger for good.
+    Off,
 }
 
 /// How [`session_with`] builds a session besides the common options.
@@ -176,6 +191,7 @@ pub(super) fn session_with(
     env: &ort::environment::Environment,
     model: Source<'_>,
     how: Build<'_>,
+    arena: Arena,
 ) -> Result<Session, SessionError> {
     let text = |e: &dyn std::fmt::Display| SessionError::Onnx(e.to_string());
     let builder = Session::builder(env).map_err(|e| text(&e))?;
@@ -186,6 +202,11 @@ pub(super) fn session_with(
         .with_optimization_level(GraphOptimizationLevel::Disable)
         .map_err(|e| text(&e))?;
     let builder = builder.with_memory_pattern(false).map_err(|e| text(&e))?;
+    let builder = builder
+        .with_execution_providers([ort::ep::CPU::default()
+            .with_arena_allocator(arena == Arena::On)
+            .build()])
+        .map_err(|e| text(&e))?;
     let mut builder = match how {
         Build::Plain => builder,
         // This session only saves: packing its weights for speed would be one more copy.
