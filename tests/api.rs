@@ -521,3 +521,52 @@ fn the_standalone_app_serves_the_api_from_the_environment() -> Result<()> {
     );
     Ok(())
 }
+
+#[test]
+fn removing_the_plugin_mid_render_does_not_wait_for_the_render() -> Result<()> {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let port = std::net::TcpListener::bind(("127.0.0.1", 0))?
+        .local_addr()?
+        .port();
+    let plugin = plugin_with_api(&bundle_path(), port, "")?;
+    // About 160 s of speech: ten seconds and more of synthesis on one core.
+    let text = "The streamer reads the whole of chat aloud tonight, one line after another. "
+        .repeat(30)
+        .chars()
+        .take(2400)
+        .collect::<String>();
+    let client = std::thread::spawn(move || -> Result<String> {
+        use std::io::{Read, Write};
+        let body = json!({"model": "tts-1", "input": text}).to_string();
+        let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+        write!(
+            stream,
+            "POST /v1/audio/speech HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )?;
+        let mut response = Vec::new();
+        let _ = stream.read_to_end(&mut response);
+        Ok(String::from_utf8_lossy(&response[..response.len().min(40)]).into_owned())
+    });
+    // The render is under way (the renderer's voice loads in well under a second).
+    std::thread::sleep(Duration::from_secs(2));
+    ensure!(!client.is_finished(), "the render ended before the plugin was removed");
+    let removing = Instant::now();
+    drop(plugin);
+    let took = removing.elapsed();
+    let answer = client
+        .join()
+        .map_err(|_| anyhow::anyhow!("the client panicked"))??;
+    eprintln!("removing the plugin mid-render took {took:?}; the client got {answer:?}");
+    ensure!(
+        !answer.starts_with("HTTP/1.1 200"),
+        "the render was finished, not stopped: {answer:?}"
+    );
+    // The whole render needs ten seconds and more; removal waits for one model run at most.
+    ensure!(
+        took < Duration::from_secs(3),
+        "removing the plugin waited {took:?} for the render"
+    );
+    Ok(())
+}
