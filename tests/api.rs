@@ -551,7 +551,10 @@ fn removing_the_plugin_mid_render_does_not_wait_for_the_render() -> Result<()> {
     });
     // The render is under way (the renderer's voice loads in well under a second).
     std::thread::sleep(Duration::from_secs(2));
-    ensure!(!client.is_finished(), "the render ended before the plugin was removed");
+    ensure!(
+        !client.is_finished(),
+        "the render ended before the plugin was removed"
+    );
     let removing = Instant::now();
     drop(plugin);
     let took = removing.elapsed();

@@ -1,18 +1,25 @@
 //! The chat filter: turns a chat line into what a person would read aloud.
 //!
-//! In order: the user's word list may drop the whole message; links become "link"; a run of
-//! emoji becomes at most one spoken name (or nothing); the text is NFKC-normalised (full-width
-//! letters become plain ones); characters the voice's language cannot read are dropped (never
-//! spelled as code points); runs of one character and repeats of one word are capped; the
-//! word list replaces or bleeps words; whitespace is collapsed; and the result is cut to a
-//! length at a word boundary, ending the sentence there.
+//! In order: the user's word list may drop the whole message; inline phoneme spans (`[[ ]]`)
+//! are kept only from trusted text and otherwise taken out; kaomoji are read by meaning (or
+//! dropped); links become "link"; a run of emoji becomes at most one spoken name (or nothing);
+//! the text is NFKC-normalised (full-width letters become plain ones); characters the voice's
+//! language cannot read are dropped (never spelled as code points); runs of one character and
+//! repeats of one word are capped; then each word: abbreviations and emoticons from the chat
+//! lexicon, ratings (`10/10`), the word list (replace or bleep), very long numbers, decorated
+//! names and `@mentions`, stretched words, chat shorthand from the lexicon ([`super::chat`]);
+//! whitespace is collapsed; and the result is cut to a length at a word boundary, ending the
+//! sentence there.
 //!
 //! Pure functions of their input: no I/O except [`WordList::load`].
 
+use super::chat::lexicon::Lexicon;
+use super::chat::rules::{self, Piece};
+
+use super::file_cache::FileCache;
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::path::Path;
+use std::sync::Arc;
 use unicode_normalization::UnicodeNormalization;
 use unicode_script::{Script, UnicodeScript};
 use unicode_segmentation::UnicodeSegmentation;
@@ -30,6 +37,16 @@ pub enum EmojiMode {
     #[default]
     FirstName,
     /// Nothing.
+    Drop,
+}
+
+/// How emoticons (`:)`, `<3`) and kaomoji (`¯\_(ツ)_/¯`) are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub enum EmoticonMode {
+    /// By meaning, from the chat lexicon ("smile", "shrug").
+    #[default]
+    Read,
+    /// Not at all.
     Drop,
 }
 
@@ -51,14 +68,8 @@ pub struct WordList {
     entries: Arc<HashMap<String, WordAction>>,
 }
 
-/// Word list files as last read: path, modification time and size, and the list.
-type Cached = (PathBuf, Option<SystemTime>, u64, WordList);
-
-/// The word lists read lately (a few: one per API or editor setting in use).
-static LOADED: Mutex<Vec<Cached>> = Mutex::new(Vec::new());
-
-/// Word lists kept read at most.
-const LOADED_AT_MOST: usize = 4;
+/// The word lists read lately.
+static LOADED: FileCache<WordList> = FileCache::new();
 
 /// Why a word list was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -128,23 +139,9 @@ impl WordList {
     /// [`WordList::load`], read again only when the file's modification time or size changed
     /// since it was last read: chat messages come many a second, and each needs the list.
     pub fn load_cached(path: &Path) -> Result<Self, WordListError> {
-        let meta = std::fs::metadata(path)
-            .map_err(|e| WordListError::File(format!("{}: {e}", path.display())))?;
-        let (modified, size) = (meta.modified().ok(), meta.len());
-        let mut loaded = LOADED.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((.., list)) = loaded
-            .iter()
-            .find(|(p, m, n, _)| p == path && *m == modified && *n == size)
-        {
-            return Ok(list.clone());
-        }
-        let list = Self::load(path)?;
-        loaded.retain(|(p, ..)| p != path);
-        if loaded.len() >= LOADED_AT_MOST {
-            loaded.remove(0);
-        }
-        loaded.push((path.to_path_buf(), modified, size, list.clone()));
-        Ok(list)
+        LOADED.get(path, Self::load, |e| {
+            WordListError::File(format!("{}: {e}", path.display()))
+        })
     }
 
     /// Whether two lists share their entries (one read of a file).
@@ -184,6 +181,12 @@ pub struct FilterSettings {
     pub words: WordList,
     /// Whether the word list applies (Speaker.bot's `badWordFilter`).
     pub use_words: bool,
+    /// The chat lexicon (shorthand, abbreviations, emoticons, kaomoji).
+    pub lexicon: Lexicon,
+    /// How emoticons and kaomoji are read.
+    pub emoticons: EmoticonMode,
+    /// Whether inline phoneme spans (`[[ ]]`) are honoured (trusted text) or taken out.
+    pub phonemes: bool,
 }
 
 impl Default for FilterSettings {
@@ -196,6 +199,9 @@ impl Default for FilterSettings {
             scripts: Some(vec![Script::Latin]),
             words: WordList::default(),
             use_words: true,
+            lexicon: Lexicon::built_in(),
+            emoticons: EmoticonMode::Read,
+            phonemes: false,
         }
     }
 }
@@ -311,7 +317,84 @@ pub fn filter(text: &str, settings: &FilterSettings) -> Filtered {
     {
         return Filtered::Dropped;
     }
+    let mut joined = String::new();
+    for piece in rules::phoneme_pieces(text, settings.phonemes) {
+        let read = match piece {
+            Piece::Text(text) => read_text(text, settings),
+            Piece::Phonemes(span) => span.to_owned(),
+        };
+        if !read.is_empty() {
+            if !joined.is_empty() {
+                joined.push(' ');
+            }
+            joined.push_str(&read);
+        }
+        // Stop work on absurdly long input early: nothing past the cap is spoken.
+        if joined.len() > settings.max_chars.saturating_mul(4) + 64 {
+            break;
+        }
+    }
+    if !joined.chars().any(char::is_alphanumeric) {
+        return Filtered::Empty;
+    }
+    let mut kept = cut(&joined, settings.max_chars.max(1));
+    // Never an open phoneme span at the end: it goes, from its brackets.
+    if let Some(open) = kept.rfind("[[")
+        && !kept[open..].contains("]]")
+    {
+        kept.truncate(open);
+        let head = kept.trim_end_matches(|c: char| !c.is_alphanumeric() && c != ']');
+        kept = format!("{head}.");
+    }
+    if kept.len() == joined.len() {
+        return Filtered::Speak(kept);
+    }
+    // The kept text ends with an added full stop.
+    let left_out = joined.chars().count() + 1 - kept.chars().count();
+    Filtered::Cut {
+        text: kept,
+        cut: left_out,
+    }
+}
 
+/// Kaomoji read by meaning (or dropped): each is replaced by its reading between spaces; the
+/// same one repeated (with only spaces between) is read once.
+fn read_kaomoji(text: &str, settings: &FilterSettings) -> String {
+    let kaomoji = settings.lexicon.kaomoji();
+    let mut out = String::with_capacity(text.len());
+    let mut last: Option<usize> = None;
+    let mut rest = text;
+    'scan: while let Some(c) = rest.chars().next() {
+        for (index, (key, reading)) in kaomoji.iter().enumerate() {
+            if rest.starts_with(key.as_str()) {
+                if last != Some(index) && settings.emoticons == EmoticonMode::Read {
+                    out.push(' ');
+                    out.push_str(reading);
+                    out.push(' ');
+                }
+                last = Some(index);
+                rest = &rest[key.len()..];
+                continue 'scan;
+            }
+        }
+        if !c.is_whitespace() {
+            last = None;
+        }
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    out
+}
+
+/// One piece of plain text, read as chat (everything [`filter`] does but the drop, the cut
+/// and phoneme spans).
+fn read_text(text: &str, settings: &FilterSettings) -> String {
+    // Nothing past sixteen times the cap is read (kaomoji are looked for at every character).
+    let mut end = text.len().min(settings.max_chars.saturating_mul(16) + 64);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let text = &read_kaomoji(&text[..end], settings);
     // Links, then emoji runs (on the text as sent: NFKC would take some emoji apart).
     let mut spoken = String::with_capacity(text.len().min(settings.max_chars * 4 + 16));
     let mut in_emoji_run = false;
@@ -382,11 +465,29 @@ pub fn filter(text: &str, settings: &FilterSettings) -> Filtered {
         }
     }
 
-    // Words: repeats capped, the word list applied, whitespace collapsed.
+    // Words: repeats capped, each read (lexicon, word list, rules), whitespace collapsed.
     let mut words: Vec<String> = Vec::new();
     let mut repeat = 0;
     let mut previous = String::new();
     for word in capped.split_whitespace() {
+        // Abbreviations and emoticons, as typed (a trailing comma or mark kept after them).
+        let trimmed = word.trim_end_matches([',', '!', '?', ';']);
+        let emoticons = settings.emoticons == EmoticonMode::Read;
+        let typed = [word, trimmed]
+            .into_iter()
+            .find_map(|w| settings.lexicon.token(w, emoticons).map(|r| (w, r)));
+        if let Some((matched, reading)) = typed {
+            push_reading(&mut words, reading, &word[matched.len()..]);
+            continue;
+        }
+        if settings.lexicon.is_emoticon(word) || settings.lexicon.is_emoticon(trimmed) {
+            continue;
+        }
+        let stripped = word.trim_end_matches(['.', ',', '!', '?', ';']);
+        if let Some(rated) = rules::rating(stripped) {
+            words.push(format!("{rated}{}", &word[stripped.len()..]));
+            continue;
+        }
         let bare = word.trim_matches(|c: char| !c.is_alphanumeric() && c != '\'');
         // Leftovers of kaomoji and ASCII art ("(^", "^)") are not read; pauses are kept.
         if bare.is_empty() && !word.chars().all(|c| ".,!?;:…–—-".contains(c)) {
@@ -402,27 +503,62 @@ pub fn filter(text: &str, settings: &FilterSettings) -> Filtered {
             repeat = 0;
             previous = key;
         }
-        let out = match settings.use_words.then(|| settings.words.action(bare)) {
-            Some(Some(WordAction::Replace(with))) => word.replacen(bare, with, 1),
-            Some(Some(WordAction::Bleep)) => word.replacen(bare, "bleep", 1),
-            _ => word.to_owned(),
+        if bare.is_empty() {
+            words.push(word.to_owned());
+            continue;
+        }
+        let at = word.find(bare).unwrap_or(0);
+        // A mention's `@` is not read; other leading marks (quotes, brackets) stay.
+        let prefix = word[..at].trim_end_matches('@');
+        let suffix = &word[at + bare.len()..];
+        let reading = match settings.use_words.then(|| settings.words.action(bare)) {
+            Some(Some(WordAction::Replace(with))) => with.clone(),
+            Some(Some(WordAction::Bleep)) => "bleep".to_owned(),
+            _ => read_word(bare, settings),
         };
-        words.push(out);
+        push_reading(&mut words, &reading, suffix);
+        if let Some(last) = words.last_mut()
+            && !prefix.is_empty()
+        {
+            last.insert_str(0, prefix);
+        }
     }
-    let joined = words.join(" ");
-    if !joined.chars().any(char::is_alphanumeric) {
-        return Filtered::Empty;
+    words.join(" ")
+}
+
+/// One word (no surrounding marks) as chat reads it: a very long number is "a long number",
+/// a decorated name its name, a stretched word shortened, and then chat shorthand from the
+/// lexicon.
+fn read_word(bare: &str, settings: &FilterSettings) -> String {
+    if rules::is_long_number(bare) {
+        return rules::LONG_NUMBER.to_owned();
     }
-    let kept = cut(&joined, settings.max_chars.max(1));
-    if kept.len() == joined.len() {
-        return Filtered::Speak(kept);
+    let undecorated = rules::undecorate(bare);
+    let parts = undecorated.as_deref().unwrap_or(bare);
+    parts
+        .split(' ')
+        .filter_map(|part| {
+            let short = rules::shorten_stretched(part, &settings.lexicon);
+            let part = short.as_deref().unwrap_or(part);
+            match settings.lexicon.word(part) {
+                Some("") => None,
+                Some(reading) => Some(reading.to_owned()),
+                None => Some(part.to_owned()),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Adds `reading` (nothing if empty) with `suffix` (the marks after the word) to `words`.
+fn push_reading(words: &mut Vec<String>, reading: &str, suffix: &str) {
+    if reading.is_empty() {
+        if suffix.chars().any(|c| ".!?".contains(c)) {
+            words.push(suffix.to_owned());
+        }
+        return;
     }
-    // The kept text ends with an added full stop.
-    let left_out = joined.chars().count() + 1 - kept.chars().count();
-    Filtered::Cut {
-        text: kept,
-        cut: left_out,
-    }
+    words.push(format!("{reading}{suffix}"));
 }
 
 impl Filtered {
@@ -495,19 +631,19 @@ mod tests {
         assert_eq!(run("see https://example.com/a?b=1 now"), "see link now");
         assert_eq!(run("go to www.twitch.tv/orator!"), "go to link");
         assert_eq!(run("visit orator.gg today"), "visit link today");
-        assert_eq!(run("e.g. this"), "e.g. this");
+        assert_eq!(run("e.g. this"), "for example this");
     }
 
     #[test]
     fn a_run_of_emoji_says_one_name_or_none() {
-        assert_eq!(run("gg 🎉🎉🎉 🎉 wow"), "gg party popper wow");
+        assert_eq!(run("gg 🎉🎉🎉 🎉 wow"), "good game party popper wow");
         let settings = FilterSettings {
             emoji: EmojiMode::Drop,
             ..FilterSettings::default()
         };
         assert_eq!(
             filter("gg 🎉🎉 wow 👍🏽", &settings),
-            Filtered::Speak("gg wow".into())
+            Filtered::Speak("good game wow".into())
         );
         assert_eq!(run("👍🏽 nice"), "thumbs up nice");
     }
@@ -515,7 +651,15 @@ mod tests {
     #[test]
     fn full_width_letters_are_normalised_and_unreadable_scripts_dropped() {
         assert_eq!(run("ｈｅｌｌｏ　ｗｏｒｌｄ こんにちは 世界"), "hello world");
-        assert_eq!(run("(＾▽＾) hi"), "hi");
+        assert_eq!(run("(＾▽＾) hi"), "happy face hi");
+        let dropped = FilterSettings {
+            emoticons: EmoticonMode::Drop,
+            ..FilterSettings::default()
+        };
+        assert_eq!(
+            filter("(＾▽＾) hi :) <3", &dropped),
+            Filtered::Speak("hi".into())
+        );
         assert_eq!(run("こんにちは"), "Empty");
         let japanese = FilterSettings {
             scripts: scripts_for_language("ja"),
@@ -528,9 +672,31 @@ mod tests {
     }
 
     #[test]
+    fn phoneme_spans_are_honoured_only_when_trusted() {
+        let text = "say [[ h ə l ˈoʊ ]] world";
+        assert_eq!(run(text), "say world");
+        let trusted = FilterSettings {
+            phonemes: true,
+            ..FilterSettings::default()
+        };
+        assert_eq!(
+            filter(text, &trusted),
+            Filtered::Speak("say [[ h ə l ˈoʊ ]] world".into())
+        );
+        let short = FilterSettings {
+            max_chars: 12,
+            ..trusted
+        };
+        let Filtered::Cut { text: cut, .. } = filter(text, &short) else {
+            panic!("cut expected");
+        };
+        assert!(!cut.contains("[["), "{cut:?}");
+    }
+
+    #[test]
     fn repeats_are_capped() {
-        assert_eq!(run("sooooooo gooooood"), "sooo goood");
-        assert_eq!(run("lol lol lol lol lol LOL"), "lol lol lol");
+        assert_eq!(run("sooooooo gooooood"), "so good");
+        assert_eq!(run("wow wow wow wow wow WOW"), "wow wow wow");
         assert_eq!(run("!!!!!!!!"), "Empty");
     }
 

@@ -19,8 +19,10 @@
 //! requiring `Content-Type: application/json` on POSTs; an optional token guards everything.
 
 pub mod admission;
+pub mod chat;
 mod counted;
 mod events;
+pub mod file_cache;
 pub mod filter;
 pub mod http;
 pub mod openai;
@@ -48,9 +50,10 @@ pub const DEFAULT_PORT: u16 = 7580;
 /// Speaker.bot's UDP port.
 pub const DEFAULT_UDP_PORT: u16 = 6669;
 
-/// The API's settings, saved in the project.
+/// The API's settings, saved in the project. Fields a newer Orator saved and this one does not
+/// know are ignored; missing ones take their defaults.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct ApiSettings {
     /// Whether this instance offers the server.
     pub enabled: bool,
@@ -68,6 +71,12 @@ pub struct ApiSettings {
     pub max_chars: usize,
     /// The user's word list file (replace, bleep or drop), if any.
     pub word_list: Option<PathBuf>,
+    /// The user's chat lexicon file, added to the built-in one, if any.
+    pub chat_lexicon: Option<PathBuf>,
+    /// Emoticons and kaomoji read by meaning or dropped.
+    pub emoticons: filter::EmoticonMode,
+    /// Whether inline phonemes (`[[ ]]`) from API clients are honoured (otherwise taken out).
+    pub api_phonemes: bool,
 }
 
 impl Default for ApiSettings {
@@ -81,6 +90,9 @@ impl Default for ApiSettings {
             emoji: filter::EmojiMode::FirstName,
             max_chars: 500,
             word_list: None,
+            chat_lexicon: None,
+            emoticons: filter::EmoticonMode::Read,
+            api_phonemes: false,
         }
     }
 }
@@ -165,20 +177,28 @@ impl ApiSettings {
     }
 
     /// The chat filter these settings describe, for a voice speaking `espeak_voice`. A word
-    /// list that cannot be read is reported and left out.
+    /// list or chat lexicon that cannot be read is reported and left out (the built-in
+    /// lexicon then applies alone).
     pub fn filter_settings(
         &self,
         espeak_voice: Option<&str>,
     ) -> (filter::FilterSettings, Option<String>) {
-        let (words, problem) = match &self.word_list {
-            Some(path) => match filter::WordList::load_cached(path) {
-                Ok(words) => (words, None),
-                Err(err) => (
-                    filter::WordList::default(),
-                    Some(format!("word list not used: {err}")),
-                ),
-            },
-            None => (filter::WordList::default(), None),
+        let mut problems = Vec::new();
+        let words = match &self.word_list {
+            Some(path) => filter::WordList::load_cached(path).unwrap_or_else(|err| {
+                problems.push(format!("word list not used: {err}"));
+                filter::WordList::default()
+            }),
+            None => filter::WordList::default(),
+        };
+        let lexicon = match &self.chat_lexicon {
+            Some(path) => {
+                chat::lexicon::Lexicon::with_file_for(path, espeak_voice).unwrap_or_else(|err| {
+                    problems.push(format!("chat lexicon not used: {err}"));
+                    chat::lexicon::Lexicon::for_language(espeak_voice)
+                })
+            }
+            None => chat::lexicon::Lexicon::for_language(espeak_voice),
         };
         (
             filter::FilterSettings {
@@ -189,9 +209,12 @@ impl ApiSettings {
                     filter::scripts_for_language,
                 ),
                 words,
+                lexicon,
+                emoticons: self.emoticons,
+                phonemes: self.api_phonemes,
                 ..filter::FilterSettings::default()
             },
-            problem,
+            (!problems.is_empty()).then(|| problems.join("; ")),
         )
     }
 }

@@ -385,7 +385,10 @@ pub(crate) fn speak(
     }
     let api = owner.session().read(|s| s.api.clone());
     let espeak = speech.status.voice().map(|v| v.espeak_voice);
-    let (mut settings, _) = api.filter_settings(espeak.as_deref());
+    let (mut settings, problem) = api.filter_settings(espeak.as_deref());
+    if let Some(problem) = problem {
+        hub.status.note(&problem);
+    }
     settings.use_words = use_words;
     let (text, cut) = match filter::filter(message, &settings) {
         Filtered::Speak(text) => (text, 0),

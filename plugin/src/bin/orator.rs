@@ -62,6 +62,15 @@ struct ServeArgs {
     /// Emoji are read as their name, once per run (`name`), or not at all (`drop`).
     #[arg(long, default_value = "name")]
     emoji: String,
+    /// A chat lexicon file added to the built-in one (its format: the file the API tab saves).
+    #[arg(long)]
+    chat_lexicon: Option<PathBuf>,
+    /// Emoticons and kaomoji are read by meaning (`read`) or not at all (`drop`).
+    #[arg(long, default_value = "read")]
+    emoticons: String,
+    /// Honour inline phonemes (`[[ ]]`) in API messages (otherwise they are taken out).
+    #[arg(long)]
+    api_phonemes: bool,
     /// The most characters spoken of one message.
     #[arg(long, default_value_t = 500)]
     max_chars: usize,
@@ -452,6 +461,15 @@ fn serve(args: ServeArgs) -> Result<()> {
         api::filter::WordList::load(path)
             .with_context(|| format!("in the word list {}", path.display()))?;
     }
+    if let Some(path) = &args.chat_lexicon {
+        api::chat::lexicon::Lexicon::with_file(path)
+            .with_context(|| format!("in the chat lexicon {}", path.display()))?;
+    }
+    let emoticons = match args.emoticons.as_str() {
+        "read" => api::filter::EmoticonMode::Read,
+        "drop" => api::filter::EmoticonMode::Drop,
+        other => bail!("--emoticons must be `read` or `drop` (got `{other}`)"),
+    };
     let settings = ApiSettings {
         enabled: true,
         port: args.port,
@@ -460,6 +478,9 @@ fn serve(args: ServeArgs) -> Result<()> {
         emoji,
         max_chars: args.max_chars,
         word_list: args.word_list.clone(),
+        chat_lexicon: args.chat_lexicon.clone(),
+        emoticons,
+        api_phonemes: args.api_phonemes,
         ..ApiSettings::default()
     };
     settings.validate().map_err(anyhow::Error::msg)?;

@@ -3,7 +3,10 @@
 //! the last requests). Runs on the GUI thread; every change goes through the session and
 //! [`crate::api::refresh`].
 
-use crate::api::{self, ApiSettings, ServerState, filter::EmojiMode};
+use crate::api::{
+    self, ApiSettings, ServerState,
+    filter::{EmojiMode, EmoticonMode},
+};
 use crate::state::SharedSession;
 use std::sync::atomic::Ordering;
 
@@ -14,6 +17,7 @@ pub(super) struct ApiView {
     udp_port: String,
     token: String,
     word_list: String,
+    chat_lexicon: String,
     /// The session generation the fields were filled from.
     seen: Option<u64>,
     notice: Option<String>,
@@ -28,6 +32,11 @@ impl ApiView {
             self.token = settings.token.clone();
             self.word_list = settings
                 .word_list
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
+            self.chat_lexicon = settings
+                .chat_lexicon
                 .as_ref()
                 .map(|p| p.display().to_string())
                 .unwrap_or_default();
@@ -73,6 +82,30 @@ impl ApiView {
             ui.label("Word list file");
             ui.text_edit_singleline(&mut self.word_list);
             ui.end_row();
+            ui.label("Chat lexicon file");
+            ui.horizontal(|ui| {
+                ui.text_edit_singleline(&mut self.chat_lexicon);
+                if ui
+                    .button("Save the built-in one…")
+                    .on_hover_text(
+                        "Writes the built-in chat lexicon (its format explained at its top) to \
+                         your data folder to edit, and uses that file; Apply to keep it",
+                    )
+                    .clicked()
+                {
+                    match save_built_in_lexicon() {
+                        Ok(path) => self.chat_lexicon = path.display().to_string(),
+                        Err(why) => self.notice = Some(why),
+                    }
+                }
+            });
+            ui.end_row();
+            ui.label("Emoticons and kaomoji");
+            ui.horizontal(|ui| {
+                ui.radio_value(&mut next.emoticons, EmoticonMode::Read, "read by meaning");
+                ui.radio_value(&mut next.emoticons, EmoticonMode::Drop, "drop");
+            });
+            ui.end_row();
             ui.label("Emoji");
             ui.horizontal(|ui| {
                 ui.radio_value(
@@ -88,6 +121,10 @@ impl ApiView {
             &mut next.filter_editor,
             "Also filter the editor's text like chat",
         );
+        ui.checkbox(
+            &mut next.api_phonemes,
+            "Honour inline phonemes ([[ ]]) from API clients (otherwise taken out)",
+        );
         let apply = ui.button("Apply").clicked();
         if apply {
             match self.parse(&settings) {
@@ -96,6 +133,7 @@ impl ApiView {
                     next.udp_port = parsed.udp_port;
                     next.token = parsed.token;
                     next.word_list = parsed.word_list;
+                    next.chat_lexicon = parsed.chat_lexicon;
                     self.notice = None;
                 }
                 Err(why) => self.notice = Some(why),
@@ -155,14 +193,37 @@ impl ApiView {
                 Some(path)
             }
         };
+        let chat_lexicon = match self.chat_lexicon.trim() {
+            "" => None,
+            path => {
+                let path = std::path::PathBuf::from(path);
+                api::chat::lexicon::Lexicon::with_file(&path)
+                    .map_err(|e| format!("chat lexicon: {e}"))?;
+                Some(path)
+            }
+        };
         let next = ApiSettings {
             port,
             udp_port,
             token: self.token.trim().to_owned(),
             word_list,
+            chat_lexicon,
             ..current.clone()
         };
         next.validate().map_err(|e| e.to_string())?;
         Ok(next)
     }
+}
+
+/// Writes the built-in chat lexicon to the user's data folder (`chat-lexicon.txt`, kept if it
+/// is there already, so edits are never overwritten) and returns its path.
+fn save_built_in_lexicon() -> Result<std::path::PathBuf, String> {
+    let dir = crate::platform::user_data_dir().ok_or("no data folder is known for this user")?;
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let path = dir.join("chat-lexicon.txt");
+    if !path.exists() {
+        std::fs::write(&path, api::chat::lexicon::BUILT_IN)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    Ok(path)
 }

@@ -289,6 +289,8 @@ impl App {
                     let espeak = speech.status.voice().map(|v| v.espeak_voice);
                     let (mut settings, _) = api.filter_settings(espeak.as_deref());
                     settings.max_chars = crate::state::MAX_TEXT_BYTES;
+                    // The editor's own text is trusted: its phoneme spans are honoured.
+                    settings.phonemes = true;
                     match crate::api::filter::filter(text, &settings) {
                         crate::api::filter::Filtered::Speak(text) => text,
                         crate::api::filter::Filtered::Cut { text, cut } => {
