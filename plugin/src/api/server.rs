@@ -245,12 +245,22 @@ fn accept_loop(hub: &Arc<Hub>, listener: &TcpListener) {
                 if !peer.ip().is_loopback() {
                     continue;
                 }
+                // Every slot taken by connections inside their grace: this one waits for the
+                // oldest's grace to end (at most `admission::GRACE`) rather than be refused.
+                let full = {
+                    let mut threads = hub.threads.lock().unwrap_or_else(|e| e.into_inner());
+                    threads.retain(|t| !t.is_finished());
+                    threads.len() >= MAX_CONNECTIONS
+                };
+                if full && let Some(wait) = hub.waiting.grace_left(Instant::now()) {
+                    std::thread::sleep(wait);
+                }
                 let mut threads = hub.threads.lock().unwrap_or_else(|e| e.into_inner());
                 threads.retain(|t| !t.is_finished());
                 let mut stream = stream;
                 // Every slot taken: a connection that has not sent its head makes room.
                 let evicted = (threads.len() >= MAX_CONNECTIONS)
-                    .then(|| hub.waiting.evict_oldest())
+                    .then(|| hub.waiting.evict_oldest(Instant::now()))
                     .flatten();
                 if let Some(oldest) = evicted {
                     hub.close_socket(oldest);
