@@ -157,25 +157,13 @@ fn status_mib(pid: u32, field: &str) -> Result<u64> {
     Ok(kib / 1024)
 }
 
-/// One OpenAI speech request to the server on `port`; the HTTP status and the body's length.
+/// One OpenAI speech request to the server on `port`; the HTTP status and the response's
+/// length.
 fn speech(port: u16, input: &str, speed: f64) -> Result<(u16, usize)> {
-    use std::io::{Read, Write};
-    let body = serde_json::json!({"model": "tts-1", "input": input, "speed": speed}).to_string();
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
-    write!(
-        stream,
-        "POST /v1/audio/speech HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )?;
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response)?;
-    let head = String::from_utf8_lossy(&response[..response.len().min(64)]).into_owned();
-    let code = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .with_context(|| format!("no HTTP status in {head:?}"))?;
+    use orator_tests::http;
+    let body = serde_json::json!({"model": "tts-1", "input": input, "speed": speed});
+    let response = http::read_response(&mut http::send_speech(port, &body)?);
+    let code = http::status(&response).context("no HTTP status in the response")?;
     Ok((code, response.len()))
 }
 

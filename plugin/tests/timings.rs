@@ -93,7 +93,15 @@ fn words_sound_inside_their_spans_and_pauses_are_quiet_at_every_rate() {
     let text = "Yes, and then, we go home. Okay, thanks.";
     let mut onsets_at_voice_rate: Vec<usize> = Vec::new();
     for rate in [voice_rate, 44_100, 48_000, 96_000] {
-        let rendered = render::render(&service, text, rate, 1, &PathSettings::default(), None);
+        let rendered = render::render(
+            &service,
+            text,
+            rate,
+            1,
+            &PathSettings::default(),
+            None,
+            render::Limits::default(),
+        );
         assert!(rendered.failure.is_none(), "{:?}", rendered.failure);
         let words = rendered.words.as_ref().expect("the phrase's timings");
         assert!(words.complete && words.finished);

@@ -6,6 +6,7 @@
 //! audio-thread calls are not concurrent), and it keeps tests deterministic.
 
 pub mod display;
+pub mod http;
 pub mod signal;
 pub mod speakerbot;
 pub mod vst3;

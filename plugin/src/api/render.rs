@@ -61,29 +61,10 @@ pub struct Rendered {
 }
 
 /// Speaks `text` through `service` at `output_rate` into `channels` channels, with `host` (per
-/// channel) as the host signal if given. The service's voice should be loaded first (a phrase
-/// spoken while it loads waits for it; one spoken without a voice renders silence).
+/// channel) as the host signal if given, stopping early (its phrase cancelled) at `limits`.
+/// The service's voice should be loaded first (a phrase spoken while it loads waits for it;
+/// one spoken without a voice renders silence).
 pub fn render(
-    service: &SpeechService,
-    text: &str,
-    output_rate: u32,
-    channels: usize,
-    settings: &PathSettings,
-    host: Option<&[Vec<f32>]>,
-) -> Rendered {
-    render_within(
-        service,
-        text,
-        output_rate,
-        channels,
-        settings,
-        host,
-        Limits::default(),
-    )
-}
-
-/// [`render`] that stops early (cancelling its phrase) at `limits`.
-pub fn render_within(
     service: &SpeechService,
     text: &str,
     output_rate: u32,

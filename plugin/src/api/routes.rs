@@ -268,7 +268,7 @@ fn render_speech(
         max_samples: Some((openai::MAX_RENDER_SECONDS * f64::from(openai::RATE)) as usize),
         abandoned: Some(&mut abandoned),
     };
-    let rendered = render::render_within(
+    let rendered = render::render(
         &renderer.service,
         &text,
         openai::RATE,

@@ -362,6 +362,7 @@ fn say(args: SayArgs) -> Result<()> {
         channels,
         &settings,
         host.as_ref().map(|h| &h.channels[..]),
+        render::Limits::default(),
     );
     let length = rendered.channels.first().map_or(0, Vec::len);
     let spec = hound::WavSpec {
