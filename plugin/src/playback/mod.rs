@@ -2,8 +2,9 @@
 //! `process()` reaches.
 //!
 //! - [`stream`]: the rings between the two threads (voice audio, phrase marks, requests and
-//!   events), [`stream::Control`]'s atomics (stop, skip, clear, pause), and [`stream::AudioSide`],
-//!   the audio thread's end;
+//!   events) and [`stream::AudioSide`], the audio thread's end;
+//! - [`control`]: phrase ids and [`control::Control`]'s atomics (stop, skip, clear, cancel,
+//!   pause), shared by every thread;
 //! - [`service`]: [`service::SpeechService`], the main thread's handle: status, commands, the
 //!   phrase log;
 //! - [`worker`]: the speech thread the service starts: loads the voice, synthesises the queue,
@@ -31,6 +32,7 @@
 //! and block size, and replaced on every activation.
 
 pub mod bank;
+pub mod control;
 pub mod render_clock;
 pub mod resample;
 pub mod service;
