@@ -2,17 +2,40 @@
 //! lines and how a person reads each) goes through the chat filter with its default settings,
 //! and the phonemes Orator speaks for the result must equal those of the written reading (so
 //! "10/10" and "ten out of ten" agree, and no recogniser is needed). Lines of symbols only
-//! must stay short to say.
+//! must stay short to say: in phonemes, and in seconds of the real default voice.
 
 use orator::api::filter::{FilterSettings, Filtered, filter};
+use orator::tts::engine::Engine;
 use orator::tts::resources::Resources;
 use orator::tts::text::phonemize::{Espeak, EspeakGuard, phonemize};
+use orator::tts::voice::Voice;
+use std::ops::ControlFlow;
 
 /// Lines the corpus holds at least.
 const AT_LEAST: usize = 60;
 
 /// The most phonemes a line of symbols only (kaomoji, emoticons) may take: a few words.
 const SYMBOL_LINE_PHONEMES: usize = 40;
+
+/// The longest a line of symbols only may take to say, seconds.
+const SYMBOL_LINE_SECONDS: f64 = 2.5;
+
+/// Whether a corpus line is made of symbols (emoticons, kaomoji, punctuation) only.
+fn symbols_only(line: &str) -> bool {
+    !line.chars().any(char::is_alphanumeric)
+        || line
+            .split_whitespace()
+            .all(|w| w.chars().filter(|c| c.is_ascii_alphabetic()).count() <= 1)
+}
+
+/// The corpus's lines and readings.
+fn corpus() -> Vec<(&'static str, &'static str)> {
+    include_str!("fixtures/chat_corpus.tsv")
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(|entry| entry.split_once('\t').expect("line<TAB>reading"))
+        .collect()
+}
 
 /// What a line reads as, through the filter.
 fn read(line: &str) -> String {
@@ -43,14 +66,9 @@ fn the_chat_corpus_reads_as_a_person_reads_it() {
         .expect("run `cargo xtask assets` first")
         .espeak_data();
     let mut espeak = Espeak::lock(&data).expect("espeak-ng data");
-    let corpus = include_str!("fixtures/chat_corpus.tsv");
     let mut count = 0;
     let mut wrong = Vec::new();
-    for entry in corpus
-        .lines()
-        .filter(|l| !l.starts_with('#') && !l.is_empty())
-    {
-        let (line, reading) = entry.split_once('\t').expect("line<TAB>reading");
+    for (line, reading) in corpus() {
         let got = read(line);
         let (heard, wanted) = (spoken(&mut espeak, &got), spoken(&mut espeak, reading));
         if heard != wanted {
@@ -58,11 +76,7 @@ fn the_chat_corpus_reads_as_a_person_reads_it() {
                 "{line:?}\n  read as {got:?}\n  wanted  {reading:?}\n  {heard}\n  {wanted}"
             ));
         }
-        let symbols_only = !line.chars().any(char::is_alphanumeric)
-            || line
-                .split_whitespace()
-                .all(|w| w.chars().filter(|c| c.is_ascii_alphabetic()).count() <= 1);
-        if symbols_only {
+        if symbols_only(line) {
             let phonemes = heard.chars().count();
             assert!(
                 phonemes <= SYMBOL_LINE_PHONEMES,
@@ -78,4 +92,31 @@ fn the_chat_corpus_reads_as_a_person_reads_it() {
         wrong.len(),
         wrong.join("\n")
     );
+}
+
+#[test]
+fn lines_of_symbols_only_are_short_to_say() {
+    let resources = Resources::locate().expect("run `cargo xtask assets` first");
+    let voice = Voice::load(&resources.default_voice(), &resources.onnxruntime())
+        .expect("the default voice loads");
+    let engine = Engine::new(voice, resources.espeak_data());
+    let settings = engine.voice.config.defaults;
+    let rate = f64::from(engine.voice.config.sample_rate);
+    let mut lines = 0;
+    for (line, _) in corpus().into_iter().filter(|(line, _)| symbols_only(line)) {
+        let mut samples = 0usize;
+        engine
+            .speak(&read(line), &settings, &mut |chunk| {
+                samples += chunk.samples.len();
+                ControlFlow::Continue(())
+            })
+            .expect("speak");
+        let seconds = samples as f64 / rate;
+        assert!(
+            seconds <= SYMBOL_LINE_SECONDS,
+            "{line:?} takes {seconds:.2} s to say"
+        );
+        lines += 1;
+    }
+    assert!(lines >= 15, "only {lines} symbol-only lines in the corpus");
 }
