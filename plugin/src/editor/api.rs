@@ -18,6 +18,8 @@ pub(super) struct ApiView {
     token: String,
     word_list: String,
     chat_lexicon: String,
+    /// The lexicon file shown (`None`: the built-in one) and its text.
+    lexicon_shown: Option<(Option<std::path::PathBuf>, String)>,
     /// The session generation the fields were filled from.
     seen: Option<u64>,
     notice: Option<String>,
@@ -146,6 +148,24 @@ impl ApiView {
         if let Some(notice) = &self.notice {
             ui.colored_label(egui::Color32::from_rgb(220, 120, 60), notice);
         }
+        ui.collapsing("Chat lexicon in use", |ui| {
+            // Read once per file chosen, not every frame.
+            if self.lexicon_shown.as_ref().map(|(p, _)| p) != Some(&settings.chat_lexicon) {
+                let text = match &settings.chat_lexicon {
+                    Some(path) => std::fs::read_to_string(path)
+                        .map(|mine| format!("# {}\n{mine}", path.display()))
+                        .unwrap_or_else(|e| format!("{}: {e}", path.display())),
+                    None => api::chat::lexicon::BUILT_IN.to_owned(),
+                };
+                self.lexicon_shown = Some((settings.chat_lexicon.clone(), text));
+            }
+            if let Some((_, text)) = &self.lexicon_shown {
+                egui::ScrollArea::vertical()
+                    .id_salt("chat-lexicon")
+                    .max_height(200.0)
+                    .show(ui, |ui| ui.monospace(text.as_str()));
+            }
+        });
         ui.separator();
         let state = match status.state() {
             ServerState::Off => "Off".to_owned(),
