@@ -316,7 +316,9 @@ def test_a_websocket_that_stops_answering_is_closed_and_a_quiet_one_stays(guarde
 
 def test_a_message_over_the_cap_is_spoken_cut_and_the_reply_says_so(guarded):
     """A chat line past the 500-character cap is spoken up to a word and the Speak reply says
-    how many characters were left out; the TextQueued event holds exactly what is spoken."""
+    how many characters were left out; the TextQueued event holds exactly what is spoken. A
+    voice alias Orator does not have is spoken with the instance's voice, and the reply says
+    so."""
     port, _ = guarded
     from urllib.parse import quote
     words = " ".join(f"word{n}" for n in range(120))  # 709 characters
@@ -326,7 +328,8 @@ def test_a_message_over_the_cap_is_spoken_cut_and_the_reply_says_so(guarded):
             await ws.send(json.dumps({"id": "s", "request": "Subscribe",
                                       "events": {"TextToSpeech": ["TextQueued"]}}))
             await asyncio.wait_for(ws.recv(), 10)
-            await ws.send(json.dumps({"id": "long", "request": "Speak", "message": words}))
+            await ws.send(json.dumps({"id": "long", "request": "Speak", "message": words,
+                                      "voice": "Brian"}))
             reply = queued = None
             while reply is None or queued is None:
                 msg = json.loads(await asyncio.wait_for(ws.recv(), 10))
@@ -340,6 +343,7 @@ def test_a_message_over_the_cap_is_spoken_cut_and_the_reply_says_so(guarded):
 
     reply, spoken = asyncio.run(run())
     assert reply["status"] == "ok", reply
+    assert "no voice alias named `Brian`" in reply["result"]["voice"], reply
     assert spoken.endswith(".") and len(spoken) <= 500 and words.startswith(spoken[:-1])
     assert reply["result"]["cut"] == len(words) - len(spoken[:-1]), (reply, len(spoken))
 

@@ -199,11 +199,20 @@ impl Client {
             ),
             Action::Speak {
                 message,
+                voice,
                 bad_word_filter,
                 wait,
-                ..
             } => {
                 hub.status.note(&format!("Speak: {message}"));
+                // No voice aliases yet: a named voice is spoken with the instance's voice, and
+                // the reply says so rather than pretend.
+                let fallback = voice.map(|name| {
+                    let name: String = name.chars().take(40).collect();
+                    hub.status.note(&format!(
+                        "no voice alias `{name}`: the instance's voice speaks"
+                    ));
+                    format!("no voice alias named `{name}`: spoken with the instance's voice")
+                });
                 match speak(hub, owner.as_deref(), &message, bad_word_filter) {
                     Ok(queued) if wait => {
                         self.waiting.push((queued.id, id));
@@ -213,6 +222,9 @@ impl Client {
                         let mut result = json!({"speechId": queued.id});
                         if queued.cut > 0 {
                             result["cut"] = json!(queued.cut);
+                        }
+                        if let Some(fallback) = fallback {
+                            result["voice"] = json!(fallback);
                         }
                         speakerbot::ok(&id, json!({ "result": result }))
                     }
