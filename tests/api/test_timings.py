@@ -1,5 +1,7 @@
 """Word timings as users get them: `orator say --timings` and the HTTP endpoint that returns
-audio with its timings, each checked against the audio it came with."""
+audio with its timings, each checked against the audio it came with; and the subtitles made
+from them (`--srt`, `--vtt`, the endpoint's `srt` and `vtt`), read back by independent parsers
+(`srt`, `webvtt-py`) and checked against the timings and the cue rules."""
 
 import base64
 import io
@@ -9,6 +11,8 @@ import urllib.request
 
 import numpy as np
 import soundfile
+import srt
+import webvtt
 
 from test_clients import CLI, RESOURCES, server  # noqa: F401  (the fixture)
 
@@ -39,13 +43,50 @@ def check(timings, audio, rate):
     assert inside / energy.sum() > 0.98, inside / energy.sum()
 
 
+def check_cues(cues, timings):
+    """Cues as (start s, end s, lines): every word once, in order; each cue from its first
+    word's start to at least its last word's end (or the next cue's start), at most 2 lines of
+    42 characters and 7 s, at least 0.7 s where the next cue leaves room; a sentence's end
+    ends its cue."""
+    words = timings["words"]
+    ms = lambda w, edge: (w[f"{edge}_sample"]) * 1000 / timings["sample_rate"]  # noqa: E731
+    assert cues, "no cues"
+    at = 0
+    for i, (start, end, lines) in enumerate(cues):
+        shown = " ".join(lines).split()
+        assert len(lines) <= 2 and all(len(line) <= 42 for line in lines), lines
+        own = words[at:at + len(shown)]
+        assert [w["text"] for w in own] == [t.strip(".,!?") for t in shown], (shown, own)
+        assert abs(start * 1000 - ms(own[0], "start")) <= 1, (start, own[0])
+        next_start = cues[i + 1][0] if i + 1 < len(cues) else float("inf")
+        assert end <= next_start + 1e-9
+        assert end * 1000 >= min(ms(own[-1], "end"), next_start * 1000) - 1, (end, own[-1])
+        assert end - start <= 7.0 + 1e-3
+        assert end - start >= 0.7 - 1e-3 or abs(end - next_start) < 1e-3, (start, end)
+        at += len(shown)
+    assert at == len(words)
+    assert any(lines[-1].endswith("stream.") for _, _, lines in cues), cues
+
+
 def test_orator_say_writes_the_timings_of_its_render(tmp_path):
     out, timings = tmp_path / "t.wav", tmp_path / "t.json"
+    subs_srt, subs_vtt = tmp_path / "t.srt", tmp_path / "t.vtt"
     subprocess.run([str(CLI), "say", TEXT, "--out", str(out), "--timings", str(timings),
+                    "--srt", str(subs_srt), "--vtt", str(subs_vtt),
                     "--sample-rate", "48000", "--resources", str(RESOURCES)],
                    check=True, capture_output=True)
     audio, rate = soundfile.read(out, dtype="float32")
-    check(json.loads(timings.read_text()), audio[:, 0], rate)
+    timings = json.loads(timings.read_text())
+    check(timings, audio[:, 0], rate)
+    from_srt = [(c.start.total_seconds(), c.end.total_seconds(), c.content.split("\n"))
+                for c in srt.parse(subs_srt.read_text())]
+    seconds = lambda t: t.in_seconds() + t.milliseconds / 1000  # noqa: E731 (whole s + ms)
+    from_vtt = [(seconds(c.start_time), seconds(c.end_time), c.lines)
+                for c in webvtt.read(str(subs_vtt))]
+    check_cues(from_srt, timings)
+    assert [lines for _, _, lines in from_vtt] == [lines for _, _, lines in from_srt]
+    for (a, b, _), (c, d, _) in zip(from_vtt, from_srt):
+        assert abs(a - c) < 1e-3 and abs(b - d) < 1e-3
 
 
 def test_the_timed_endpoint_returns_the_audio_with_its_timings(server):  # noqa: F811
@@ -67,6 +108,10 @@ def test_the_timed_endpoint_returns_the_audio_with_its_timings(server):  # noqa:
     audio, rate = soundfile.read(io.BytesIO(wav), dtype="float32")
     assert rate == 24000
     check(reply["timings"], audio, rate)
+    cues = [(c.start.total_seconds(), c.end.total_seconds(), c.content.split("\n"))
+            for c in srt.parse(reply["srt"])]
+    check_cues(cues, reply["timings"])
+    assert reply["vtt"].startswith("WEBVTT")
     # The same audio as OpenAI's endpoint gives for the same request.
     kind, plain = post("/v1/audio/speech")
     assert kind == "audio/wav"

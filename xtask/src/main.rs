@@ -71,6 +71,8 @@ const PYTHON_TEST_PACKAGES: &[&str] = &[
     "soundfile==0.14.0",
     "websockets==15.0.1",
     "openai==3.57.0",
+    "srt==3.5.3",
+    "webvtt-py==0.5.1",
 ];
 
 /// What README command 1 renders to show the whole chain works.

@@ -32,6 +32,7 @@ mod routes;
 pub mod server;
 mod session;
 pub mod speakerbot;
+pub mod subtitles;
 pub mod timeline_words;
 pub mod token;
 pub mod udp;

@@ -209,3 +209,16 @@ pub fn timings_json(rendered: &Rendered, text: &str, sample_rate: u32) -> serde_
         "words": words,
     })
 }
+
+/// The subtitle cues of a render ([`super::subtitles`]), times from the output's first sample.
+pub fn subtitle_cues(rendered: &Rendered, text: &str) -> Vec<super::subtitles::Cue> {
+    let Some(words) = rendered.words.as_ref() else {
+        return Vec::new();
+    };
+    super::subtitles::cues(
+        &words.words,
+        text,
+        words.sample_rate,
+        rendered.phrase_start.unwrap_or(0),
+    )
+}

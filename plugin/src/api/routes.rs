@@ -152,11 +152,14 @@ fn speech_request(
     if !timed {
         return Ok((speech.format.content_type(), audio));
     }
+    let cues = render::subtitle_cues(&rendered, &text);
     let body = json!({
         "format": if speech.format == openai::Format::Wav { "wav" } else { "pcm" },
         "sample_rate": openai::RATE,
         "audio": http::base64(&audio),
         "timings": render::timings_json(&rendered, &text, openai::RATE),
+        "srt": super::subtitles::srt(&cues),
+        "vtt": super::subtitles::vtt(&cues),
     });
     Ok(("application/json", body.to_string().into_bytes()))
 }

@@ -103,6 +103,12 @@ struct SayArgs {
     /// output file and as milliseconds from the phrase's start, with its phonemes.
     #[arg(long, value_name = "FILE.json")]
     timings: Option<PathBuf>,
+    /// Also write subtitles as SRT, cues from the words' timings (rules in the README).
+    #[arg(long, value_name = "FILE.srt")]
+    srt: Option<PathBuf>,
+    /// Also write subtitles as WebVTT, the same cues.
+    #[arg(long, value_name = "FILE.vtt")]
+    vtt: Option<PathBuf>,
     /// A Piper voice model (`.onnx`, with its `.onnx.json` beside it). Default: the bundled
     /// voice.
     #[arg(long)]
@@ -261,6 +267,8 @@ fn say(args: SayArgs) -> Result<()> {
         out,
         input,
         timings,
+        srt,
+        vtt,
         voice,
         rate,
         variation,
@@ -391,6 +399,18 @@ fn say(args: SayArgs) -> Result<()> {
         let bytes = serde_json::to_vec_pretty(&json)?;
         std::fs::write(path, bytes)
             .with_context(|| format!("could not write {}", path.display()))?;
+    }
+    if srt.is_some() || vtt.is_some() {
+        let cues = render::subtitle_cues(&rendered, &text);
+        for (path, body) in [
+            (&srt, api::subtitles::srt(&cues)),
+            (&vtt, api::subtitles::vtt(&cues)),
+        ] {
+            if let Some(path) = path {
+                std::fs::write(path, body)
+                    .with_context(|| format!("could not write {}", path.display()))?;
+            }
+        }
     }
     let synthesis_time = rendered.total;
     let first_audio = rendered.first_audio;
