@@ -13,10 +13,18 @@
 //! service, exactly as the editor's Speak does. Nothing here reaches the audio thread. HTTP
 //! speech is rendered by a speech service of the server's own ([`render`]).
 //!
-//! Limits: message and body sizes, a per-connection (and per-UDP-sender) rate, a bounded
-//! number of connections, of connections still sending their head ([`admission`]) and of
-//! queued API phrases; browsers are kept out by the `Origin` and `Host` checks and by
-//! requiring `Content-Type: application/json` on POSTs; an optional token guards everything.
+//! The server's threads ([`server`]: connections and admission; `routes`: HTTP; `session`:
+//! WebSocket clients; `events`: phrase events for every client) read chat through the chat
+//! filter ([`filter`], with the chat lexicon and rules of [`chat`]); renders also give word
+//! timings and subtitles ([`subtitles`]).
+//!
+//! Limits: message and body sizes, a per-connection (and per-UDP-sender) rate ([`rate`]), a
+//! bounded number of connections, of connections still sending their head ([`admission`]) and
+//! of queued API phrases, render lengths and response times; browsers are kept out by the
+//! `Origin` and `Host` checks and by requiring `Content-Type: application/json` on POSTs; an
+//! optional token ([`token`] makes one) guards everything.
+//!
+//! Thread model: the server's own threads only; the audio thread is never reached.
 
 pub mod admission;
 pub mod chat;
