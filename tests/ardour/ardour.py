@@ -86,10 +86,10 @@ class Host:
         assert xml.count('<Connection other="Master/audio_in') == 2, "track not on the master bus"
         return Session(self, root / name, name, rate)
 
-    def export(self, session, out: Path, busy=False):
-        """Renders the session range with `ardour7-export` (32-bit float). `busy` runs it as on
-        a loaded machine: Ardour (and Orator inside it) on one core at nice 14, beside a busy
-        loop at normal priority on the same core (Ardour gets about 4 % of that core).
+    def export(self, session, out: Path, busy=None):
+        """Renders the session range with `ardour7-export` (32-bit float). `busy` (a nice
+        level) runs it as on a loaded machine: Ardour (and Orator inside it) on one core at
+        that nice level, beside a busy loop at normal priority on the same core.
 
         A run is tried again when it dies inside Ardour: killed by a signal (the exporter's
         own `double free` abort) with no word from Orator in its output, or hung past
@@ -102,7 +102,7 @@ class Host:
             # would otherwise split the core between them evenly, whatever their nice levels);
             # the loop dies with the process group after the export.
             hog = f"taskset -c 0 {sys.executable} -c 'while True: pass' >/dev/null 2>&1 &"
-            args = ["sh", "-c", f'{hog} exec taskset -c 0 nice -n 14 "$@"', "sh", *args]
+            args = ["sh", "-c", f'{hog} exec taskset -c 0 nice -n {busy} "$@"', "sh", *args]
         for attempt in range(EXPORT_TRIES):
             if out.exists():
                 out.unlink()

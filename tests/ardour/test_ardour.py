@@ -110,17 +110,30 @@ def test_a_render_slowed_by_a_busy_machine_lands_its_phrase_exactly(host, refere
     """Ardour says nothing to a VST3 plugin about its export, so Orator knows a render by its
     pace. On a loaded machine, with the speech thread competing for the same core, the export
     runs at less than twice real time: it must still wait for the phrase and put it at its
-    sample, equal to the same session's export on an idle machine."""
+    sample, equal to the same session's export on an idle machine.
+
+    How much a nice level slows Ardour beside a busy loop differs from machine to machine, so
+    the load is found here: the highest nice level (14, then 10, 6, 2) at which the export
+    still runs faster than real time, the slowed render this is about. (Slower than real time
+    an export cannot be told from live playback; the README says so.)"""
     at = 3 * RATE
     text = LINES[0]
     session = built(host, tmp_path, "busy", text, {ardour.SPEAK: [(0, 0), (at, 1)]})
     idle = host.export(session, tmp_path / "idle.wav")
-    busy = host.export(session, tmp_path / "busy.wav", busy=True)
-    print(f"busy: exports took {', '.join(f'{s:.1f} s' for s in session.export_seconds)}")
+    tried = []
+    for nice in (14, 10, 6, 2):
+        busy = host.export(session, tmp_path / "busy.wav", busy=nice)
+        seconds = session.export_seconds[-1]
+        tried.append(f"nice {nice}: {seconds:.1f} s")
+        if seconds < SECONDS:
+            break
+    else:
+        pytest.fail(f"no load left the export faster than real time ({SECONDS} s): {tried}")
+    print(f"busy: idle export {session.export_seconds[0]:.1f} s; {', '.join(tried)}")
     np.testing.assert_array_equal(
         busy, idle,
-        err_msg=f"the busy export differs: sound starts at {ardour.first_sound(busy[:, 0])}\n"
-        f"{session.log}")
+        err_msg=f"the busy export differs ({tried[-1]}): sound starts at "
+        f"{ardour.first_sound(busy[:, 0])}\n{session.log}")
     assert_phrase_at(busy[:, 0], references[text], at, "Speak at 3 s on a busy machine")
 
 
