@@ -97,7 +97,7 @@ impl ApiView {
                 {
                     match save_built_in_lexicon() {
                         Ok(path) => self.chat_lexicon = path.display().to_string(),
-                        Err(why) => self.notice = Some(why),
+                        Err(why) => self.notice = Some(why.to_string()),
                     }
                 }
             });
@@ -235,15 +235,34 @@ impl ApiView {
     }
 }
 
+/// Why the built-in chat lexicon could not be saved for editing.
+#[derive(Debug, thiserror::Error)]
+enum SaveLexiconError {
+    /// No data folder is known.
+    #[error("no data folder is known for this user")]
+    NoDataFolder,
+    /// The folder or file could not be written.
+    #[error("{path}: {source}")]
+    Write {
+        /// Where.
+        path: std::path::PathBuf,
+        /// The system's reason.
+        source: std::io::Error,
+    },
+}
+
 /// Writes the built-in chat lexicon to the user's data folder (`chat-lexicon.txt`, kept if it
 /// is there already, so edits are never overwritten) and returns its path.
-fn save_built_in_lexicon() -> Result<std::path::PathBuf, String> {
-    let dir = crate::platform::user_data_dir().ok_or("no data folder is known for this user")?;
-    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+fn save_built_in_lexicon() -> Result<std::path::PathBuf, SaveLexiconError> {
+    let dir = crate::platform::user_data_dir().ok_or(SaveLexiconError::NoDataFolder)?;
+    let write = |path: &std::path::Path| {
+        let path = path.to_path_buf();
+        move |source| SaveLexiconError::Write { path, source }
+    };
+    std::fs::create_dir_all(&dir).map_err(write(&dir))?;
     let path = dir.join("chat-lexicon.txt");
     if !path.exists() {
-        std::fs::write(&path, api::chat::lexicon::BUILT_IN)
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+        std::fs::write(&path, api::chat::lexicon::BUILT_IN).map_err(write(&path))?;
     }
     Ok(path)
 }
