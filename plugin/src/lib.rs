@@ -484,6 +484,7 @@ impl Timeline<'_> {
                 self.stream.request_line(slot)
             };
             if let Some(id) = id {
+                self.stream.start_not_before(id, at);
                 self.streamed.push(id);
             }
         }
