@@ -343,7 +343,8 @@ def test_a_message_over_the_cap_is_spoken_cut_and_the_reply_says_so(guarded):
 
     reply, spoken = asyncio.run(run())
     assert reply["status"] == "ok", reply
-    assert "no voice alias named `Brian`" in reply["result"]["voice"], reply
+    assert reply["result"]["voice"] == "default", reply
+    assert "no voice alias named `Brian`" in reply["result"]["warning"], reply
     assert spoken.endswith(".") and len(spoken) <= 500 and words.startswith(spoken[:-1])
     assert reply["result"]["cut"] == len(words) - len(spoken[:-1]), (reply, len(spoken))
 

@@ -27,6 +27,7 @@
 //! Thread model: the server's own threads only; the audio thread is never reached.
 
 pub mod admission;
+pub mod aliases;
 pub mod chat;
 mod counted;
 mod events;
@@ -61,7 +62,7 @@ pub const DEFAULT_UDP_PORT: u16 = 6669;
 
 /// The API's settings, saved in the project. Fields a newer Orator saved and this one does not
 /// know are ignored; missing ones take their defaults.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ApiSettings {
     /// Whether this instance offers the server.
@@ -86,6 +87,8 @@ pub struct ApiSettings {
     pub emoticons: filter::EmoticonMode,
     /// Whether inline phonemes (`[[ ]]`) from API clients are honoured (otherwise taken out).
     pub api_phonemes: bool,
+    /// Voice aliases and the chatters' voices.
+    pub voices: aliases::VoiceAliases,
 }
 
 impl Default for ApiSettings {
@@ -102,6 +105,7 @@ impl Default for ApiSettings {
             chat_lexicon: None,
             emoticons: filter::EmoticonMode::Read,
             api_phonemes: false,
+            voices: aliases::VoiceAliases::default(),
         }
     }
 }
@@ -168,6 +172,9 @@ pub enum SettingsError {
     /// [`ApiSettings::set_at_startup`] was called before.
     #[error("the API's start-up settings were already set")]
     StartupAlreadySet,
+    /// The voice aliases.
+    #[error(transparent)]
+    Aliases(#[from] aliases::AliasError),
 }
 
 impl ApiSettings {
@@ -182,6 +189,7 @@ impl ApiSettings {
         if !(1..=4096).contains(&self.max_chars) {
             return Err(SettingsError::MaxChars(self.max_chars));
         }
+        self.voices.validate()?;
         Ok(())
     }
 
@@ -384,6 +392,13 @@ pub fn refresh() {
     // One refresh at a time (the editor's thread and the main thread may both call it).
     static REFRESH: Mutex<()> = Mutex::new(());
     let _serial = REFRESH.lock().unwrap_or_else(|e| e.into_inner());
+    // The owner's speech thread loads the aliases' voices while idle.
+    if let Some(target) = owner()
+        && let Some(speech) = target.speech()
+    {
+        let files = target.session().read(|s| s.api.voices.voice_files());
+        speech.preload_voices(files);
+    }
     let mut registry = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
     let wanted = owner_of(&registry).map(|(id, _, settings)| (id, settings));
     let same = match (&registry.running, &wanted) {

@@ -5,8 +5,10 @@
 //! `wav` is the same samples in a WAV file. Any other format is refused with a 400 (Orator has
 //! no encoders); a request without `response_format` gets `wav` (OpenAI's default, mp3, is not
 //! offered). OpenAI's voice names speak with the default voice, so clients with a hard-coded
-//! voice work; an installed voice's name selects that voice.
+//! voice work; a voice alias's name speaks as that alias (its pace times `speed`); an
+//! installed voice's name selects that voice.
 
+use super::aliases::{VoiceAlias, VoiceAliases};
 use serde::Deserialize;
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -52,6 +54,8 @@ pub struct Speech {
     pub input: String,
     /// The voice model to use (`None`: the default, or the owner instance's voice).
     pub voice: Option<PathBuf>,
+    /// The voice alias asked for, if any (it names its own voice).
+    pub alias: Option<VoiceAlias>,
     /// Pace, 0.25–4.
     pub speed: f32,
     /// What to send back.
@@ -117,7 +121,10 @@ pub enum BadSpeech {
     #[error("`voice` must be a voice name")]
     VoiceShape,
     /// A voice not installed.
-    #[error("unknown voice `{name}`: use one of OpenAI's names or an installed voice ({known})")]
+    #[error(
+        "unknown voice `{name}`: use one of OpenAI's names, a voice alias or an installed voice \
+         ({known})"
+    )]
     UnknownVoice {
         /// The name asked for (its first 40 characters).
         name: String,
@@ -126,8 +133,13 @@ pub enum BadSpeech {
     },
 }
 
-/// Parses and checks a request body. `voices` are the installed voices.
-pub fn parse(body: &[u8], voices: &[(String, PathBuf)]) -> Result<Speech, BadSpeech> {
+/// Parses and checks a request body. `voices` are the installed voices, `aliases` the voice
+/// aliases (a name both is the alias).
+pub fn parse(
+    body: &[u8],
+    voices: &[(String, PathBuf)],
+    aliases: &VoiceAliases,
+) -> Result<Speech, BadSpeech> {
     let raw: Raw = serde_json::from_slice(body).map_err(|e| BadSpeech::Shape(e.to_string()))?;
     let _ = raw.model;
     if raw.input.trim().is_empty() {
@@ -155,13 +167,20 @@ pub fn parse(body: &[u8], voices: &[(String, PathBuf)]) -> Result<Speech, BadSpe
         }
         Some(_) => return Err(BadSpeech::VoiceShape),
     };
+    let alias = name.as_deref().and_then(|n| aliases.find(n)).cloned();
     let voice = match name {
         None => None,
+        Some(_) if alias.is_some() => None,
         Some(name) if OPENAI_VOICES.contains(&name.to_ascii_lowercase().as_str()) => None,
         Some(name) => match voices.iter().find(|(n, _)| n.eq_ignore_ascii_case(&name)) {
             Some((_, path)) => Some(path.clone()),
             None => {
-                let known: Vec<&str> = voices.iter().map(|(n, _)| n.as_str()).collect();
+                let known: Vec<&str> = aliases
+                    .aliases
+                    .iter()
+                    .map(|a| a.name.as_str())
+                    .chain(voices.iter().map(|(n, _)| n.as_str()))
+                    .collect();
                 return Err(BadSpeech::UnknownVoice {
                     name: name.chars().take(40).collect(),
                     known: known.join(", "),
@@ -172,6 +191,7 @@ pub fn parse(body: &[u8], voices: &[(String, PathBuf)]) -> Result<Speech, BadSpe
     Ok(Speech {
         input: raw.input,
         voice,
+        alias,
         speed: speed as f32,
         format,
     })
@@ -275,12 +295,20 @@ pub fn models() -> Vec<u8> {
         .into_bytes()
 }
 
-/// `GET /v1/voices`: OpenAI's names (the default voice) and the installed voices.
-pub fn voice_list(voices: &[(String, PathBuf)]) -> Vec<u8> {
+/// `GET /v1/voices`: OpenAI's names (the default voice), the voice aliases and the installed
+/// voices.
+pub fn voice_list(voices: &[(String, PathBuf)], aliases: &VoiceAliases) -> Vec<u8> {
     let mut list: Vec<_> = OPENAI_VOICES
         .iter()
         .map(|n| json!({"id": n, "name": n, "speaks_as": "default"}))
         .collect();
+    list.extend(aliases.aliases.iter().map(|a| {
+        let speaks_as = a.voice.as_ref().and_then(|v| v.file_stem()).map_or_else(
+            || "default".to_owned(),
+            |s| s.to_string_lossy().into_owned(),
+        );
+        json!({"id": a.name, "name": a.name, "speaks_as": speaks_as, "alias": true})
+    }));
     list.extend(
         voices
             .iter()
@@ -297,16 +325,48 @@ mod tests {
 
     #[test]
     fn requests_parse_with_openai_defaults_and_names() {
-        let s = parse(br#"{"model":"tts-1","input":"hi","voice":"alloy"}"#, &[]).unwrap();
+        let s = parse(
+            br#"{"model":"tts-1","input":"hi","voice":"alloy"}"#,
+            &[],
+            &VoiceAliases::default(),
+        )
+        .unwrap();
         assert_eq!((s.format, s.speed, s.voice), (Format::Wav, 1.0, None));
         let voices = vec![("de_DE-thorsten".to_owned(), PathBuf::from("/v/de.onnx"))];
         let s = parse(
             br#"{"input":"hi","voice":"de_DE-thorsten","response_format":"pcm","speed":1.5}"#,
             &voices,
+            &VoiceAliases::default(),
         )
         .unwrap();
         assert_eq!((s.format, s.speed), (Format::Pcm, 1.5));
         assert_eq!(s.voice, Some(PathBuf::from("/v/de.onnx")));
+    }
+
+    #[test]
+    fn a_voice_alias_is_a_voice_and_is_listed() {
+        let aliases = VoiceAliases {
+            aliases: vec![VoiceAlias {
+                name: "Robot".into(),
+                voice: Some(PathBuf::from("/v/multi.onnx")),
+                ..VoiceAlias::default()
+            }],
+            ..VoiceAliases::default()
+        };
+        let s = parse(br#"{"input":"hi","voice":"robot"}"#, &[], &aliases).unwrap();
+        assert_eq!(s.alias.map(|a| a.name), Some("Robot".to_owned()));
+        assert_eq!(s.voice, None);
+        let err = parse(br#"{"input":"hi","voice":"nobody"}"#, &[], &aliases).unwrap_err();
+        assert!(err.to_string().contains("(Robot)"), "{err}");
+        let list: serde_json::Value = serde_json::from_slice(&voice_list(&[], &aliases)).unwrap();
+        let robot = list["data"]
+            .as_array()
+            .and_then(|d| d.iter().find(|v| v["id"] == "Robot"))
+            .cloned();
+        assert_eq!(
+            robot.map(|r| (r["speaks_as"].clone(), r["alias"].clone())),
+            Some((json!("multi"), json!(true)))
+        );
     }
 
     #[test]
@@ -319,11 +379,13 @@ mod tests {
             (br#"not json"#, "not a speech request"),
             (br#"{"voice":"alloy"}"#, "input"),
         ] {
-            let err = parse(body, &[]).unwrap_err().to_string();
+            let err = parse(body, &[], &VoiceAliases::default())
+                .unwrap_err()
+                .to_string();
             assert!(err.contains(part), "{err}");
         }
         let long = format!(r#"{{"input":"{}"}}"#, "a".repeat(MAX_INPUT + 1));
-        assert!(parse(long.as_bytes(), &[]).is_err());
+        assert!(parse(long.as_bytes(), &[], &VoiceAliases::default()).is_err());
     }
 
     #[test]
@@ -345,6 +407,7 @@ mod tests {
         let speech = |input: String, speed: f32| Speech {
             input,
             voice: None,
+            alias: None,
             speed,
             format: Format::Wav,
         };

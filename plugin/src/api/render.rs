@@ -8,6 +8,7 @@ use crate::meters::Meters;
 use crate::playback::service::SpeechService;
 use crate::playback::stream::PhraseEventKind;
 use crate::playback::timing_log::PhraseWords;
+use crate::playback::voicing::Voicing;
 use std::time::{Duration, Instant};
 
 /// The block size renders run at.
@@ -60,13 +61,37 @@ pub struct Rendered {
     pub words: Option<PhraseWords>,
 }
 
-/// Speaks `text` through `service` at `output_rate` into `channels` channels, with `host` (per
-/// channel) as the host signal if given, stopping early (its phrase cancelled) at `limits`.
+/// What a render speaks: a text, voiced by the service's voice and delivery or its own.
+pub struct Phrase<'a> {
+    /// The text.
+    pub text: &'a str,
+    /// Its voice and delivery (`None`: the service's).
+    pub voicing: Option<Voicing>,
+}
+
+impl<'a> From<&'a str> for Phrase<'a> {
+    fn from(text: &'a str) -> Self {
+        Self {
+            text,
+            voicing: None,
+        }
+    }
+}
+
+impl<'a> From<&'a String> for Phrase<'a> {
+    fn from(text: &'a String) -> Self {
+        Self::from(text.as_str())
+    }
+}
+
+/// Speaks `phrase` through `service` at `output_rate` into `channels` channels, with `host`
+/// (per channel) as the host signal if given, stopping early (its phrase cancelled) at
+/// `limits`.
 /// The service's voice should be loaded first (a phrase spoken while it loads waits for it;
 /// one spoken without a voice renders silence).
-pub fn render(
+pub fn render<'a>(
     service: &SpeechService,
-    text: &str,
+    phrase: impl Into<Phrase<'a>>,
     output_rate: u32,
     channels: usize,
     settings: &PathSettings,
@@ -84,7 +109,8 @@ pub fn render(
     stream.set_waiting(true);
     let mut cursor = service.event_cursor();
     let spoken_at = Instant::now();
-    let phrase = service.speak(text.to_owned());
+    let Phrase { text, voicing } = phrase.into();
+    let phrase = service.speak_as(text.to_owned(), voicing);
 
     let mut bus = vec![vec![0.0f32; BLOCK]; channels];
     let mut position = 0;

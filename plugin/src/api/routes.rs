@@ -5,6 +5,7 @@
 //! Thread model: each exchange runs on its connection's thread; renders queue on the
 //! renderer's lock (at most [`MAX_RENDERS_WAITING`] wait).
 
+use super::aliases::VoiceAliases;
 use super::counted::Counted;
 use super::filter::{self, Filtered};
 use super::http::{self, Refusal, Request};
@@ -12,6 +13,7 @@ use super::server::{Hub, refuse};
 use super::{ApiSettings, Target, openai, render};
 use crate::dsp::path::PathSettings;
 use crate::playback::service::{SpeechService, State};
+use crate::playback::voicing::Voicing;
 use crate::state::SharedSession;
 use crate::tts::voice::config::Delivery;
 use serde_json::json;
@@ -36,6 +38,10 @@ pub(super) fn serve_http(hub: &Arc<Hub>, stream: &mut TcpStream, request: &Reque
     hub.status.requests.fetch_add(1, Ordering::Relaxed);
     let owner = super::owner();
     let voices = voices_of(owner.as_deref());
+    let aliases = owner
+        .as_deref()
+        .map(|o| o.session().read(|s| s.api.voices.clone()))
+        .unwrap_or_default();
     let result: Result<(&str, Vec<u8>), Refusal> =
         match (request.method.as_str(), request.path.as_str()) {
             ("GET", "/" | "/v1") => Ok((
@@ -57,12 +63,16 @@ pub(super) fn serve_http(hub: &Arc<Hub>, stream: &mut TcpStream, request: &Reque
             )),
             ("GET", "/captions") => Ok(("text/html; charset=utf-8", CAPTIONS.to_vec())),
             ("GET", "/v1/models") => Ok(("application/json", openai::models())),
-            ("GET", "/v1/voices") => Ok(("application/json", openai::voice_list(&voices))),
+            ("GET", "/v1/voices") => {
+                Ok(("application/json", openai::voice_list(&voices, &aliases)))
+            }
             ("POST", "/v1/audio/speech") => {
-                speech_request(hub, stream, request, owner.as_deref(), &voices, false)
+                let offered = (&voices[..], &aliases);
+                speech_request(hub, stream, request, owner.as_deref(), offered, false)
             }
             ("POST", TIMED) => {
-                speech_request(hub, stream, request, owner.as_deref(), &voices, true)
+                let offered = (&voices[..], &aliases);
+                speech_request(hub, stream, request, owner.as_deref(), offered, true)
             }
             (_, "/v1/audio/speech" | TIMED | "/v1/models" | "/v1/voices" | "/" | "/captions") => {
                 Err(Refusal::new(
@@ -131,12 +141,13 @@ fn speech_request(
     stream: &mut TcpStream,
     request: &Request,
     owner: Option<&dyn Target>,
-    voices: &[(String, std::path::PathBuf)],
+    (voices, aliases): (&[(String, std::path::PathBuf)], &VoiceAliases),
     timed: bool,
 ) -> Result<(&'static str, Vec<u8>), Refusal> {
     http::check_json(request)?;
     let body = http::read_body(stream, request)?;
-    let speech = openai::parse(&body, voices).map_err(|e| Refusal::new(400, e.to_string()))?;
+    let speech =
+        openai::parse(&body, voices, aliases).map_err(|e| Refusal::new(400, e.to_string()))?;
     openai::check_length(&speech).map_err(|e| Refusal::new(400, e.to_string()))?;
     let Some(waiting) = Counted::enter_below(&hub.renders_waiting, MAX_RENDERS_WAITING) else {
         return Err(Refusal::new(
@@ -271,9 +282,18 @@ fn render_speech(
         max_samples: Some((openai::MAX_RENDER_SECONDS * f64::from(openai::RATE)) as usize),
         abandoned: Some(&mut abandoned),
     };
+    // An alias speaks with its own voice and delivery, at its pace times the asked speed.
+    let voicing = speech.alias.as_ref().map(|alias| Voicing {
+        rate: (alias.rate * speech.speed).clamp(0.25, 4.0),
+        ..alias.voicing()
+    });
+    let phrase = render::Phrase {
+        text: &text,
+        voicing,
+    };
     let rendered = render::render(
         &renderer.service,
-        &text,
+        phrase,
         openai::RATE,
         1,
         &PathSettings::default(),

@@ -6,6 +6,7 @@
 //! through [`speak`], events arrive from the events thread over a bounded channel.
 
 use super::Target;
+use super::aliases::{self, Choice, VoiceAlias};
 use super::counted::Counted;
 use super::events::{Broadcast, Followed, broadcast};
 use super::filter::{self, Filtered};
@@ -200,31 +201,34 @@ impl Client {
             Action::Speak {
                 message,
                 voice,
+                user,
                 bad_word_filter,
                 wait,
             } => {
                 hub.status.note(&format!("Speak: {message}"));
-                // No voice aliases yet: a named voice is spoken with the instance's voice, and
-                // the reply says so rather than pretend.
-                let fallback = voice.map(|name| {
-                    let name: String = name.chars().take(40).collect();
-                    hub.status.note(&format!(
-                        "no voice alias `{name}`: the instance's voice speaks"
-                    ));
-                    format!("no voice alias named `{name}`: spoken with the instance's voice")
-                });
-                match speak(hub, owner.as_deref(), &message, bad_word_filter) {
+                let asked = Asked {
+                    message: &message,
+                    use_words: bad_word_filter,
+                    voice: voice.as_deref(),
+                    chatter: user.as_deref(),
+                };
+                match speak(hub, owner.as_deref(), &asked) {
                     Ok(queued) if wait => {
                         self.waiting.push((queued.id, id));
                         return Vec::new();
                     }
                     Ok(queued) => {
-                        let mut result = json!({"speechId": queued.id});
+                        let mut result = json!({
+                            "speechId": queued.id,
+                            "voice": queued.alias.as_deref().unwrap_or(DEFAULT_VOICE),
+                        });
                         if queued.cut > 0 {
                             result["cut"] = json!(queued.cut);
                         }
-                        if let Some(fallback) = fallback {
-                            result["voice"] = json!(fallback);
+                        if let Some(name) = &queued.unknown {
+                            result["warning"] = json!(format!(
+                                "no voice alias named `{name}`: spoken with the instance's voice"
+                            ));
                         }
                         speakerbot::ok(&id, json!({ "result": result }))
                     }
@@ -278,6 +282,13 @@ impl Client {
                     &id,
                     json!({"events": {speakerbot::SOURCE: self.subscribed_types()}}),
                 )
+            }
+            Action::GetVoices => {
+                let voices = owner
+                    .as_deref()
+                    .map(|o| o.session().read(|s| s.api.voices.clone()))
+                    .unwrap_or_default();
+                speakerbot::ok(&id, speakerbot::voices(&voices))
             }
             Action::GetEvents => speakerbot::ok(
                 &id,
@@ -371,21 +382,40 @@ pub(crate) enum SpeakError {
     Empty,
 }
 
+/// What replies name as the voice of a message spoken without an alias.
+pub(crate) const DEFAULT_VOICE: &str = "default";
+
+/// One API message to speak.
+pub(crate) struct Asked<'a> {
+    /// The text.
+    pub message: &'a str,
+    /// Whether the word list applies.
+    pub use_words: bool,
+    /// The voice alias asked for.
+    pub voice: Option<&'a str>,
+    /// The chatter it is from.
+    pub chatter: Option<&'a str>,
+}
+
 /// A queued API message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Queued {
     /// Its phrase.
     pub id: PhraseId,
     /// Characters of the filtered message cut at the length cap (not spoken).
     pub cut: usize,
+    /// The voice alias it is spoken with (`None`: the instance's voice).
+    pub alias: Option<String>,
+    /// The alias asked for that does not exist (its first characters).
+    pub unknown: Option<String>,
 }
 
-/// Filters and queues one API message on the owner's speech service.
+/// Filters and queues one API message on the owner's speech service, with the voice alias
+/// asked for or the chatter's.
 pub(crate) fn speak(
     hub: &Hub,
     owner: Option<&dyn Target>,
-    message: &str,
-    use_words: bool,
+    asked: &Asked<'_>,
 ) -> Result<Queued, SpeakError> {
     if !hub.enabled.load(Ordering::Acquire) {
         return Err(SpeakError::Disabled);
@@ -401,8 +431,24 @@ pub(crate) fn speak(
     if let Some(problem) = problem {
         hub.status.note(&problem);
     }
-    settings.use_words = use_words;
-    let (text, cut) = match filter::filter(message, &settings) {
+    settings.use_words = asked.use_words;
+    let (alias, unknown) = match api.voices.choose(asked.voice, asked.chatter) {
+        Choice::Default => (None, None),
+        Choice::Alias(alias) => (Some(alias.clone()), None),
+        Choice::Unknown => {
+            let name: String = asked
+                .voice
+                .unwrap_or_default()
+                .chars()
+                .take(aliases::MAX_NAME)
+                .collect();
+            hub.status.note(&format!(
+                "no voice alias `{name}`: the instance's voice speaks"
+            ));
+            (None, Some(name))
+        }
+    };
+    let (text, cut) = match filter::filter(asked.message, &settings) {
         Filtered::Speak(text) => (text, 0),
         Filtered::Cut { text, cut } => (text, cut),
         Filtered::Dropped => return Err(SpeakError::Dropped),
@@ -412,7 +458,7 @@ pub(crate) fn speak(
     // Followed before it is queued, so its events cannot arrive first.
     let id = {
         let mut followed = hub.followed.lock().unwrap_or_else(|e| e.into_inner());
-        let id = speech.speak(text);
+        let id = speech.speak_as(text, alias.as_ref().map(VoiceAlias::voicing));
         followed.insert(
             id,
             Followed {
@@ -439,7 +485,12 @@ pub(crate) fn speak(
         hub.status
             .note(&format!("cut {cut} characters over the length cap"));
     }
-    Ok(Queued { id, cut })
+    Ok(Queued {
+        id,
+        cut,
+        alias: alias.map(|a| a.name),
+        unknown,
+    })
 }
 
 #[cfg(test)]

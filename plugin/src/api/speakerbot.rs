@@ -47,6 +47,8 @@ pub enum Action {
         message: String,
         /// The voice alias asked for.
         voice: Option<String>,
+        /// The chatter the message is from, if the bot says ([`chatter`]).
+        user: Option<String>,
         /// Whether the word list applies (default true).
         bad_word_filter: bool,
         /// Reply only once the phrase was heard.
@@ -74,6 +76,8 @@ pub enum Action {
     Unsubscribe(Vec<String>),
     /// List the events.
     GetEvents,
+    /// List the voice aliases.
+    GetVoices,
     /// List the chat commands.
     Commands,
 }
@@ -94,6 +98,53 @@ pub struct Bad {
     pub id: Value,
     /// Why.
     pub error: String,
+}
+
+/// The `GetVoices` reply's body: every alias with its voice (the model's name, or `default`
+/// for the instance's), speaker, rate, variation and level, and whether chatters get voices
+/// by name.
+pub fn voices(voices: &super::aliases::VoiceAliases) -> Value {
+    let list: Vec<Value> = voices
+        .aliases
+        .iter()
+        .map(|a| {
+            serde_json::json!({
+                "name": a.name,
+                "voice": a.voice.as_ref().and_then(|v| v.file_stem()).map_or_else(
+                    || super::session::DEFAULT_VOICE.to_owned(),
+                    |stem| stem.to_string_lossy().into_owned()
+                ),
+                "speaker": a.speaker,
+                "rate": a.rate,
+                "variation": a.variation,
+                "levelDb": a.level_db,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "voices": list,
+        "perChatter": voices.per_chatter,
+        "chatters": voices.chatters.len(),
+    })
+}
+
+/// The fields bots name a message's sender in, any case: `user` (and `userName`, `user_name`,
+/// `displayName`, `chatter`).
+const CHATTER_FIELDS: [&str; 5] = ["user", "username", "user_name", "displayname", "chatter"];
+
+/// The chatter a request names, if any (at most [`super::aliases::MAX_CHATTER_NAME`]
+/// characters are kept).
+pub fn chatter(object: &serde_json::Map<String, Value>) -> Option<String> {
+    CHATTER_FIELDS
+        .iter()
+        .find_map(|name| field_str(object, name))
+        .map(|c| {
+            c.trim()
+                .chars()
+                .take(super::aliases::MAX_CHATTER_NAME)
+                .collect::<String>()
+        })
+        .filter(|c| !c.is_empty())
 }
 
 fn field_str(object: &serde_json::Map<String, Value>, name: &str) -> Option<String> {
@@ -192,6 +243,7 @@ pub fn parse(text: &str) -> Result<Parsed, Bad> {
             Action::Speak {
                 message,
                 voice: field_str(&object, "voice").filter(|v| !v.is_empty()),
+                user: chatter(&object),
                 bad_word_filter: field_bool(&object, "badWordFilter").unwrap_or(true),
                 wait: field_bool(&object, "wait").unwrap_or(false),
             }
@@ -217,6 +269,7 @@ pub fn parse(text: &str) -> Result<Parsed, Bad> {
         "subscribe" => Action::Subscribe(event_names(&object).map_err(bad)?),
         "unsubscribe" => Action::Unsubscribe(event_names(&object).map_err(bad)?),
         "getevents" => Action::GetEvents,
+        "getvoices" | "getaliases" => Action::GetVoices,
         "commands" | "getcommands" => Action::Commands,
         other => {
             return Err(bad(format!(
@@ -410,9 +463,16 @@ mod tests {
             Action::Speak {
                 message: "hi".into(),
                 voice: Some("EventVoice".into()),
+                user: None,
                 bad_word_filter: false,
                 wait: false
             }
+        );
+        let p = parse(r#"{"request":"Speak","message":"hi","userName":"  @Viewer_1 "}"#).unwrap();
+        assert!(
+            matches!(&p.action, Action::Speak { user: Some(u), voice: None, .. } if u == "@Viewer_1"),
+            "{:?}",
+            p.action
         );
         for (name, action) in [
             ("GetInfo", Action::GetInfo),
@@ -423,6 +483,7 @@ mod tests {
             ("Enable", Action::Enable),
             ("Disable", Action::Disable),
             ("GetEvents", Action::GetEvents),
+            ("GetVoices", Action::GetVoices),
         ] {
             assert_eq!(
                 parse(&format!(r#"{{"id":"x","request":"{name}"}}"#))

@@ -10,7 +10,7 @@
 use super::http::{constant_time_eq, is_timeout};
 use super::rate::RateLimit;
 use super::server::{Hub, TICK};
-use super::session::speak;
+use super::session::{Asked, speak};
 use super::speakerbot::MAX_TEXT;
 use serde_json::Value;
 use std::net::{SocketAddr, UdpSocket};
@@ -56,8 +56,18 @@ impl Gate {
 /// What a datagram asks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    /// Speak this (the word list applies unless `badWordFilter` is false).
-    Speak(String, bool),
+    /// Speak `message` (the word list applies unless `badWordFilter` is false), with the
+    /// voice alias asked for or the chatter's.
+    Speak {
+        /// The text.
+        message: String,
+        /// Whether the word list applies.
+        words: bool,
+        /// The voice alias asked for.
+        voice: Option<String>,
+        /// The chatter it is from.
+        user: Option<String>,
+    },
     /// Stop the phrase heard.
     Stop,
     /// Hold speech.
@@ -132,7 +142,16 @@ pub fn parse(datagram: &[u8], token: &str) -> Result<Command, BadDatagram> {
                 .get("badWordFilter")
                 .and_then(Value::as_bool)
                 .unwrap_or(true);
-            Command::Speak(message.to_owned(), words)
+            Command::Speak {
+                message: message.to_owned(),
+                words,
+                voice: object
+                    .get("voice")
+                    .and_then(Value::as_str)
+                    .filter(|v| !v.is_empty())
+                    .map(|v| v.chars().take(super::aliases::MAX_NAME * 2).collect()),
+                user: super::speakerbot::chatter(&object),
+            }
         }
         "stop" => Command::Stop,
         "pause" => Command::Pause,
@@ -183,9 +202,20 @@ pub(super) fn serve(hub: &Hub, socket: &UdpSocket) {
         let owner = super::owner();
         let speech = owner.as_deref().and_then(super::Target::speech);
         match command {
-            Command::Speak(message, words) => {
+            Command::Speak {
+                message,
+                words,
+                voice,
+                user,
+            } => {
                 status.note(&format!("UDP speak: {message}"));
-                if let Err(why) = speak(hub, owner.as_deref(), &message, words) {
+                let asked = Asked {
+                    message: &message,
+                    use_words: words,
+                    voice: voice.as_deref(),
+                    chatter: user.as_deref(),
+                };
+                if let Err(why) = speak(hub, owner.as_deref(), &asked) {
                     refused(&why.to_string());
                 }
             }
@@ -238,7 +268,12 @@ mod tests {
                 br#"{"command":"speak","id":"1","voice":"x","message":"hi"}"#,
                 ""
             ),
-            Ok(Command::Speak("hi".into(), true))
+            Ok(Command::Speak {
+                message: "hi".into(),
+                words: true,
+                voice: Some("x".into()),
+                user: None,
+            })
         );
         assert_eq!(parse(br#"{"command":"off"}"#, ""), Ok(Command::Disable));
         assert!(parse(br#"{"command":"speak","message":"hi"}"#, "t").is_err());

@@ -71,6 +71,9 @@ struct ServeArgs {
     /// Honour inline phonemes (`[[ ]]`) in API messages (otherwise they are taken out).
     #[arg(long)]
     api_phonemes: bool,
+    /// Voice aliases and chatters' voices, a JSON file (its format in the README).
+    #[arg(long, value_name = "FILE.json")]
+    aliases: Option<PathBuf>,
     /// The most characters spoken of one message.
     #[arg(long, default_value_t = 500)]
     max_chars: usize,
@@ -502,6 +505,10 @@ fn serve(args: ServeArgs) -> Result<()> {
         chat_lexicon: args.chat_lexicon.clone(),
         emoticons,
         api_phonemes: args.api_phonemes,
+        voices: match &args.aliases {
+            Some(path) => api::aliases::VoiceAliases::load(path)?,
+            None => Default::default(),
+        },
         ..ApiSettings::default()
     };
     settings.validate().map_err(anyhow::Error::msg)?;

@@ -23,6 +23,8 @@ pub(super) struct ApiView {
     /// The session generation the fields were filled from.
     seen: Option<u64>,
     notice: Option<String>,
+    /// The voice aliases section.
+    aliases: super::aliases::AliasesView,
 }
 
 impl ApiView {
@@ -165,6 +167,9 @@ impl ApiView {
                     .max_height(200.0)
                     .show(ui, |ui| ui.monospace(text.as_str()));
             }
+        });
+        ui.collapsing("Voice aliases and chatters' voices", |ui| {
+            self.aliases.show(ui, session);
         });
         ui.separator();
         let state = match status.state() {

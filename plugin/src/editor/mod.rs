@@ -16,9 +16,10 @@
 //! - [`text`]: the Text tab (toolbar, text box, phrase list) and loading `.txt` files;
 //! - [`queue`]: the Queue tab and its model of the queue and history ([`queue::QueueView`]);
 //! - `voice`: the Voice tab (voice, speaker, delivery); `mix`: the Mix and Tone tabs;
-//!   `status`: the status line;
+//!   `status`: the status line; `api`: the API tab, with `aliases`, its voice aliases;
 //! - [`browser`]: the file picker; `meters` and `widgets`: shared widgets.
 
+mod aliases;
 mod api;
 pub mod browser;
 mod meters;

@@ -13,7 +13,9 @@
 //!   Trigger and Speak parameters) plays it from memory at its exact sample;
 //! - [`render_clock`]: tells an offline render from live playback when the host does not say;
 //! - [`start_gate`]: when a streamed phrase may start without running dry;
-//! - [`resample`]: voice rate to host rate, for speech arriving in pieces.
+//! - [`resample`]: voice rate to host rate, for speech arriving in pieces;
+//! - [`voicing`]: one phrase's own voice and delivery (a voice alias), and `voice_set`, the
+//!   other voices the speech thread keeps loaded for them.
 //!
 //! # Thread model
 //! - **Audio thread:** [`stream::AudioSide`], [`bank::BankPlayer`] and [`render_clock`]. Every
@@ -22,7 +24,7 @@
 //!   in `process()`), and hands every buffer it lets go of back to the speech thread to free.
 //!   On an empty ring it outputs silence and counts an underrun. Offline renders alone may
 //!   wait for speech (bounded, once per phrase).
-//! - **Speech thread:** [`worker`], [`start_gate`], [`resample`], [`stream::WorkerSide`] and
+//! - **Speech thread:** [`worker`], `voice_set`, [`start_gate`], [`resample`], [`stream::WorkerSide`] and
 //!   [`bank::BankFeeder`]. It may allocate and lock; it never holds a lock while it waits for
 //!   room in a ring.
 //! - **Main thread (and the editor):** [`service::SpeechService`]: commands through an `mpsc`
@@ -39,4 +41,6 @@ pub mod service;
 pub mod start_gate;
 pub mod stream;
 pub mod timing_log;
+mod voice_set;
+pub mod voicing;
 mod worker;

@@ -14,6 +14,7 @@
 use super::bank::{self, BankFeeder, BankPlayer, BankShared};
 use super::stream::{self, AudioSide, Control, EventReader, PhraseEvent, PhraseId, WorkerSide};
 use super::timing_log::{PhraseWords, TimingLog};
+use super::voicing::Voicing;
 use super::worker::Worker;
 use crate::state::SharedSession;
 use crate::tts::engine::Metrics;
@@ -150,7 +151,10 @@ pub(super) enum Command {
     Speak {
         id: PhraseId,
         text: String,
+        voicing: Option<Box<Voicing>>,
     },
+    /// Voices to load ahead, when idle.
+    Preload(Vec<PathBuf>),
     Shutdown,
 }
 
@@ -292,6 +296,8 @@ impl SpeechService {
             decode_rtf: None,
             untrimmed: false,
             timings: timings.clone(),
+            voices: Default::default(),
+            preload: Vec::new(),
         };
         let thread = std::thread::Builder::new()
             .name("orator-speech".into())
@@ -363,14 +369,31 @@ impl SpeechService {
 
     /// Queues `text` to be spoken after whatever is queued already. Returns its phrase id.
     pub fn speak(&self, text: impl Into<String>) -> PhraseId {
+        self.speak_as(text, None)
+    }
+
+    /// Queues `text` like [`Self::speak`], voiced by `voicing` (`None`: the instance's voice and
+    /// delivery).
+    pub fn speak_as(&self, text: impl Into<String>, voicing: Option<Voicing>) -> PhraseId {
         let id = self.control.new_id();
         self.control.count_request();
         let text: String = text.into();
         self.log.record(id, Arc::from(text.as_str()));
-        if self.commands.send(Command::Speak { id, text }).is_err() {
+        let voicing = voicing.map(Box::new);
+        if self
+            .commands
+            .send(Command::Speak { id, text, voicing })
+            .is_err()
+        {
             self.control.uncount_request();
         }
         id
+    }
+
+    /// Has the speech thread load `models` when it is idle (replacing the last list), so the
+    /// first phrase voiced by one does not wait for its load.
+    pub fn preload_voices(&self, models: Vec<PathBuf>) {
+        let _ = self.commands.send(Command::Preload(models));
     }
 
     /// Sets how phrases starting from now are delivered (saved in the session).

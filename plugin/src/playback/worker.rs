@@ -9,6 +9,8 @@ use super::service::{Command, PhraseLog, ServiceStatus, State, VoiceInfo};
 use super::start_gate::StartGate;
 use super::stream::{Control, Edge, PhraseId, Request, WorkerSide};
 use super::timing_log::TimingLog;
+use super::voice_set::{self, VoiceSet};
+use super::voicing::Voicing;
 use crate::state::{Session, SharedSession};
 use crate::tts::engine::{Engine, Metrics};
 use crate::tts::phrase_cache::PhraseCache;
@@ -20,7 +22,7 @@ use crate::tts::voice::config::{SynthesisSettings, VoiceError};
 use crate::tts::voice::runtime::release_freed_memory;
 use std::collections::VecDeque;
 use std::ops::ControlFlow;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
 use std::sync::{Arc, Mutex};
@@ -36,6 +38,8 @@ pub(super) struct Phrase {
     id: PhraseId,
     /// `None`: the session's text as it is when the phrase starts.
     text: Option<String>,
+    /// `None`: the instance's voice and delivery.
+    voicing: Option<Box<Voicing>>,
 }
 
 /// The speech thread's state.
@@ -74,6 +78,10 @@ pub(super) struct Worker {
     pub(super) untrimmed: bool,
     /// Word timings of the phrases spoken live.
     pub(super) timings: Arc<TimingLog>,
+    /// The other voices phrases asked for (voice aliases).
+    pub(super) voices: VoiceSet,
+    /// Voices to load when idle, so a phrase asking for one does not wait for it.
+    pub(super) preload: Vec<PathBuf>,
 }
 
 impl Worker {
@@ -115,10 +123,12 @@ impl Worker {
                     self.bank = Some(bank);
                     self.resampler = None;
                 }
-                Some(Command::Speak { id, text }) => self.queue.push_back(Phrase {
+                Some(Command::Speak { id, text, voicing }) => self.queue.push_back(Phrase {
                     id,
                     text: Some(text),
+                    voicing,
                 }),
+                Some(Command::Preload(models)) => self.preload = models,
                 None => {}
             }
             self.take_requests();
@@ -134,8 +144,10 @@ impl Worker {
                 self.control.set_producing(0);
                 self.control.count_done();
             } else {
-                // Nothing to say live: render the next phrase of the bank ahead.
+                // Nothing to say live: render the next phrase of the bank ahead, then load a
+                // voice phrases may ask for.
                 self.feed_bank();
+                self.preload_voice();
             }
         }
     }
@@ -170,6 +182,7 @@ impl Worker {
         self.engine = None;
         self.loaded = None;
         self.resampler = None;
+        self.voices.clear();
         *self.status.voice.lock().unwrap_or_else(|e| e.into_inner()) = None;
         self.status.voice_rate.store(0, Ordering::Release);
         self.status.set(State::Failed, why.clone());
@@ -229,12 +242,50 @@ impl Worker {
         }
     }
 
+    /// Loads the next voice of [`Self::preload`] not tried yet, if any (one per call, so
+    /// requests are looked at between loads).
+    fn preload_voice(&mut self) {
+        let main = self.engine.as_ref().map(|e| e.voice.path.clone());
+        let Some(model) = self
+            .preload
+            .iter()
+            .take(voice_set::MAX_VOICES)
+            .find(|m| Some(*m) != main.as_ref() && !self.voices.has(m))
+            .cloned()
+        else {
+            return;
+        };
+        let (resources, metrics, cache) = (&self.resources, &self.metrics, &self.cache);
+        let mut load_it = |m: &Path| {
+            load(Some(m.to_path_buf()), resources.as_ref())
+                .map(|e| voice_set::wired(e, metrics, cache))
+                .map_err(|e| e.to_string())
+        };
+        let loaded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.voices.get(&model, &mut load_it).map(|_| ())
+        }));
+        match loaded {
+            Ok(Ok(())) => tracing::info!("Orator alias voice ready: {}", model.display()),
+            Ok(Err(why)) => tracing::warn!("Orator: an alias's voice cannot load: {why}"),
+            Err(panic) => {
+                // Not tried again until the voices wanted change.
+                self.preload.clear();
+                self.recover(panic.as_ref());
+            }
+        }
+        self.untrimmed = true;
+    }
+
     /// Moves the audio thread's requests into the queue.
     fn take_requests(&mut self) {
         if let Some(stream) = &mut self.stream {
             while let Ok(request) = stream.requests.pop() {
                 let phrase = match request {
-                    Request::SpeakSession { id } => Phrase { id, text: None },
+                    Request::SpeakSession { id } => Phrase {
+                        id,
+                        text: None,
+                        voicing: None,
+                    },
                     Request::SpeakLine { id, line } => {
                         let text = self.session.read(|session| {
                             bank::phrase_lines(&session.text)
@@ -245,6 +296,7 @@ impl Worker {
                         Phrase {
                             id,
                             text: Some(text),
+                            voicing: None,
                         }
                     }
                 };
@@ -258,9 +310,7 @@ impl Worker {
         self.loaded = Some(model.clone());
         match load(model, self.resources.as_ref()) {
             Ok(engine) => {
-                let engine = engine
-                    .with_metrics(self.metrics.clone())
-                    .with_cache(self.cache.clone());
+                let engine = voice_set::wired(engine, &self.metrics, &self.cache);
                 let voice = &engine.voice;
                 let name = voice
                     .path
@@ -318,9 +368,36 @@ impl Worker {
             timings,
             bank,
             loaded,
+            voices,
+            resources,
+            metrics,
+            cache,
             ..
         } = self;
-        let (Some(engine), Some(stream)) = (engine.as_ref(), stream.as_mut()) else {
+        let main = engine.as_ref();
+        // A phrase voiced by an alias speaks with the alias's voice; one that cannot load
+        // speaks with the instance's voice, and the log says why.
+        let other = phrase
+            .voicing
+            .as_ref()
+            .and_then(|v| v.model.as_deref())
+            .filter(|model| main.is_none_or(|m| m.voice.path != *model));
+        let other = other.and_then(|model| {
+            let mut load_it = |m: &Path| {
+                load(Some(m.to_path_buf()), resources.as_ref())
+                    .map(|e| voice_set::wired(e, metrics, cache))
+                    .map_err(|e| e.to_string())
+            };
+            voices
+                .get(model, &mut load_it)
+                .inspect_err(|why| {
+                    tracing::warn!(
+                        "Orator: an alias's voice cannot speak, the instance's does: {why}"
+                    );
+                })
+                .ok()
+        });
+        let (Some(engine), Some(stream)) = (other.or(main), stream.as_mut()) else {
             let why = if engine.is_none() {
                 format!("no voice: {}", status.message())
             } else {
@@ -362,15 +439,16 @@ impl Worker {
             log.record(id, Arc::from(text));
         }
         fault_injection::panic_if_marked(text);
-        let voice = engine;
-        let (engine, settings) = configured(voice, &snapshot);
+        let (engine, settings) = configured(engine, &snapshot, phrase.voicing.as_deref());
         let shutdown = || stop.load(Ordering::Acquire);
         let give_up = || shutdown() || control.is_cancelled(id);
         // A render stopped at a phrase of the bank reads nothing from the voice ring until it
         // has that phrase: while the ring is full, render it here, or both threads wait.
         let session: &SharedSession = session;
         let mut serve_bank = || {
-            let Some(bank) = bank.as_mut().filter(|bank| bank.render_waits()) else {
+            let (Some(bank), Some(voice)) =
+                (bank.as_mut().filter(|bank| bank.render_waits()), main)
+            else {
                 return;
             };
             if loaded.as_ref() != Some(&session.read(|s| s.voice.clone())) {
@@ -553,7 +631,7 @@ fn render_clip(
 ) -> Result<Rendered, String> {
     let host_rate = bank.sample_rate.round().max(1.0) as u32;
     let snapshot = session.snapshot();
-    let (engine, settings) = configured(engine, &snapshot);
+    let (engine, settings) = configured(engine, &snapshot, None);
     let mut resampler = StreamResampler::new(engine.voice.config.sample_rate, host_rate)
         .map_err(|e| e.to_string())?;
     let urgent = job.urgent || bank.has_urgent();
@@ -658,8 +736,13 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "no message".to_owned())
 }
 
-/// The engine and settings a phrase is spoken with under `session`'s dictionary and delivery.
-fn configured(engine: &Engine, session: &Session) -> (Engine, SynthesisSettings) {
+/// The engine and settings a phrase is spoken with under `session`'s dictionary and delivery,
+/// or `voicing`'s delivery.
+fn configured(
+    engine: &Engine,
+    session: &Session,
+    voicing: Option<&Voicing>,
+) -> (Engine, SynthesisSettings) {
     let delivery = session.delivery;
     let mut engine = match Lexicon::new(&session.dictionary) {
         Ok(lexicon) => engine.clone().with_lexicon(Arc::new(lexicon)),
@@ -668,10 +751,13 @@ fn configured(engine: &Engine, session: &Session) -> (Engine, SynthesisSettings)
     if delivery.whole_sentences {
         engine = engine.whole_sentences();
     }
-    let settings = delivery.apply(
-        engine.voice.config.defaults,
-        engine.voice.config.num_speakers,
-    );
+    let settings = match voicing {
+        Some(voicing) => voicing.settings(&engine.voice.config, delivery),
+        None => delivery.apply(
+            engine.voice.config.defaults,
+            engine.voice.config.num_speakers,
+        ),
+    };
     (engine, settings)
 }
 
