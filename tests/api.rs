@@ -566,3 +566,158 @@ fn removing_the_plugin_mid_render_does_not_wait_for_the_render() -> Result<()> {
     );
     Ok(())
 }
+
+/// The output samples of a phrase `ms` milliseconds long at the test's rate.
+fn samples_of(ms: f64) -> usize {
+    (ms / 1e3 * RATE).round() as usize
+}
+
+/// Where `window` (taken at `from` in `out`) comes again, searching lags in `lags`: the first
+/// lag at which every sample matches to within 1e-4.
+fn repeats_at(out: &[f32], from: usize, len: usize, lags: std::ops::Range<usize>) -> Option<usize> {
+    let window = out.get(from..from + len)?;
+    lags.into_iter().find(|&lag| {
+        out.get(from + lag..from + lag + len)
+            .is_some_and(|again| again.iter().zip(window).all(|(a, b)| (a - b).abs() < 1e-4))
+    })
+}
+
+#[test]
+fn voice_aliases_alternate_through_one_queue_without_a_gap() -> Result<()> {
+    use orator_tests::synthetic_voice::{MEDIUM, Shape, write_voice};
+    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    // A four-speaker voice of the test's own making beside the bundled one.
+    let dir = std::env::temp_dir().join(format!("orator-aliases-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let joe = bundle_path()
+        .with_file_name("Orator-resources")
+        .join("voices/en_US-joe-medium.onnx");
+    let shape = Shape {
+        name: "multi-22k",
+        speakers: 4,
+        ..MEDIUM
+    };
+    let multi = write_voice(&shape, &dir, &joe);
+    let port = 17_591;
+    let mut plugin = LoadedPlugin::load(&bundle_path())?;
+    let session = json!({
+        "schema": 3,
+        "text": "",
+        "api": {
+            "enabled": true, "port": port, "udp_port": 0,
+            "voices": {
+                "aliases": [{"name": "Robot", "voice": multi, "speaker": "speaker 2"}],
+                "chatters": {"Anna": "Robot"},
+            },
+        },
+    });
+    let state = with_session(&plugin.save_state()?, &session.to_string())?;
+    plugin.load_state(&state)?;
+    plugin.activate(RATE, 1, BLOCK as u32)?;
+    const LINE: &str = "Every chatter can have a voice of their own.";
+    let (out, (durations, voices)) = run_with(&mut plugin, Duration::from_secs(120), move || {
+        let mut c = Client::connect(&format!("ws://127.0.0.1:{port}/"))?;
+        let listed = c.request(json!({"request": "GetVoices"}))?;
+        ensure!(
+            listed["voices"][0]["name"] == "Robot" && listed["voices"][0]["voice"] == "multi-22k",
+            "{listed}"
+        );
+        c.request(json!({"request": "Subscribe", "events": {"TextToSpeech": ["*"]}}))?;
+        // Both voices speak once first (the alias's loads while the instance's speaks).
+        for voice in [json!(null), json!("robot")] {
+            let r =
+                c.request(json!({"request": "Speak", "message": "Warming up.", "voice": voice}))?;
+            c.event(
+                "Finished",
+                &r["result"]["speechId"],
+                Duration::from_secs(30),
+            )?;
+        }
+        std::thread::sleep(Duration::from_secs(2));
+        // Instance, alias, an unknown alias (the instance's voice), and the alias the chatter
+        // table gives Anna: all queued at once.
+        let asks = [
+            json!({"request": "Speak", "message": LINE}),
+            json!({"request": "Speak", "message": LINE, "voice": "Robot"}),
+            json!({"request": "Speak", "message": LINE, "voice": "Brian"}),
+            json!({"request": "Speak", "message": LINE, "user": "@anna"}),
+        ];
+        let mut ids = Vec::new();
+        let mut voices = Vec::new();
+        for ask in asks {
+            let reply = c.request(ask)?;
+            ensure!(reply["status"] == "ok", "{reply}");
+            voices.push((
+                reply["result"]["voice"].clone(),
+                reply["result"]["warning"].clone(),
+            ));
+            ids.push(reply["result"]["speechId"].clone());
+        }
+        let mut durations = Vec::new();
+        for id in &ids {
+            let done = c.event("Finished", id, Duration::from_secs(30))?;
+            durations.push(done["data"]["duration"].as_f64().context("no duration")?);
+        }
+        Ok((durations, voices))
+    })?;
+    std::fs::remove_dir_all(&dir).ok();
+    let names: Vec<&Value> = voices.iter().map(|(v, _)| v).collect();
+    ensure!(
+        names
+            == [
+                &json!("default"),
+                &json!("Robot"),
+                &json!("default"),
+                &json!("Robot")
+            ],
+        "{voices:?}"
+    );
+    ensure!(
+        voices[2]
+            .1
+            .as_str()
+            .is_some_and(|w| w.contains("no voice alias named `Brian`")),
+        "{voices:?}"
+    );
+    let (instance, alias) = (durations[0], durations[1]);
+    eprintln!(
+        "the line lasts {instance:.0} ms in the instance's voice, {alias:.0} ms in the alias's"
+    );
+    ensure!(
+        (durations[2] - instance).abs() < 1.0 && (durations[3] - alias).abs() < 1.0,
+        "each voice speaks the line the same every time: {durations:?}"
+    );
+    ensure!(
+        (instance - alias).abs() > 100.0,
+        "the alias speaks with another voice: {durations:?}"
+    );
+    // The four phrases are the last sound. The instance's first phrase comes again exactly one
+    // instance phrase and one alias phrase later, and the alias's first phrase one alias and
+    // one instance phrase later: nothing was played between any two of them.
+    let spans_heard = spans(&out, (0.8 * RATE) as usize);
+    let (onset, _) = *spans_heard.last().context("nothing was heard")?;
+    let cycle = samples_of(instance) + samples_of(alias);
+    let window = (0.3 * RATE) as usize;
+    for (what, from) in [
+        ("the instance's phrase", onset),
+        ("the alias's phrase", onset + samples_of(instance)),
+    ] {
+        let heard = out
+            .get(from..from + window)
+            .context("the output ends early")?;
+        ensure!(
+            heard.iter().any(|x| x.abs() > 1e-3),
+            "{what}: the window compared is silent"
+        );
+        let lags = cycle.saturating_sub(2 * BLOCK)..cycle + (2.0 * RATE) as usize;
+        let lag = repeats_at(&out, from, window, lags)
+            .with_context(|| format!("{what} never came again"))?;
+        let gap = lag as i64 - cycle as i64;
+        eprintln!("{what} came again {lag} samples later, {gap} more than the two phrases");
+        ensure!(
+            gap.abs() <= 48,
+            "{what}: {gap} samples between phrases (1 ms allowed for rounding)"
+        );
+    }
+    Ok(())
+}

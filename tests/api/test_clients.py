@@ -40,9 +40,16 @@ def server(tmp_path_factory):
     bundled = RESOURCES / "voices" / "en_US-joe-medium.onnx"
     (voices / "my_voice.onnx").symlink_to(bundled)
     (voices / "my_voice.onnx.json").symlink_to(bundled.with_name(bundled.name + ".json"))
+    # Voice aliases: one on the instance's voice, faster; a chatter given it by name.
+    aliases = data / "aliases.json"
+    aliases.write_text(json.dumps({
+        "aliases": [{"name": "Quick", "rate": 1.5},
+                    {"name": "Mine", "voice": "orator/voices/my_voice.onnx", "rate": 0.8}],
+        "chatters": {"Anna": "Quick"},
+    }))
     proc = subprocess.Popen(
         [str(CLI), "serve", "--port", str(port), "--udp-port", str(udp),
-         "--resources", str(RESOURCES), "--record", str(record)],
+         "--resources", str(RESOURCES), "--record", str(record), "--aliases", str(aliases)],
         stderr=subprocess.PIPE, text=True, env={**os.environ, "XDG_DATA_HOME": str(data)})
     line = proc.stderr.readline()
     assert "listening" in line, line
@@ -51,10 +58,10 @@ def server(tmp_path_factory):
     proc.wait(timeout=20)
 
 
-def orator_say(tmp_path, text):
+def orator_say(tmp_path, text, *extra):
     out = tmp_path / "say.wav"
     subprocess.run([str(CLI), "say", text, "--out", str(out), "--sample-rate", "24000",
-                    "--resources", str(RESOURCES)], check=True, capture_output=True)
+                    "--resources", str(RESOURCES), *extra], check=True, capture_output=True)
     audio, rate = soundfile.read(out, dtype="float32")
     assert rate == 24000
     # As the server converts: float32 times 32767, rounded half away from zero (numpy's
@@ -165,6 +172,46 @@ def test_openai_wav_and_pcm_equal_orator_say(server, tmp_path):
     mine = client.audio.speech.create(model="tts-1", voice="my_voice", input=text,
                                       response_format="pcm").content
     assert len(mine) > 24000, len(mine)
+
+
+def test_openai_voice_aliases_speak_as_orator_say_with_their_settings(server, tmp_path):
+    """An alias through the official client speaks exactly as `orator say` with the alias's
+    voice and rate (times the asked speed); `user:NAME` speaks with the chatter's alias; the
+    aliases are listed."""
+    port, _, _, _ = server
+    client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="unused")
+    text = "Chat gets a voice of its own."
+    quick = orator_say(tmp_path, text, "--rate", "1.5")
+    plain = orator_say(tmp_path, text)
+    assert len(quick) < 0.8 * len(plain), (len(quick), len(plain))
+
+    def speech(voice, **kw):
+        pcm = client.audio.speech.create(model="tts-1", voice=voice, input=text,
+                                         response_format="pcm", **kw).content
+        return np.frombuffer(pcm, dtype="<i2")
+
+    assert np.array_equal(speech("quick"), quick)
+    assert np.array_equal(speech("user:anna"), quick)
+    assert np.array_equal(speech("Mine", speed=1.25), orator_say(tmp_path, text, "--rate", "1.0"))
+    # A chatter with no alias speaks with the default voice, like OpenAI's names.
+    assert np.array_equal(speech("user:somebody"), plain)
+    listed = json.dumps(client.get("/voices", cast_to=object))
+    assert '"Quick"' in listed and '"Mine"' in listed, listed
+
+
+async def get_voices(port):
+    async with websockets.connect(f"ws://127.0.0.1:{port}/") as ws:
+        await ws.send(json.dumps({"id": "v", "request": "GetVoices"}))
+        return json.loads(await asyncio.wait_for(ws.recv(), 10))
+
+
+def test_get_voices_lists_the_aliases_over_the_websocket(server):
+    port, _, _, _ = server
+    reply = asyncio.run(get_voices(port))
+    assert reply["status"] == "ok", reply
+    names = [(v["name"], v["voice"], v["rate"]) for v in reply["voices"]]
+    assert names == [("Quick", "default", 1.5), ("Mine", "my_voice", 0.8)], reply
+    assert reply["chatters"] == 1 and reply["perChatter"] is False, reply
 
 
 def test_the_recording_holds_what_was_heard(server):

@@ -9,6 +9,8 @@ pub mod display;
 pub mod http;
 pub mod signal;
 pub mod speakerbot;
+#[path = "../../plugin/tests/support/synthetic_voice.rs"]
+pub mod synthetic_voice;
 pub mod vst3;
 
 use anyhow::{Context, Result, anyhow, bail, ensure};

@@ -31,6 +31,9 @@ const MAX_FILE_BYTES: u64 = 1 << 20;
 /// Streamer.bot Speak sub-action, whose voice field is the only one it sends).
 pub const CHATTER_PREFIX: &str = "user:";
 
+/// What replies and lists name the instance's own voice as.
+pub const INSTANCE_VOICE: &str = "default";
+
 /// One named voice.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -63,6 +66,14 @@ impl Default for VoiceAlias {
 }
 
 impl VoiceAlias {
+    /// Its voice as lists show it: the model's file name, or `default` for the instance's.
+    pub fn voice_name(&self) -> String {
+        self.voice.as_ref().and_then(|v| v.file_stem()).map_or_else(
+            || "default".to_owned(),
+            |s| s.to_string_lossy().into_owned(),
+        )
+    }
+
     /// How a phrase asking for this alias is voiced.
     pub fn voicing(&self) -> Voicing {
         Voicing {
@@ -280,8 +291,8 @@ impl VoiceAliases {
     }
 }
 
-/// Whether `voice` names a chatter rather than an alias.
-fn is_chatter_voice(voice: &str) -> bool {
+/// Whether `voice` names a chatter rather than an alias (`user:NAME`).
+pub fn is_chatter_voice(voice: &str) -> bool {
     voice
         .get(..CHATTER_PREFIX.len())
         .is_some_and(|p| p.eq_ignore_ascii_case(CHATTER_PREFIX))

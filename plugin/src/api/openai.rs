@@ -8,7 +8,7 @@
 //! voice work; a voice alias's name speaks as that alias (its pace times `speed`); an
 //! installed voice's name selects that voice.
 
-use super::aliases::{VoiceAlias, VoiceAliases};
+use super::aliases::{Choice, VoiceAlias, VoiceAliases, is_chatter_voice};
 use serde::Deserialize;
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -167,10 +167,15 @@ pub fn parse(
         }
         Some(_) => return Err(BadSpeech::VoiceShape),
     };
-    let alias = name.as_deref().and_then(|n| aliases.find(n)).cloned();
+    // An alias by name, or a chatter's (`user:NAME`) as the WebSocket's Speak finds it.
+    let alias = match name.as_deref().map(|n| aliases.choose(Some(n), None)) {
+        Some(Choice::Alias(alias)) => Some(alias.clone()),
+        _ => None,
+    };
     let voice = match name {
         None => None,
         Some(_) if alias.is_some() => None,
+        Some(name) if is_chatter_voice(&name) => None,
         Some(name) if OPENAI_VOICES.contains(&name.to_ascii_lowercase().as_str()) => None,
         Some(name) => match voices.iter().find(|(n, _)| n.eq_ignore_ascii_case(&name)) {
             Some((_, path)) => Some(path.clone()),
@@ -302,13 +307,9 @@ pub fn voice_list(voices: &[(String, PathBuf)], aliases: &VoiceAliases) -> Vec<u
         .iter()
         .map(|n| json!({"id": n, "name": n, "speaks_as": "default"}))
         .collect();
-    list.extend(aliases.aliases.iter().map(|a| {
-        let speaks_as = a.voice.as_ref().and_then(|v| v.file_stem()).map_or_else(
-            || "default".to_owned(),
-            |s| s.to_string_lossy().into_owned(),
-        );
-        json!({"id": a.name, "name": a.name, "speaks_as": speaks_as, "alias": true})
-    }));
+    list.extend(aliases.aliases.iter().map(
+        |a| json!({"id": a.name, "name": a.name, "speaks_as": a.voice_name(), "alias": true}),
+    ));
     list.extend(
         voices
             .iter()
@@ -356,6 +357,9 @@ mod tests {
         let s = parse(br#"{"input":"hi","voice":"robot"}"#, &[], &aliases).unwrap();
         assert_eq!(s.alias.map(|a| a.name), Some("Robot".to_owned()));
         assert_eq!(s.voice, None);
+        // A chatter without an alias speaks with the default voice.
+        let s = parse(br#"{"input":"hi","voice":"user:bob"}"#, &[], &aliases).unwrap();
+        assert_eq!((s.alias, s.voice), (None, None));
         let err = parse(br#"{"input":"hi","voice":"nobody"}"#, &[], &aliases).unwrap_err();
         assert!(err.to_string().contains("(Robot)"), "{err}");
         let list: serde_json::Value = serde_json::from_slice(&voice_list(&[], &aliases)).unwrap();

@@ -220,7 +220,7 @@ impl Client {
                     Ok(queued) => {
                         let mut result = json!({
                             "speechId": queued.id,
-                            "voice": queued.alias.as_deref().unwrap_or(DEFAULT_VOICE),
+                            "voice": queued.alias.as_deref().unwrap_or(aliases::INSTANCE_VOICE),
                         });
                         if queued.cut > 0 {
                             result["cut"] = json!(queued.cut);
@@ -381,9 +381,6 @@ pub(crate) enum SpeakError {
     #[error("the message has nothing readable to speak")]
     Empty,
 }
-
-/// What replies name as the voice of a message spoken without an alias.
-pub(crate) const DEFAULT_VOICE: &str = "default";
 
 /// One API message to speak.
 pub(crate) struct Asked<'a> {

@@ -110,14 +110,11 @@ pub fn voices(voices: &super::aliases::VoiceAliases) -> Value {
         .map(|a| {
             serde_json::json!({
                 "name": a.name,
-                "voice": a.voice.as_ref().and_then(|v| v.file_stem()).map_or_else(
-                    || super::session::DEFAULT_VOICE.to_owned(),
-                    |stem| stem.to_string_lossy().into_owned()
-                ),
+                "voice": a.voice_name(),
                 "speaker": a.speaker,
-                "rate": a.rate,
-                "variation": a.variation,
-                "levelDb": a.level_db,
+                "rate": shown(a.rate),
+                "variation": shown(a.variation),
+                "levelDb": shown(a.level_db),
             })
         })
         .collect();
@@ -126,6 +123,11 @@ pub fn voices(voices: &super::aliases::VoiceAliases) -> Value {
         "perChatter": voices.per_chatter,
         "chatters": voices.chatters.len(),
     })
+}
+
+/// A setting as people typed it (0.8, not the nearest `f32`'s 0.800000011920929).
+fn shown(value: f32) -> f64 {
+    (f64::from(value) * 1e4).round() / 1e4
 }
 
 /// The fields bots name a message's sender in, any case: `user` (and `userName`, `user_name`,
