@@ -34,55 +34,29 @@ pub const CHATTER_PREFIX: &str = "user:";
 /// What replies and lists name the instance's own voice as.
 pub const INSTANCE_VOICE: &str = "default";
 
-/// One named voice.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One named voice: a name and how it voices a phrase (saved flat: `name`, `voice`,
+/// `speaker`, `rate`, `variation`, `level_db`).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct VoiceAlias {
     /// What clients ask for (case-insensitive).
     pub name: String,
-    /// The voice model (`None`: the instance's voice).
-    pub voice: Option<PathBuf>,
-    /// A multi-speaker voice's speaker, by name or number (`None`: the voice's default).
-    pub speaker: Option<String>,
-    /// Speaking rate, 0.25 to 4.
-    pub rate: f32,
-    /// Variation of timbre and timing, 0 to 2.
-    pub variation: f32,
-    /// Level against the voice's own, dB.
-    pub level_db: f32,
-}
-
-impl Default for VoiceAlias {
-    fn default() -> Self {
-        Self {
-            name: String::new(),
-            voice: None,
-            speaker: None,
-            rate: 1.0,
-            variation: 1.0,
-            level_db: 0.0,
-        }
-    }
+    /// Its voice file, speaker, rate (0.25 to 4), variation (0 to 2) and level (dB).
+    #[serde(flatten)]
+    pub voicing: Voicing,
 }
 
 impl VoiceAlias {
-    /// Its voice as lists show it: the model's file name, or `default` for the instance's.
+    /// Its voice as lists show it: the model's file name, or [`INSTANCE_VOICE`].
     pub fn voice_name(&self) -> String {
-        self.voice.as_ref().and_then(|v| v.file_stem()).map_or_else(
-            || "default".to_owned(),
-            |s| s.to_string_lossy().into_owned(),
-        )
-    }
-
-    /// How a phrase asking for this alias is voiced.
-    pub fn voicing(&self) -> Voicing {
-        Voicing {
-            model: self.voice.clone(),
-            speaker: self.speaker.clone(),
-            rate: self.rate,
-            variation: self.variation,
-            level_db: self.level_db,
-        }
+        self.voicing
+            .model
+            .as_ref()
+            .and_then(|v| v.file_stem())
+            .map_or_else(
+                || INSTANCE_VOICE.to_owned(),
+                |s| s.to_string_lossy().into_owned(),
+            )
     }
 }
 
@@ -177,11 +151,11 @@ impl VoiceAliases {
                     })
                 }
             };
-            range("rate", alias.rate, 0.25, 4.0)?;
-            range("variation", alias.variation, 0.0, 2.0)?;
+            range("rate", alias.voicing.rate, 0.25, 4.0)?;
+            range("variation", alias.voicing.variation, 0.0, 2.0)?;
             range(
                 "level_db",
-                alias.level_db,
+                alias.voicing.level_db,
                 *LEVEL_DB.start(),
                 *LEVEL_DB.end(),
             )?;
@@ -252,7 +226,7 @@ impl VoiceAliases {
     /// The voice files the aliases name, each once, in order.
     pub fn voice_files(&self) -> Vec<PathBuf> {
         let mut files: Vec<PathBuf> = Vec::new();
-        for file in self.aliases.iter().filter_map(|a| a.voice.as_ref()) {
+        for file in self.aliases.iter().filter_map(|a| a.voicing.model.as_ref()) {
             if !files.contains(file) {
                 files.push(file.clone());
             }
@@ -282,7 +256,7 @@ impl VoiceAliases {
             serde_json::from_slice(&bytes).map_err(|e| file_error(e.to_string()))?;
         let folder = path.parent().unwrap_or(Path::new("."));
         for alias in &mut aliases.aliases {
-            if let Some(voice) = alias.voice.as_mut().filter(|v| v.is_relative()) {
+            if let Some(voice) = alias.voicing.model.as_mut().filter(|v| v.is_relative()) {
                 *voice = folder.join(&*voice);
             }
         }
@@ -404,7 +378,10 @@ mod tests {
             (
                 VoiceAliases {
                     aliases: vec![VoiceAlias {
-                        rate: f32::NAN,
+                        voicing: Voicing {
+                            rate: f32::NAN,
+                            ..Voicing::default()
+                        },
                         ..alias("A")
                     }],
                     ..VoiceAliases::default()
@@ -414,7 +391,10 @@ mod tests {
             (
                 VoiceAliases {
                     aliases: vec![VoiceAlias {
-                        level_db: 30.0,
+                        voicing: Voicing {
+                            level_db: 30.0,
+                            ..Voicing::default()
+                        },
                         ..alias("A")
                     }],
                     ..VoiceAliases::default()
@@ -456,8 +436,8 @@ mod tests {
         )
         .unwrap();
         let loaded = VoiceAliases::load(&file).unwrap();
-        assert_eq!(loaded.aliases[0].voice, Some(dir.join("deep.onnx")));
-        assert_eq!(loaded.aliases[1].voice, None);
+        assert_eq!(loaded.aliases[0].voicing.model, Some(dir.join("deep.onnx")));
+        assert_eq!(loaded.aliases[1].voicing.model, None);
         assert_eq!(loaded.voice_files(), vec![dir.join("deep.onnx")]);
         std::fs::write(&file, r#"{"aliases": [{"name": "x", "rate": 9}]}"#).unwrap();
         assert!(

@@ -349,8 +349,10 @@ mod tests {
         let aliases = VoiceAliases {
             aliases: vec![VoiceAlias {
                 name: "Robot".into(),
-                voice: Some(PathBuf::from("/v/multi.onnx")),
-                ..VoiceAlias::default()
+                voicing: crate::playback::voicing::Voicing {
+                    model: Some(PathBuf::from("/v/multi.onnx")),
+                    ..Default::default()
+                },
             }],
             ..VoiceAliases::default()
         };

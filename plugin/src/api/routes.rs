@@ -284,8 +284,8 @@ fn render_speech(
     };
     // An alias speaks with its own voice and delivery, at its pace times the asked speed.
     let voicing = speech.alias.as_ref().map(|alias| Voicing {
-        rate: (alias.rate * speech.speed).clamp(0.25, 4.0),
-        ..alias.voicing()
+        rate: (alias.voicing.rate * speech.speed).clamp(0.25, 4.0),
+        ..alias.voicing.clone()
     });
     let phrase = render::Phrase {
         text: &text,

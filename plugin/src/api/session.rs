@@ -6,7 +6,7 @@
 //! through [`speak`], events arrive from the events thread over a bounded channel.
 
 use super::Target;
-use super::aliases::{self, Choice, VoiceAlias};
+use super::aliases::{self, Choice};
 use super::counted::Counted;
 use super::events::{Broadcast, Followed, broadcast};
 use super::filter::{self, Filtered};
@@ -455,7 +455,7 @@ pub(crate) fn speak(
     // Followed before it is queued, so its events cannot arrive first.
     let id = {
         let mut followed = hub.followed.lock().unwrap_or_else(|e| e.into_inner());
-        let id = speech.speak_as(text, alias.as_ref().map(VoiceAlias::voicing));
+        let id = speech.speak_as(text, alias.as_ref().map(|a| a.voicing.clone()));
         followed.insert(
             id,
             Followed {

@@ -111,10 +111,10 @@ pub fn voices(voices: &super::aliases::VoiceAliases) -> Value {
             serde_json::json!({
                 "name": a.name,
                 "voice": a.voice_name(),
-                "speaker": a.speaker,
-                "rate": shown(a.rate),
-                "variation": shown(a.variation),
-                "levelDb": shown(a.level_db),
+                "speaker": a.voicing.speaker,
+                "rate": shown(a.voicing.rate),
+                "variation": shown(a.voicing.variation),
+                "levelDb": shown(a.voicing.level_db),
             })
         })
         .collect();

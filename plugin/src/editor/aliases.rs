@@ -52,26 +52,27 @@ impl AliasesView {
                 for (i, alias) in draft.aliases.iter_mut().enumerate() {
                     ui.add(egui::TextEdit::singleline(&mut alias.name).desired_width(100.0));
                     voice_picker(ui, i, alias, voices);
-                    let mut speaker = alias.speaker.clone().unwrap_or_default();
+                    let mut speaker = alias.voicing.speaker.clone().unwrap_or_default();
                     if ui
                         .add(egui::TextEdit::singleline(&mut speaker).desired_width(70.0))
                         .on_hover_text("A multi-speaker voice's speaker: its name or number")
                         .changed()
                     {
-                        alias.speaker = Some(speaker.trim().to_owned()).filter(|s| !s.is_empty());
+                        alias.voicing.speaker =
+                            Some(speaker.trim().to_owned()).filter(|s| !s.is_empty());
                     }
                     ui.add(
-                        egui::DragValue::new(&mut alias.rate)
+                        egui::DragValue::new(&mut alias.voicing.rate)
                             .range(0.25..=4.0)
                             .speed(0.01),
                     );
                     ui.add(
-                        egui::DragValue::new(&mut alias.variation)
+                        egui::DragValue::new(&mut alias.voicing.variation)
                             .range(0.0..=2.0)
                             .speed(0.01),
                     );
                     ui.add(
-                        egui::DragValue::new(&mut alias.level_db)
+                        egui::DragValue::new(&mut alias.voicing.level_db)
                             .range(crate::playback::voicing::LEVEL_DB)
                             .speed(0.1),
                     );
@@ -152,16 +153,17 @@ fn voice_picker(ui: &mut egui::Ui, row: usize, alias: &mut VoiceAlias, voices: &
             .map_or(String::new(), |s| s.to_string_lossy().into_owned())
     };
     let shown = alias
-        .voice
+        .voicing
+        .model
         .as_ref()
         .map_or_else(|| "the instance's".to_owned(), stem);
     egui::ComboBox::from_id_salt(("alias-voice", row))
         .selected_text(shown)
         .width(150.0)
         .show_ui(ui, |ui| {
-            ui.selectable_value(&mut alias.voice, None, "the instance's");
+            ui.selectable_value(&mut alias.voicing.model, None, "the instance's");
             for voice in voices {
-                ui.selectable_value(&mut alias.voice, Some(voice.clone()), stem(voice))
+                ui.selectable_value(&mut alias.voicing.model, Some(voice.clone()), stem(voice))
                     .on_hover_text(voice.display().to_string());
             }
         });

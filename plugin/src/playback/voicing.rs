@@ -11,10 +11,12 @@ use std::path::PathBuf;
 /// four times the voice's own, +12 dB).
 pub const LEVEL_DB: std::ops::RangeInclusive<f32> = -24.0..=12.0;
 
-/// One phrase's voice and delivery.
-#[derive(Debug, Clone, PartialEq)]
+/// One phrase's voice and delivery (saved as a voice alias's settings).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct Voicing {
     /// The voice model (`None`: the instance's voice).
+    #[serde(rename = "voice")]
     pub model: Option<PathBuf>,
     /// The speaker of a multi-speaker voice, by name or by number (`None`: the voice's
     /// default).
