@@ -505,7 +505,10 @@ fn the_standalone_app_serves_the_api_from_the_environment() -> Result<()> {
         .spawn()
         .with_context(|| format!("could not start {}", app.display()))?;
     let session = (|| -> Result<f64> {
-        let mut c = Client::connect(&format!("ws://127.0.0.1:{port}/"))?;
+        // The app opens its window and loads the voice before it serves: slow on a loaded
+        // machine, never minutes.
+        let mut c =
+            Client::connect_within(&format!("ws://127.0.0.1:{port}/"), Duration::from_secs(60))?;
         c.request(json!({"request": "Subscribe", "events": {"TextToSpeech": ["*"]}}))?;
         let speech = c.speak("Hello from the standalone app.")?;
         c.event("Playing", &speech, Duration::from_secs(30))?;

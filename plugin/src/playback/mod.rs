@@ -8,7 +8,8 @@
 //! - [`service`]: [`service::SpeechService`], the main thread's handle: status, commands, the
 //!   phrase log;
 //! - [`worker`]: the speech thread the service starts: loads the voice, synthesises the queue,
-//!   resamples and fills the rings;
+//!   resamples and fills the rings; `clip_render`: its renders of the bank's phrases whole;
+//!   `fault_injection`: a test-only way to make it panic;
 //! - [`bank`]: the phrase bank, every phrase rendered ahead so the timeline (MIDI notes, the
 //!   Trigger and Speak parameters) plays it from memory at its exact sample;
 //! - [`render_clock`]: tells an offline render from live playback when the host does not say;
@@ -24,9 +25,9 @@
 //!   in `process()`), and hands every buffer it lets go of back to the speech thread to free.
 //!   On an empty ring it outputs silence and counts an underrun. Offline renders alone may
 //!   wait for speech (bounded, once per phrase).
-//! - **Speech thread:** [`worker`], `voice_set`, [`start_gate`], [`resample`], [`stream::WorkerSide`] and
-//!   [`bank::BankFeeder`]. It may allocate and lock; it never holds a lock while it waits for
-//!   room in a ring.
+//! - **Speech thread:** [`worker`], `clip_render`, `voice_set`, [`start_gate`], [`resample`],
+//!   [`stream::WorkerSide`] and [`bank::BankFeeder`]. It may allocate and lock; it never holds
+//!   a lock while it waits for room in a ring.
 //! - **Main thread (and the editor):** [`service::SpeechService`]: commands through an `mpsc`
 //!   channel, status through atomics and a mutex only the editor reads.
 //!
@@ -34,7 +35,9 @@
 //! and block size, and replaced on every activation.
 
 pub mod bank;
+mod clip_render;
 pub mod control;
+mod fault_injection;
 pub mod render_clock;
 pub mod resample;
 pub mod service;

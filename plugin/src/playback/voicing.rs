@@ -2,10 +2,16 @@
 //! delivery: a voice file, a speaker, a pace, a variation and a level (what a voice alias of
 //! the local API names). The speech thread applies it to that phrase only.
 //!
+//! Also [`configured`]: the engine and settings any phrase is spoken with.
+//!
 //! Thread model: made on any thread, sent to the speech thread with the phrase; plain data.
 
+use crate::state::Session;
+use crate::tts::engine::Engine;
+use crate::tts::text::lexicon::Lexicon;
 use crate::tts::voice::config::{Delivery, SynthesisSettings, VoiceConfig};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// The quietest and loudest level a voicing may ask for, dB (the synthesis gain tops out at
 /// four times the voice's own, +12 dB).
@@ -80,6 +86,31 @@ impl Voicing {
         settings.volume *= 10f32.powf(db / 20.0);
         settings.sanitized()
     }
+}
+
+/// The engine and settings a phrase is spoken with under `session`'s dictionary and delivery,
+/// or `voicing`'s delivery.
+pub(super) fn configured(
+    engine: &Engine,
+    session: &Session,
+    voicing: Option<&Voicing>,
+) -> (Engine, SynthesisSettings) {
+    let delivery = session.delivery;
+    let mut engine = match Lexicon::new(&session.dictionary) {
+        Ok(lexicon) => engine.clone().with_lexicon(Arc::new(lexicon)),
+        Err(_) => engine.clone(),
+    };
+    if delivery.whole_sentences {
+        engine = engine.whole_sentences();
+    }
+    let settings = match voicing {
+        Some(voicing) => voicing.settings(&engine.voice.config, delivery),
+        None => delivery.apply(
+            engine.voice.config.defaults,
+            engine.voice.config.num_speakers,
+        ),
+    };
+    (engine, settings)
 }
 
 #[cfg(test)]

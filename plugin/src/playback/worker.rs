@@ -3,22 +3,23 @@
 //! rings. Started and stopped by [`super::service::SpeechService`]; the audio thread never waits
 //! for it.
 
-use super::bank::{self, BankFeeder, Job};
+use super::bank::{self, BankFeeder};
+use super::clip_render::{ClipError, hand_over, render_clip};
+use super::fault_injection;
 use super::resample::StreamResampler;
 use super::service::{Command, PhraseLog, ServiceStatus, State, VoiceInfo};
 use super::start_gate::StartGate;
 use super::stream::{Control, Edge, PhraseId, Request, WorkerSide};
 use super::timing_log::TimingLog;
 use super::voice_set::{self, VoiceSet};
-use super::voicing::Voicing;
-use crate::state::{Session, SharedSession};
+use super::voicing::{Voicing, configured};
+use crate::state::SharedSession;
 use crate::tts::engine::{Engine, Metrics};
 use crate::tts::phrase_cache::PhraseCache;
 use crate::tts::resources::{NotFound, Resources};
-use crate::tts::text::lexicon::Lexicon;
-use crate::tts::timings::{PhraseTimings, WordTiming, written_words};
+use crate::tts::timings::written_words;
 use crate::tts::voice::Voice;
-use crate::tts::voice::config::{SynthesisSettings, VoiceError};
+use crate::tts::voice::config::VoiceError;
 use crate::tts::voice::runtime::release_freed_memory;
 use std::collections::VecDeque;
 use std::ops::ControlFlow;
@@ -229,14 +230,14 @@ impl Worker {
         // A panic fails this phrase of the bank (it is not tried again until it changes).
         let rendered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let (Some(engine), Some(bank)) = (self.engine.as_ref(), self.bank.as_ref()) else {
-                return Err(self.status.message());
+                return Err(ClipError::NoVoice(self.status.message()));
             };
             let stream = self.stream.as_ref();
             // Live speech goes first, unless a render is waiting for this phrase.
             let live_asks = || stream.is_some_and(|s| !s.requests.is_empty());
             render_clip(engine, bank, &self.session, &self.stop, &live_asks, &job)
         }))
-        .unwrap_or_else(|panic| Err(self.recover(panic.as_ref())));
+        .unwrap_or_else(|panic| Err(ClipError::Panicked(self.recover(panic.as_ref()))));
         if let Some(bank) = self.bank.as_mut() {
             self.untrimmed |= hand_over(bank, &job, rendered);
         }
@@ -463,10 +464,10 @@ impl Worker {
                 render_clip(voice, bank, session, stop, &never, &job)
             }))
             .unwrap_or_else(|panic| {
-                Err(format!(
+                Err(ClipError::Panicked(format!(
                     "the speech thread failed ({})",
                     panic_message(panic.as_ref())
-                ))
+                )))
             });
             hand_over(bank, &job, rendered);
         };
@@ -607,126 +608,6 @@ impl Outlet<'_> {
     }
 }
 
-/// What became of one bank phrase's render.
-enum Rendered {
-    /// The whole phrase at the host's rate, and its words (spans at the host's rate; empty
-    /// when the voice gives no timings).
-    Clip(Vec<f32>, Vec<WordTiming>),
-    /// Live speech was asked for (and the phrase is not urgent), the phrase changed, or the
-    /// service is stopping: it is rendered later.
-    Interrupted,
-    /// It passed the bank's bound for one clip: stopped there, never held, streamed instead.
-    TooLong,
-}
-
-/// Renders one bank phrase whole at the host's rate, stopping as soon as it is longer than a
-/// clip may be (a text whose reading cannot be held is never rendered whole into memory).
-fn render_clip(
-    engine: &Engine,
-    bank: &BankFeeder,
-    session: &SharedSession,
-    stop: &AtomicBool,
-    live_asks: &dyn Fn() -> bool,
-    job: &Job,
-) -> Result<Rendered, String> {
-    let host_rate = bank.sample_rate.round().max(1.0) as u32;
-    let snapshot = session.snapshot();
-    let (engine, settings) = configured(engine, &snapshot, None);
-    let mut resampler = StreamResampler::new(engine.voice.config.sample_rate, host_rate)
-        .map_err(|e| e.to_string())?;
-    let urgent = job.urgent || bank.has_urgent();
-    let interrupted =
-        || stop.load(Ordering::Acquire) || !bank.still_wanted(job) || (!urgent && live_asks());
-    let limit = bank.max_clip_samples();
-    let voice_rate = engine.voice.config.sample_rate;
-    let mut timings = PhraseTimings::new();
-    let mut voice_samples = 0u64;
-    let mut samples = Vec::new();
-    let mut failed = None;
-    let too_long = std::cell::Cell::new(false);
-    let mut keep = |out: &[f32]| {
-        if samples.len() + out.len() > limit {
-            too_long.set(true);
-            return ControlFlow::Break(());
-        }
-        samples.extend_from_slice(out);
-        ControlFlow::Continue(())
-    };
-    fault_injection::panic_if_marked(&job.text);
-    engine
-        .speak(&job.text, &settings, &mut |chunk| {
-            if interrupted() {
-                return ControlFlow::Break(());
-            }
-            if chunk.first_of_group {
-                timings.push(voice_samples, chunk.timings.as_deref());
-            }
-            voice_samples += chunk.samples.len() as u64;
-            resampler
-                .push(&chunk.samples, &mut keep)
-                .unwrap_or_else(|err| {
-                    failed = Some(err.to_string());
-                    ControlFlow::Break(())
-                })
-        })
-        .map_err(|e| e.to_string())?;
-    if let Some(err) = failed {
-        return Err(err);
-    }
-    if too_long.get() {
-        return Ok(Rendered::TooLong);
-    }
-    if interrupted() {
-        return Ok(Rendered::Interrupted);
-    }
-    let _ = resampler.finish(&mut keep).map_err(|e| e.to_string())?;
-    if too_long.get() {
-        return Ok(Rendered::TooLong);
-    }
-    // The written words, so the lit word is the one in the text (as for streamed phrases).
-    let words = if timings.is_complete() {
-        let written = written_words(&job.text);
-        let phonemes = engine.written_phonemes(&written).ok();
-        timings.words(
-            voice_rate,
-            host_rate,
-            phonemes.as_ref().map(|p| (&written[..], &p[..])),
-        )
-    } else {
-        Vec::new()
-    };
-    Ok(Rendered::Clip(samples, words))
-}
-
-/// Gives the bank what became of `job`'s render: its clip, back in the queue, too long to
-/// hold, or failed. Returns whether memory was used that the allocator may keep.
-fn hand_over(bank: &mut BankFeeder, job: &Job, rendered: Result<Rendered, String>) -> bool {
-    match rendered {
-        Ok(Rendered::Clip(samples, words)) => {
-            bank.set_words(job, words);
-            bank.deliver(job, samples);
-            true
-        }
-        Ok(Rendered::Interrupted) => {
-            bank.defer(job);
-            false
-        }
-        Ok(Rendered::TooLong) => {
-            tracing::warn!(
-                "Orator: phrase {} is too long to hold in memory; it is streamed when triggered",
-                job.slot
-            );
-            bank.too_long(job);
-            true
-        }
-        Err(why) => {
-            tracing::warn!("Orator could not render phrase {}: {why}", job.slot);
-            bank.fail(job, &why);
-            false
-        }
-    }
-}
-
 /// What a panic said.
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
     panic
@@ -734,31 +615,6 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
         .map(|s| (*s).to_owned())
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "no message".to_owned())
-}
-
-/// The engine and settings a phrase is spoken with under `session`'s dictionary and delivery,
-/// or `voicing`'s delivery.
-fn configured(
-    engine: &Engine,
-    session: &Session,
-    voicing: Option<&Voicing>,
-) -> (Engine, SynthesisSettings) {
-    let delivery = session.delivery;
-    let mut engine = match Lexicon::new(&session.dictionary) {
-        Ok(lexicon) => engine.clone().with_lexicon(Arc::new(lexicon)),
-        Err(_) => engine.clone(),
-    };
-    if delivery.whole_sentences {
-        engine = engine.whole_sentences();
-    }
-    let settings = match voicing {
-        Some(voicing) => voicing.settings(&engine.voice.config, delivery),
-        None => delivery.apply(
-            engine.voice.config.defaults,
-            engine.voice.config.num_speakers,
-        ),
-    };
-    (engine, settings)
 }
 
 /// Why the speech thread has no voice. The message is what the editor shows.
@@ -786,29 +642,4 @@ fn load(model: Option<PathBuf>, resources: Option<&Resources>) -> Result<Engine,
     let engine = Engine::new(voice, resources.espeak_data());
     engine.check_phonemizer()?;
     Ok(engine)
-}
-
-/// A way for tests to make the speech thread panic, in debug builds only: a phrase whose text
-/// contains the value of `ORATOR_TEST_PANIC_MARKER` panics the thread that speaks it. Release
-/// builds compile it to nothing.
-mod fault_injection {
-    /// Panics if `text` holds the marker (debug builds with the variable set).
-    #[cfg(debug_assertions)]
-    pub(super) fn panic_if_marked(text: &str) {
-        static MARKER: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
-        let marker = MARKER.get_or_init(|| {
-            std::env::var("ORATOR_TEST_PANIC_MARKER")
-                .ok()
-                .filter(|m| !m.is_empty())
-        });
-        if let Some(marker) = marker
-            && text.contains(marker.as_str())
-        {
-            panic!("test panic: the phrase holds {marker}");
-        }
-    }
-
-    /// Nothing in release builds.
-    #[cfg(not(debug_assertions))]
-    pub(super) fn panic_if_marked(_: &str) {}
 }
