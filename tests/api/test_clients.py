@@ -5,6 +5,7 @@ of the same text), UDP speaks, and `--record` holds what was heard."""
 import asyncio
 import io
 import json
+import sys
 import os
 import socket
 import subprocess
@@ -17,6 +18,9 @@ import openai
 import pytest
 import soundfile
 import websockets
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import speakerbot_ws  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = Path(os.environ.get("ORATOR_CLI", ROOT / "target" / "bundled" / "orator"))
@@ -72,13 +76,6 @@ def orator_say(tmp_path, text, *extra):
 
 async def session(port):
     async with websockets.connect(f"ws://127.0.0.1:{port}/") as ws:
-        async def ask(body):
-            await ws.send(json.dumps(body))
-            while True:
-                msg = json.loads(await asyncio.wait_for(ws.recv(), 30))
-                if msg.get("id") == body["id"]:
-                    return msg
-
         async def until_all(*wanted):
             """Waits for every (event type, speech id) in `wanted`, in any order."""
             wanted, seen = set(wanted), {}
@@ -91,34 +88,34 @@ async def session(port):
         async def until(kind, speech):
             return (await until_all((kind, speech)))[(kind, speech)]
 
-        info = await ask({"id": "1", "request": "GetInfo"})
+        info = await speakerbot_ws.ask(ws, {"id": "1", "request": "GetInfo"})
         assert info["status"] == "ok" and info["info"]["name"] == "Orator"
-        sub = await ask({"id": "2", "request": "Subscribe", "events": {"TextToSpeech": ["*"]}})
+        sub = await speakerbot_ws.ask(ws, {"id": "2", "request": "Subscribe", "events": {"TextToSpeech": ["*"]}})
         assert sub["status"] == "ok"
-        spoken = await ask({"id": "3", "request": "Speak", "message": "Welcome to the stream! 🎉🎉🎉"})
+        spoken = await speakerbot_ws.ask(ws, {"id": "3", "request": "Speak", "message": "Welcome to the stream! 🎉🎉🎉"})
         speech = spoken["result"]["speechId"]
         queued = await until("TextQueued", speech)
         assert queued["data"]["message"] == "Welcome to the stream! party popper"
         await until("Playing", speech)
         finished = await until("Finished", speech)
         # Pause and Resume, Stop, Clear.
-        long = (await ask({"id": "4", "request": "Speak",
+        long = (await speakerbot_ws.ask(ws, {"id": "4", "request": "Speak",
                            "message": "A long message that is going to be stopped before its end."}))
         await until("Playing", long["result"]["speechId"])
-        assert (await ask({"id": "5", "request": "Pause"}))["status"] == "ok"
-        assert (await ask({"id": "6", "request": "Resume"}))["status"] == "ok"
-        assert (await ask({"id": "7", "request": "Stop"}))["status"] == "ok"
+        assert (await speakerbot_ws.ask(ws, {"id": "5", "request": "Pause"}))["status"] == "ok"
+        assert (await speakerbot_ws.ask(ws, {"id": "6", "request": "Resume"}))["status"] == "ok"
+        assert (await speakerbot_ws.ask(ws, {"id": "7", "request": "Stop"}))["status"] == "ok"
         await until("Deleted", long["result"]["speechId"])
-        a = (await ask({"id": "8", "request": "Speak", "message": "One."}))["result"]["speechId"]
-        b = (await ask({"id": "9", "request": "Speak", "message": "Two."}))["result"]["speechId"]
+        a = (await speakerbot_ws.ask(ws, {"id": "8", "request": "Speak", "message": "One."}))["result"]["speechId"]
+        b = (await speakerbot_ws.ask(ws, {"id": "9", "request": "Speak", "message": "Two."}))["result"]["speechId"]
         await until("Playing", a)
-        assert (await ask({"id": "10", "request": "Clear"}))["status"] == "ok"
+        assert (await speakerbot_ws.ask(ws, {"id": "10", "request": "Clear"}))["status"] == "ok"
         # Cleared while waiting: Deleted once the phrase heard has finished.
         await until_all(("Deleted", b), ("Finished", a))
         # Speak with wait: the reply comes at the end, with the duration.
-        waited = await ask({"id": "11", "request": "Speak", "message": "Done.", "wait": True})
+        waited = await speakerbot_ws.ask(ws, {"id": "11", "request": "Speak", "message": "Done.", "wait": True})
         assert waited["status"] == "ok" and waited["result"]["duration"] > 0
-        bad = await ask({"id": "12", "request": "Speak"})
+        bad = await speakerbot_ws.ask(ws, {"id": "12", "request": "Speak"})
         assert bad["status"] == "error" and "message" in bad["error"]
         return finished["data"]["duration"]
 

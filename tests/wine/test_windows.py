@@ -8,6 +8,7 @@ prepared Wine prefix (see `xtask/src/wine.rs`)."""
 import asyncio
 import io
 import json
+import sys
 import os
 import socket
 import subprocess
@@ -19,6 +20,9 @@ import openai
 import pytest
 import soundfile
 import websockets
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import speakerbot_ws  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 WINDOWS = Path(os.environ.get("ORATOR_WINDOWS", ROOT / "target" / "bundled-windows"))
@@ -124,19 +128,12 @@ def test_serve_answers_the_openai_client_with_the_linux_audio(server, tmp_path):
 def test_serve_runs_a_websocket_session(server):
     async def run():
         async with websockets.connect(f"ws://127.0.0.1:{server}/") as ws:
-            async def ask(body):
-                await ws.send(json.dumps(body))
-                while True:
-                    msg = json.loads(await asyncio.wait_for(ws.recv(), 60))
-                    if msg.get("id") == body["id"]:
-                        return msg
-
-            info = await ask({"id": "1", "request": "GetInfo"})
+            info = await speakerbot_ws.ask(ws, {"id": "1", "request": "GetInfo"})
             assert info["status"] == "ok" and info["info"]["name"] == "Orator"
-            sub = await ask({"id": "2", "request": "Subscribe",
+            sub = await speakerbot_ws.ask(ws, {"id": "2", "request": "Subscribe",
                              "events": {"TextToSpeech": ["*"]}})
             assert sub["status"] == "ok"
-            spoken = await ask({"id": "3", "request": "Speak",
+            spoken = await speakerbot_ws.ask(ws, {"id": "3", "request": "Speak",
                                 "message": "Chat, from Windows."})
             speech = spoken["result"]["speechId"]
             seen = []

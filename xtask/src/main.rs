@@ -59,6 +59,8 @@ const TEST_DEBIAN_PACKAGES: &[&str] = &[
     "jackd2",
     "chromium",
     "ardour",
+    "obs-studio",
+    "ffmpeg",
 ];
 
 /// Python packages for the VST3 host test, pinned so a run today equals a run next month.
@@ -73,6 +75,7 @@ const PYTHON_TEST_PACKAGES: &[&str] = &[
     "openai==3.57.0",
     "srt==3.5.3",
     "webvtt-py==0.5.1",
+    "obsws-python==1.8.0",
 ];
 
 /// What README command 1 renders to show the whole chain works.
@@ -235,7 +238,8 @@ fn setup() -> Result<PathBuf> {
 }
 
 /// Copies the runtime resources where the plugin looks for them (see `orator::tts::resources`):
-/// inside the VST3 bundle's `Contents/Resources`, and in `Orator-resources` beside the `.clap`.
+/// inside the VST3 bundle's `Contents/Resources`, in `Orator-resources` beside the `.clap`, and
+/// in the OBS module's `data` folder.
 fn install_resources(bundled: &Path) -> Result<()> {
     let assets = target_dir().join("assets");
     for dest in [
@@ -244,6 +248,7 @@ fn install_resources(bundled: &Path) -> Result<()> {
             .join("Contents")
             .join("Resources"),
         bundled.join("Orator-resources"),
+        obs_module_dir(bundled).join("data"),
     ] {
         if dest.exists() {
             std::fs::remove_dir_all(&dest)?;
@@ -266,12 +271,44 @@ fn bundle_release() -> Result<()> {
     )
 }
 
+/// The OBS module's folder in `bundled`, laid out as OBS loads it from
+/// `~/.config/obs-studio/plugins/`.
+fn obs_module_dir(bundled: &Path) -> PathBuf {
+    bundled.join("obs-plugins").join("orator")
+}
+
+/// Builds the OBS module against the library the bundles were built from (the same features,
+/// so nothing compiles twice) and puts it in its folder.
+fn build_obs_module(bundled: &Path) -> Result<()> {
+    run(
+        &cargo(),
+        &[
+            "build",
+            "--release",
+            "-p",
+            "orator-obs",
+            "--features",
+            "orator/standalone",
+        ],
+        &[],
+    )?;
+    let bin = obs_module_dir(bundled).join("bin").join("64bit");
+    std::fs::create_dir_all(&bin)?;
+    std::fs::copy(
+        target_dir().join("release").join("liborator_obs.so"),
+        bin.join("orator.so"),
+    )
+    .context("could not copy the OBS module")?;
+    Ok(())
+}
+
 fn build() -> Result<()> {
     apt_install(BUILD_DEBIAN_PACKAGES)?;
     bundle_release()?;
     assets::assets()?;
     assets::espeak_data("release")?;
     let bundled = target_dir().join("bundled");
+    build_obs_module(&bundled)?;
     install_resources(&bundled)?;
     // nice-plug's bundler copies a binary named like the package under the bundle name
     // ("Orator"); the programs keep their own names instead.
@@ -292,10 +329,11 @@ fn build() -> Result<()> {
     )
     .context("the bundled CLI could not render speech")?;
     eprintln!(
-        "\nReady:\n  {}\n  {}\n  {} and {} (with the resources in {})\n  {} (speech rendered \
-         by it)",
+        "\nReady:\n  {}\n  {}\n  {} (the OBS module)\n  {} and {} (with the resources in {})\n  \
+         {} (speech rendered by it)",
         bundled.join("Orator.clap").display(),
         bundled.join("Orator.vst3").display(),
+        obs_module_dir(&bundled).display(),
         bundled.join("orator-standalone").display(),
         cli.display(),
         bundled.join("Orator-resources").display(),
@@ -379,6 +417,7 @@ fn test() -> Result<()> {
             "tests/ardour",
             "tests/speech",
             "tests/api",
+            "tests/obs",
         ],
         &[
             ("ORATOR_VST3", vst3.as_os_str()),

@@ -1,0 +1,271 @@
+//! Orator as an OBS Studio audio filter: on any audio source (a microphone, music, desktop
+//! audio), it speaks its text or what chat bots send through the local API, mixed into the
+//! source's audio and ducking it, with the plugin's own engine (speech thread, rings, signal
+//! path). OBS loads it from `plugins/orator/bin/64bit/orator.so` with the resources (voices,
+//! espeak-ng data, ONNX Runtime) in `plugins/orator/data/`.
+//!
+//! - this file: the module's entry points (`obs_module_load` registers the filter kind
+//!   `orator_filter`), the properties OBS's settings window shows, the buttons and hotkeys;
+//! - [`filter`]: one filter (its instance, audio thread and callbacks);
+//! - [`settings`]: the settings OBS saves, checked before they are applied;
+//! - [`ffi`]: the declarations of libobs's C API used here.
+//!
+//! Thread model: OBS calls the entry points and properties on its UI thread, hotkeys on its
+//! hotkey thread, and `filter_audio` on the source's audio thread (see [`filter`]).
+
+pub mod ffi;
+pub mod filter;
+pub mod settings;
+
+use ffi::{obs_properties_t, obs_property_t};
+use settings::key;
+use std::ffi::{CStr, CString, c_char, c_void};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicPtr, Ordering};
+
+/// The filter kind's id (what `CreateSourceFilter` names).
+pub const FILTER_KIND: &CStr = c"orator_filter";
+
+static MODULE: AtomicPtr<ffi::obs_module_t> = AtomicPtr::new(std::ptr::null_mut());
+
+/// Writes `message` to OBS's log, prefixed `[orator]`.
+pub fn log(level: std::ffi::c_int, message: &str) {
+    let line = CString::new(format!("[orator] {message}").replace('\0', " "));
+    if let Ok(line) = line {
+        // SAFETY: a "%s" format with one NUL-terminated string.
+        unsafe { ffi::blog(level, c"%s".as_ptr(), line.as_ptr()) };
+    }
+}
+
+/// The module's data folder, where its resources are.
+pub fn module_data_path() -> Option<PathBuf> {
+    let module = MODULE.load(Ordering::Acquire);
+    if module.is_null() {
+        return None;
+    }
+    // SAFETY: the module pointer OBS gave; the path string is libobs's.
+    let path = unsafe { ffi::obs_get_module_data_path(module) };
+    if path.is_null() {
+        return None;
+    }
+    // SAFETY: a NUL-terminated string from libobs.
+    let path = unsafe { CStr::from_ptr(path) };
+    Some(PathBuf::from(path.to_string_lossy().into_owned()))
+}
+
+/// OBS's `OBS_DECLARE_MODULE`: the module pointer.
+#[unsafe(no_mangle)]
+pub extern "C" fn obs_module_set_pointer(module: *mut ffi::obs_module_t) {
+    MODULE.store(module, Ordering::Release);
+}
+
+/// OBS's `OBS_DECLARE_MODULE`: the module pointer.
+#[unsafe(no_mangle)]
+pub extern "C" fn obs_current_module() -> *mut ffi::obs_module_t {
+    MODULE.load(Ordering::Acquire)
+}
+
+/// OBS's `OBS_DECLARE_MODULE`: the API version built against.
+#[unsafe(no_mangle)]
+pub extern "C" fn obs_module_ver() -> u32 {
+    ffi::LIBOBS_API_VER
+}
+
+#[unsafe(no_mangle)]
+pub extern "C" fn obs_module_name() -> *const c_char {
+    c"Orator".as_ptr()
+}
+
+#[unsafe(no_mangle)]
+pub extern "C" fn obs_module_description() -> *const c_char {
+    c"Speaks typed text and chat with a local neural voice on any audio source".as_ptr()
+}
+
+/// Registers the filter kind.
+#[unsafe(no_mangle)]
+pub extern "C" fn obs_module_load() -> bool {
+    let info = ffi::obs_source_info {
+        id: FILTER_KIND.as_ptr(),
+        type_: ffi::OBS_SOURCE_TYPE_FILTER,
+        output_flags: ffi::OBS_SOURCE_AUDIO,
+        get_name: Some(get_name),
+        create: Some(filter::create),
+        destroy: Some(filter::destroy),
+        get_width: None,
+        get_height: None,
+        get_defaults: Some(filter::get_defaults),
+        get_properties: Some(get_properties),
+        update: Some(filter::update),
+        activate: None,
+        deactivate: None,
+        show: None,
+        hide: None,
+        video_tick: None,
+        video_render: None,
+        filter_video: None,
+        filter_audio: Some(filter::filter_audio),
+        enum_active_sources: None,
+        save: Some(filter::save),
+        load: None,
+        mouse_click: None,
+        mouse_move: None,
+        mouse_wheel: None,
+        focus: None,
+        key_click: None,
+        filter_remove: Some(filter::filter_remove),
+        type_data: std::ptr::null_mut(),
+        free_type_data: None,
+    };
+    // SAFETY: OBS copies the first `size` bytes; the strings it points to are static.
+    unsafe { ffi::obs_register_source_s(&info, std::mem::size_of::<ffi::obs_source_info>()) };
+    log(
+        ffi::LOG_INFO,
+        &format!("loaded (Orator {})", env!("CARGO_PKG_VERSION")),
+    );
+    true
+}
+
+unsafe extern "C" fn get_name(_: *mut c_void) -> *const c_char {
+    c"Orator (speech)".as_ptr()
+}
+
+/// What each button and hotkey does.
+type Action = fn(&filter::Filter);
+
+/// The buttons and hotkeys: setting name, label, action.
+const ACTIONS: [(&CStr, &CStr, Action); 4] = [
+    (c"orator.speak", c"Orator: Speak", filter::Filter::speak),
+    (c"orator.stop", c"Orator: Stop", filter::Filter::stop),
+    (c"orator.skip", c"Orator: Skip", filter::Filter::skip),
+    (
+        c"orator.pause",
+        c"Orator: Pause / resume",
+        filter::Filter::toggle_pause,
+    ),
+];
+
+/// Runs action `index` on the filter behind `data`, catching a panic.
+fn act(index: usize, data: *mut c_void) {
+    // SAFETY: OBS passes the filter's data to its buttons and hotkeys.
+    let Some(filter) = (unsafe { filter::from_data(data) }) else {
+        return;
+    };
+    if let Some((_, _, action)) = ACTIONS.get(index) {
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| action(filter)));
+    }
+}
+
+macro_rules! action_callbacks {
+    ($($index:literal => $button:ident, $hotkey:ident;)*) => {
+        $(
+            unsafe extern "C" fn $button(
+                _: *mut obs_properties_t,
+                _: *mut obs_property_t,
+                data: *mut c_void,
+            ) -> bool {
+                act($index, data);
+                false
+            }
+
+            unsafe extern "C" fn $hotkey(
+                data: *mut c_void,
+                _: ffi::obs_hotkey_id,
+                _: *mut ffi::obs_hotkey_t,
+                pressed: bool,
+            ) {
+                if pressed {
+                    act($index, data);
+                }
+            }
+        )*
+    };
+}
+
+action_callbacks! {
+    0 => speak_button, speak_hotkey;
+    1 => stop_button, stop_hotkey;
+    2 => skip_button, skip_hotkey;
+    3 => pause_button, pause_hotkey;
+}
+
+const BUTTONS: [ffi::obs_property_clicked_t; 4] =
+    [speak_button, stop_button, skip_button, pause_button];
+
+/// The hotkeys each filter registers: name and label (completed with the filter's name),
+/// callback.
+pub(crate) const HOTKEYS: [(&CStr, &CStr, ffi::obs_hotkey_func); 4] = [
+    (ACTIONS[0].0, ACTIONS[0].1, speak_hotkey),
+    (ACTIONS[1].0, ACTIONS[1].1, stop_hotkey),
+    (ACTIONS[2].0, ACTIONS[2].1, skip_hotkey),
+    (ACTIONS[3].0, ACTIONS[3].1, pause_hotkey),
+];
+
+/// A setting name as C wants it (the names are ASCII without NUL).
+fn name(key: &str) -> CString {
+    CString::new(key).unwrap_or_default()
+}
+
+/// `get_properties`: OBS's settings window for the filter.
+unsafe extern "C" fn get_properties(_: *mut c_void) -> *mut obs_properties_t {
+    // SAFETY: libobs's property builders, each given a live properties object and
+    // NUL-terminated strings that outlive the call (OBS copies them).
+    unsafe {
+        let props = ffi::obs_properties_create();
+        let text = name(key::TEXT);
+        ffi::obs_properties_add_text(
+            props,
+            text.as_ptr(),
+            c"Text".as_ptr(),
+            ffi::OBS_TEXT_MULTILINE,
+        );
+        for ((setting, label, _), button) in ACTIONS.iter().zip(BUTTONS) {
+            ffi::obs_properties_add_button(props, setting.as_ptr(), label.as_ptr(), button);
+        }
+        let voice = name(key::VOICE);
+        ffi::obs_properties_add_path(
+            props,
+            voice.as_ptr(),
+            c"Voice (a Piper .onnx; empty: the bundled one)".as_ptr(),
+            ffi::OBS_PATH_FILE,
+            c"Piper voices (*.onnx)".as_ptr(),
+            std::ptr::null(),
+        );
+        let sliders: [(&str, &CStr, f64); 5] = [
+            (key::RATE, c"Rate", 0.05),
+            (key::VARIATION, c"Variation", 0.05),
+            (key::VOICE_DB, c"Voice level (dB)", 0.5),
+            (key::SOURCE_DB, c"Source level (dB)", 0.5),
+            (key::DUCK_DB, c"Ducking under the voice (dB)", 0.5),
+        ];
+        for (setting, label, step) in sliders {
+            let Some((_, min, max, _)) = settings::NUMBERS.iter().find(|n| n.0 == setting) else {
+                continue;
+            };
+            let setting = name(setting);
+            ffi::obs_properties_add_float_slider(
+                props,
+                setting.as_ptr(),
+                label.as_ptr(),
+                *min,
+                *max,
+                step,
+            );
+        }
+        let api = name(key::API);
+        ffi::obs_properties_add_bool(
+            props,
+            api.as_ptr(),
+            c"Local API for chat bots (Speaker.bot WebSocket, UDP, OpenAI, captions)".as_ptr(),
+        );
+        let port = name(key::PORT);
+        ffi::obs_properties_add_int(props, port.as_ptr(), c"API port".as_ptr(), 1, 65535, 1);
+        let token = name(key::TOKEN);
+        ffi::obs_properties_add_text(
+            props,
+            token.as_ptr(),
+            c"API token (empty: none)".as_ptr(),
+            ffi::OBS_TEXT_PASSWORD,
+        );
+        props
+    }
+}

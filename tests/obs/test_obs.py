@@ -1,0 +1,345 @@
+"""Orator's OBS module in a real OBS Studio (Debian's, with its built-in obs-websocket) on a
+virtual display, driven through obs-websocket with `obsws-python`: the module loads, an Orator
+filter goes on a media source playing a 50 Hz tone, a chat bot's Speak reaches it through the
+local API, and OBS's own recording holds the phrase (against `orator say` of the same line)
+with the tone ducked under it. Then the filter is removed and added back, the scene collection
+survives a restart with its settings, two filters speak at once, hostile settings are refused,
+and OBS closes while one speaks."""
+
+import asyncio
+import json
+import sys
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import obsws_python as obs
+import pytest
+import soundfile
+import websockets
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import speakerbot_ws  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+BUNDLED = ROOT / "target" / "bundled"
+MODULE = Path(os.environ.get("ORATOR_OBS_MODULE", BUNDLED / "obs-plugins" / "orator"))
+CLI = Path(os.environ.get("ORATOR_CLI", BUNDLED / "orator"))
+RESOURCES = Path(os.environ.get("ORATOR_RESOURCES", ROOT / "target" / "assets"))
+RATE = 48000
+TONE_HZ = 50.0
+TONE_DB = -20.0
+DUCK_DB = -20.0
+LINE = "Thanks for the follow, and welcome to the stream."
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def write_tone(path, seconds=4.0):
+    t = np.arange(int(seconds * RATE)) / RATE
+    tone = (10 ** (TONE_DB / 20) * np.sin(2 * np.pi * TONE_HZ * t)).astype(np.float32)
+    soundfile.write(path, np.stack([tone, tone], axis=1), RATE, subtype="FLOAT")
+
+
+class Obs:
+    """An OBS process with its own home folder, the module installed, obs-websocket on."""
+
+    def __init__(self, home, port):
+        self.home, self.port, self.proc = home, port, None
+        config = home / ".config" / "obs-studio"
+        (config / "plugins").mkdir(parents=True, exist_ok=True)
+        link = config / "plugins" / "orator"
+        if not link.exists():
+            link.symlink_to(MODULE.resolve())
+        (config / "global.ini").write_text(
+            "[General]\nFirstRun=true\nLastVersion=486539266\n\n"
+            "[OBSWebSocket]\nFirstLoad=false\nServerEnabled=true\n"
+            f"ServerPort={port}\nAlertsEnabled=false\nAuthRequired=false\n")
+
+    def start(self):
+        env = {**os.environ, "HOME": str(self.home), "LIBGL_ALWAYS_SOFTWARE": "1",
+               "ORATOR_VOICE_CACHE": str(self.home / "voice-cache")}
+        self.proc = subprocess.Popen(
+            ["xvfb-run", "-a", "-s", "-screen 0 1280x800x24", "obs", "--minimize-to-tray",
+             "--disable-shutdown-check", "--disable-updater"],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True)
+        deadline = time.time() + 90
+        while True:
+            try:
+                self.ws = obs.ReqClient(host="127.0.0.1", port=self.port, timeout=10)
+                return self
+            except Exception:
+                assert self.proc.poll() is None, f"OBS exited: {self.log()[-3000:]}"
+                assert time.time() < deadline, "obs-websocket never answered"
+                time.sleep(0.5)
+
+    def log(self):
+        logs = sorted((self.home / ".config" / "obs-studio" / "logs").glob("*.txt"))
+        return logs[-1].read_text(errors="replace") if logs else ""
+
+    def stop(self, timeout=30):
+        """Closes OBS as a user does; returns how long it took."""
+        started = time.time()
+        if self.proc and self.proc.poll() is None:
+            # OBS itself (not xvfb-run, its parent), as the desktop's close does: OBS quits
+            # cleanly on SIGTERM, saving the scene collection.
+            found = subprocess.run(["pgrep", "-s", str(self.proc.pid), "-x", "obs"],
+                                   capture_output=True, text=True).stdout.split()
+            for pid in found:
+                os.kill(int(pid), signal.SIGINT)
+            if not found:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+                raise AssertionError(f"OBS did not close in {timeout} s")
+        return time.time() - started
+
+
+@pytest.fixture(scope="module")
+def tone(tmp_path_factory):
+    path = tmp_path_factory.mktemp("tone") / "tone.wav"
+    write_tone(path)
+    return path
+
+
+@pytest.fixture()
+def running(tmp_path, tone):
+    o = Obs(tmp_path / "home", free_port()).start()
+    yield o
+    o.stop()
+
+
+def add_tone_source(ws, tone, name="Tone"):
+    scene = ws.get_current_program_scene().current_program_scene_name
+    ws.create_input(scene, name, "ffmpeg_source",
+                    {"local_file": str(tone), "looping": True, "restart_on_activate": True},
+                    True)
+    return scene
+
+
+def add_orator(ws, source, api_port, name="Orator", **extra):
+    settings = {"text": LINE, "api_enabled": True, "api_port": api_port,
+                "duck_db": DUCK_DB, **extra}
+    ws.create_source_filter(source, name, "orator_filter", settings)
+
+
+async def connect(port, patience=30):
+    """A WebSocket to the filter's API, trying again while the server moves between filters
+    (a filter removed or added hands the port over)."""
+    end = time.time() + patience
+    while True:
+        try:
+            ws = await websockets.connect(f"ws://127.0.0.1:{port}/")
+            await ws.send(json.dumps({"id": "i", "request": "GetInfo"}))
+            json.loads(await asyncio.wait_for(ws.recv(), 10))
+            return ws
+        except (OSError, websockets.exceptions.WebSocketException, asyncio.TimeoutError):
+            if time.time() > end:
+                raise
+            await asyncio.sleep(0.25)
+
+
+async def speak(port, message):
+    """Speaks through the filter's Speaker.bot WebSocket; returns the Finished event."""
+    async with await connect(port) as ws:
+        await speakerbot_ws.ask(ws, {"id": "s", "request": "Subscribe", "events": {"TextToSpeech": ["*"]}})
+        reply = await speakerbot_ws.ask(ws, {"id": "p", "request": "Speak", "message": message})
+        assert reply["status"] == "ok", reply
+        speech = reply["result"]["speechId"]
+        while True:
+            msg = json.loads(await asyncio.wait_for(ws.recv(), 60))
+            if msg.get("data", {}).get("speechId") == speech and \
+                    msg["event"]["type"] in ("Finished", "Error", "Deleted"):
+                return msg
+
+
+def wait_for_api(port, deadline=60):
+    end = time.time() + deadline
+    while time.time() < end:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError(f"the filter's API never listened on {port}")
+
+
+def decode(path):
+    """A recording's first channel at 48 kHz, float."""
+    raw = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-af", "pan=mono|c0=c0",
+                          "-ar", str(RATE), "-f", "f32le", "-"],
+                         check=True, capture_output=True).stdout
+    return np.frombuffer(raw, dtype="<f4")
+
+
+def high_pass(x, hz=100.0):
+    spectrum = np.fft.rfft(x)
+    spectrum[: int(hz * len(x) / RATE)] = 0
+    return np.fft.irfft(spectrum, len(x))
+
+
+def tone_level_db(x):
+    """The tone's level (dB re full scale sine) in `x`, by its Fourier coefficient."""
+    t = np.arange(len(x)) / RATE
+    c = 2 * np.abs(np.dot(x, np.exp(-2j * np.pi * TONE_HZ * t))) / len(x)
+    return 20 * np.log10(max(c, 1e-9))
+
+
+def test_obs_records_the_filter_speaking_over_its_ducked_source(running, tone, tmp_path):
+    o = running
+    assert "[orator] loaded" in o.log(), o.log()[-3000:]
+    api = free_port()
+    add_tone_source(o.ws, tone)
+    add_orator(o.ws, "Tone", api)
+    kinds = [f["filterKind"] for f in o.ws.get_source_filter_list("Tone").filters]
+    assert kinds == ["orator_filter"], kinds
+    wait_for_api(api)
+    o.ws.start_record()
+    time.sleep(2.0)
+    finished = asyncio.run(speak(api, LINE))
+    assert finished["event"]["type"] == "Finished", finished
+    time.sleep(1.5)
+    recording = Path(o.ws.stop_record().output_path)
+    time.sleep(1.0)
+    heard = decode(recording)
+    codec = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "a:0", "-show_entries",
+                            "stream=codec_name,sample_rate,channels", "-of", "csv=p=0",
+                            str(recording)], capture_output=True, text=True).stdout.strip()
+    ours = tmp_path / "say.wav"
+    subprocess.run([str(CLI), "say", LINE, "--out", str(ours), "--sample-rate", str(RATE),
+                    "--resources", str(RESOURCES)], check=True, capture_output=True)
+    voice, rate = soundfile.read(ours, dtype="float32")
+    assert rate == RATE
+    voice = voice[:, 0]
+    # The phrase by normalised cross-correlation of the two, the tone taken out of both
+    # (high-passed at 100 Hz): correlation says it is the same audio whatever the codec's
+    # small changes, where an SNR would mostly measure OBS's AAC encoder.
+    a, b = high_pass(heard), high_pass(voice)
+    corr = np.fft.irfft(np.fft.rfft(a, len(a) + len(b)) * np.conj(np.fft.rfft(b, len(a) + len(b))))
+    onset = int(np.argmax(corr[: len(a)]))
+    segment = a[onset: onset + len(b)]
+    r = float(np.dot(segment, b[: len(segment)]) /
+              (np.linalg.norm(segment) * np.linalg.norm(b[: len(segment)]) + 1e-12))
+    snr = 10 * np.log10(np.sum(b[: len(segment)] ** 2) /
+                        max(np.sum((segment - b[: len(segment)]) ** 2), 1e-20))
+    level = 20 * np.log10(np.sqrt(np.mean(segment ** 2)) / np.sqrt(np.mean(b[: len(segment)] ** 2)))
+    # The tone before the phrase, and under it (past the duck's attack).
+    before = tone_level_db(heard[max(0, onset - RATE): onset])
+    under = tone_level_db(heard[onset + RATE // 2: onset + RATE // 2 + RATE])
+    print(f"OBS recording ({recording.suffix}, {codec}): phrase at {onset / RATE:.3f} s, correlation {r:.6f} with orator say "
+          f"(SNR {snr:.1f} dB, OBS's AAC), "
+          f"level {level:+.2f} dB against it; tone {before:.1f} dB before, {under:.1f} dB under")
+    assert r > 0.99, r
+    assert abs(level) < 1.5, level
+    assert abs(before - TONE_DB) < 1.5, before
+    assert abs((under - before) - DUCK_DB) < 3.0, (before, under)
+
+
+def test_filters_come_and_go_and_settings_survive_a_restart(tmp_path, tone):
+    home, port = tmp_path / "home", free_port()
+    o = Obs(home, port).start()
+    try:
+        a = free_port()
+        add_tone_source(o.ws, tone, "Mic")
+        add_tone_source(o.ws, tone, "Music")
+        add_orator(o.ws, "Mic", a, "Orator Mic", text="Mic line.", api_enabled=False)
+        add_orator(o.ws, "Music", a, "Orator Music", text="Music line.")
+        # Removed and added back.
+        o.ws.remove_source_filter("Music", "Orator Music")
+        add_orator(o.ws, "Music", a, "Orator Music", text="Music line, back again.", rate=1.25)
+        wait_for_api(a)
+        done = asyncio.run(speak(a, "Added back."))
+        assert done["event"]["type"] == "Finished", done
+        # Hostile settings are refused, and the values in effect stay in OBS's settings.
+        for hostile in ({"rate": 1e300}, {"duck_db": 40.0}, {"api_port": 0},
+                        {"text": "x" * (8 * 1024 * 1024 + 1)}):
+            o.ws.set_source_filter_settings("Music", "Orator Music", hostile, True)
+        assert "settings refused" in o.log(), o.log()[-2000:]
+        kept = o.ws.get_source_filter("Music", "Orator Music").filter_settings
+        assert (kept["rate"], kept["duck_db"], kept["api_port"], kept["text"]) == \
+            (1.25, DUCK_DB, a, "Music line, back again."), {k: str(v)[:40] for k, v in kept.items()}
+        # Closing OBS while a filter speaks: no crash, no hang.
+        asyncio.run(speak_no_wait(a, "A long message that is still being read when OBS is "
+                                     "closed, which must neither crash nor hang it."))
+        took = o.stop()
+        print(f"OBS closed in {took:.1f} s while speaking")
+        assert o.proc.returncode == 0, o.proc.returncode
+        # A hand-edited collection with a hostile value in it: refused, the rest loads.
+        collection = next((home / ".config" / "obs-studio" / "basic" / "scenes").glob("*.json"))
+        saved = json.loads(collection.read_text())
+        mic = next(s for s in saved["sources"] if s["name"] == "Mic")
+        mic["filters"][0]["settings"]["variation"] = -5
+        mic["filters"][0]["settings"]["voice_db"] = 1e308
+        collection.write_text(json.dumps(saved))
+        # The collection comes back with the settings.
+        o = Obs(home, port).start()
+        settings = o.ws.get_source_filter("Music", "Orator Music").filter_settings
+        assert settings["text"] == "Music line, back again." and settings["rate"] == 1.25, settings
+        mic = o.ws.get_source_filter("Mic", "Orator Mic").filter_settings
+        assert mic["text"] == "Mic line." and mic["voice_db"] == 0.0, mic
+        assert mic["variation"] == 1.0, mic
+        for said in ("`voice_db` must be -60 to 12 (got 1e308)", "`variation` must be 0 to 2 (got -5)"):
+            assert said in o.log(), (said, o.log()[-2000:])
+        # Each filter's hotkeys are OBS's (Settings, Hotkeys), named after the filter.
+        hotkeys = o.ws.get_hot_key_list().hotkeys
+        assert "orator.speak:Orator Mic" in hotkeys and "orator.skip:Orator Music" in hotkeys, \
+            hotkeys
+        wait_for_api(a)
+        # Two filters on two sources speak at once, each heard on its own source's meter: the
+        # Mic's by its hotkey, the Music's through the API.
+        meters = Meters(o.port)
+        time.sleep(1.5)
+        quiet = meters.peaks()
+        o.ws.trigger_hot_key_by_name("orator.speak:Orator Mic")
+        done = asyncio.run(speak(a, "Both at once, after a restart."))
+        assert done["event"]["type"] == "Finished", done
+        loud = meters.peaks()
+        meters.close()
+        print(f"meter peaks before speech {quiet}, while both speak {loud}")
+        for name in ("Mic", "Music"):
+            assert loud[name] > 2 * quiet[name], (name, quiet, loud)
+    finally:
+        o.stop()
+
+
+class Meters:
+    """OBS's audio meters of every input, through obs-websocket's volume meter events."""
+
+    def __init__(self, port):
+        self.seen = {}
+        self.client = obs.EventClient(host="127.0.0.1", port=port,
+                                      subs=obs.Subs.LOW_VOLUME | obs.Subs.INPUTVOLUMEMETERS)
+        self.client.callback.register(self.on_input_volume_meters)
+
+    def on_input_volume_meters(self, data):
+        for item in data.inputs:
+            peak = max((levels[1] for levels in item["inputLevelsMul"]), default=0.0)
+            self.seen[item["inputName"]] = max(self.seen.get(item["inputName"], 0.0), peak)
+
+    def peaks(self):
+        """The highest peak of each input since the last call."""
+        seen, self.seen = self.seen, {}
+        return seen
+
+    def close(self):
+        self.client.disconnect()
+
+
+async def speak_no_wait(port, message):
+    async with await connect(port) as ws:
+        await ws.send(json.dumps({"id": "q", "request": "Speak", "message": message}))
+        json.loads(await asyncio.wait_for(ws.recv(), 30))
+        await asyncio.sleep(1.0)
