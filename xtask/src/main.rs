@@ -305,10 +305,12 @@ fn build_obs_module(bundled: &Path) -> Result<()> {
 fn build() -> Result<()> {
     apt_install(BUILD_DEBIAN_PACKAGES)?;
     bundle_release()?;
+    let bundled = target_dir().join("bundled");
+    // Before the espeak-ng data is compiled: built after it, on a fresh checkout, the module
+    // build compiled espeak-rs-sys and the library again.
+    build_obs_module(&bundled)?;
     assets::assets()?;
     assets::espeak_data("release")?;
-    let bundled = target_dir().join("bundled");
-    build_obs_module(&bundled)?;
     install_resources(&bundled)?;
     // nice-plug's bundler copies a binary named like the package under the bundle name
     // ("Orator"); the programs keep their own names instead.
