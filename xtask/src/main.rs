@@ -277,8 +277,8 @@ fn obs_module_dir(bundled: &Path) -> PathBuf {
     bundled.join("obs-plugins").join("orator")
 }
 
-/// Builds the OBS module against the library the bundles were built from (the same features,
-/// so nothing compiles twice) and puts it in its folder.
+/// Builds the OBS module with the library's features as the bundles have them, and puts it in
+/// its folder.
 fn build_obs_module(bundled: &Path) -> Result<()> {
     run(
         &cargo(),
@@ -306,8 +306,6 @@ fn build() -> Result<()> {
     apt_install(BUILD_DEBIAN_PACKAGES)?;
     bundle_release()?;
     let bundled = target_dir().join("bundled");
-    // Before the espeak-ng data is compiled: built after it, on a fresh checkout, the module
-    // build compiled espeak-rs-sys and the library again.
     build_obs_module(&bundled)?;
     assets::assets()?;
     assets::espeak_data("release")?;
