@@ -56,8 +56,8 @@ struct Cost {
     seconds: f64,
 }
 
-/// A voice cache folder of the test's own (`XDG_CACHE_HOME` for the children), removed when
-/// dropped.
+/// A voice cache folder of the test's own (`ORATOR_VOICE_CACHE` for the children), removed
+/// when dropped.
 struct Cache(PathBuf);
 
 impl Cache {
@@ -79,7 +79,7 @@ impl Drop for Cache {
 fn render(cache: &Cache, text: &str, args: &[&str]) -> Result<Cost> {
     let out = std::env::temp_dir().join(format!("orator-memory-{}.wav", std::process::id()));
     let child = Command::new(cli())
-        .env("XDG_CACHE_HOME", &cache.0)
+        .env("ORATOR_VOICE_CACHE", &cache.0)
         .arg("say")
         .arg("--out")
         .arg(&out)

@@ -11,6 +11,7 @@
 //!   no allocation, lock, wait, log or I/O; a panic is caught and the source's audio passes
 //!   through.
 
+use crate::audio_watch::Watch;
 use crate::ffi::{self, obs_audio_data, obs_data_t, obs_source_t};
 use crate::settings::{FilterSettings, Knobs, Read, Write, key};
 use crate::{log, module_data_path};
@@ -73,6 +74,10 @@ pub struct Filter {
     /// port goes to the next instance at once.
     registration: Mutex<Option<Registration>>,
     hotkeys: Vec<ffi::obs_hotkey_id>,
+    /// The filter's name when it was made, for the log.
+    name: String,
+    /// The audio callback's figures, logged when the filter is destroyed.
+    watch: Watch,
 }
 
 /// Settings read from OBS's `obs_data`.
@@ -187,6 +192,8 @@ impl Filter {
             }),
             registration: Mutex::new(None),
             hotkeys: Vec::new(),
+            name: String::new(),
+            watch: Watch::default(),
         };
         filter.update(settings);
         let state = filter.audio.get();
@@ -344,6 +351,7 @@ pub(crate) unsafe extern "C" fn create(
             .to_string_lossy()
             .into_owned()
     };
+    filter.name.clone_from(&own_name);
     for (name, label, func) in crate::HOTKEYS {
         let full = CString::new(format!("{}:{own_name}", name.to_string_lossy()));
         let description = CString::new(format!("{own_name}: {}", label.to_string_lossy()));
@@ -382,6 +390,14 @@ pub(crate) unsafe extern "C" fn destroy(data: *mut c_void) {
         // SAFETY: ids `create` registered.
         unsafe { ffi::obs_hotkey_unregister(*id) };
     }
+    log(
+        ffi::LOG_INFO,
+        &format!(
+            "filter '{}' destroyed: {}",
+            filter.name,
+            filter.watch.summary()
+        ),
+    );
     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(filter)));
     api::refresh();
 }
@@ -439,6 +455,7 @@ pub(crate) unsafe extern "C" fn filter_audio(
     }) else {
         return audio;
     };
+    let _tick = filter.watch.enter();
     // A panic leaves the source's audio as it came.
     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| filter.process(tick)));
     audio

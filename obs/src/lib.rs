@@ -8,11 +8,13 @@
 //!   `orator_filter`), the properties OBS's settings window shows, the buttons and hotkeys;
 //! - [`filter`]: one filter (its instance, audio thread and callbacks);
 //! - [`settings`]: the settings OBS saves, checked before they are applied;
-//! - [`ffi`]: the declarations of libobs's C API used here.
+//! - [`ffi`]: the declarations of libobs's C API used here;
+//! - [`audio_watch`]: the audio callback's ticks, time and heap calls, logged per filter.
 //!
 //! Thread model: OBS calls the entry points and properties on its UI thread, hotkeys on its
 //! hotkey thread, and `filter_audio` on the source's audio thread (see [`filter`]).
 
+pub mod audio_watch;
 pub mod ffi;
 pub mod filter;
 pub mod settings;
