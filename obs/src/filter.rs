@@ -22,6 +22,7 @@ use orator::playback::bank::BankPlayer;
 use orator::playback::service::SpeechService;
 use orator::playback::stream::{AudioSide, Control};
 use orator::state::SharedSession;
+use orator::triggers::{PendingTriggers, Timeline, TimelineStreams};
 use orator::tts::resources::Resources;
 use std::cell::UnsafeCell;
 use std::ffi::{CStr, CString, c_void};
@@ -59,6 +60,8 @@ struct AudioState {
     path: SignalPath,
     meters: Meters,
     channels: usize,
+    /// Phrases the buttons and hotkeys asked for that had to be streamed.
+    streamed: TimelineStreams,
 }
 
 /// One filter.
@@ -67,6 +70,8 @@ pub struct Filter {
     /// The settings in effect (UI thread only).
     settings: Mutex<FilterSettings>,
     knobs: Knobs,
+    /// Phrase triggers from the buttons and hotkeys, for the audio thread.
+    pending: PendingTriggers,
     audio: UnsafeCell<AudioState>,
     /// Keeps the instance among the API's; dropped (and the server moved or stopped) with the
     /// filter.
@@ -183,12 +188,14 @@ impl Filter {
             instance,
             settings: Mutex::new(FilterSettings::default()),
             knobs,
+            pending: PendingTriggers::default(),
             audio: UnsafeCell::new(AudioState {
                 stream: None,
                 bank: None,
                 path,
                 meters: Meters::default(),
                 channels,
+                streamed: TimelineStreams::default(),
             }),
             registration: Mutex::new(None),
             hotkeys: Vec::new(),
@@ -249,16 +256,37 @@ impl Filter {
         }
     }
 
+    /// Speaks phrase `line` (a line of the text) from the phrase bank, at the next audio tick
+    /// (streamed if its clip is not rendered yet).
+    pub fn speak_phrase(&self, line: usize) {
+        self.pending.trigger(line.max(1));
+    }
+
+    /// Speaks the phrase the settings choose.
+    pub fn speak_chosen_phrase(&self) {
+        let chosen = self
+            .settings
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .number(key::PHRASE);
+        // In range: checked when read (1 to `MAX_PHRASES`).
+        self.speak_phrase(chosen.round() as usize);
+    }
+
+    /// Stops speech: the queue, and the phrases playing from the bank.
     pub fn stop(&self) {
         if let Some(control) = self.control() {
             control.stop();
         }
+        self.pending.end_bank_phrases();
     }
 
+    /// Skips to the next queued phrase; the phrases playing from the bank end.
     pub fn skip(&self) {
         if let Some(control) = self.control() {
             control.skip();
         }
+        self.pending.end_bank_phrases();
     }
 
     pub fn toggle_pause(&self) {
@@ -277,6 +305,19 @@ impl Filter {
             .take_while(|&c| !audio.data[c].is_null())
             .count();
         let settings = self.knobs.path_settings();
+        if let (Some(stream), Some(bank)) = (&mut state.stream, &mut state.bank) {
+            if self.pending.take_end() {
+                bank.stop_all(0);
+            }
+            let mut timeline = Timeline {
+                stream,
+                bank,
+                rendering: false,
+                streamed: &mut state.streamed,
+            };
+            self.pending
+                .take_slots(|slot| timeline.play(slot, 0, 1.0, None));
+        }
         let mut done = 0;
         while done < frames {
             let n = (frames - done).min(MAX_FRAMES);
@@ -352,7 +393,7 @@ pub(crate) unsafe extern "C" fn create(
             .into_owned()
     };
     filter.name.clone_from(&own_name);
-    for (name, label, func) in crate::HOTKEYS {
+    for (name, label, func) in crate::actions::hotkeys() {
         let full = CString::new(format!("{}:{own_name}", name.to_string_lossy()));
         let description = CString::new(format!("{own_name}: {}", label.to_string_lossy()));
         let (Ok(full), Ok(description)) = (full, description) else {
@@ -424,7 +465,7 @@ pub(crate) unsafe extern "C" fn save(data: *mut c_void, settings: *mut obs_data_
     let Some(filter) = (unsafe { data.cast::<Filter>().as_ref() }) else {
         return;
     };
-    for ((name, _, _), id) in crate::HOTKEYS.iter().zip(&filter.hotkeys) {
+    for ((name, _, _), id) in crate::actions::hotkeys().zip(&filter.hotkeys) {
         // SAFETY: a registered hotkey; the array is released once stored.
         unsafe {
             let bindings = ffi::obs_hotkey_save(*id);

@@ -7,6 +7,7 @@
 //! - this file: the module's entry points (`obs_module_load` registers the filter kind
 //!   `orator_filter`), the properties OBS's settings window shows, the buttons and hotkeys;
 //! - [`filter`]: one filter (its instance, audio thread and callbacks);
+//! - [`actions`]: the buttons and hotkeys (Speak, Stop, Skip, Pause, phrases);
 //! - [`settings`]: the settings OBS saves, checked before they are applied;
 //! - [`ffi`]: the declarations of libobs's C API used here;
 //! - [`audio_watch`]: the audio callback's ticks, time and heap calls, logged per filter.
@@ -14,12 +15,13 @@
 //! Thread model: OBS calls the entry points and properties on its UI thread, hotkeys on its
 //! hotkey thread, and `filter_audio` on the source's audio thread (see [`filter`]).
 
+pub mod actions;
 pub mod audio_watch;
 pub mod ffi;
 pub mod filter;
 pub mod settings;
 
-use ffi::{obs_properties_t, obs_property_t};
+use ffi::obs_properties_t;
 use settings::key;
 use std::ffi::{CStr, CString, c_char, c_void};
 use std::path::PathBuf;
@@ -131,77 +133,6 @@ unsafe extern "C" fn get_name(_: *mut c_void) -> *const c_char {
     c"Orator (speech)".as_ptr()
 }
 
-/// What each button and hotkey does.
-type Action = fn(&filter::Filter);
-
-/// The buttons and hotkeys: setting name, label, action.
-const ACTIONS: [(&CStr, &CStr, Action); 4] = [
-    (c"orator.speak", c"Orator: Speak", filter::Filter::speak),
-    (c"orator.stop", c"Orator: Stop", filter::Filter::stop),
-    (c"orator.skip", c"Orator: Skip", filter::Filter::skip),
-    (
-        c"orator.pause",
-        c"Orator: Pause / resume",
-        filter::Filter::toggle_pause,
-    ),
-];
-
-/// Runs action `index` on the filter behind `data`, catching a panic.
-fn act(index: usize, data: *mut c_void) {
-    // SAFETY: OBS passes the filter's data to its buttons and hotkeys.
-    let Some(filter) = (unsafe { filter::from_data(data) }) else {
-        return;
-    };
-    if let Some((_, _, action)) = ACTIONS.get(index) {
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| action(filter)));
-    }
-}
-
-macro_rules! action_callbacks {
-    ($($index:literal => $button:ident, $hotkey:ident;)*) => {
-        $(
-            unsafe extern "C" fn $button(
-                _: *mut obs_properties_t,
-                _: *mut obs_property_t,
-                data: *mut c_void,
-            ) -> bool {
-                act($index, data);
-                false
-            }
-
-            unsafe extern "C" fn $hotkey(
-                data: *mut c_void,
-                _: ffi::obs_hotkey_id,
-                _: *mut ffi::obs_hotkey_t,
-                pressed: bool,
-            ) {
-                if pressed {
-                    act($index, data);
-                }
-            }
-        )*
-    };
-}
-
-action_callbacks! {
-    0 => speak_button, speak_hotkey;
-    1 => stop_button, stop_hotkey;
-    2 => skip_button, skip_hotkey;
-    3 => pause_button, pause_hotkey;
-}
-
-const BUTTONS: [ffi::obs_property_clicked_t; 4] =
-    [speak_button, stop_button, skip_button, pause_button];
-
-/// The hotkeys each filter registers: name and label (completed with the filter's name),
-/// callback.
-pub(crate) const HOTKEYS: [(&CStr, &CStr, ffi::obs_hotkey_func); 4] = [
-    (ACTIONS[0].0, ACTIONS[0].1, speak_hotkey),
-    (ACTIONS[1].0, ACTIONS[1].1, stop_hotkey),
-    (ACTIONS[2].0, ACTIONS[2].1, skip_hotkey),
-    (ACTIONS[3].0, ACTIONS[3].1, pause_hotkey),
-];
-
 /// A setting name as C wants it (the names are ASCII without NUL).
 fn name(key: &str) -> CString {
     CString::new(key).unwrap_or_default()
@@ -220,9 +151,27 @@ unsafe extern "C" fn get_properties(_: *mut c_void) -> *mut obs_properties_t {
             c"Text".as_ptr(),
             ffi::OBS_TEXT_MULTILINE,
         );
-        for ((setting, label, _), button) in ACTIONS.iter().zip(BUTTONS) {
+        for (setting, label, button) in actions::buttons() {
             ffi::obs_properties_add_button(props, setting.as_ptr(), label.as_ptr(), button);
         }
+        let phrase = name(key::PHRASE);
+        ffi::obs_properties_add_int(
+            props,
+            phrase.as_ptr(),
+            c"Phrase (a line of the text; the button above speaks it)".as_ptr(),
+            1,
+            orator::playback::bank::MAX_PHRASES as std::ffi::c_int,
+            1,
+        );
+        ffi::obs_properties_add_text(
+            props,
+            c"orator.phrases_help".as_ptr(),
+            c"Every non-empty line of the text is a phrase, rendered ahead so that a phrase \
+              starts at once. Hotkeys (Settings, Hotkeys) speak phrases 1 to 9; the API's Speak \
+              and the Speak button speak the whole text."
+                .as_ptr(),
+            ffi::OBS_TEXT_INFO,
+        );
         let voice = name(key::VOICE);
         ffi::obs_properties_add_path(
             props,

@@ -26,6 +26,7 @@ pub mod key {
     pub const API: &str = "api_enabled";
     pub const PORT: &str = "api_port";
     pub const TOKEN: &str = "api_token";
+    pub const PHRASE: &str = "phrase";
 }
 
 /// How a setting is read from where OBS keeps it.
@@ -39,13 +40,19 @@ pub trait Read {
 }
 
 /// The numeric settings: key, range and default.
-pub const NUMBERS: [(&str, f64, f64, f64); 6] = [
+pub const NUMBERS: [(&str, f64, f64, f64); 7] = [
     (key::RATE, 0.25, 4.0, 1.0),
     (key::VARIATION, 0.0, 2.0, 1.0),
     (key::VOICE_DB, -60.0, 12.0, 0.0),
     (key::SOURCE_DB, -60.0, 12.0, 0.0),
     (key::DUCK_DB, -40.0, 0.0, -12.0),
     (key::PORT, 1.0, 65535.0, orator::api::DEFAULT_PORT as f64),
+    (
+        key::PHRASE,
+        1.0,
+        orator::playback::bank::MAX_PHRASES as f64,
+        1.0,
+    ),
 ];
 
 /// One filter's settings, checked.

@@ -35,14 +35,14 @@ use dsp::path::SignalPath;
 use meters::Meters;
 use nice_plug::prelude::*;
 use params::{NoteOff, OratorParams};
-use playback::bank::{BankPlayer, MAX_PHRASES, Triggered, WHOLE_TEXT};
+use playback::bank::{BankPlayer, WHOLE_TEXT};
 use playback::render_clock::RenderClock;
 use playback::stream::AudioSide;
 use shared::Shared;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use triggers::{TimelineStreams, TransportWatch, Triggers};
+use triggers::{Timeline, TimelineStreams, TransportWatch, Triggers};
 
 /// How often the audio thread wakes an open editor (its meters move at this rate).
 const EDITOR_REFRESH_HZ: f32 = 30.0;
@@ -457,36 +457,6 @@ impl Plugin for Orator {
             ProcessStatus::KeepAlive
         } else {
             ProcessStatus::Normal
-        }
-    }
-}
-
-/// Plays timeline triggers: from the phrase bank at their sample, or, live, when the phrase is
-/// not rendered ahead yet, streamed as soon as it can be.
-struct Timeline<'a> {
-    stream: &'a mut AudioSide,
-    bank: &'a mut BankPlayer,
-    /// Whether the host renders offline (said or detected): then a trigger waits for its
-    /// phrase.
-    rendering: bool,
-    /// Where the phrases streamed in the bank's place are remembered.
-    streamed: &'a mut TimelineStreams,
-}
-
-impl Timeline<'_> {
-    /// Speaks slot `slot` (0: the whole text; n: phrase line n) from sample `at` of the block.
-    fn play(&mut self, slot: usize, at: usize, gain: f32, note: Option<u8>) {
-        let slot = if slot > MAX_PHRASES { usize::MAX } else { slot };
-        if self.bank.trigger(slot, at, gain, note, self.rendering) == Triggered::NotReady {
-            let id = if slot == WHOLE_TEXT {
-                self.stream.request_speech()
-            } else {
-                self.stream.request_line(slot)
-            };
-            if let Some(id) = id {
-                self.stream.start_not_before(id, at);
-                self.streamed.push(id);
-            }
         }
     }
 }

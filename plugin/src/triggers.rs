@@ -3,10 +3,17 @@
 //! Speak on does not speak the text again every block. With sample-accurate automation the
 //! host splits its block where a switch changes, so each acts at the sample the host put it.
 //!
-//! Audio thread only; plain fields, no allocation.
+//! [`Timeline`] plays a trigger from the phrase bank, or streams it when its clip is not ready.
+//! [`PendingTriggers`] carries phrase triggers from a host's buttons and hotkeys (an OBS
+//! filter's) to the audio thread.
+//!
+//! Audio thread only (plain fields, no allocation), except [`PendingTriggers::trigger`] and
+//! [`PendingTriggers::end_bank_phrases`], which any thread calls (atomics, wait-free).
 
 use crate::params::OratorParams;
-use crate::playback::stream::{CANCELLED_ONE_BY_ONE, Control, PhraseId};
+use crate::playback::bank::{BankPlayer, MAX_PHRASES, Triggered, WHOLE_TEXT};
+use crate::playback::stream::{AudioSide, CANCELLED_ONE_BY_ONE, Control, PhraseId};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// A switch's value in the previous block.
 #[derive(Debug, Default, Clone, Copy)]
@@ -147,6 +154,86 @@ impl TimelineStreams {
     }
 }
 
+/// Plays timeline triggers: from the phrase bank at their sample, or, live, when the phrase is
+/// not rendered ahead yet, streamed as soon as it can be.
+pub struct Timeline<'a> {
+    pub stream: &'a mut AudioSide,
+    pub bank: &'a mut BankPlayer,
+    /// Whether the host renders offline (said or detected): then a trigger waits for its
+    /// phrase.
+    pub rendering: bool,
+    /// Where the phrases streamed in the bank's place are remembered.
+    pub streamed: &'a mut TimelineStreams,
+}
+
+impl Timeline<'_> {
+    /// Speaks slot `slot` (0: the whole text; n: phrase line n) from sample `at` of the block.
+    pub fn play(&mut self, slot: usize, at: usize, gain: f32, note: Option<u8>) {
+        let slot = if slot > MAX_PHRASES { usize::MAX } else { slot };
+        if self.bank.trigger(slot, at, gain, note, self.rendering) == Triggered::NotReady {
+            let id = if slot == WHOLE_TEXT {
+                self.stream.request_speech()
+            } else {
+                self.stream.request_line(slot)
+            };
+            if let Some(id) = id {
+                self.stream.start_not_before(id, at);
+                self.streamed.push(id);
+            }
+        }
+    }
+}
+
+/// Words of [`PendingTriggers`]' bit set: a bit for each slot, 0 (the whole text) to
+/// [`MAX_PHRASES`].
+const SLOT_WORDS: usize = (MAX_PHRASES + 1).div_ceil(64);
+
+/// Phrase triggers and "end the bank's phrases" asked for on another thread (a button, a
+/// hotkey), for the audio thread to act on at the start of its next block: a bit per slot, set
+/// with `fetch_or` and taken with `swap`. Wait-free on both sides; a slot asked for twice
+/// before the audio thread looks plays once.
+#[derive(Debug, Default)]
+pub struct PendingTriggers {
+    slots: [AtomicU64; SLOT_WORDS],
+    end: AtomicBool,
+}
+
+impl PendingTriggers {
+    /// Asks for slot `slot` (0: the whole text; n: phrase line n). False if there is no such
+    /// slot.
+    pub fn trigger(&self, slot: usize) -> bool {
+        if slot > MAX_PHRASES {
+            return false;
+        }
+        self.slots[slot / 64].fetch_or(1 << (slot % 64), Ordering::Release);
+        true
+    }
+
+    /// Asks for the bank's phrases to end (Stop, Skip), with the triggers not yet played.
+    pub fn end_bank_phrases(&self) {
+        for word in &self.slots {
+            word.store(0, Ordering::Release);
+        }
+        self.end.store(true, Ordering::Release);
+    }
+
+    /// Audio thread: whether the bank's phrases are to end (call before [`Self::take_slots`]).
+    pub fn take_end(&self) -> bool {
+        self.end.swap(false, Ordering::Acquire)
+    }
+
+    /// Audio thread: each slot asked for, in order, to `play`.
+    pub fn take_slots(&self, mut play: impl FnMut(usize)) {
+        for (w, word) in self.slots.iter().enumerate() {
+            let mut bits = word.swap(0, Ordering::Acquire);
+            while bits != 0 {
+                play(w * 64 + bits.trailing_zeros() as usize);
+                bits &= bits - 1;
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,6 +284,31 @@ mod tests {
         assert!(ids[2..].iter().all(|&id| control.is_cancelled(id)));
         streams.cancel_all(&control);
         assert!(!control.is_cancelled(api));
+    }
+
+    #[test]
+    fn pending_triggers_play_each_slot_asked_once_after_an_end() {
+        let pending = PendingTriggers::default();
+        let taken = |pending: &PendingTriggers| {
+            let ended = pending.take_end();
+            let mut played = Vec::new();
+            pending.take_slots(|slot| played.push(slot));
+            (ended, played)
+        };
+        assert_eq!(taken(&pending), (false, vec![]));
+        assert!(pending.trigger(3) && pending.trigger(0) && pending.trigger(3));
+        assert!(pending.trigger(MAX_PHRASES) && pending.trigger(64));
+        assert!(!pending.trigger(MAX_PHRASES + 1), "no such phrase");
+        assert_eq!(taken(&pending), (false, vec![0, 3, 64, MAX_PHRASES]));
+        assert_eq!(taken(&pending), (false, vec![]), "each once");
+        assert!(pending.trigger(5));
+        pending.end_bank_phrases();
+        assert!(pending.trigger(7));
+        assert_eq!(
+            taken(&pending),
+            (true, vec![7]),
+            "an end drops what was asked before it, not after"
+        );
     }
 
     #[test]

@@ -208,12 +208,40 @@ def tone_level_db(x):
     return 20 * np.log10(max(c, 1e-9))
 
 
+def say(text, path):
+    """`orator say` of `text` at OBS's rate: the voice alone, first channel."""
+    subprocess.run([str(CLI), "say", text, "--out", str(path), "--sample-rate", str(RATE),
+                    "--resources", str(RESOURCES)], check=True, capture_output=True)
+    voice, rate = soundfile.read(path, dtype="float32")
+    assert rate == RATE
+    return voice[:, 0]
+
+
+def find(heard, voice, after=0):
+    """Where `voice` is in `heard` (at or past sample `after`), by normalised cross-correlation
+    of the two with the tone taken out of both (high-passed at 100 Hz): correlation says it is
+    the same audio whatever the codec's small changes, where an SNR would mostly measure OBS's
+    AAC encoder. The onset, the correlation there, the SNR and the level against `voice`."""
+    a, b = high_pass(heard)[after:], high_pass(voice)
+    corr = np.fft.irfft(np.fft.rfft(a, len(a) + len(b)) * np.conj(np.fft.rfft(b, len(a) + len(b))))
+    onset = int(np.argmax(corr[: len(a)]))
+    segment = a[onset: onset + len(b)]
+    b = b[: len(segment)]
+    r = float(np.dot(segment, b) / (np.linalg.norm(segment) * np.linalg.norm(b) + 1e-12))
+    snr = 10 * np.log10(np.sum(b ** 2) / max(np.sum((segment - b) ** 2), 1e-20))
+    level = 20 * np.log10(np.sqrt(np.mean(segment ** 2)) / np.sqrt(np.mean(b ** 2)))
+    return after + onset, r, snr, level
+
+
+PHRASES = ["The first phrase.", "The second phrase, spoken by its hotkey.", "A third."]
+
+
 def test_obs_records_the_filter_speaking_over_its_ducked_source(running, tone, tmp_path):
     o = running
     assert "[orator] loaded" in o.log(), o.log()[-3000:]
     api = free_port()
     add_tone_source(o.ws, tone)
-    add_orator(o.ws, "Tone", api)
+    add_orator(o.ws, "Tone", api, text="\n".join(PHRASES))
     kinds = [f["filterKind"] for f in o.ws.get_source_filter_list("Tone").filters]
     assert kinds == ["orator_filter"], kinds
     wait_for_api(api)
@@ -222,30 +250,17 @@ def test_obs_records_the_filter_speaking_over_its_ducked_source(running, tone, t
     finished = asyncio.run(speak(api, LINE))
     assert finished["event"]["type"] == "Finished", finished
     time.sleep(1.5)
+    # A phrase of the text by its hotkey: from the phrase bank, rendered ahead.
+    o.ws.trigger_hot_key_by_name("orator.phrase2:Orator")
+    time.sleep(4.0)
     recording = Path(o.ws.stop_record().output_path)
     time.sleep(1.0)
     heard = decode(recording)
     codec = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "a:0", "-show_entries",
                             "stream=codec_name,sample_rate,channels", "-of", "csv=p=0",
                             str(recording)], capture_output=True, text=True).stdout.strip()
-    ours = tmp_path / "say.wav"
-    subprocess.run([str(CLI), "say", LINE, "--out", str(ours), "--sample-rate", str(RATE),
-                    "--resources", str(RESOURCES)], check=True, capture_output=True)
-    voice, rate = soundfile.read(ours, dtype="float32")
-    assert rate == RATE
-    voice = voice[:, 0]
-    # The phrase by normalised cross-correlation of the two, the tone taken out of both
-    # (high-passed at 100 Hz): correlation says it is the same audio whatever the codec's
-    # small changes, where an SNR would mostly measure OBS's AAC encoder.
-    a, b = high_pass(heard), high_pass(voice)
-    corr = np.fft.irfft(np.fft.rfft(a, len(a) + len(b)) * np.conj(np.fft.rfft(b, len(a) + len(b))))
-    onset = int(np.argmax(corr[: len(a)]))
-    segment = a[onset: onset + len(b)]
-    r = float(np.dot(segment, b[: len(segment)]) /
-              (np.linalg.norm(segment) * np.linalg.norm(b[: len(segment)]) + 1e-12))
-    snr = 10 * np.log10(np.sum(b[: len(segment)] ** 2) /
-                        max(np.sum((segment - b[: len(segment)]) ** 2), 1e-20))
-    level = 20 * np.log10(np.sqrt(np.mean(segment ** 2)) / np.sqrt(np.mean(b[: len(segment)] ** 2)))
+    voice = say(LINE, tmp_path / "say.wav")
+    onset, r, snr, level = find(heard, voice)
     # The tone before the phrase, and under it (past the duck's attack).
     before = tone_level_db(heard[max(0, onset - RATE): onset])
     under = tone_level_db(heard[onset + RATE // 2: onset + RATE // 2 + RATE])
@@ -256,6 +271,12 @@ def test_obs_records_the_filter_speaking_over_its_ducked_source(running, tone, t
     assert abs(level) < 1.5, level
     assert abs(before - TONE_DB) < 1.5, before
     assert abs((under - before) - DUCK_DB) < 3.0, (before, under)
+    second = say(PHRASES[1], tmp_path / "phrase2.wav")
+    at, r2, snr2, level2 = find(heard, second, after=onset + len(voice))
+    print(f"phrase 2 by its hotkey at {at / RATE:.3f} s, {(at - onset - len(voice)) / RATE:.2f} s "
+          f"after the line: correlation {r2:.6f} (SNR {snr2:.1f} dB), level {level2:+.2f} dB")
+    assert r2 > 0.99, r2
+    assert abs(level2) < 1.5, level2
     # The audio callback's own account, which the module logs when OBS destroys the filter:
     # every tick of the recording ran, and none of them touched the heap.
     o.stop()
@@ -333,8 +354,9 @@ def test_filters_come_and_go_and_settings_survive_a_restart(tmp_path, tone):
             assert said in o.log(), (said, o.log()[-2000:])
         # Each filter's hotkeys are OBS's (Settings, Hotkeys), named after the filter.
         hotkeys = o.ws.get_hot_key_list().hotkeys
-        assert "orator.speak:Orator Mic" in hotkeys and "orator.skip:Orator Music" in hotkeys, \
-            hotkeys
+        for hotkey in ("orator.speak:Orator Mic", "orator.skip:Orator Music",
+                       "orator.phrase:Orator Mic", "orator.phrase9:Orator Music"):
+            assert hotkey in hotkeys, (hotkey, hotkeys)
         wait_for_api(a)
         # Two filters on two sources speak at once, each heard on its own source's meter: the
         # Mic's by its hotkey, the Music's through the API.

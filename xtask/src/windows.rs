@@ -7,6 +7,8 @@
 //!   Orator.vst3/Contents/x86_64-win/Orator.vst3   the same DLL in the VST3 bundle layout
 //!   Orator.vst3/Contents/Resources/ the resources again, inside the bundle
 //!   orator.exe, orator-standalone.exe   the CLI and the standalone app (find Orator-resources)
+//!   obs-plugins/orator/bin/64bit/orator.dll   the OBS filter module (imports obs.dll by name)
+//!   obs-plugins/orator/data/        its resources
 //! target/orator-windows-x86_64.zip   all of the above
 //! ```
 //!
@@ -234,14 +236,17 @@ pub fn build() -> Result<()> {
         "build the Linux bundles first (`cargo xtask build`): the Windows build reuses their \
          espeak-ng data and voices"
     );
+    // One invocation, one feature set: the OBS module links the library built for the plugin.
     cross_cargo(
         &[
             "build",
             "--release",
             "-p",
             "orator",
+            "-p",
+            "orator-obs",
             "--features",
-            "standalone",
+            "orator/standalone",
         ],
         &[],
     )?;
@@ -257,9 +262,18 @@ pub fn build() -> Result<()> {
     fs::copy(&library, out.join("Orator.clap"))
         .with_context(|| format!("could not copy {}", library.display()))?;
     fs::copy(&library, vst3_binary.join("Orator.vst3"))?;
+    let obs_module = out.join("obs-plugins").join("orator");
+    let obs_binary = obs_module.join("bin").join("64bit");
+    fs::create_dir_all(&obs_binary)?;
+    fs::copy(
+        release.join("orator_obs.dll"),
+        obs_binary.join("orator.dll"),
+    )
+    .context("could not copy the OBS module")?;
     for dest in [
         out.join("Orator-resources"),
         out.join("Orator.vst3").join("Contents").join("Resources"),
+        obs_module.join("data"),
     ] {
         for part in ["onnxruntime", "espeak-ng-data", "voices"] {
             assets::copy_tree(&resources.join(part), &dest.join(part))?;
@@ -325,7 +339,13 @@ fn is_system_dll(name: &str) -> bool {
 /// Fails if a built binary imports a DLL that is not part of Windows (a MinGW runtime DLL the
 /// static link missed would make the plugin fail to load on a user's machine).
 fn check_imports(out: &Path) -> Result<()> {
-    for binary in ["Orator.clap", "orator.exe", "orator-standalone.exe"] {
+    let obs_module = Path::new("obs-plugins/orator/bin/64bit/orator.dll");
+    for binary in [
+        Path::new("Orator.clap"),
+        Path::new("orator.exe"),
+        Path::new("orator-standalone.exe"),
+        obs_module,
+    ] {
         let path = out.join(binary);
         let dump = Command::new("x86_64-w64-mingw32-objdump")
             .arg("-p")
@@ -336,7 +356,8 @@ fn check_imports(out: &Path) -> Result<()> {
         let foreign: Vec<&str> = text
             .lines()
             .filter_map(|l| l.trim().strip_prefix("DLL Name: "))
-            .filter(|name| !is_system_dll(name))
+            // The OBS module's one outside import is OBS's own library, which loads it.
+            .filter(|name| !is_system_dll(name) && !(binary == obs_module && *name == "obs.dll"))
             .collect();
         ensure!(
             foreign.is_empty(),

@@ -129,6 +129,8 @@ pub fn test(python: &std::path::Path) -> Result<()> {
             "orator",
             "-p",
             "orator-tests",
+            "-p",
+            "orator-obs",
             "--all-targets",
             "--",
             "-D",
