@@ -44,6 +44,10 @@ pub const OBS_TEXT_MULTILINE: c_int = 2;
 pub const OBS_TEXT_INFO: c_int = 3;
 /// `enum obs_path_type`: a file to open.
 pub const OBS_PATH_FILE: c_int = 0;
+/// `enum obs_combo_type`: a drop-down list.
+pub const OBS_COMBO_TYPE_LIST: c_int = 2;
+/// `enum obs_combo_format`: items carry strings.
+pub const OBS_COMBO_FORMAT_STRING: c_int = 3;
 
 /// `util/base.h` log levels.
 pub const LOG_ERROR: c_int = 100;
@@ -111,6 +115,15 @@ pub type obs_property_clicked_t = unsafe extern "C" fn(
 ) -> bool;
 
 /// `obs_hotkey_func`.
+/// `obs_property_modified2_t`: a property changed in the settings window; true asks OBS to
+/// show the settings again.
+pub type obs_property_modified2_t = unsafe extern "C" fn(
+    private: *mut c_void,
+    props: *mut obs_properties_t,
+    property: *mut obs_property_t,
+    settings: *mut obs_data_t,
+) -> bool;
+
 pub type obs_hotkey_func = unsafe extern "C" fn(
     data: *mut c_void,
     id: obs_hotkey_id,
@@ -182,6 +195,23 @@ unsafe extern "C" {
         filter: *const c_char,
         default_path: *const c_char,
     ) -> *mut obs_property_t;
+    pub fn obs_properties_add_list(
+        props: *mut obs_properties_t,
+        name: *const c_char,
+        description: *const c_char,
+        kind: c_int,
+        format: c_int,
+    ) -> *mut obs_property_t;
+    pub fn obs_property_list_add_string(
+        property: *mut obs_property_t,
+        name: *const c_char,
+        value: *const c_char,
+    ) -> usize;
+    pub fn obs_property_set_modified_callback2(
+        property: *mut obs_property_t,
+        modified: obs_property_modified2_t,
+        private: *mut c_void,
+    );
     pub fn obs_properties_add_button(
         props: *mut obs_properties_t,
         name: *const c_char,

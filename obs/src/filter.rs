@@ -13,10 +13,11 @@
 
 use crate::audio_watch::Watch;
 use crate::ffi::{self, obs_audio_data, obs_data_t, obs_source_t};
-use crate::settings::{FilterSettings, Knobs, Read, Write, key};
+use crate::settings::{FilterSettings, Knobs, Read, SettingsError, Write, key};
+use crate::sound::{self, Levels};
 use crate::{log, module_data_path};
 use orator::api::{self, Registration, Target};
-use orator::dsp::path::SignalPath;
+use orator::dsp::path::{PathSettings, SignalPath};
 use orator::meters::Meters;
 use orator::playback::bank::BankPlayer;
 use orator::playback::service::SpeechService;
@@ -60,6 +61,9 @@ struct AudioState {
     path: SignalPath,
     meters: Meters,
     channels: usize,
+    /// The preset's path settings as last read from the knobs, and their sequence number.
+    base: PathSettings,
+    base_seen: u64,
     /// Phrases the buttons and hotkeys asked for that had to be streamed.
     streamed: TimelineStreams,
 }
@@ -195,6 +199,8 @@ impl Filter {
                 path,
                 meters: Meters::default(),
                 channels,
+                base: PathSettings::default(),
+                base_seen: 0,
                 streamed: TimelineStreams::default(),
             }),
             registration: Mutex::new(None),
@@ -206,9 +212,12 @@ impl Filter {
         let state = filter.audio.get();
         // SAFETY: the filter is not yet known to OBS, so no audio thread reaches it.
         let state = unsafe { &mut *state };
+        if let Some(base) = filter.knobs.path.load_if_changed(&mut state.base_seen) {
+            state.base = base;
+        }
         state
             .path
-            .reset(&filter.knobs.path_settings(), channels, false);
+            .reset(&filter.knobs.path_settings(&state.base), channels, false);
         if let Some(speech) = filter.instance.speech.as_ref() {
             speech.reload_voice();
             let (stream, bank) = speech.attach(rate as f32, MAX_FRAMES);
@@ -224,7 +233,16 @@ impl Filter {
     fn update(&self, settings: *mut obs_data_t) {
         let mut current = self.settings.lock().unwrap_or_else(|e| e.into_inner());
         let data = Data(settings);
-        let (read, problems) = FilterSettings::read(&data, &current);
+        let (mut read, mut problems) = FilterSettings::read(&data, &current);
+        if read.preset != current.preset {
+            match sound::choose(&read.preset) {
+                Ok(sound) => self.knobs.path.store(&sound.path),
+                Err(why) => {
+                    problems.push(SettingsError::Preset(why.to_string()));
+                    read.preset.clone_from(&current.preset);
+                }
+            }
+        }
         for problem in &problems {
             log(
                 ffi::LOG_WARNING,
@@ -254,6 +272,17 @@ impl Filter {
         {
             speech.speak(text);
         }
+    }
+
+    /// The levels preset `chosen` sets on the sliders, if it is not the preset in effect (the
+    /// settings window asks when its preset list changes).
+    pub fn preset_levels(&self, chosen: &str) -> Option<Levels> {
+        let current = self.settings.lock().unwrap_or_else(|e| e.into_inner());
+        if current.preset == chosen {
+            return None;
+        }
+        drop(current);
+        sound::choose(chosen).ok()?.levels
     }
 
     /// Speaks phrase `line` (a line of the text) from the phrase bank, at the next audio tick
@@ -304,7 +333,10 @@ impl Filter {
         let channels = (0..state.channels)
             .take_while(|&c| !audio.data[c].is_null())
             .count();
-        let settings = self.knobs.path_settings();
+        if let Some(base) = self.knobs.path.load_if_changed(&mut state.base_seen) {
+            state.base = base;
+        }
+        let settings = self.knobs.path_settings(&state.base);
         if let (Some(stream), Some(bank)) = (&mut state.stream, &mut state.bank) {
             if self.pending.take_end() {
                 bank.stop_all(0);
@@ -515,6 +547,7 @@ pub(crate) unsafe extern "C" fn get_defaults(settings: *mut obs_data_t) {
         (key::TEXT, DEFAULT_TEXT),
         (key::VOICE, ""),
         (key::TOKEN, ""),
+        (key::PRESET, ""),
     ] {
         let (Ok(name), Ok(value)) = (CString::new(name), CString::new(value)) else {
             continue;

@@ -9,6 +9,8 @@
 //! - [`filter`]: one filter (its instance, audio thread and callbacks);
 //! - [`actions`]: the buttons and hotkeys (Speak, Stop, Skip, Pause, phrases);
 //! - [`settings`]: the settings OBS saves, checked before they are applied;
+//! - [`sound`]: presets (the plugin's) for a filter; [`path_knobs`]: their settings, as the
+//!   audio thread reads them;
 //! - [`ffi`]: the declarations of libobs's C API used here;
 //! - [`audio_watch`]: the audio callback's ticks, time and heap calls, logged per filter.
 //!
@@ -19,7 +21,9 @@ pub mod actions;
 pub mod audio_watch;
 pub mod ffi;
 pub mod filter;
+pub mod path_knobs;
 pub mod settings;
+pub mod sound;
 
 use ffi::obs_properties_t;
 use settings::key;
@@ -138,8 +142,49 @@ fn name(key: &str) -> CString {
     CString::new(key).unwrap_or_default()
 }
 
+/// The settings window's preset list changed: the chosen preset's levels go into the
+/// sliders (before OBS applies the settings), and the window shows them.
+unsafe extern "C" fn preset_chosen(
+    data: *mut c_void,
+    _: *mut obs_properties_t,
+    _: *mut ffi::obs_property_t,
+    settings: *mut ffi::obs_data_t,
+) -> bool {
+    // SAFETY: the filter's data, given to the callback by `get_properties`; OBS's settings.
+    let Some(filter) = (unsafe { filter::from_data(data) }) else {
+        return false;
+    };
+    let set = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let key = name(key::PRESET);
+        // SAFETY: OBS's settings object and a valid name; the string is copied at once.
+        let chosen = unsafe { ffi::obs_data_get_string(settings, key.as_ptr()) };
+        let chosen = if chosen.is_null() {
+            String::new()
+        } else {
+            // SAFETY: a NUL-terminated string from libobs.
+            unsafe { CStr::from_ptr(chosen) }
+                .to_string_lossy()
+                .into_owned()
+        };
+        let Some(levels) = filter.preset_levels(chosen.trim()) else {
+            return false;
+        };
+        for (setting, value) in [
+            (key::VOICE_DB, levels.voice_db),
+            (key::SOURCE_DB, levels.source_db),
+            (key::DUCK_DB, levels.duck_db),
+        ] {
+            let setting = name(setting);
+            // SAFETY: as above.
+            unsafe { ffi::obs_data_set_double(settings, setting.as_ptr(), value) };
+        }
+        true
+    }));
+    set.unwrap_or(false)
+}
+
 /// `get_properties`: OBS's settings window for the filter.
-unsafe extern "C" fn get_properties(_: *mut c_void) -> *mut obs_properties_t {
+unsafe extern "C" fn get_properties(data: *mut c_void) -> *mut obs_properties_t {
     // SAFETY: libobs's property builders, each given a live properties object and
     // NUL-terminated strings that outlive the call (OBS copies them).
     unsafe {
@@ -181,6 +226,23 @@ unsafe extern "C" fn get_properties(_: *mut c_void) -> *mut obs_properties_t {
             c"Piper voices (*.onnx)".as_ptr(),
             std::ptr::null(),
         );
+        let preset = name(key::PRESET);
+        let list = ffi::obs_properties_add_list(
+            props,
+            preset.as_ptr(),
+            c"Preset (voice chain, mix and ducking; sets the levels below)".as_ptr(),
+            ffi::OBS_COMBO_TYPE_LIST,
+            ffi::OBS_COMBO_FORMAT_STRING,
+        );
+        ffi::obs_property_list_add_string(list, c"(none)".as_ptr(), c"".as_ptr());
+        for preset in sound::names() {
+            if let Ok(preset) = CString::new(preset) {
+                ffi::obs_property_list_add_string(list, preset.as_ptr(), preset.as_ptr());
+            }
+        }
+        if !data.is_null() {
+            ffi::obs_property_set_modified_callback2(list, preset_chosen, data);
+        }
         let sliders: [(&str, &CStr, f64); 5] = [
             (key::RATE, c"Rate", 0.05),
             (key::VARIATION, c"Variation", 0.05),

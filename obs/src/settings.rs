@@ -7,6 +7,7 @@
 //! Thread model: read and applied on OBS's UI thread; the knobs are atomics the audio thread
 //! reads.
 
+use crate::path_knobs::PathKnobs;
 use orator::api::ApiSettings;
 use orator::dsp::gain::db_to_gain;
 use orator::dsp::path::{PathSettings, strip};
@@ -27,6 +28,7 @@ pub mod key {
     pub const PORT: &str = "api_port";
     pub const TOKEN: &str = "api_token";
     pub const PHRASE: &str = "phrase";
+    pub const PRESET: &str = "preset";
 }
 
 /// How a setting is read from where OBS keeps it.
@@ -67,6 +69,8 @@ pub struct FilterSettings {
     /// The local API's switch and token (its port is in `numbers`).
     pub api_enabled: bool,
     pub api_token: String,
+    /// The preset's name (empty: none); checked by the filter, which looks it up.
+    pub preset: String,
 }
 
 impl Default for FilterSettings {
@@ -77,6 +81,7 @@ impl Default for FilterSettings {
             numbers: NUMBERS.map(|(_, _, _, default)| default),
             api_enabled: false,
             api_token: String::new(),
+            preset: String::new(),
         }
     }
 }
@@ -101,6 +106,9 @@ pub enum SettingsError {
     /// The API token is invalid.
     #[error("`api_token`: {0}")]
     Token(orator::api::SettingsError),
+    /// The preset cannot be used.
+    #[error("`preset`: {0}")]
+    Preset(String),
 }
 
 impl SettingsError {
@@ -110,6 +118,7 @@ impl SettingsError {
             Self::Range { key, .. } => key,
             Self::TextTooLarge(_) => key::TEXT,
             Self::Token(_) => key::TOKEN,
+            Self::Preset(_) => key::PRESET,
         }
     }
 }
@@ -173,6 +182,7 @@ impl FilterSettings {
             numbers,
             api_enabled: from.flag(key::API),
             api_token,
+            preset: from.string(key::PRESET).trim().to_owned(),
         };
         (settings, problems)
     }
@@ -184,6 +194,7 @@ impl FilterSettings {
             match problem.key() {
                 key::TEXT => to.set_string(key::TEXT, &self.text),
                 key::TOKEN => to.set_string(key::TOKEN, &self.api_token),
+                key::PRESET => to.set_string(key::PRESET, &self.preset),
                 number => {
                     if let Some(at) = NUMBERS.iter().position(|n| n.0 == number) {
                         to.set_number(number, self.numbers[at]);
@@ -228,9 +239,12 @@ impl FilterSettings {
     }
 }
 
-/// The levels the audio thread mixes with, as `f32` bits.
+/// What the audio thread mixes with: the preset's path settings, and the levels over them (as
+/// `f32` bits).
 #[derive(Debug, Default)]
 pub struct Knobs {
+    /// The preset's signal path settings.
+    pub path: PathKnobs,
     voice_db: AtomicU32,
     source_db: AtomicU32,
     duck_db: AtomicU32,
@@ -247,10 +261,11 @@ impl Knobs {
         }
     }
 
-    /// The signal path's settings now (wait-free: the audio thread calls it every tick).
-    pub fn path_settings(&self) -> PathSettings {
+    /// The signal path's settings now: `base` (the preset's) with the levels over it
+    /// (wait-free: the audio thread calls it every tick).
+    pub fn path_settings(&self, base: &PathSettings) -> PathSettings {
         let db = |knob: &AtomicU32| f32::from_bits(knob.load(Ordering::Relaxed));
-        let mut settings = PathSettings::default();
+        let mut settings = *base;
         settings.strips[strip::HOST].gain = db_to_gain(db(&self.source_db));
         settings.strips[strip::VOICE].gain = db_to_gain(db(&self.voice_db));
         settings.duck.depth_db = db(&self.duck_db);
@@ -329,7 +344,7 @@ mod tests {
             (text.as_str(), enabled, port),
             ("Thanks for the raid!", true, orator::api::DEFAULT_PORT)
         );
-        let path = knobs.path_settings();
+        let path = knobs.path_settings(&PathSettings::default());
         assert_eq!(path.duck.depth_db, -20.0);
         assert_eq!(path.strips[strip::VOICE].gain, 1.0);
     }

@@ -296,15 +296,45 @@ impl Default for OratorParams {
     }
 }
 
+/// Where [`OratorParams::path_settings_from`] takes each parameter's value.
+pub trait Values {
+    fn float(&self, param: &FloatParam) -> f32;
+    fn flag(&self, param: &BoolParam) -> bool;
+    fn duck_key(&self, param: &EnumParam<DuckKey>) -> DuckKey;
+}
+
+/// The parameters' values now.
+struct Current;
+
+impl Values for Current {
+    fn float(&self, param: &FloatParam) -> f32 {
+        param.value()
+    }
+
+    fn flag(&self, param: &BoolParam) -> bool {
+        param.value()
+    }
+
+    fn duck_key(&self, param: &EnumParam<DuckKey>) -> DuckKey {
+        param.value()
+    }
+}
+
 impl OratorParams {
     /// The signal path's settings as the parameters stand now (called once per block).
     pub fn path_settings(&self) -> PathSettings {
+        self.path_settings_from(&Current)
+    }
+
+    /// The signal path's settings with each parameter's value taken from `values` (a preset's,
+    /// for a host that has no parameters of its own).
+    pub fn path_settings_from(&self, values: &impl Values) -> PathSettings {
         let strip = |gain_db: &FloatParam, pan: &FloatParam, mute: &BoolParam, solo: &BoolParam| {
             StripSettings {
-                gain: db_to_gain(gain_db.value()),
-                pan: pan.value(),
-                mute: mute.value(),
-                solo: solo.value(),
+                gain: db_to_gain(values.float(gain_db)),
+                pan: values.float(pan),
+                mute: values.flag(mute),
+                solo: values.flag(solo),
             }
         };
         let mut strips = [StripSettings::default(); strip::COUNT];
@@ -328,12 +358,12 @@ impl OratorParams {
         );
         PathSettings {
             strips,
-            output: db_to_gain(self.output_gain_db.value()),
+            output: db_to_gain(values.float(&self.output_gain_db)),
             duck: DuckSettings {
-                depth_db: self.duck_depth_db.value(),
-                attack_ms: self.duck_attack_ms.value(),
-                release_ms: self.duck_release_ms.value(),
-                key: match self.duck_key.value() {
+                depth_db: values.float(&self.duck_depth_db),
+                attack_ms: values.float(&self.duck_attack_ms),
+                release_ms: values.float(&self.duck_release_ms),
+                key: match values.duck_key(&self.duck_key) {
                     DuckKey::Voice => path::DuckKey::Voice,
                     DuckKey::Sidechain => path::DuckKey::Sidechain,
                     DuckKey::Either => path::DuckKey::Either,
@@ -341,23 +371,23 @@ impl OratorParams {
             },
             voice_chain: VoiceChainSettings {
                 eq: EqSettings {
-                    low_hz: self.eq_low_hz.value(),
-                    low_db: self.eq_low_db.value(),
-                    mid_hz: self.eq_mid_hz.value(),
-                    mid_db: self.eq_mid_db.value(),
-                    mid_q: self.eq_mid_q.value(),
-                    high_hz: self.eq_high_hz.value(),
-                    high_db: self.eq_high_db.value(),
+                    low_hz: values.float(&self.eq_low_hz),
+                    low_db: values.float(&self.eq_low_db),
+                    mid_hz: values.float(&self.eq_mid_hz),
+                    mid_db: values.float(&self.eq_mid_db),
+                    mid_q: values.float(&self.eq_mid_q),
+                    high_hz: values.float(&self.eq_high_hz),
+                    high_db: values.float(&self.eq_high_db),
                 },
-                deess_db: self.deess_db.value(),
+                deess_db: values.float(&self.deess_db),
                 compressor: CompressorSettings {
-                    threshold_db: self.comp_threshold_db.value(),
-                    ratio: self.comp_ratio.value(),
-                    attack_ms: self.comp_attack_ms.value(),
-                    release_ms: self.comp_release_ms.value(),
-                    makeup_db: self.comp_makeup_db.value(),
+                    threshold_db: values.float(&self.comp_threshold_db),
+                    ratio: values.float(&self.comp_ratio),
+                    attack_ms: values.float(&self.comp_attack_ms),
+                    release_ms: values.float(&self.comp_release_ms),
+                    makeup_db: values.float(&self.comp_makeup_db),
                 },
-                ceiling_db: self.limit_db.value(),
+                ceiling_db: values.float(&self.limit_db),
             },
         }
     }

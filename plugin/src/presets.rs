@@ -28,9 +28,10 @@
 //! are files in `$XDG_DATA_HOME/orator/presets` (`~/.local/share/orator/presets`; on Windows
 //! `%APPDATA%\orator\presets`).
 //!
-//! Main thread and editor only.
+//! Main thread and editor only (and an OBS filter's UI thread, which takes a preset's sound
+//! through [`Resolved`]'s [`Values`]).
 
-use crate::params::{DuckKey, OratorParams};
+use crate::params::{DuckKey, OratorParams, Values};
 use nice_plug::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -173,6 +174,41 @@ pub struct Resolved<'a> {
     pub settings: Vec<Setting<'a>>,
     /// Ids in the file this build does not know (skipped).
     pub skipped: Vec<String>,
+}
+
+/// A resolved preset's values, every parameter it does not carry at its default: the sound it
+/// gives a host that has no parameters of its own (an OBS filter), through
+/// [`OratorParams::path_settings_from`].
+impl Values for Resolved<'_> {
+    fn float(&self, param: &FloatParam) -> f32 {
+        self.settings
+            .iter()
+            .find_map(|s| match s.knob {
+                Knob::Float(p) if std::ptr::eq(p, param) => Some(p.preview_plain(s.normalized)),
+                _ => None,
+            })
+            .unwrap_or_else(|| param.default_plain_value())
+    }
+
+    fn flag(&self, param: &BoolParam) -> bool {
+        self.settings
+            .iter()
+            .find_map(|s| match s.knob {
+                Knob::Bool(p) if std::ptr::eq(p, param) => Some(p.preview_plain(s.normalized)),
+                _ => None,
+            })
+            .unwrap_or_else(|| param.default_plain_value())
+    }
+
+    fn duck_key(&self, param: &EnumParam<DuckKey>) -> DuckKey {
+        self.settings
+            .iter()
+            .find_map(|s| match s.knob {
+                Knob::DuckKey(p) if std::ptr::eq(p, param) => Some(p.preview_plain(s.normalized)),
+                _ => None,
+            })
+            .unwrap_or_else(|| param.default_plain_value())
+    }
 }
 
 impl Preset {

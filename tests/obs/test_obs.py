@@ -68,6 +68,7 @@ class Obs:
 
     def start(self):
         env = {**os.environ, "HOME": str(self.home), "LIBGL_ALWAYS_SOFTWARE": "1",
+               "XDG_DATA_HOME": str(self.home / ".local" / "share"),
                "ORATOR_VOICE_CACHE": str(self.home / "voice-cache")}
         self.proc = subprocess.Popen(
             ["xvfb-run", "-a", "-s", "-screen 0 1280x800x24", "obs", "--minimize-to-tray",
@@ -371,6 +372,30 @@ def test_filters_come_and_go_and_settings_survive_a_restart(tmp_path, tone):
         print(f"meter peaks before speech {quiet}, while both speak {loud}")
         for name in ("Mic", "Music"):
             assert loud[name] > 2 * quiet[name], (name, quiet, loud)
+        # A preset (the plugin's presets; here a user preset file) sets the filter's signal
+        # path: its output gain takes the Mic down 6 dB on its meter. An unknown one is refused.
+        presets = home / ".local" / "share" / "orator" / "presets"
+        presets.mkdir(parents=True, exist_ok=True)
+        (presets / "test-quiet.json").write_text(json.dumps(
+            {"orator_preset": 1, "name": "Test quiet", "params": {"out": -6.0}}))
+        time.sleep(3.0)
+        meters = Meters(o.port)
+        time.sleep(1.5)
+        plain = meters.peaks()
+        o.ws.set_source_filter_settings("Mic", "Orator Mic", {"preset": "Test quiet"}, True)
+        time.sleep(0.5)
+        meters.peaks()
+        time.sleep(1.5)
+        quieter = meters.peaks()
+        meters.close()
+        change = 20 * np.log10(quieter["Mic"] / plain["Mic"])
+        print(f"Mic meter {plain['Mic']:.4f} -> {quieter['Mic']:.4f} ({change:+.2f} dB) "
+              f"with a preset of output -6 dB")
+        assert abs(change + 6.0) < 0.5, (plain, quieter)
+        o.ws.set_source_filter_settings("Mic", "Orator Mic", {"preset": "No such preset"}, True)
+        kept = o.ws.get_source_filter("Mic", "Orator Mic").filter_settings
+        assert kept["preset"] == "Test quiet", kept
+        assert "`preset`: no preset named `No such preset`" in o.log(), o.log()[-2000:]
     finally:
         o.stop()
 
