@@ -179,35 +179,41 @@ pub struct Resolved<'a> {
 /// A resolved preset's values, every parameter it does not carry at its default: the sound it
 /// gives a host that has no parameters of its own (an OBS filter), through
 /// [`OratorParams::path_settings_from`].
-impl Values for Resolved<'_> {
-    fn float(&self, param: &FloatParam) -> f32 {
+impl<'a> Resolved<'a> {
+    /// The plain value the preset gives `param`, found by `of` among its settings (the
+    /// parameter's default if it has none).
+    fn plain<P: Param + 'a>(&self, param: &P, of: impl Fn(Knob<'a>) -> Option<&'a P>) -> P::Plain {
         self.settings
             .iter()
-            .find_map(|s| match s.knob {
-                Knob::Float(p) if std::ptr::eq(p, param) => Some(p.preview_plain(s.normalized)),
-                _ => None,
+            .find_map(|s| {
+                of(s.knob)
+                    .filter(|p| std::ptr::eq(*p, param))
+                    .map(|p| p.preview_plain(s.normalized))
             })
             .unwrap_or_else(|| param.default_plain_value())
+    }
+}
+
+impl Values for Resolved<'_> {
+    fn float(&self, param: &FloatParam) -> f32 {
+        self.plain(param, |k| match k {
+            Knob::Float(p) => Some(p),
+            _ => None,
+        })
     }
 
     fn flag(&self, param: &BoolParam) -> bool {
-        self.settings
-            .iter()
-            .find_map(|s| match s.knob {
-                Knob::Bool(p) if std::ptr::eq(p, param) => Some(p.preview_plain(s.normalized)),
-                _ => None,
-            })
-            .unwrap_or_else(|| param.default_plain_value())
+        self.plain(param, |k| match k {
+            Knob::Bool(p) => Some(p),
+            _ => None,
+        })
     }
 
     fn duck_key(&self, param: &EnumParam<DuckKey>) -> DuckKey {
-        self.settings
-            .iter()
-            .find_map(|s| match s.knob {
-                Knob::DuckKey(p) if std::ptr::eq(p, param) => Some(p.preview_plain(s.normalized)),
-                _ => None,
-            })
-            .unwrap_or_else(|| param.default_plain_value())
+        self.plain(param, |k| match k {
+            Knob::DuckKey(p) => Some(p),
+            _ => None,
+        })
     }
 }
 
