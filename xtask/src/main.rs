@@ -15,6 +15,7 @@
 mod assets;
 mod fuzz;
 mod sanitize;
+mod stages;
 mod windows;
 mod wine;
 
@@ -366,69 +367,80 @@ fn alloc_check_build(
 }
 
 fn test() -> Result<()> {
-    let python = setup()?;
+    let mut stages = stages::Stages::new();
+    let result = test_stages(&mut stages);
+    stages.report();
+    result
+}
+
+/// The stages of [`test`], each timed.
+fn test_stages(stages: &mut stages::Stages) -> Result<()> {
+    let python = stages.run("setup", setup)?;
     let cargo = cargo();
-    run(&cargo, &["fmt", "--all", "--check"], &[])?;
-    run(
-        &cargo,
-        &[
-            "clippy",
-            "--workspace",
-            "--all-targets",
-            "--",
-            "-D",
-            "warnings",
-        ],
-        &[],
-    )?;
+    stages.run("fmt and clippy", || {
+        run(&cargo, &["fmt", "--all", "--check"], &[])?;
+        run(
+            &cargo,
+            &[
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ],
+            &[],
+        )
+    })?;
 
     // The bundles the host tests load: the release build as shipped, and a debug build that
     // aborts on any allocation in process(). The debug library is copied aside at once, because
     // the next `cargo test` rebuilds the same file without the feature.
-    build()?;
-    let alloc_check =
-        alloc_check_build(&target_dir(), "liborator.so", |args| run(&cargo, args, &[]))?;
+    stages.run("build", build)?;
+    let alloc_check = stages.run("allocation-check build", || {
+        alloc_check_build(&target_dir(), "liborator.so", |args| run(&cargo, args, &[]))
+    })?;
 
     let clap = target_dir().join("bundled").join("Orator.clap");
     let vst3 = target_dir().join("bundled").join("Orator.vst3");
-    run(
-        &cargo,
-        &["test", "--workspace"],
-        &[
-            ("ORATOR_CLAP", clap.as_os_str()),
-            ("ORATOR_CLAP_ALLOC_CHECK", alloc_check.as_os_str()),
-            (
-                "ORATOR_STANDALONE",
-                target_dir()
-                    .join("bundled")
-                    .join("orator-standalone")
-                    .as_os_str(),
-            ),
-        ],
-    )?;
+    let standalone = target_dir().join("bundled").join("orator-standalone");
+    stages.run("cargo test", || {
+        run(
+            &cargo,
+            &["test", "--workspace"],
+            &[
+                ("ORATOR_CLAP", clap.as_os_str()),
+                ("ORATOR_CLAP_ALLOC_CHECK", alloc_check.as_os_str()),
+                ("ORATOR_STANDALONE", standalone.as_os_str()),
+            ],
+        )
+    })?;
     let python_str = python.to_string_lossy().into_owned();
-    run(
-        &python_str,
-        &[
-            "-m",
-            "pytest",
-            "-q",
-            "tests/vst3",
-            "tests/ardour",
-            "tests/speech",
-            "tests/api",
-            "tests/obs",
-        ],
-        &[
-            ("ORATOR_VST3", vst3.as_os_str()),
-            (
-                "ORATOR_CLI",
-                target_dir().join("bundled").join("orator").as_os_str(),
-            ),
-            ("ORATOR_RESOURCES", target_dir().join("assets").as_os_str()),
-        ],
-    )?;
-    wine::test(&python)?;
+    let cli = target_dir().join("bundled").join("orator");
+    let resources = target_dir().join("assets");
+    // One pytest run per host, so the log shows what each costs.
+    for suite in [
+        "tests/vst3",
+        "tests/ardour",
+        "tests/speech",
+        "tests/api",
+        "tests/obs",
+    ] {
+        stages.run(&format!("pytest {suite}"), || {
+            run(
+                &python_str,
+                &["-m", "pytest", "-q", suite],
+                &[
+                    ("ORATOR_VST3", vst3.as_os_str()),
+                    ("ORATOR_CLI", cli.as_os_str()),
+                    ("ORATOR_RESOURCES", resources.as_os_str()),
+                ],
+            )
+        })?;
+    }
+    stages.run("Windows build and Wine tests", || wine::test(&python))?;
     let espeak = assets::espeak_data("release")?;
-    fuzz::fuzz(None, fuzz::test_seconds(), &espeak)
+    stages.run("fuzzing", || {
+        fuzz::fuzz(None, fuzz::test_seconds(), &espeak)
+    })
 }

@@ -357,7 +357,7 @@ fn check_imports(out: &Path) -> Result<()> {
             .lines()
             .filter_map(|l| l.trim().strip_prefix("DLL Name: "))
             // The OBS module's one outside import is OBS's own library, which loads it.
-            .filter(|name| !is_system_dll(name) && !(binary == obs_module && *name == "obs.dll"))
+            .filter(|name| !(is_system_dll(name) || binary == obs_module && *name == "obs.dll"))
             .collect();
         ensure!(
             foreign.is_empty(),
