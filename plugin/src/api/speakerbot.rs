@@ -177,23 +177,34 @@ fn field_bool(object: &serde_json::Map<String, Value>, name: &str) -> Option<boo
         })
 }
 
+/// Why a `Subscribe`'s `events` could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum EventsError {
+    #[error("`events` must be an object of sources, each a list of event types")]
+    NotAnObject,
+    #[error("`events.{0}` must be a list of event types")]
+    NotAList(String),
+    #[error("`events.{0}` must hold strings")]
+    NotStrings(String),
+}
+
 /// The event names of a `Subscribe`'s `events` object, as `source.type`, lower-case.
-fn event_names(object: &serde_json::Map<String, Value>) -> Result<Vec<String>, String> {
+fn event_names(object: &serde_json::Map<String, Value>) -> Result<Vec<String>, EventsError> {
     let Some(Value::Object(events)) = object
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case("events"))
         .map(|(_, v)| v)
     else {
-        return Err("`events` must be an object of sources, each a list of event types".into());
+        return Err(EventsError::NotAnObject);
     };
     let mut names = Vec::new();
     for (source, types) in events {
         let Value::Array(types) = types else {
-            return Err(format!("`events.{source}` must be a list of event types"));
+            return Err(EventsError::NotAList(source.clone()));
         };
         for kind in types.iter().take(64) {
             let Value::String(kind) = kind else {
-                return Err(format!("`events.{source}` must hold strings"));
+                return Err(EventsError::NotStrings(source.clone()));
             };
             names.push(format!("{}.{}", source.to_lowercase(), kind.to_lowercase()));
         }
@@ -268,8 +279,8 @@ pub fn parse(text: &str) -> Result<Parsed, Bad> {
             Some("command") => Action::Mode(true),
             _ => return Err(bad("Mode needs `mode`: all or command".into())),
         },
-        "subscribe" => Action::Subscribe(event_names(&object).map_err(bad)?),
-        "unsubscribe" => Action::Unsubscribe(event_names(&object).map_err(bad)?),
+        "subscribe" => Action::Subscribe(event_names(&object).map_err(|e| bad(e.to_string()))?),
+        "unsubscribe" => Action::Unsubscribe(event_names(&object).map_err(|e| bad(e.to_string()))?),
         "getevents" => Action::GetEvents,
         "getvoices" | "getaliases" => Action::GetVoices,
         "commands" | "getcommands" => Action::Commands,

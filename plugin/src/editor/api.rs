@@ -140,7 +140,7 @@ impl ApiView {
                     next.chat_lexicon = parsed.chat_lexicon;
                     self.notice = None;
                 }
-                Err(why) => self.notice = Some(why),
+                Err(why) => self.notice = Some(why.to_string()),
             }
         }
         if next != settings {
@@ -197,24 +197,24 @@ impl ApiView {
             });
     }
 
-    fn parse(&self, current: &ApiSettings) -> Result<ApiSettings, String> {
+    fn parse(&self, current: &ApiSettings) -> Result<ApiSettings, FormError> {
         let port: u16 = self
             .port
             .trim()
             .parse()
             .ok()
             .filter(|&p| p > 0)
-            .ok_or("the port must be a number from 1 to 65535")?;
+            .ok_or(FormError::Port)?;
         let udp_port: u16 = self
             .udp_port
             .trim()
             .parse()
-            .map_err(|_| "the UDP port must be a number from 0 to 65535")?;
+            .map_err(|_| FormError::UdpPort)?;
         let word_list = match self.word_list.trim() {
             "" => None,
             path => {
                 let path = std::path::PathBuf::from(path);
-                api::filter::WordList::load(&path).map_err(|e| format!("word list: {e}"))?;
+                api::filter::WordList::load(&path)?;
                 Some(path)
             }
         };
@@ -222,8 +222,7 @@ impl ApiView {
             "" => None,
             path => {
                 let path = std::path::PathBuf::from(path);
-                api::chat::lexicon::Lexicon::with_file(&path)
-                    .map_err(|e| format!("chat lexicon: {e}"))?;
+                api::chat::lexicon::Lexicon::with_file(&path)?;
                 Some(path)
             }
         };
@@ -235,9 +234,24 @@ impl ApiView {
             chat_lexicon,
             ..current.clone()
         };
-        next.validate().map_err(|e| e.to_string())?;
+        next.validate()?;
         Ok(next)
     }
+}
+
+/// Why the API tab's fields could not be applied (shown under them).
+#[derive(Debug, thiserror::Error)]
+enum FormError {
+    #[error("the port must be a number from 1 to 65535")]
+    Port,
+    #[error("the UDP port must be a number from 0 to 65535")]
+    UdpPort,
+    #[error("word list: {0}")]
+    WordList(#[from] api::filter::WordListError),
+    #[error("chat lexicon: {0}")]
+    Lexicon(#[from] api::chat::lexicon::LexiconError),
+    #[error(transparent)]
+    Settings(#[from] api::SettingsError),
 }
 
 /// Why the built-in chat lexicon could not be saved for editing.
