@@ -49,8 +49,9 @@ const BUILD_DEBIAN_PACKAGES: &[&str] = &[
 
 /// Debian packages the editor tests run with: a virtual X server with software OpenGL,
 /// xdotool to type and click, tesseract to read screenshots, a JACK server for the
-/// standalone app, Chromium for the caption page, and Ardour, the DAW the exports are
-/// checked in (its Lua tool, VST3 scanner and headless exporter).
+/// standalone app, Chromium for the caption page, Ardour, the DAW the exports are checked in
+/// (its Lua tool, VST3 scanner and headless exporter), OBS Studio with ffmpeg to read its
+/// recordings, and gdb to tell where a host that crashes crashed.
 const TEST_DEBIAN_PACKAGES: &[&str] = &[
     "xvfb",
     "xdotool",
@@ -62,6 +63,7 @@ const TEST_DEBIAN_PACKAGES: &[&str] = &[
     "ardour",
     "obs-studio",
     "ffmpeg",
+    "gdb",
 ];
 
 /// Python packages for the VST3 host test, pinned so a run today equals a run next month.
@@ -278,21 +280,29 @@ fn obs_module_dir(bundled: &Path) -> PathBuf {
     bundled.join("obs-plugins").join("orator")
 }
 
-/// Builds the OBS module with the library's features as the bundles have them, and puts it in
-/// its folder.
-fn build_obs_module(bundled: &Path) -> Result<()> {
+/// Compiles the plugin package and the OBS module in one invocation, with the library's
+/// features as the bundles have them. Built alone as the module's dependency, the library is a
+/// unit of its own (an rlib without the plugin's cdylib) and compiles a second time; built
+/// together, the bundler's build after this finds it fresh.
+fn compile_with_obs_module() -> Result<()> {
     run(
         &cargo(),
         &[
             "build",
             "--release",
             "-p",
+            "orator",
+            "-p",
             "orator-obs",
             "--features",
             "orator/standalone",
         ],
         &[],
-    )?;
+    )
+}
+
+/// Puts the compiled OBS module in its folder.
+fn install_obs_module(bundled: &Path) -> Result<()> {
     let bin = obs_module_dir(bundled).join("bin").join("64bit");
     std::fs::create_dir_all(&bin)?;
     std::fs::copy(
@@ -305,9 +315,10 @@ fn build_obs_module(bundled: &Path) -> Result<()> {
 
 fn build() -> Result<()> {
     apt_install(BUILD_DEBIAN_PACKAGES)?;
-    bundle_release()?;
     let bundled = target_dir().join("bundled");
-    build_obs_module(&bundled)?;
+    compile_with_obs_module()?;
+    bundle_release()?;
+    install_obs_module(&bundled)?;
     assets::assets()?;
     assets::espeak_data("release")?;
     install_resources(&bundled)?;
