@@ -386,6 +386,8 @@ def test_filters_come_and_go_and_settings_survive_a_restart(tmp_path, tone):
         mic = next(s for s in saved["sources"] if s["name"] == "Mic")
         mic["filters"][0]["settings"]["variation"] = -5
         mic["filters"][0]["settings"]["voice_db"] = 1e308
+        # And what a newer Orator might save: ignored, the rest loads.
+        mic["filters"][0]["settings"]["orator_future_setting"] = {"nested": [1, 2.5, "x"]}
         collection.write_text(json.dumps(saved))
         # The collection comes back with the settings.
         o = Obs(home, port).start()

@@ -263,15 +263,14 @@ fn install_resources(bundled: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Builds the release bundles, the standalone app and the CLI in one cargo invocation (one
-/// feature set, so the dependencies compile once). The plugin libraries never call the
-/// standalone wrapper, so the linker (`--as-needed`) leaves ALSA out of them, and JACK is only
-/// ever loaded at run time: `tests/clap_host.rs` checks the bundle needs neither.
+/// Bundles the plugin (CLAP, VST3) from what [`compile_with_obs_module`] built, with nice-plug's
+/// bundler minus its build step: asked alone for the plugin package, that step compiled the
+/// library a second time (2 min 44 s in a clean-clone CI run). The plugin libraries never call
+/// the standalone wrapper, so the linker (`--as-needed`) leaves ALSA out of them, and JACK is
+/// only ever loaded at run time: `tests/clap_host.rs` checks the bundle needs neither.
 fn bundle_release() -> Result<()> {
-    nice_plug_xtask::main_with_args(
-        "cargo xtask",
-        ["bundle", "orator", "--release", "--features", "standalone"].map(String::from),
-    )
+    nice_plug_xtask::chdir_workspace_root()?;
+    nice_plug_xtask::bundle(&target_dir(), "orator", &["--release".to_owned()], false)
 }
 
 /// The OBS module's folder in `bundled`, laid out as OBS loads it from
@@ -280,10 +279,8 @@ fn obs_module_dir(bundled: &Path) -> PathBuf {
     bundled.join("obs-plugins").join("orator")
 }
 
-/// Compiles the plugin package and the OBS module in one invocation, with the library's
-/// features as the bundles have them. Built alone as the module's dependency, the library is a
-/// unit of its own (an rlib without the plugin's cdylib) and compiles a second time; built
-/// together, the bundler's build after this finds it fresh.
+/// Compiles the plugin package (its library, the CLI and the standalone app) and the OBS module
+/// in one cargo invocation, one feature set, so every dependency and the library compile once.
 fn compile_with_obs_module() -> Result<()> {
     run(
         &cargo(),
