@@ -4,6 +4,7 @@
 //! starts the local API with the app, and `ORATOR_TOKEN` sets its token.
 
 fn main() -> std::process::ExitCode {
+    orator::platform::tune_own_process_allocator();
     match orator::api::ApiSettings::from_environment() {
         Ok(Some(settings)) => {
             if let Err(why) = orator::api::ApiSettings::set_at_startup(settings) {

@@ -157,6 +157,7 @@ struct SayArgs {
 }
 
 fn main() -> Result<()> {
+    orator::platform::tune_own_process_allocator();
     match Cli::parse().command {
         Command::Say(args) => say(args),
         Command::Serve(args) => serve(args),

@@ -1,6 +1,7 @@
 //! The operating system's side of Orator, behind one small seam: where the running binary
 //! lives, where the user's files go, how the ONNX Runtime library is named and loaded, keeping
-//! the plugin library resident, and giving freed memory back. Everything else in the crate is
+//! the plugin library resident, and giving freed memory back (and, in Orator's own executables, how
+//! the allocator maps large blocks). Everything else in the crate is
 //! the same code on every platform; a function here that has nothing to do on one platform is
 //! a documented no-op there, never a missing feature.
 //!
@@ -57,6 +58,16 @@ pub fn preload_runtime(library: &Path) -> Result<(), PreloadError> {
 /// heaps; the other allocators Orator meets return it themselves, so this is a no-op there).
 pub fn release_freed_memory() {
     os::release_freed_memory();
+}
+
+/// Sets the allocator up for a process that is Orator's own (the CLI, the server, the
+/// standalone app), never a host's: called first thing in `main`. With glibc, blocks of 1 MiB
+/// and more are mapped on their own and unmapped when freed, whatever was freed before;
+/// glibc's default raises that size to the largest block freed so far (up to 32 MiB), after
+/// which the tensors of long runs are carved from the heap, and the heap stays fragmented at its
+/// largest. Measured in `docs/design/streaming.md`. A no-op with other allocators.
+pub fn tune_own_process_allocator() {
+    os::tune_own_process_allocator();
 }
 
 /// The user's data folder for Orator's files (`voices`, `presets`): `$XDG_DATA_HOME/orator`

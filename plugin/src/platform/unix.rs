@@ -43,3 +43,15 @@ pub fn release_freed_memory() {
         libc::malloc_trim(0);
     }
 }
+
+/// The size from which glibc maps a block on its own, bytes (see the seam's doc).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+const MMAP_THRESHOLD: libc::c_int = 1 << 20;
+
+pub fn tune_own_process_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes glibc's tuning; it runs before the process starts threads.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD);
+    }
+}

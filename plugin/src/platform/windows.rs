@@ -82,3 +82,6 @@ pub fn preload_runtime(library: &Path) -> Result<(), super::PreloadError> {
 
 /// Nothing to do: Windows' heap returns large freed blocks to the system itself.
 pub fn release_freed_memory() {}
+
+/// Nothing to do: Windows' heap returns large blocks to the system itself.
+pub fn tune_own_process_allocator() {}
