@@ -164,10 +164,32 @@ fn main() -> Result<()> {
     }
 }
 
+/// Why a dictionary file cannot be used.
+#[derive(Debug, thiserror::Error)]
+enum DictionaryError {
+    /// The file could not be read (missing, unreadable, not UTF-8).
+    #[error("could not read the dictionary {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// A line is not `word = replacement`.
+    #[error("{}:{line}: expected `word = replacement`", path.display())]
+    Line { path: PathBuf, line: usize },
+    /// An entry the lexicon refuses.
+    #[error("in the dictionary {}: {source}", path.display())]
+    Entry {
+        path: PathBuf,
+        source: orator::tts::text::lexicon::LexiconError,
+    },
+}
+
 /// Reads a dictionary file: `word = replacement` lines, `#` comments, blank lines ignored.
-fn read_dictionary(path: &Path) -> Result<BTreeMap<String, String>> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("could not read the dictionary {}", path.display()))?;
+fn read_dictionary(path: &Path) -> Result<BTreeMap<String, String>, DictionaryError> {
+    let text = std::fs::read_to_string(path).map_err(|source| DictionaryError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
     let mut entries = BTreeMap::new();
     for (number, line) in text.lines().enumerate() {
         let line = line.split('#').next().unwrap_or_default().trim();
@@ -175,15 +197,17 @@ fn read_dictionary(path: &Path) -> Result<BTreeMap<String, String>> {
             continue;
         }
         let Some((word, replacement)) = line.split_once('=') else {
-            bail!(
-                "{}:{}: expected `word = replacement`",
-                path.display(),
-                number + 1
-            );
+            return Err(DictionaryError::Line {
+                path: path.to_path_buf(),
+                line: number + 1,
+            });
         };
         entries.insert(word.trim().to_owned(), replacement.trim().to_owned());
     }
-    Lexicon::new(&entries).with_context(|| format!("in the dictionary {}", path.display()))?;
+    Lexicon::new(&entries).map_err(|source| DictionaryError::Entry {
+        path: path.to_path_buf(),
+        source,
+    })?;
     Ok(entries)
 }
 

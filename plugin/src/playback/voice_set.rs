@@ -14,40 +14,47 @@ use std::sync::{Arc, Mutex};
 pub const MAX_VOICES: usize = 4;
 
 /// A loaded voice, or why it did not load (kept, so a broken file is not read again for
-/// every phrase).
-type Entry = (PathBuf, Result<Engine, String>);
+/// every phrase; shared, so each phrase that asks for it can report it).
+type Entry<E> = (PathBuf, Result<Engine, Arc<E>>);
 
-/// The loaded voices, most recently used last.
-#[derive(Default)]
-pub(super) struct VoiceSet {
-    entries: Vec<Entry>,
+/// The loaded voices, most recently used last; `E` is why a voice did not load.
+pub(super) struct VoiceSet<E> {
+    entries: Vec<Entry<E>>,
 }
 
-impl VoiceSet {
+impl<E> Default for VoiceSet<E> {
+    fn default() -> Self {
+        Self {
+            entries: Vec::new(),
+        }
+    }
+}
+
+impl<E> VoiceSet<E> {
     /// The engine for `model`, loading it with `load` if it is not loaded (or failed before).
     /// Errors say why the voice cannot speak.
     pub(super) fn get(
         &mut self,
         model: &Path,
-        load: &mut dyn FnMut(&Path) -> Result<Engine, String>,
-    ) -> Result<&Engine, String> {
+        load: &mut dyn FnMut(&Path) -> Result<Engine, E>,
+    ) -> Result<&Engine, Arc<E>> {
         let at = match self.entries.iter().position(|(path, _)| path == model) {
             Some(at) => at,
             None => {
                 if self.entries.len() >= MAX_VOICES {
                     drop(self.entries.remove(0));
                 }
-                self.entries.push((model.to_path_buf(), load(model)));
+                self.entries
+                    .push((model.to_path_buf(), load(model).map_err(Arc::new)));
                 self.entries.len() - 1
             }
         };
         let entry = self.entries.remove(at);
         self.entries.push(entry);
-        match self.entries.last() {
-            Some((_, Ok(engine))) => Ok(engine),
-            Some((_, Err(why))) => Err(why.clone()),
-            None => Err("no voice".to_owned()),
-        }
+        let Some((_, loaded)) = self.entries.last() else {
+            unreachable!("the entry was pushed just above");
+        };
+        loaded.as_ref().map_err(Arc::clone)
     }
 
     /// Whether `model` was tried (loaded or failed).
@@ -78,15 +85,21 @@ mod tests {
 
     #[test]
     fn failures_are_kept_and_the_least_recently_used_voice_goes_first() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("cannot load {0}")]
+        struct Failed(String);
         let mut set = VoiceSet::default();
         let mut loads = Vec::new();
-        let mut fail = |p: &Path| -> Result<Engine, String> {
+        let mut fail = |p: &Path| -> Result<Engine, Failed> {
             loads.push(p.to_path_buf());
-            Err(format!("cannot load {}", p.display()))
+            Err(Failed(p.display().to_string()))
         };
         for name in ["a", "b", "a", "c", "d", "e", "a"] {
             let err = set.get(Path::new(name), &mut fail).err();
-            assert_eq!(err, Some(format!("cannot load {name}")));
+            assert_eq!(
+                err.map(|e| e.to_string()),
+                Some(format!("cannot load {name}"))
+            );
         }
         // `a` was used again before `e` came, so `b` went; `a` loaded once.
         let loaded: Vec<_> = loads.iter().map(|p| p.display().to_string()).collect();

@@ -80,7 +80,7 @@ pub(super) struct Worker {
     /// Word timings of the phrases spoken live.
     pub(super) timings: Arc<TimingLog>,
     /// The other voices phrases asked for (voice aliases).
-    pub(super) voices: VoiceSet,
+    pub(super) voices: VoiceSet<LoadError>,
     /// Voices to load when idle, so a phrase asking for one does not wait for it.
     pub(super) preload: Vec<PathBuf>,
 }
@@ -260,7 +260,6 @@ impl Worker {
         let mut load_it = |m: &Path| {
             load(Some(m.to_path_buf()), resources.as_ref())
                 .map(|e| voice_set::wired(e, metrics, cache))
-                .map_err(|e| e.to_string())
         };
         let loaded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             self.voices.get(&model, &mut load_it).map(|_| ())
@@ -387,7 +386,6 @@ impl Worker {
             let mut load_it = |m: &Path| {
                 load(Some(m.to_path_buf()), resources.as_ref())
                     .map(|e| voice_set::wired(e, metrics, cache))
-                    .map_err(|e| e.to_string())
             };
             voices
                 .get(model, &mut load_it)
@@ -619,7 +617,7 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 
 /// Why the speech thread has no voice. The message is what the editor shows.
 #[derive(Debug, thiserror::Error)]
-enum LoadError {
+pub(super) enum LoadError {
     /// Orator's resources (ONNX Runtime, espeak-ng data, the default voice) are not installed
     /// where it looks.
     #[error(transparent)]
