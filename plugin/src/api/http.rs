@@ -311,6 +311,14 @@ pub fn respond(
     content_type: &str,
     body: &[u8],
 ) -> std::io::Result<()> {
+    let mut out = Deadline::new(stream, WRITE_DEADLINE);
+    out.write_all(head(status, content_type, Some(body.len())).as_bytes())?;
+    out.write_all(body)?;
+    out.flush()
+}
+
+/// A response's head: with `Content-Length` when `length` is known, else chunked.
+pub fn head(status: u16, content_type: &str, length: Option<usize>) -> String {
     let reason = match status {
         200 => "OK",
         400 => "Bad Request",
@@ -327,16 +335,15 @@ pub fn respond(
         503 => "Service Unavailable",
         _ => "Error",
     };
-    let head = format!(
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\
+    let length = match length {
+        Some(n) => format!("Content-Length: {n}"),
+        None => "Transfer-Encoding: chunked".to_owned(),
+    };
+    format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\n{length}\r\n\
          Connection: close\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n\
-         {NO_FRAMING}\r\n",
-        body.len()
-    );
-    let mut out = Deadline::new(stream, WRITE_DEADLINE);
-    out.write_all(head.as_bytes())?;
-    out.write_all(body)?;
-    out.flush()
+         {NO_FRAMING}\r\n"
+    )
 }
 
 /// The longest a response may take to send, whole: a client that reads slowly (each write

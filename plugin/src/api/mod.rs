@@ -4,8 +4,8 @@
 //! 127.0.0.1 and ::1 only:
 //! - a Speaker.bot-compatible WebSocket ([`speakerbot`]), as Streamer.bot's Speaker.bot
 //!   integration speaks it: requests, replies and `TextToSpeech` events;
-//! - OpenAI-compatible HTTP ([`openai`]): `POST /v1/audio/speech` returns the audio (it does not
-//!   play it), `GET /v1/models`, `GET /v1/voices`;
+//! - OpenAI-compatible HTTP ([`openai`]): `POST /v1/audio/speech` returns the audio as it is
+//!   made ([`speech_stream`]; it does not play it), `GET /v1/models`, `GET /v1/voices`;
 //! - Speaker.bot's UDP form on [`DEFAULT_UDP_PORT`] ([`udp`]).
 //!
 //! Every instance registers here ([`register`]); the first one whose session has the API enabled
@@ -41,6 +41,7 @@ mod routes;
 pub mod server;
 mod session;
 pub mod speakerbot;
+pub mod speech_stream;
 pub mod subtitles;
 pub mod timeline_words;
 pub mod token;

@@ -2,7 +2,8 @@
 //! `response_format`), `GET /v1/models`, and a voice list at `GET /v1/voices`.
 //!
 //! Formats, as OpenAI defines them: `pcm` is raw 24 kHz 16-bit signed little-endian mono;
-//! `wav` is the same samples in a WAV file. Any other format is refused with a 400 (Orator has
+//! `wav` is the same samples in a WAV file. Audio is sent as it is made (`stream_format`
+//! `audio`, HTTP chunked) or as server-sent events (`sse`); see [`super::speech_stream`]. Any other format is refused with a 400 (Orator has
 //! no encoders); a request without `response_format` gets `wav` (OpenAI's default, mp3, is not
 //! offered). OpenAI's voice names speak with the default voice, so clients with a hard-coded
 //! voice work; a voice alias's name speaks as that alias (its pace times `speed`); an
@@ -37,6 +38,15 @@ pub enum Format {
     Pcm,
 }
 
+/// How the audio of a response is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamFormat {
+    /// The audio itself, sent as it is made (chunked).
+    Audio,
+    /// Server-sent events: `speech.audio.delta` with base64 audio, then `speech.audio.done`.
+    Sse,
+}
+
 impl Format {
     /// The response's media type.
     pub fn content_type(self) -> &'static str {
@@ -58,6 +68,8 @@ pub struct Speech {
     pub alias: Option<VoiceAlias>,
     /// Pace, 0.25–4.
     pub speed: f32,
+    /// How the audio is sent (`stream_format`).
+    pub stream: StreamFormat,
     /// What to send back.
     pub format: Format,
 }
@@ -73,12 +85,11 @@ struct Raw {
     speed: Option<f64>,
     #[serde(default)]
     response_format: Option<String>,
-    // Accepted and ignored: Orator's voices take no instructions, and audio is sent whole.
+    // Accepted and ignored: Orator's voices take no instructions.
     #[serde(default)]
     #[allow(dead_code)]
     instructions: Option<String>,
     #[serde(default)]
-    #[allow(dead_code)]
     stream_format: Option<String>,
 }
 
@@ -117,6 +128,9 @@ pub enum BadSpeech {
     /// A format not offered.
     #[error("`response_format` `{0}` is not offered: ask for `wav` or `pcm`")]
     Format(String),
+    /// A stream format not offered.
+    #[error("`stream_format` `{0}` is not offered: ask for `audio` or `sse`")]
+    StreamFormat(String),
     /// `voice` is neither a name nor `{"id": name}`.
     #[error("`voice` must be a voice name")]
     VoiceShape,
@@ -158,6 +172,11 @@ pub fn parse(
         "pcm" => Format::Pcm,
         other => return Err(BadSpeech::Format(other.chars().take(20).collect())),
     };
+    let stream = match raw.stream_format.as_deref().unwrap_or("audio") {
+        "audio" => StreamFormat::Audio,
+        "sse" => StreamFormat::Sse,
+        other => return Err(BadSpeech::StreamFormat(other.chars().take(20).collect())),
+    };
     let name = match &raw.voice {
         None => None,
         Some(serde_json::Value::String(name)) => Some(name.clone()),
@@ -198,6 +217,7 @@ pub fn parse(
         voice,
         alias,
         speed: speed as f32,
+        stream,
         format,
     })
 }
@@ -265,28 +285,50 @@ pub fn to_i16(samples: &[f32]) -> Vec<i16> {
 
 /// The response body: raw little-endian samples, or a WAV file of them.
 pub fn encode(samples: &[i16], format: Format) -> Vec<u8> {
-    let pcm: Vec<u8> = samples.iter().flat_map(|s| s.to_le_bytes()).collect();
+    let pcm = pcm_bytes(samples);
     match format {
         Format::Pcm => pcm,
         Format::Wav => {
-            let mut wav = Vec::with_capacity(44 + pcm.len());
             let data = u32::try_from(pcm.len()).unwrap_or(u32::MAX);
-            wav.extend_from_slice(b"RIFF");
-            wav.extend_from_slice(&data.saturating_add(36).to_le_bytes());
-            wav.extend_from_slice(b"WAVEfmt ");
-            wav.extend_from_slice(&16u32.to_le_bytes());
-            wav.extend_from_slice(&1u16.to_le_bytes()); // PCM
-            wav.extend_from_slice(&1u16.to_le_bytes()); // mono
-            wav.extend_from_slice(&RATE.to_le_bytes());
-            wav.extend_from_slice(&(RATE * 2).to_le_bytes());
-            wav.extend_from_slice(&2u16.to_le_bytes());
-            wav.extend_from_slice(&16u16.to_le_bytes());
-            wav.extend_from_slice(b"data");
-            wav.extend_from_slice(&data.to_le_bytes());
+            let mut wav = Vec::with_capacity(44 + pcm.len());
+            wav.extend_from_slice(&wav_header(Some(data)));
             wav.extend_from_slice(&pcm);
             wav
         }
     }
+}
+
+/// Samples as little-endian bytes.
+pub fn pcm_bytes(samples: &[i16]) -> Vec<u8> {
+    samples.iter().flat_map(|s| s.to_le_bytes()).collect()
+}
+
+/// A 24 kHz 16-bit mono WAV header for `data` bytes of samples; `None` when the length is
+/// not known yet (a streamed file: both sizes are then 0xFFFFFFFF, "to the end", as OpenAI's
+/// streamed WAV has them).
+pub fn wav_header(data: Option<u32>) -> [u8; 44] {
+    let (riff, data) = data.map_or((u32::MAX, u32::MAX), |d| (d.saturating_add(36), d));
+    let mut header = [0u8; 44];
+    let fields: [&[u8]; 12] = [
+        b"RIFF",
+        &riff.to_le_bytes(),
+        b"WAVEfmt ",
+        &16u32.to_le_bytes(),
+        &1u16.to_le_bytes(), // PCM
+        &1u16.to_le_bytes(), // mono
+        &RATE.to_le_bytes(),
+        &(RATE * 2).to_le_bytes(),
+        &2u16.to_le_bytes(),
+        &16u16.to_le_bytes(),
+        b"data",
+        &data.to_le_bytes(),
+    ];
+    let mut at = 0;
+    for field in fields {
+        header[at..at + field.len()].copy_from_slice(field);
+        at += field.len();
+    }
+    header
 }
 
 /// `GET /v1/models`.
@@ -416,6 +458,7 @@ mod tests {
             alias: None,
             speed,
             format: Format::Wav,
+            stream: StreamFormat::Audio,
         };
         let prose = "The streamer reads chat aloud tonight. ".repeat(105);
         assert!(prose.chars().count() <= MAX_INPUT);

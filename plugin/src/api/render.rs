@@ -96,9 +96,124 @@ pub fn render<'a>(
     channels: usize,
     settings: &PathSettings,
     host: Option<&[Vec<f32>]>,
-    mut limits: Limits<'_>,
+    limits: Limits<'_>,
 ) -> Rendered {
     let channels = channels.max(1);
+    let mut all: Vec<Vec<f32>> = vec![Vec::new(); channels];
+    let mut keep = |bus: &[Vec<f32>]| {
+        for (all, block) in all.iter_mut().zip(bus) {
+            all.extend_from_slice(block);
+        }
+        true
+    };
+    let (mut rendered, length) = run(
+        service,
+        phrase.into(),
+        output_rate,
+        (channels, host),
+        settings,
+        limits,
+        &mut keep,
+    );
+    for channel in &mut all {
+        channel.truncate(length);
+        channel.resize(length, 0.0);
+    }
+    rendered.channels = all;
+    rendered
+}
+
+/// Speaks `phrase` as [`render`] does, in mono with no host signal, handing the samples to
+/// `write` as they are made instead of keeping them: the same samples [`render`] returns, in
+/// pieces. A stretch of silence is handed on only once sound follows it or the phrase ends
+/// (so the output ends where [`render`]'s does). `write` returning false (its reader is gone)
+/// ends the render as [`Ended::Abandoned`]. The returned [`Rendered`] has no channels.
+pub fn render_streamed<'a>(
+    service: &SpeechService,
+    phrase: impl Into<Phrase<'a>>,
+    output_rate: u32,
+    settings: &PathSettings,
+    limits: Limits<'_>,
+    write: Write<'_>,
+) -> Rendered {
+    let mut silence = Silence::default();
+    let mut open = true;
+    let mut pass = |bus: &[Vec<f32>]| {
+        let block = bus.first().map_or(&[][..], Vec::as_slice);
+        open = open && silence.pass(block, write);
+        open
+    };
+    let (rendered, length) = run(
+        service,
+        phrase.into(),
+        output_rate,
+        (1, None),
+        settings,
+        limits,
+        &mut pass,
+    );
+    if rendered.ended == Ended::Complete && open {
+        silence.finish(length, write);
+    }
+    rendered
+}
+
+/// Where [`render_streamed`] hands its samples: false when nothing more can be taken.
+pub type Write<'a> = &'a mut dyn FnMut(&[f32]) -> bool;
+
+/// Holds back silence until sound follows it, counting what was handed on.
+#[derive(Default)]
+struct Silence {
+    /// Samples handed on.
+    written: usize,
+    /// Silent samples held back after them.
+    held: usize,
+}
+
+impl Silence {
+    /// Hands on `block` up to its last sound (and the silence held before it).
+    fn pass(&mut self, block: &[f32], write: &mut dyn FnMut(&[f32]) -> bool) -> bool {
+        let Some(last) = block.iter().rposition(|&x| x != 0.0) else {
+            self.held += block.len();
+            return true;
+        };
+        let open = self.zeros(self.held, write) && write(&block[..=last]);
+        self.written += last + 1;
+        self.held = block.len() - last - 1;
+        open
+    }
+
+    /// Hands on the silence that ends the output at `length` samples.
+    fn finish(&mut self, length: usize, write: &mut dyn FnMut(&[f32]) -> bool) {
+        let _ = self.zeros(length.saturating_sub(self.written), write);
+    }
+
+    /// Hands on `n` zeros.
+    fn zeros(&mut self, mut n: usize, write: &mut dyn FnMut(&[f32]) -> bool) -> bool {
+        const ZEROS: [f32; BLOCK] = [0.0; BLOCK];
+        self.written += n;
+        while n > 0 {
+            let piece = n.min(BLOCK);
+            if !write(&ZEROS[..piece]) {
+                return false;
+            }
+            n -= piece;
+        }
+        true
+    }
+}
+
+/// The render loop both renders share: each block (per channel) goes to `emit` (false: stop,
+/// as abandoned). Returns the render without its channels, and the output's length in samples.
+fn run(
+    service: &SpeechService,
+    phrase: Phrase<'_>,
+    output_rate: u32,
+    (channels, host): (usize, Option<&[Vec<f32>]>),
+    settings: &PathSettings,
+    mut limits: Limits<'_>,
+    emit: &mut dyn FnMut(&[Vec<f32>]) -> bool,
+) -> (Rendered, usize) {
     let host_len = host.and_then(|h| h.first()).map_or(0, Vec::len);
     let mut path = SignalPath::default();
     path.prepare(output_rate as f32, BLOCK);
@@ -109,7 +224,7 @@ pub fn render<'a>(
     stream.set_waiting(true);
     let mut cursor = service.event_cursor();
     let spoken_at = Instant::now();
-    let Phrase { text, voicing } = phrase.into();
+    let Phrase { text, voicing } = phrase;
     let phrase = service.speak_as(text.to_owned(), voicing);
 
     let mut bus = vec![vec![0.0f32; BLOCK]; channels];
@@ -118,7 +233,6 @@ pub fn render<'a>(
     let mut voice_samples = 0u64;
     let mut voice_end = 0u64;
     let mut phrase_start = None;
-    let mut rendered: Vec<Vec<f32>> = vec![Vec::new(); channels];
     let no_sidechain: [&[f32]; 0] = [];
     let mut ended = Ended::Complete;
     while position < host_len || stream.is_active() {
@@ -145,13 +259,12 @@ pub fn render<'a>(
                 phrase_start.get_or_insert(event.at);
             }
         });
-        for (all, block) in rendered.iter_mut().zip(&bus) {
-            all.extend_from_slice(block);
-        }
+        let open = emit(&bus);
         position += BLOCK;
         let too_long = limits.max_samples.is_some_and(|max| position >= max);
-        let abandoned = position % (BLOCK * LOOK_EVERY_BLOCKS) == 0
-            && limits.abandoned.as_mut().is_some_and(|gone| gone());
+        let abandoned = !open
+            || (position % (BLOCK * LOOK_EVERY_BLOCKS) == 0
+                && limits.abandoned.as_mut().is_some_and(|gone| gone()));
         if too_long || abandoned {
             ended = if too_long {
                 Ended::TooLong
@@ -168,13 +281,9 @@ pub fn render<'a>(
         Ended::Complete => host_len.max(usize::try_from(voice_end).unwrap_or(usize::MAX)),
         Ended::TooLong | Ended::Abandoned => position,
     };
-    for channel in &mut rendered {
-        channel.truncate(length);
-        channel.resize(length, 0.0);
-    }
-    Rendered {
+    let rendered = Rendered {
         ended,
-        channels: rendered,
+        channels: Vec::new(),
         voice_samples,
         first_audio,
         total: spoken_at.elapsed(),
@@ -182,7 +291,8 @@ pub fn render<'a>(
         failure: service.failure(phrase).map(|why| why.to_string()),
         phrase_start,
         words: service.word_timings(phrase),
-    }
+    };
+    (rendered, length)
 }
 
 /// The word timings of a render as JSON: each word's span in samples of the rendered output

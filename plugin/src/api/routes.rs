@@ -1,6 +1,6 @@
 //! The HTTP routes: the index, the caption page, the voice and model lists, and OpenAI speech
-//! (`/v1/audio/speech`, and `/v1/audio/speech/timed` with word timings), rendered by the
-//! server's own speech service, one render at a time.
+//! (`/v1/audio/speech`, sent as it is made, and `/v1/audio/speech/timed` with word timings,
+//! sent whole), rendered by the server's own speech service, one render at a time.
 //!
 //! Thread model: each exchange runs on its connection's thread; renders queue on the
 //! renderer's lock (at most [`MAX_RENDERS_WAITING`] wait).
@@ -10,6 +10,7 @@ use super::counted::Counted;
 use super::filter::{self, Filtered};
 use super::http::{self, Refusal, Request};
 use super::server::{Hub, refuse};
+use super::speech_stream::Streamed;
 use super::{ApiSettings, Target, openai, render};
 use crate::dsp::path::PathSettings;
 use crate::playback::service::{SpeechService, State};
@@ -34,6 +35,14 @@ const CAPTIONS: &[u8] = include_bytes!("captions.html");
 /// the audio (base64, in the asked format) and its timings ([`render::timings_json`]).
 const TIMED: &str = "/v1/audio/speech/timed";
 
+/// What a route answers with.
+enum Reply {
+    /// A whole body of this type.
+    Body(&'static str, Vec<u8>),
+    /// Nothing more: the route sent its response as it made it.
+    Sent,
+}
+
 pub(super) fn serve_http(hub: &Arc<Hub>, stream: &mut TcpStream, request: &Request) {
     hub.status.requests.fetch_add(1, Ordering::Relaxed);
     let owner = super::owner();
@@ -42,58 +51,58 @@ pub(super) fn serve_http(hub: &Arc<Hub>, stream: &mut TcpStream, request: &Reque
         .as_deref()
         .map(|o| o.session().read(|s| s.api.voices.clone()))
         .unwrap_or_default();
-    let result: Result<(&str, Vec<u8>), Refusal> =
-        match (request.method.as_str(), request.path.as_str()) {
-            ("GET", "/" | "/v1") => Ok((
-                "application/json",
-                json!({
-                    "name": "Orator",
-                    "version": env!("CARGO_PKG_VERSION"),
-                    "websocket": format!("ws://127.0.0.1:{}/", hub.port),
-                    "endpoints": [
-                        "POST /v1/audio/speech",
-                        "POST /v1/audio/speech/timed",
-                        "GET /v1/models",
-                        "GET /v1/voices",
-                        "GET /captions",
-                    ],
-                })
-                .to_string()
-                .into_bytes(),
-            )),
-            ("GET", "/captions") => Ok(("text/html; charset=utf-8", CAPTIONS.to_vec())),
-            ("GET", "/v1/models") => Ok(("application/json", openai::models())),
-            ("GET", "/v1/voices") => {
-                Ok(("application/json", openai::voice_list(&voices, &aliases)))
-            }
-            ("POST", "/v1/audio/speech") => {
-                let offered = (&voices[..], &aliases);
-                speech_request(hub, stream, request, owner.as_deref(), offered, false)
-            }
-            ("POST", TIMED) => {
-                let offered = (&voices[..], &aliases);
-                speech_request(hub, stream, request, owner.as_deref(), offered, true)
-            }
-            (_, "/v1/audio/speech" | TIMED | "/v1/models" | "/v1/voices" | "/" | "/captions") => {
-                Err(Refusal::new(
-                    405,
-                    format!("{} is not allowed here", request.method),
-                ))
-            }
-            _ => Err(Refusal::new(
-                404,
-                format!(
-                    "no endpoint at {}",
-                    request.path.chars().take(64).collect::<String>()
-                ),
-            )),
-        };
+    let result: Result<Reply, Refusal> = match (request.method.as_str(), request.path.as_str()) {
+        ("GET", "/" | "/v1") => Ok(Reply::Body(
+            "application/json",
+            json!({
+                "name": "Orator",
+                "version": env!("CARGO_PKG_VERSION"),
+                "websocket": format!("ws://127.0.0.1:{}/", hub.port),
+                "endpoints": [
+                    "POST /v1/audio/speech",
+                    "POST /v1/audio/speech/timed",
+                    "GET /v1/models",
+                    "GET /v1/voices",
+                    "GET /captions",
+                ],
+            })
+            .to_string()
+            .into_bytes(),
+        )),
+        ("GET", "/captions") => Ok(Reply::Body("text/html; charset=utf-8", CAPTIONS.to_vec())),
+        ("GET", "/v1/models") => Ok(Reply::Body("application/json", openai::models())),
+        ("GET", "/v1/voices") => Ok(Reply::Body(
+            "application/json",
+            openai::voice_list(&voices, &aliases),
+        )),
+        ("POST", "/v1/audio/speech") => {
+            let offered = (&voices[..], &aliases);
+            speech_request(hub, stream, request, owner.as_deref(), offered, false)
+        }
+        ("POST", TIMED) => {
+            let offered = (&voices[..], &aliases);
+            speech_request(hub, stream, request, owner.as_deref(), offered, true)
+        }
+        (_, "/v1/audio/speech" | TIMED | "/v1/models" | "/v1/voices" | "/" | "/captions") => Err(
+            Refusal::new(405, format!("{} is not allowed here", request.method)),
+        ),
+        _ => Err(Refusal::new(
+            404,
+            format!(
+                "no endpoint at {}",
+                request.path.chars().take(64).collect::<String>()
+            ),
+        )),
+    };
     match result {
-        Ok((content_type, body)) => {
+        Ok(Reply::Body(content_type, body)) => {
             hub.status
                 .note(&format!("{} {}", request.method, request.path));
             let _ = http::respond(stream, 200, content_type, &body);
         }
+        Ok(Reply::Sent) => hub
+            .status
+            .note(&format!("{} {}", request.method, request.path)),
         Err(refusal) => refuse(
             hub,
             stream,
@@ -143,7 +152,7 @@ fn speech_request(
     owner: Option<&dyn Target>,
     (voices, aliases): (&[(String, std::path::PathBuf)], &VoiceAliases),
     timed: bool,
-) -> Result<(&'static str, Vec<u8>), Refusal> {
+) -> Result<Reply, Refusal> {
     http::check_json(request)?;
     let body = http::read_body(stream, request)?;
     let speech =
@@ -155,14 +164,31 @@ fn speech_request(
             "too many speech requests at once: try again shortly",
         ));
     };
-    let result = render_speech(hub, &speech, owner, stream);
+    if !timed {
+        let mut streamed = Streamed::new(&*stream, speech.format, speech.stream);
+        let result = render_speech(hub, &speech, owner, stream, Some(&mut |s| streamed.send(s)));
+        drop(waiting);
+        return match result {
+            Ok(_) => {
+                // A client that stops reading now only loses its own response.
+                let _ = streamed.finish();
+                Ok(Reply::Sent)
+            }
+            Err(refusal) if !streamed.started() => Err(refusal),
+            Err(refusal) => {
+                // Its head is out: the response ends without its last chunk.
+                hub.status.refused.fetch_add(1, Ordering::Relaxed);
+                hub.status
+                    .note(&format!("cut {}: {}", request.path, refusal.message));
+                Ok(Reply::Sent)
+            }
+        };
+    }
+    let result = render_speech(hub, &speech, owner, stream, None);
     drop(waiting);
     let (rendered, text) = result?;
     let samples = rendered.channels.first().map_or(&[][..], Vec::as_slice);
     let audio = openai::encode(&openai::to_i16(samples), speech.format);
-    if !timed {
-        return Ok((speech.format.content_type(), audio));
-    }
     let cues = render::subtitle_cues(&rendered, &text);
     let body = json!({
         "format": if speech.format == openai::Format::Wav { "wav" } else { "pcm" },
@@ -172,7 +198,10 @@ fn speech_request(
         "srt": super::subtitles::srt(&cues),
         "vtt": super::subtitles::vtt(&cues),
     });
-    Ok(("application/json", body.to_string().into_bytes()))
+    Ok(Reply::Body(
+        "application/json",
+        body.to_string().into_bytes(),
+    ))
 }
 
 /// The HTTP side's own speech service: renders whole, never plays.
@@ -184,11 +213,14 @@ pub(super) struct Renderer {
 /// How often a request waiting for the renderer looks whether its client is still there.
 const LOOK_WHILE_WAITING: Duration = Duration::from_millis(10);
 
+/// Renders `speech` whole, or (with `write`) handing its samples to `write` as they are made
+/// ([`render::render_streamed`]).
 fn render_speech(
     hub: &Hub,
     speech: &openai::Speech,
     owner: Option<&dyn Target>,
     client: &TcpStream,
+    write: Option<render::Write<'_>>,
 ) -> Result<(render::Rendered, String), Refusal> {
     // One render at a time; a request whose client hangs up while it waits leaves the queue.
     let mut renderer = loop {
@@ -291,15 +323,26 @@ fn render_speech(
         text: &text,
         voicing,
     };
-    let rendered = render::render(
-        &renderer.service,
-        phrase,
-        openai::RATE,
-        1,
-        &PathSettings::default(),
-        None,
-        limits,
-    );
+    let settings = PathSettings::default();
+    let rendered = match write {
+        Some(write) => render::render_streamed(
+            &renderer.service,
+            phrase,
+            openai::RATE,
+            &settings,
+            limits,
+            write,
+        ),
+        None => render::render(
+            &renderer.service,
+            phrase,
+            openai::RATE,
+            1,
+            &settings,
+            None,
+            limits,
+        ),
+    };
     match rendered.ended {
         render::Ended::Complete => {}
         render::Ended::Abandoned => return Err(gone()),

@@ -1,0 +1,113 @@
+"""Streamed speech from `orator serve` read by real clients as it arrives: the official
+`openai` package's `with_streaming_response` for `pcm` and `wav`, and a server-sent-events
+reader for `stream_format: "sse"`. What arrives equals `orator say` of the same text, and its
+first bytes arrive long before the render ends."""
+import base64
+import json
+import subprocess
+import time
+import http.client
+
+import numpy as np
+import openai
+import pytest
+
+from test_clients import CLI, RESOURCES, free_port, orator_say
+
+# About 12 s of speech in three sentences: its render takes a second or more on one core,
+# its first sentence's audio a fraction of that.
+TEXT = ("The river bends twice before the mill, and every spring the water rises over the "
+        "lower path. Walkers take the long way round by the old chapel, past the orchard and "
+        "the school. In the evening the lamps along the bridge come on one after another.")
+
+
+@pytest.fixture(scope="module")
+def port():
+    port = free_port()
+    proc = subprocess.Popen(
+        [str(CLI), "serve", "--port", str(port), "--udp-port", "0", "--resources",
+         str(RESOURCES)], stderr=subprocess.PIPE, text=True)
+    line = proc.stderr.readline()
+    assert "listening" in line, line
+    # The voice loads with the first request; later requests measure speech alone.
+    client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="unused")
+    client.audio.speech.create(model="tts-1", voice="alloy", input="Ready.")
+    yield port
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+def streamed(port, text, fmt):
+    """Reads a streamed response with the official client; returns the bytes, the seconds
+    from the request to the first bytes, and to the end."""
+    client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="unused")
+    started = time.monotonic()
+    first = None
+    body = bytearray()
+    with client.audio.speech.with_streaming_response.create(
+            model="tts-1", voice="alloy", input=text, response_format=fmt) as response:
+        assert response.headers.get("transfer-encoding") == "chunked", response.headers
+        for piece in response.iter_bytes():
+            if piece and first is None:
+                first = time.monotonic() - started
+            body += piece
+    return bytes(body), first, time.monotonic() - started
+
+
+def test_pcm_and_wav_arrive_as_they_are_made_and_equal_orator_say(port, tmp_path):
+    """Each request has a text of its own (a repeated one would come from the phrase cache).
+    Printed beside the streamed times: the same kind of text sent whole (the timed endpoint)
+    and `orator say`'s own first audio."""
+    client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="unused")
+    started = time.monotonic()
+    client.post("/audio/speech/timed", cast_to=object,
+                body={"model": "tts-1", "voice": "alloy", "input": f"{TEXT} Sent whole."})
+    print(f"sent whole: the response after {(time.monotonic() - started) * 1000:.0f} ms")
+    for fmt in ("pcm", "wav"):
+        text = f"{TEXT} Read as {fmt}."
+        expected = orator_say(tmp_path, text)
+        say = subprocess.run([str(CLI), "say", text, "--out", str(tmp_path / "t.wav"),
+                              "--sample-rate", "24000", "--resources", str(RESOURCES)],
+                             check=True, capture_output=True, text=True)
+        print("orator say:", (say.stdout + say.stderr).strip().splitlines()[-1].split(". ", 1)[-1])
+        body, first, total = streamed(port, text, fmt)
+        samples = body[44:] if fmt == "wav" else body
+        if fmt == "wav":
+            assert body[:4] == b"RIFF" and body[40:44] == b"\xff\xff\xff\xff", body[:44]
+        got = np.frombuffer(samples, dtype="<i2")
+        assert np.array_equal(got, expected), (len(got), len(expected))
+        seconds = len(got) / 24000
+        print(f"{fmt} streamed: first bytes {first * 1000:.0f} ms after the request, the "
+              f"whole {seconds:.1f} s of speech after {total * 1000:.0f} ms")
+        # The first bytes come with the first sentence, long before the last is rendered.
+        assert first < total / 2, (first, total)
+
+
+def test_sse_sends_the_same_audio_as_deltas_then_done(port, tmp_path):
+    expected = orator_say(tmp_path, TEXT)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    conn.request("POST", "/v1/audio/speech", body=json.dumps(
+        {"model": "tts-1", "voice": "alloy", "input": TEXT, "response_format": "pcm",
+         "stream_format": "sse"}), headers={"Content-Type": "application/json"})
+    response = conn.getresponse()
+    assert response.status == 200
+    assert response.getheader("Content-Type") == "text/event-stream"
+    events = []
+    for line in response.read().decode().split("\n"):
+        if line.startswith("data: "):
+            events.append(json.loads(line[len("data: "):]))
+    conn.close()
+    assert [e["type"] for e in events[:-1]] == ["speech.audio.delta"] * (len(events) - 1)
+    assert events[-1]["type"] == "speech.audio.done"
+    audio = b"".join(base64.b64decode(e["audio"]) for e in events[:-1])
+    assert np.array_equal(np.frombuffer(audio, dtype="<i2"), expected)
+    print(f"sse: {len(events) - 1} deltas")
+
+
+def test_a_refused_request_still_gets_its_status(port):
+    client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="unused")
+    with pytest.raises(openai.BadRequestError, match="stream_format"):
+        client.audio.speech.create(model="tts-1", voice="alloy", input="Hello.",
+                                   extra_body={"stream_format": "words"})
+    with pytest.raises(openai.BadRequestError, match="input. is empty"):
+        client.audio.speech.create(model="tts-1", voice="alloy", input="   ")
