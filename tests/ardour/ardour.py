@@ -1,8 +1,9 @@
 """Ardour as a test host: sessions built headless with its Lua tool, Orator's text and the
 automation written into the session file, exports rendered by Ardour's own exporter.
 
-Ardour's exporter itself sometimes aborts or hangs with no plugin of ours involved; `export`
-retries such a run (see its docstring for how it tells them apart) and reports every retry.
+Ardour's exporter itself sometimes aborts or hangs with no plugin of ours involved, and
+sometimes writes stray values into one channel of an export; `export` retries such a run (see
+its docstring for how it tells them apart) and reports every retry.
 """
 
 import base64
@@ -35,6 +36,27 @@ SPEAK, PHRASE, TRIGGER = 31, 35, 36
 # inside Ardour is tried again.
 EXPORT_TIMEOUT = 120
 EXPORT_TRIES = 5
+
+# The stride of the stray values Ardour's exporter sometimes writes (see `stray_samples`).
+STRAY_STRIDE = 2048
+
+
+def stray_samples(audio):
+    """The samples where the two channels differ, if every one of them lies on a multiple of
+    `STRAY_STRIDE`; else an empty array.
+
+    Every session of these tests speaks its voice centred, so an exact export has equal
+    channels. About one MIDI-track export in ten has instead one tiny value (1e-35 to 3e-8, a
+    new one each time) at every 2048th sample of one channel, from the file's start to its
+    end, silence included. Orator's own output at those samples, traced inside its
+    `process()` during such a run, was exactly equal on both channels: the value is written
+    after Orator, inside Ardour, and the export is run again."""
+    if audio.shape[1] != 2:
+        return np.array([], dtype=np.int64)
+    differ = np.nonzero(audio[:, 0] != audio[:, 1])[0]
+    if np.any(differ % STRAY_STRIDE):
+        return np.array([], dtype=np.int64)
+    return differ
 
 
 class ArdourFailure(RuntimeError):
@@ -93,8 +115,9 @@ class Host:
 
         A run is tried again when it dies inside Ardour: killed by a signal (the exporter's
         own `double free` abort) with no word from Orator in its output, or hung past
-        `EXPORT_TIMEOUT`. A run that exits with an error, or dies after Orator reported a
-        panic, fails the test at once. Returns the samples (frames × channels)."""
+        `EXPORT_TIMEOUT`, or whose file has Ardour's stray samples (`stray_samples`). A run
+        that exits with an error, or dies after Orator reported a panic, fails the test at
+        once. Returns the samples (frames × channels)."""
         args = ["ardour7-export", "-b", "float", "-s", str(session.rate), "-o", str(out),
                 str(session.dir), session.name]
         if busy:
@@ -130,10 +153,16 @@ class Host:
             assert proc.returncode == 0 and not ours, f"export failed ({proc.returncode}):\n{log}"
             audio, rate = soundfile.read(out, dtype="float32", always_2d=True)
             assert rate == session.rate
+            stray = stray_samples(audio)
+            if stray.size:
+                self.retries.append(
+                    f"{session.name}: Ardour wrote {stray.size} stray samples at every "
+                    f"{STRAY_STRIDE}th of one channel (try {attempt + 1})")
+                continue
             session.export_seconds.append(seconds)
             session.log = log
             return audio
-        raise ArdourFailure(f"{session.name}: {EXPORT_TRIES} exports died inside Ardour: {self.retries}")
+        raise ArdourFailure(f"{session.name}: {EXPORT_TRIES} exports failed inside Ardour: {self.retries}")
 
 
     def save_repeatedly(self, session, seconds):
