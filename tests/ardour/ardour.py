@@ -362,3 +362,22 @@ def reference(text, rate, tmp: Path):
 def first_sound(x, floor=1e-4):
     loud = np.flatnonzero(np.abs(x) > floor)
     return int(loud[0]) if loud.size else None
+
+
+def how_they_differ(a, b):
+    """Words on how two exports of one session differ, for a failing test's message: where the
+    differences lie, and whether `b` is `a` shifted as a whole."""
+    differ = np.flatnonzero(np.any(a != b, axis=1))
+    if differ.size == 0:
+        return "they are equal"
+    words = (f"{differ.size} frames differ, from {differ[0]} to {differ[-1]}; channels "
+             f"{sorted(set(np.flatnonzero(np.any(a[differ] != b[differ], axis=0)).tolist()))}")
+    on_a, on_b = first_sound(a[:, 0]), first_sound(b[:, 0])
+    if on_a is not None and on_b is not None and on_a != on_b:
+        lag = on_b - on_a
+        n = len(a) - abs(lag)
+        moved = a[:n] if lag > 0 else a[-lag:]
+        into = b[lag:] if lag > 0 else b[:n]
+        whole = np.array_equal(moved, into)
+        words += f"; the second is the first shifted by {lag} samples{'' if whole else ' in part'}"
+    return words

@@ -67,7 +67,8 @@ def exported_again(session, tmp_path):
         first, second,
         err_msg=f"two exports of one session differ: sound starts at "
         f"{ardour.first_sound(first[:, 0])} and {ardour.first_sound(second[:, 0])}, "
-        f"export times {session.export_seconds}\nfirst log:\n{first_log}\nsecond log:\n{session.log}")
+        f"{ardour.how_they_differ(first, second)}, export times {session.export_seconds}\n"
+        f"first log:\n{first_log}\nsecond log:\n{session.log}")
     np.testing.assert_array_equal(first[:, 0], first[:, 1], err_msg="centred voice, both sides")
     print(f"{name}: exports took {', '.join(f'{s:.1f} s' for s in session.export_seconds)}")
     # Ardour's and Orator's own words about the last export (shown when a test fails).
