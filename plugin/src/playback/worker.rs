@@ -287,6 +287,9 @@ impl Worker {
                         voicing: None,
                     },
                     Request::SpeakLine { id, line } => {
+                        // Only the timeline asks for a line, when its phrase was not in the
+                        // bank at its trigger (said, so an export's log shows which).
+                        tracing::info!("Orator: timeline phrase {line} streamed (not in the bank)");
                         let text = self.session.read(|session| {
                             bank::phrase_lines(&session.text)
                                 .nth(usize::from(line).saturating_sub(1))
