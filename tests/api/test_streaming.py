@@ -8,9 +8,12 @@ import subprocess
 import time
 import http.client
 
+import io
+
 import numpy as np
 import openai
 import pytest
+import soundfile
 
 from test_clients import CLI, RESOURCES, free_port, orator_say
 
@@ -111,3 +114,31 @@ def test_a_refused_request_still_gets_its_status(port):
                                    extra_body={"stream_format": "words"})
     with pytest.raises(openai.BadRequestError, match="input. is empty"):
         client.audio.speech.create(model="tts-1", voice="alloy", input="   ")
+
+
+def test_flac_decodes_to_the_same_samples(port, tmp_path):
+    """FLAC is sent whole; an independent decoder (libsndfile) reads back exactly the samples
+    `pcm` carries, and `orator say --out x.flac` holds the WAV's samples at 16 bits."""
+    text = "A lossless file of the same line."
+    expected = orator_say(tmp_path, text)
+    client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="unused")
+    flac = client.audio.speech.create(model="tts-1", voice="alloy", input=text,
+                                      response_format="flac").content
+    assert flac[:4] == b"fLaC"
+    samples, rate = soundfile.read(io.BytesIO(flac), dtype="int16")
+    assert rate == 24000
+    assert np.array_equal(samples, expected)
+    print(f"flac: {len(flac)} bytes for {len(samples) * 2} of pcm")
+    with pytest.raises(openai.BadRequestError, match="sent whole"):
+        client.audio.speech.create(model="tts-1", voice="alloy", input=text,
+                                   response_format="flac", extra_body={"stream_format": "sse"})
+    wav, flac_out = tmp_path / "x.wav", tmp_path / "x.flac"
+    for out in (wav, flac_out):
+        subprocess.run([str(CLI), "say", text, "--out", str(out), "--resources", str(RESOURCES)],
+                       check=True, capture_output=True)
+    floats, rate_wav = soundfile.read(wav, dtype="float32")
+    ints, rate_flac = soundfile.read(flac_out, dtype="int16")
+    assert rate_wav == rate_flac and floats.shape == ints.shape
+    scaled = (np.clip(floats, -1, 1) * np.float32(32767)).astype(np.float64)
+    rounded = (np.sign(scaled) * np.floor(np.abs(scaled) + 0.5)).astype(np.int16)
+    assert np.array_equal(ints, rounded)

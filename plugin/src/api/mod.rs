@@ -33,6 +33,7 @@ mod counted;
 mod events;
 pub mod file_cache;
 pub mod filter;
+pub mod flac;
 pub mod http;
 pub mod openai;
 pub mod rate;

@@ -2,7 +2,7 @@
 //! `response_format`), `GET /v1/models`, and a voice list at `GET /v1/voices`.
 //!
 //! Formats, as OpenAI defines them: `pcm` is raw 24 kHz 16-bit signed little-endian mono;
-//! `wav` is the same samples in a WAV file. Audio is sent as it is made (`stream_format`
+//! `wav` is the same samples in a WAV file, `flac` in a FLAC file (sent whole). Audio is sent as it is made (`stream_format`
 //! `audio`, HTTP chunked) or as server-sent events (`sse`); see [`super::speech_stream`]. Any other format is refused with a 400 (Orator has
 //! no encoders); a request without `response_format` gets `wav` (OpenAI's default, mp3, is not
 //! offered). OpenAI's voice names speak with the default voice, so clients with a hard-coded
@@ -10,6 +10,7 @@
 //! installed voice's name selects that voice.
 
 use super::aliases::{Choice, VoiceAlias, VoiceAliases, is_chatter_voice};
+use super::flac::FlacError;
 use serde::Deserialize;
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -36,6 +37,8 @@ pub enum Format {
     Wav,
     /// Raw 24 kHz 16-bit signed little-endian mono.
     Pcm,
+    /// A FLAC file of the same samples, sent whole ([`super::flac`]).
+    Flac,
 }
 
 /// How the audio of a response is sent.
@@ -53,6 +56,7 @@ impl Format {
         match self {
             Self::Wav => "audio/wav",
             Self::Pcm => "audio/pcm",
+            Self::Flac => "audio/flac",
         }
     }
 }
@@ -126,11 +130,14 @@ pub enum BadSpeech {
     #[error("`speed` must be between 0.25 and 4 (got {0})")]
     Speed(f64),
     /// A format not offered.
-    #[error("`response_format` `{0}` is not offered: ask for `wav` or `pcm`")]
+    #[error("`response_format` `{0}` is not offered: ask for `wav`, `pcm` or `flac`")]
     Format(String),
     /// A stream format not offered.
     #[error("`stream_format` `{0}` is not offered: ask for `audio` or `sse`")]
     StreamFormat(String),
+    /// Events asked for a format that is sent whole.
+    #[error("`stream_format` `sse` carries `pcm` or `wav`; `flac` is sent whole")]
+    SseOfWholeFormat,
     /// `voice` is neither a name nor `{"id": name}`.
     #[error("`voice` must be a voice name")]
     VoiceShape,
@@ -170,6 +177,7 @@ pub fn parse(
     let format = match raw.response_format.as_deref().unwrap_or("wav") {
         "wav" => Format::Wav,
         "pcm" => Format::Pcm,
+        "flac" => Format::Flac,
         other => return Err(BadSpeech::Format(other.chars().take(20).collect())),
     };
     let stream = match raw.stream_format.as_deref().unwrap_or("audio") {
@@ -177,6 +185,9 @@ pub fn parse(
         "sse" => StreamFormat::Sse,
         other => return Err(BadSpeech::StreamFormat(other.chars().take(20).collect())),
     };
+    if stream == StreamFormat::Sse && format == Format::Flac {
+        return Err(BadSpeech::SseOfWholeFormat);
+    }
     let name = match &raw.voice {
         None => None,
         Some(serde_json::Value::String(name)) => Some(name.clone()),
@@ -283,19 +294,20 @@ pub fn to_i16(samples: &[f32]) -> Vec<i16> {
         .collect()
 }
 
-/// The response body: raw little-endian samples, or a WAV file of them.
-pub fn encode(samples: &[i16], format: Format) -> Vec<u8> {
-    let pcm = pcm_bytes(samples);
-    match format {
-        Format::Pcm => pcm,
+/// The response body: raw little-endian samples, or a WAV or FLAC file of them.
+pub fn encode(samples: &[i16], format: Format) -> Result<Vec<u8>, FlacError> {
+    Ok(match format {
+        Format::Pcm => pcm_bytes(samples),
         Format::Wav => {
+            let pcm = pcm_bytes(samples);
             let data = u32::try_from(pcm.len()).unwrap_or(u32::MAX);
             let mut wav = Vec::with_capacity(44 + pcm.len());
             wav.extend_from_slice(&wav_header(Some(data)));
             wav.extend_from_slice(&pcm);
             wav
         }
-    }
+        Format::Flac => super::flac::encode(samples, 1, RATE)?,
+    })
 }
 
 /// Samples as little-endian bytes.
@@ -440,8 +452,8 @@ mod tests {
     fn wav_and_pcm_hold_the_same_samples() {
         let samples = to_i16(&[0.0, 0.5, -1.5, f32::NAN]);
         assert_eq!(samples, vec![0, 16384, -32767, 0]);
-        let pcm = encode(&samples, Format::Pcm);
-        let wav = encode(&samples, Format::Wav);
+        let pcm = encode(&samples, Format::Pcm).unwrap();
+        let wav = encode(&samples, Format::Wav).unwrap();
         assert_eq!(&wav[44..], &pcm[..]);
         let reader = hound::WavReader::new(std::io::Cursor::new(wav)).unwrap();
         assert_eq!(

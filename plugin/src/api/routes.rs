@@ -164,7 +164,7 @@ fn speech_request(
             "too many speech requests at once: try again shortly",
         ));
     };
-    if !timed {
+    if !timed && speech.format != openai::Format::Flac {
         let mut streamed = Streamed::new(&*stream, speech.format, speech.stream);
         let result = render_speech(hub, &speech, owner, stream, Some(&mut |s| streamed.send(s)));
         drop(waiting);
@@ -188,10 +188,18 @@ fn speech_request(
     drop(waiting);
     let (rendered, text) = result?;
     let samples = rendered.channels.first().map_or(&[][..], Vec::as_slice);
-    let audio = openai::encode(&openai::to_i16(samples), speech.format);
+    let audio = openai::encode(&openai::to_i16(samples), speech.format)
+        .map_err(|e| Refusal::new(500, e.to_string()))?;
+    if !timed {
+        return Ok(Reply::Body(speech.format.content_type(), audio));
+    }
     let cues = render::subtitle_cues(&rendered, &text);
     let body = json!({
-        "format": if speech.format == openai::Format::Wav { "wav" } else { "pcm" },
+        "format": match speech.format {
+            openai::Format::Wav => "wav",
+            openai::Format::Pcm => "pcm",
+            openai::Format::Flac => "flac",
+        },
         "sample_rate": openai::RATE,
         "audio": http::base64(&audio),
         "timings": render::timings_json(&rendered, &text, openai::RATE),

@@ -7,7 +7,7 @@
 //! error status. Once the head is out, a render that fails or is cut ends the response
 //! without its last chunk, which every HTTP client reports as an incomplete body.
 //!
-//! A `wav` stream starts with a header whose sizes read "to the end" (0xFFFFFFFF), as
+//! `flac` is not streamed (the routes send it whole). A `wav` stream starts with a header whose sizes read "to the end" (0xFFFFFFFF), as
 //! OpenAI's streamed WAV does; the samples after it are those of the whole file.
 //!
 //! Thread model: the connection's thread, which also runs the render; the socket's write
@@ -175,11 +175,11 @@ mod tests {
             assert!(head.contains("Transfer-Encoding: chunked"), "{head}");
             assert!(head.contains(format.content_type()), "{head}");
             let body = dechunk(body).expect("a whole chunked body");
-            let whole = openai::encode(&openai::to_i16(&samples), format);
+            let whole = openai::encode(&openai::to_i16(&samples), format).expect("encoded");
             match format {
                 Format::Pcm => assert_eq!(body, whole),
                 // The same samples after a header that reads "to the end".
-                Format::Wav => {
+                Format::Wav | Format::Flac => {
                     assert_eq!(body[44..], whole[44..]);
                     assert_eq!(body[40..44], [0xff; 4]);
                 }

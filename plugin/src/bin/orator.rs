@@ -1,7 +1,7 @@
 //! `orator`: Orator from the command line.
 //!
-//! `orator say "text" --out file.wav [--input music.wav]` renders speech through the plugin's
-//! own realtime path: its speech thread, rings and streaming resampler feed its signal path
+//! `orator say "text" --out file.wav|file.flac [--input music.wav]` renders speech through the
+//! plugin's own realtime path: its speech thread, rings and streaming resampler feed its signal path
 //! (voice chain, ducking, strip mixer) block by block, exactly as `process()` does in a host
 //! rendering offline. With `--input`, the file is the host signal: a podcast bed or a music
 //! track voiced over and ducked under the speech.
@@ -95,7 +95,8 @@ struct ServeArgs {
 struct SayArgs {
     /// The text to speak.
     text: String,
-    /// Where to write the WAV file (32-bit float; stereo, or the input's channels).
+    /// Where to write the audio: a WAV file (32-bit float), or with `.flac` a FLAC file
+    /// (16-bit); stereo, or the input's channels.
     #[arg(long)]
     out: PathBuf,
     /// A WAV file to play as the host signal, mixed with the speech and ducked under it. The
@@ -162,6 +163,38 @@ fn main() -> Result<()> {
         Command::Say(args) => say(args),
         Command::Serve(args) => serve(args),
     }
+}
+
+/// Writes `channels` at `rate` to `out`: FLAC (16-bit) when its name ends in `.flac`, else a
+/// 32-bit float WAV.
+fn write_audio(out: &Path, channels: &[Vec<f32>], rate: u32) -> Result<()> {
+    let length = channels.first().map_or(0, Vec::len);
+    let flac = out
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("flac"));
+    if flac {
+        let interleaved: Vec<f32> = (0..length)
+            .flat_map(|i| channels.iter().map(move |c| c[i]))
+            .collect();
+        let file = api::flac::encode(&api::openai::to_i16(&interleaved), channels.len(), rate)?;
+        return std::fs::write(out, file)
+            .with_context(|| format!("could not write {}", out.display()));
+    }
+    let spec = hound::WavSpec {
+        channels: u16::try_from(channels.len())?,
+        sample_rate: rate,
+        bits_per_sample: 32,
+        sample_format: hound::SampleFormat::Float,
+    };
+    let mut wav = hound::WavWriter::create(out, spec)
+        .with_context(|| format!("could not create {}", out.display()))?;
+    for i in 0..length {
+        for channel in channels {
+            wav.write_sample(channel[i])?;
+        }
+    }
+    wav.finalize()?;
+    Ok(())
 }
 
 /// Why a dictionary file cannot be used.
@@ -401,20 +434,7 @@ fn say(args: SayArgs) -> Result<()> {
         render::Limits::default(),
     );
     let length = rendered.channels.first().map_or(0, Vec::len);
-    let spec = hound::WavSpec {
-        channels: channels as u16,
-        sample_rate: output_rate,
-        bits_per_sample: 32,
-        sample_format: hound::SampleFormat::Float,
-    };
-    let mut wav = hound::WavWriter::create(&out, spec)
-        .with_context(|| format!("could not create {}", out.display()))?;
-    for i in 0..length {
-        for channel in &rendered.channels {
-            wav.write_sample(channel[i])?;
-        }
-    }
-    wav.finalize()?;
+    write_audio(&out, &rendered.channels, output_rate)?;
     if let Some(path) = &timings {
         let json = render::timings_json(&rendered, &text, output_rate);
         if json["complete"] != serde_json::Value::Bool(true) && rendered.failure.is_none() {
