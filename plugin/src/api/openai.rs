@@ -285,13 +285,13 @@ pub fn check_length(speech: &Speech) -> Result<(), TooLong> {
 
 /// Float samples as 16-bit signed integers (clipped, rounded).
 pub fn to_i16(samples: &[f32]) -> Vec<i16> {
-    samples
-        .iter()
-        .map(|&x| {
-            let x = if x.is_finite() { x } else { 0.0 };
-            (x.clamp(-1.0, 1.0) * 32767.0).round() as i16
-        })
-        .collect()
+    samples.iter().map(|&x| sample_i16(x)).collect()
+}
+
+/// One float sample as a 16-bit signed integer (clipped, rounded; not finite: 0).
+pub fn sample_i16(x: f32) -> i16 {
+    let x = if x.is_finite() { x } else { 0.0 };
+    (x.clamp(-1.0, 1.0) * 32767.0).round() as i16
 }
 
 /// The response body: raw little-endian samples, or a WAV or FLAC file of them.

@@ -59,12 +59,11 @@ impl<W: Write> Streamed<W> {
         if self.failed {
             return false;
         }
-        self.bytes.clear();
-        if !self.started && self.format == Format::Wav {
-            self.bytes.extend_from_slice(&openai::wav_header(None));
+        self.start_piece();
+        for &x in samples {
+            self.bytes
+                .extend_from_slice(&openai::sample_i16(x).to_le_bytes());
         }
-        self.bytes
-            .extend_from_slice(&openai::pcm_bytes(&openai::to_i16(samples)));
         let sent = self.head().and_then(|()| self.piece());
         self.failed = sent.is_err();
         !self.failed
@@ -78,10 +77,7 @@ impl<W: Write> Streamed<W> {
                 "the client stopped reading",
             ));
         }
-        self.bytes.clear();
-        if !self.started && self.format == Format::Wav {
-            self.bytes.extend_from_slice(&openai::wav_header(None));
-        }
+        self.start_piece();
         self.head()?;
         if !self.bytes.is_empty() {
             self.piece()?;
@@ -91,6 +87,15 @@ impl<W: Write> Streamed<W> {
         }
         self.out.write_all(b"0\r\n\r\n")?;
         self.out.flush()
+    }
+
+    /// Empties the piece being built, and starts it with a streamed WAV's header when it is
+    /// the response's first.
+    fn start_piece(&mut self) {
+        self.bytes.clear();
+        if !self.started && self.format == Format::Wav {
+            self.bytes.extend_from_slice(&openai::wav_header(None));
+        }
     }
 
     /// Sends the head if it has not gone out.
