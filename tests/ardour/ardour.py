@@ -1,9 +1,11 @@
 """Ardour as a test host: sessions built headless with its Lua tool, Orator's text and the
 automation written into the session file, exports rendered by Ardour's own exporter.
 
-Ardour's exporter itself sometimes aborts or hangs with no plugin of ours involved, and
-sometimes writes stray values into one channel of an export; `export` retries such a run (see
-its docstring for how it tells them apart) and reports every retry.
+Ardour's exporter itself sometimes aborts or hangs with no plugin of ours involved, sometimes
+writes stray values into one channel of an export, and sometimes shifts a whole export by a
+few samples (its own audio regions move with it: every session carries a marker region to
+show it); `export` retries such a run (see its docstring for how it tells them apart) and
+reports every retry.
 """
 
 import base64
@@ -36,6 +38,12 @@ SPEAK, PHRASE, TRIGGER = 31, 35, 36
 # inside Ardour is tried again.
 EXPORT_TIMEOUT = 120
 EXPORT_TRIES = 5
+
+# The session range runs this many samples past what a test checks; Ardour's own marker
+# region sounds one click of this level at `MARKER_AT` samples into that tail.
+MARKER_TAIL = 9600
+MARKER_AT = 4800
+MARKER_LEVEL = 0.5
 
 # The stride of the stray values Ardour's exporter sometimes writes (see `stray_samples`).
 STRAY_STRIDE = 2048
@@ -105,7 +113,7 @@ class Host:
         for label, index in (("Speak", SPEAK), ("Phrase", PHRASE), ("Trigger", TRIGGER)):
             assert f"automation {label} {index}" in out.stdout, out.stdout
         xml = file.read_text()
-        assert xml.count('<Connection other="Master/audio_in') == 2, "track not on the master bus"
+        assert xml.count('<Connection other="Master/audio_in') == 4, "tracks not on the master bus"
         return Session(self, root / name, name, rate)
 
     def export(self, session, out: Path, busy=None):
@@ -115,9 +123,11 @@ class Host:
 
         A run is tried again when it dies inside Ardour: killed by a signal (the exporter's
         own `double free` abort) with no word from Orator in its output, or hung past
-        `EXPORT_TIMEOUT`, or whose file has Ardour's stray samples (`stray_samples`). A run
-        that exits with an error, or dies after Orator reported a panic, fails the test at
-        once. Returns the samples (frames × channels)."""
+        `EXPORT_TIMEOUT`, or whose file has Ardour's stray samples (`stray_samples`), or
+        where Ardour's own marker region sounds away from its sample (the whole file shifted
+        inside Ardour: `marker_shift`). A run that exits with an error, or dies after Orator
+        reported a panic, fails the test at once. Returns the samples of the range the test
+        checks (frames × channels), without the marker's tail."""
         args = ["ardour7-export", "-b", "float", "-s", str(session.rate), "-o", str(out),
                 str(session.dir), session.name]
         if busy:
@@ -159,9 +169,16 @@ class Host:
                     f"{session.name}: Ardour wrote {stray.size} stray samples at every "
                     f"{STRAY_STRIDE}th of one channel (try {attempt + 1})")
                 continue
+            shift = session.marker_shift(audio)
+            assert shift is not None, f"{session.name}: the marker's click is not in the export"
+            if shift:
+                self.retries.append(
+                    f"{session.name}: Ardour's export moved its own marker region by {shift} "
+                    f"samples (try {attempt + 1})")
+                continue
             session.export_seconds.append(seconds)
             session.log = log
-            return audio
+            return audio[:session.frames]
         raise ArdourFailure(f"{session.name}: {EXPORT_TRIES} exports failed inside Ardour: {self.retries}")
 
 
@@ -198,6 +215,10 @@ class Session:
     log: str = ""
     # Environment for Orator when Ardour opens this session (settings such as its memory).
     env: dict = field(default_factory=dict)
+    # The range the tests check (samples from the start) and the marker's click (see
+    # `set_range`).
+    frames: int = 0
+    marker_at: int = 0
 
     @property
     def file(self):
@@ -215,14 +236,62 @@ class Session:
         return ticks * sample // self.rate
 
     def set_range(self, seconds):
-        """The session range the exporter renders: 0 to `seconds`."""
-        end = self.superclock(int(seconds * self.rate))
+        """The range the tests check, 0 to `seconds`: the session range the exporter renders
+        runs `MARKER_TAIL` past it, and the marker's click sounds in that tail (see
+        `marker_shift`)."""
+        self.frames = int(seconds * self.rate)
+        end = self.superclock(self.frames + MARKER_TAIL)
         xml = self.xml().replace(
             "<Locations/>",
             f'<Locations><Location id="999999" name="session" start="a0" end="a{end}" '
             'flags="IsSessionRange" locked="0" timestamp="0" cue="0"/></Locations>',
         )
         self.write(xml)
+        self.add_marker(self.frames + MARKER_AT)
+
+    def add_marker(self, at):
+        """A region on the marker track whose one click sounds at sample `at`: a file of
+        `2 * MARKER_AT` samples, silent but for its middle sample, written into the session's
+        audio files and placed as Ardour would place an imported file."""
+        clip = np.zeros(2 * MARKER_AT, dtype=np.float32)
+        clip[MARKER_AT] = MARKER_LEVEL
+        audiofiles = self.dir / "interchange" / self.name / "audiofiles"
+        audiofiles.mkdir(parents=True, exist_ok=True)
+        soundfile.write(audiofiles / "marker.wav", clip, self.rate, subtype="FLOAT")
+        self.add_source('<Source name="marker.wav" type="audio" flags="" id="900011" '
+                        'channel="0" origin="" gain="1"/>')
+        start, length = self.superclock(at - MARKER_AT), self.superclock(len(clip))
+        region = (f'<Region name="marker" start="a0" length="a{length}@a{start}" '
+                  f'position="a{start}" id="900012" type="audio" first-edit="nothing" '
+                  'fade-in-active="0" fade-out-active="0" envelope-active="0" '
+                  'scale-amplitude="1" source-0="900011" master-source-0="900011" '
+                  'channels="1"/>')
+        self.add_region("Marker", "audio", region)
+        self.marker_at = at
+
+    def marker_shift(self, audio):
+        """How far the marker's click lies from its sample in an export (frames × channels),
+        or None when it is missing. Nothing else sounds in the tail past the checked range,
+        so the loudest sample there is the click."""
+        tail = np.abs(audio[self.frames:, 0])
+        if tail.size == 0 or tail.max() < MARKER_LEVEL / 4:
+            return None
+        return self.frames + int(np.argmax(tail)) - self.marker_at
+
+    def add_source(self, source):
+        xml = self.xml()
+        if "<Sources/>" in xml:
+            xml = xml.replace("<Sources/>", f"<Sources>{source}</Sources>")
+        else:
+            xml = xml.replace("<Sources>", f"<Sources>{source}", 1)
+        self.write(xml)
+
+    def add_region(self, track, kind, region):
+        """Puts `region` (XML) into the playlist of track `track` (a `kind` playlist)."""
+        xml = self.xml()
+        playlist = re.search(rf'<Playlist id="\d+" name="{track}" type="{kind}"[^>]*/>',
+                             xml).group(0)
+        self.write(xml.replace(playlist, playlist[:-2] + f">{region}</Playlist>"))
 
     def automate(self, index, points):
         """Replaces parameter `index`'s automation with `points`: (sample, value) pairs."""
@@ -292,16 +361,11 @@ class Session:
         smf = (b"MThd" + struct.pack(">IHHH", 6, 0, 1, ppq) + b"MTrk"
                + struct.pack(">I", len(track)) + track)
         (self.dir / "interchange" / self.name / "midifiles" / "notes.mid").write_bytes(smf)
-        xml = self.xml()
-        assert "<Sources/>" in xml
-        xml = xml.replace("<Sources/>", '<Sources><Source name="notes.mid" type="midi" flags="" '
-                          'id="900001" origin=""/></Sources>')
-        playlist = re.search(r'<Playlist id="\d+" name="Voice" type="midi"[^>]*/>', xml).group(0)
+        self.add_source('<Source name="notes.mid" type="midi" flags="" id="900001" origin=""/>')
         end = self.superclock(max(off for _, off, _, _ in notes) + self.rate)
-        region = (f'<Region name="notes" start="b0" length="a{end}@a0" position="a0" '
-                  'id="900002" type="midi" first-edit="nothing" source-0="900001" '
-                  'master-source-0="900001"/>')
-        self.write(xml.replace(playlist, playlist[:-2] + f">{region}</Playlist>"))
+        self.add_region("Voice", "midi", f'<Region name="notes" start="b0" length="a{end}@a0" '
+                        'position="a0" id="900002" type="midi" first-edit="nothing" '
+                        'source-0="900001" master-source-0="900001"/>')
 
 
 def midi_varlen(n):

@@ -2,6 +2,8 @@
 -- MIDI track with Orator as its first plugin. Every automatable switch the tests
 -- drive (Speak, Phrase, Trigger) gets an automation list in Play, with one placeholder
 -- event; the test writes the real events, the text and the session range into the XML.
+-- A second, mono audio track ("Marker") feeds the master bus too: the test puts a region
+-- with one click on it after the range it checks, to see where Ardour's own audio lands.
 --
 -- Usage: ardour7-lua make_session.lua DIR NAME RATE [midi]
 local dir, name, rate, midi = arg[1], arg[2], tonumber(arg[3]), arg[4] == "midi"
@@ -46,6 +48,17 @@ for i = 0, 1 do
   local port = outputs:audio(i)
   if not port:connected_to(master:audio(i):name()) then
     assert(port:connect(master:audio(i):name()) == 0, "could not connect the track to the master bus")
+  end
+end
+
+-- The marker track, centred on the master bus.
+local marker = s:new_audio_track(1, 2, nil, 1, "Marker", ARDOUR.PresentationInfo.max_order,
+  ARDOUR.TrackMode.Normal, true):front()
+marker:input():disconnect_all(nil)
+for i = 0, 1 do
+  local port = marker:output():audio(i)
+  if not port:connected_to(master:audio(i):name()) then
+    assert(port:connect(master:audio(i):name()) == 0, "could not connect the marker track")
   end
 end
 
