@@ -4,27 +4,19 @@
 //!
 //! `cargo bench -p orator-benches --bench encode` (after `cargo xtask build`)
 
+mod common;
+
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use orator::api::{flac, openai};
 use std::hint::black_box;
-use std::path::Path;
 
 fn encode(c: &mut Criterion) {
-    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/orator-demo.wav");
-    let Ok(mut reader) = hound::WavReader::open(&demo) else {
-        eprintln!("no {}: run `cargo xtask build` first", demo.display());
-        return;
-    };
-    let spec = reader.spec();
-    let channels = usize::from(spec.channels);
-    let Ok(all) = reader.samples::<f32>().collect::<Result<Vec<f32>, _>>() else {
-        eprintln!("{} is not a float WAV", demo.display());
+    let Some((channels, rate)) = common::demo_render() else {
         return;
     };
     // The left channel, as 16-bit samples: one second of them is `sample_rate` samples.
-    let left: Vec<f32> = all.iter().step_by(channels).copied().collect();
-    let samples = openai::to_i16(&left);
-    let rate = spec.sample_rate;
+    let left = &channels[0];
+    let samples = openai::to_i16(left);
     let mut group = c.benchmark_group("encode");
     group.throughput(Throughput::Elements(samples.len() as u64));
     group.bench_function("flac_mono_16bit", |b| {

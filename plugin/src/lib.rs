@@ -21,6 +21,7 @@
 pub mod api;
 pub mod dsp;
 pub mod editor;
+pub mod loudness;
 pub mod meters;
 pub mod params;
 pub mod platform;

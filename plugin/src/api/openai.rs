@@ -2,21 +2,32 @@
 //! `response_format`), `GET /v1/models`, and a voice list at `GET /v1/voices`.
 //!
 //! Formats, as OpenAI defines them: `pcm` is raw 24 kHz 16-bit signed little-endian mono;
-//! `wav` is the same samples in a WAV file, `flac` in a FLAC file (sent whole). Audio is sent as it is made (`stream_format`
-//! `audio`, HTTP chunked) or as server-sent events (`sse`); see [`super::speech_stream`]. Any other format is refused with a 400 (Orator has
-//! no encoders); a request without `response_format` gets `wav` (OpenAI's default, mp3, is not
-//! offered). OpenAI's voice names speak with the default voice, so clients with a hard-coded
-//! voice work; a voice alias's name speaks as that alias (its pace times `speed`); an
-//! installed voice's name selects that voice.
+//! `wav` is the same samples in a WAV file, `flac` in a FLAC file (sent whole). Audio is sent
+//! as it is made (`stream_format` `audio`, HTTP chunked) or as server-sent events (`sse`); see
+//! [`super::speech_stream`]. Any other format is refused with a 400; a request without
+//! `response_format` gets `wav` (OpenAI's default, mp3, is not offered). OpenAI's voice names
+//! speak with the default voice, so clients with a hard-coded voice work; a voice alias's name
+//! speaks as that alias (its pace times `speed`); an installed voice's name selects that
+//! voice.
+//!
+//! Orator's own fields: `loudness` (LUFS) and `true_peak` (dBTP, default −1) bring the whole
+//! response to a loudness target ([`crate::loudness`]); such a response is rendered whole
+//! before it is sent, so `sse` is refused with them.
 
 use super::aliases::{Choice, VoiceAlias, VoiceAliases, is_chatter_voice};
 use super::flac::FlacError;
+use crate::loudness::{LoudnessError, Target};
 use serde::Deserialize;
 use serde_json::json;
 use std::path::{Path, PathBuf};
 
 /// The rate OpenAI's `pcm` and `wav` use.
 pub const RATE: u32 = 24_000;
+
+/// The loudness a request with only `true_peak` gets, LUFS, and the ceiling a request with only
+/// `loudness` gets, dBTP.
+pub const DEFAULT_LOUDNESS: f64 = -16.0;
+pub const DEFAULT_TRUE_PEAK: f64 = -1.0;
 
 /// OpenAI's longest input, in characters.
 pub const MAX_INPUT: usize = 4096;
@@ -76,6 +87,9 @@ pub struct Speech {
     pub stream: StreamFormat,
     /// What to send back.
     pub format: Format,
+    /// A loudness to bring the whole response to (`loudness`, LUFS, under `true_peak`, dBTP):
+    /// such a response is rendered whole before it is sent.
+    pub loudness: Option<Target>,
 }
 
 #[derive(Deserialize)]
@@ -95,6 +109,10 @@ struct Raw {
     instructions: Option<String>,
     #[serde(default)]
     stream_format: Option<String>,
+    #[serde(default)]
+    loudness: Option<f64>,
+    #[serde(default)]
+    true_peak: Option<f64>,
 }
 
 /// The voices installed beside the default one: `(name, model file)` for each `.onnx` with its
@@ -138,6 +156,12 @@ pub enum BadSpeech {
     /// Events asked for a format that is sent whole.
     #[error("`stream_format` `sse` carries `pcm` or `wav`; `flac` is sent whole")]
     SseOfWholeFormat,
+    /// A loudness target or ceiling out of range.
+    #[error("{0}")]
+    Loudness(#[from] LoudnessError),
+    /// Events asked for with a loudness target, which needs the whole render first.
+    #[error("`loudness` needs the whole render before any of it is sent: not with `sse`")]
+    SseWithLoudness,
     /// `voice` is neither a name nor `{"id": name}`.
     #[error("`voice` must be a voice name")]
     VoiceShape,
@@ -188,6 +212,16 @@ pub fn parse(
     if stream == StreamFormat::Sse && format == Format::Flac {
         return Err(BadSpeech::SseOfWholeFormat);
     }
+    let loudness = match (raw.loudness, raw.true_peak) {
+        (None, None) => None,
+        (lufs, ceiling) => Some(Target::new(
+            lufs.unwrap_or(DEFAULT_LOUDNESS),
+            ceiling.unwrap_or(DEFAULT_TRUE_PEAK),
+        )?),
+    };
+    if loudness.is_some() && stream == StreamFormat::Sse {
+        return Err(BadSpeech::SseWithLoudness);
+    }
     let name = match &raw.voice {
         None => None,
         Some(serde_json::Value::String(name)) => Some(name.clone()),
@@ -230,6 +264,7 @@ pub fn parse(
         speed: speed as f32,
         stream,
         format,
+        loudness,
     })
 }
 
@@ -463,6 +498,40 @@ mod tests {
     }
 
     #[test]
+    fn loudness_fields_are_checked_and_need_the_whole_render() {
+        let none = VoiceAliases::default();
+        let parsed = |body: &str| parse(body.as_bytes(), &[], &none);
+        let s = parsed(r#"{"input":"hi","loudness":-23}"#).expect("valid");
+        let target = s.loudness.expect("a target");
+        assert_eq!(
+            (target.lufs, target.ceiling_dbtp),
+            (-23.0, DEFAULT_TRUE_PEAK)
+        );
+        let s = parsed(r#"{"input":"hi","true_peak":-2}"#).expect("valid");
+        let target = s.loudness.expect("a target");
+        assert_eq!((target.lufs, target.ceiling_dbtp), (DEFAULT_LOUDNESS, -2.0));
+        assert_eq!(
+            parsed(r#"{"input":"hi"}"#)
+                .expect("valid")
+                .loudness
+                .map(|t| t.lufs),
+            None
+        );
+        assert_eq!(
+            parsed(r#"{"input":"hi","loudness":0}"#),
+            Err(BadSpeech::Loudness(LoudnessError::Target(0.0)))
+        );
+        assert_eq!(
+            parsed(r#"{"input":"hi","loudness":-16,"stream_format":"sse"}"#),
+            Err(BadSpeech::SseWithLoudness)
+        );
+        assert!(matches!(
+            parsed(r#"{"input":"hi","loudness":"loud"}"#),
+            Err(BadSpeech::Shape(_))
+        ));
+    }
+
+    #[test]
     fn renders_past_the_length_cap_are_refused_up_front() {
         let speech = |input: String, speed: f32| Speech {
             input,
@@ -471,6 +540,7 @@ mod tests {
             speed,
             format: Format::Wav,
             stream: StreamFormat::Audio,
+            loudness: None,
         };
         let prose = "The streamer reads chat aloud tonight. ".repeat(105);
         assert!(prose.chars().count() <= MAX_INPUT);

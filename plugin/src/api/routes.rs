@@ -164,7 +164,7 @@ fn speech_request(
             "too many speech requests at once: try again shortly",
         ));
     };
-    if !timed && speech.format != openai::Format::Flac {
+    if !timed && speech.format != openai::Format::Flac && speech.loudness.is_none() {
         let mut streamed = Streamed::new(&*stream, speech.format, speech.stream);
         let result = render_speech(hub, &speech, owner, stream, Some(&mut |s| streamed.send(s)));
         drop(waiting);
@@ -186,7 +186,11 @@ fn speech_request(
     }
     let result = render_speech(hub, &speech, owner, stream, None);
     drop(waiting);
-    let (rendered, text) = result?;
+    let (mut rendered, text) = result?;
+    if let Some(target) = speech.loudness {
+        crate::loudness::normalize(&mut rendered.channels, openai::RATE, target)
+            .map_err(|e| Refusal::new(400, e.to_string()))?;
+    }
     let samples = rendered.channels.first().map_or(&[][..], Vec::as_slice);
     let audio = openai::encode(&openai::to_i16(samples), speech.format)
         .map_err(|e| Refusal::new(500, e.to_string()))?;

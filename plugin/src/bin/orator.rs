@@ -152,6 +152,14 @@ struct SayArgs {
     /// Voice pan, -1 (left) to 1 (right).
     #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     pan: f32,
+    /// Bring the whole output to this integrated loudness, LUFS (ITU-R BS.1770), for example
+    /// -16 (podcasts), -23 (EBU R 128 broadcast) or -14 (streaming services); peaks that the
+    /// gain would lift over --true-peak are limited.
+    #[arg(long, value_name = "LUFS", allow_negative_numbers = true)]
+    loudness: Option<f64>,
+    /// The true-peak ceiling for --loudness, dBTP.
+    #[arg(long, value_name = "DBTP", default_value_t = -1.0, allow_negative_numbers = true)]
+    true_peak: f64,
     /// Orator's resources folder (default: found next to this program).
     #[arg(long, env = "ORATOR_RESOURCES")]
     resources: Option<PathBuf>,
@@ -341,8 +349,13 @@ fn say(args: SayArgs) -> Result<()> {
         dry_db,
         duck_db,
         pan,
+        loudness,
+        true_peak,
         resources,
     } = args;
+    let loudness = loudness
+        .map(|lufs| orator::loudness::Target::new(lufs, true_peak))
+        .transpose()?;
     if !(rate.is_finite() && (0.25..=4.0).contains(&rate)) {
         bail!("--rate must be between 0.25 and 4 (got {rate})");
     }
@@ -424,7 +437,7 @@ fn say(args: SayArgs) -> Result<()> {
     settings.strips[strip::VOICE].gain = db_to_gain(voice_db);
     settings.strips[strip::VOICE].pan = pan;
     settings.duck.depth_db = duck_db;
-    let rendered = render::render(
+    let mut rendered = render::render(
         &service,
         &text,
         output_rate,
@@ -434,6 +447,13 @@ fn say(args: SayArgs) -> Result<()> {
         render::Limits::default(),
     );
     let length = rendered.channels.first().map_or(0, Vec::len);
+    let normalized = match loudness {
+        Some(target) if rendered.failure.is_none() => Some(
+            orator::loudness::normalize(&mut rendered.channels, output_rate, target)
+                .context("could not reach the loudness target")?,
+        ),
+        _ => None,
+    };
     write_audio(&out, &rendered.channels, output_rate)?;
     if let Some(path) = &timings {
         let json = render::timings_json(&rendered, &text, output_rate);
@@ -483,6 +503,17 @@ fn say(args: SayArgs) -> Result<()> {
         first_audio.unwrap_or_default().as_secs_f64() * 1e3,
         synthesis_time.as_secs_f64() * 1e3,
     );
+    if let Some(n) = normalized {
+        eprintln!(
+            "Loudness {:.1} LUFS (was {:.1}; gain {:+.1} dB, limited by up to {:.1} dB), true \
+             peak {:.1} dBTP.",
+            n.lufs,
+            n.before_lufs,
+            n.gain_db,
+            n.limited_db.abs(),
+            n.true_peak_dbtp
+        );
+    }
     if underruns > 0 {
         bail!("{underruns} voice samples arrived late (the speech thread could not keep up)");
     }
