@@ -1,13 +1,13 @@
 //! What each encoded response format costs per second of speech: the demo render that `cargo
 //! xtask build` leaves (`target/orator-demo.wav`, real speech), as 24 kHz-sized 16-bit mono
-//! samples, encoded whole as the API encodes a `flac` response.
+//! samples, encoded whole as the API encodes a `flac` or `mp3` response.
 //!
 //! `cargo bench -p orator-benches --bench encode` (after `cargo xtask build`)
 
 mod common;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use orator::api::{flac, openai};
+use orator::api::{flac, mp3, openai};
 use std::hint::black_box;
 
 fn encode(c: &mut Criterion) {
@@ -21,6 +21,9 @@ fn encode(c: &mut Criterion) {
     group.throughput(Throughput::Elements(samples.len() as u64));
     group.bench_function("flac_mono_16bit", |b| {
         b.iter(|| flac::encode(black_box(&samples), 1, rate).map(|f| f.len()))
+    });
+    group.bench_function("mp3_mono_64kbps", |b| {
+        b.iter(|| mp3::encode(black_box(&samples), 1, rate).map(|f| f.len()))
     });
     group.bench_function("wav_mono_16bit", |b| {
         b.iter(|| openai::encode(black_box(&samples), openai::Format::Wav).map(|f| f.len()))

@@ -4,11 +4,13 @@ reader for `stream_format: "sse"`. What arrives equals `orator say` of the same 
 first bytes arrive long before the render ends."""
 import base64
 import json
+import sys
 import subprocess
 import time
 import http.client
 
 import io
+from pathlib import Path
 
 import numpy as np
 import openai
@@ -16,6 +18,9 @@ import pytest
 import soundfile
 
 from test_clients import CLI, RESOURCES, free_port, orator_say
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from lossy import ffmpeg_decoded, lossy_match  # noqa: E402
 
 # About 12 s of speech in three sentences: its render takes a second or more on one core,
 # its first sentence's audio a fraction of that.
@@ -142,3 +147,36 @@ def test_flac_decodes_to_the_same_samples(port, tmp_path):
     scaled = (np.clip(floats, -1, 1) * np.float32(32767)).astype(np.float64)
     rounded = (np.sign(scaled) * np.floor(np.abs(scaled) + 0.5)).astype(np.int16)
     assert np.array_equal(ints, rounded)
+
+
+def test_mp3_streams_and_decodes_to_the_same_speech(port, tmp_path):
+    """MP3 (OpenAI's default format) read with the official client as it streams: its first
+    bytes long before the render ends, frames an independent decoder (ffmpeg) turns back into
+    the `pcm` samples within a lossy codec's error. `orator say --out x.mp3` the same way."""
+    text = f"{TEXT} Read as mp3."
+    expected = orator_say(tmp_path, text)
+    body, first, total = streamed(port, text, "mp3")
+    assert body[:3] == b"ID3" or body[:2] in (b"\xff\xf3", b"\xff\xf2"), body[:4]
+    decoded = ffmpeg_decoded(body, 24000, 1)[:, 0]
+    lag, snr, level = lossy_match(decoded, expected)
+    print(f"mp3 streamed: {len(body)} bytes ({len(body) * 8 / (len(expected) / 24000) / 1000:.0f} "
+          f"kbit/s), first bytes {first * 1000:.0f} ms, all {total * 1000:.0f} ms; decoded "
+          f"{len(decoded) - len(expected):+d} samples, lag {lag}, SNR {snr:.1f} dB, level "
+          f"{level:+.2f} dB")
+    assert first < total / 2, (first, total)
+    # All of the speech after LAME's delay (1105 samples), then at most two frames of padding.
+    assert lag + len(expected) <= len(decoded) <= lag + len(expected) + 2 * 1152, (lag, len(decoded))
+    # Measured: 23.5 dB and -0.44 dB (LAME's low-pass takes the top octave's little energy).
+    assert snr >= 15.0 and abs(level) <= 1.0
+    out = tmp_path / "x.mp3"
+    subprocess.run([str(CLI), "say", text, "--out", str(out), "--sample-rate", "48000",
+                    "--resources", str(RESOURCES)], check=True, capture_output=True)
+    subprocess.run([str(CLI), "say", text, "--out", str(tmp_path / "x.wav"), "--sample-rate",
+                    "48000", "--resources", str(RESOURCES)], check=True, capture_output=True)
+    reference, _ = soundfile.read(tmp_path / "x.wav", dtype="float32", always_2d=True)
+    decoded = ffmpeg_decoded(out.read_bytes(), 48000, 2)
+    lag, snr, level = lossy_match(decoded[:, 0], np.round(reference[:, 0] * 32767))
+    assert lag + len(reference) <= len(decoded) <= lag + len(reference) + 2 * 1152
+    print(f"orator say --out x.mp3 (48 kHz stereo): {out.stat().st_size} bytes, lag {lag}, "
+          f"SNR {snr:.1f} dB, level {level:+.2f} dB")
+    assert snr >= 15.0 and abs(level) <= 1.0

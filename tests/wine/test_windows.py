@@ -23,6 +23,7 @@ import websockets
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import speakerbot_ws  # noqa: E402
+from lossy import ffmpeg_decoded, lossy_match  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 WINDOWS = Path(os.environ.get("ORATOR_WINDOWS", ROOT / "target" / "bundled-windows"))
@@ -47,8 +48,8 @@ def windows_path(path):
     return "Z:" + str(Path(path).resolve()).replace("/", "\\")
 
 
-def say(program, text, out, timings, wine):
-    command = [str(program), "say", text, "--out", out, "--timings", timings]
+def say(program, text, out, timings, wine, *extra):
+    command = [str(program), "say", text, "--out", out, "--timings", timings, *extra]
     if wine:
         command = [WINE, *command]
     done = subprocess.run(command, capture_output=True, text=True, timeout=120,
@@ -78,6 +79,31 @@ def test_say_equals_the_linux_build(tmp_path, text):
     win_timings = json.loads((tmp_path / "win.json").read_text())
     linux_timings = json.loads((tmp_path / "linux.json").read_text())
     assert win_timings == linux_timings
+
+
+def test_loudness_and_mp3_equal_the_linux_build(tmp_path):
+    """`--loudness` (the meter, the limiter) gives the Linux build's samples, and LAME built
+    for Windows encodes the same MP3 frames as on Linux."""
+    text = SENTENCES[1]
+    for name, extra in (("loud.wav", ["--loudness", "-14"]), ("x.mp3", [])):
+        say(WINDOWS / "orator.exe", text, windows_path(tmp_path / f"win-{name}"),
+            windows_path(tmp_path / "win.json"), True, *extra)
+        say(LINUX_CLI, text, str(tmp_path / f"linux-{name}"), str(tmp_path / "linux.json"),
+            False, *extra)
+    ours, _ = soundfile.read(tmp_path / "win-loud.wav", dtype="float32")
+    theirs, _ = soundfile.read(tmp_path / "linux-loud.wav", dtype="float32")
+    assert ours.shape == theirs.shape
+    snr = snr_db(ours, theirs)
+    print(f"--loudness -14: Windows vs Linux SNR {snr:.1f} dB")
+    assert snr >= 100, snr
+    win_mp3 = (tmp_path / "win-x.mp3").read_bytes()
+    linux_mp3 = (tmp_path / "linux-x.mp3").read_bytes()
+    win, linux = ffmpeg_decoded(win_mp3, 22050, 2), ffmpeg_decoded(linux_mp3, 22050, 2)
+    assert win.shape == linux.shape, (win.shape, linux.shape)
+    lag, snr, _ = lossy_match(win[:, 0], linux[:, 0])
+    print(f"mp3: {len(win_mp3)} / {len(linux_mp3)} bytes, identical: {win_mp3 == linux_mp3}; "
+          f"decoded Windows vs Linux SNR {snr:.1f} dB")
+    assert lag == 0 and snr >= 60, (lag, snr)
 
 
 def free_port():

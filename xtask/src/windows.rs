@@ -191,6 +191,11 @@ pub fn cross_env() -> Result<Vec<(String, OsString)>> {
         ("CMAKE_LIBRARY_PATH".into(), deps.join("lib").into()),
         ("CMAKE_INCLUDE_PATH".into(), deps.join("include").into()),
         ("SONIC_LIB_DIR".into(), deps.join("lib").into()),
+        // LAME's own configure script, told the MinGW toolchain's name for Windows.
+        (
+            "MP3LAME_SYS_OVERRIDE_HOST".into(),
+            "x86_64-w64-mingw32".into(),
+        ),
     ])
 }
 

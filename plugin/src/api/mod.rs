@@ -35,6 +35,7 @@ pub mod file_cache;
 pub mod filter;
 pub mod flac;
 pub mod http;
+pub mod mp3;
 pub mod openai;
 pub mod rate;
 pub mod render;

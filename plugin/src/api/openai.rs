@@ -2,10 +2,11 @@
 //! `response_format`), `GET /v1/models`, and a voice list at `GET /v1/voices`.
 //!
 //! Formats, as OpenAI defines them: `pcm` is raw 24 kHz 16-bit signed little-endian mono;
-//! `wav` is the same samples in a WAV file, `flac` in a FLAC file (sent whole). Audio is sent
-//! as it is made (`stream_format` `audio`, HTTP chunked) or as server-sent events (`sse`); see
-//! [`super::speech_stream`]. Any other format is refused with a 400; a request without
-//! `response_format` gets `wav` (OpenAI's default, mp3, is not offered). OpenAI's voice names
+//! `wav` is the same samples in a WAV file, `flac` in a FLAC file (sent whole), `mp3` an MP3 of
+//! them ([`super::mp3`]). Audio is sent as it is made (`stream_format` `audio`, HTTP chunked)
+//! or as server-sent events (`sse`); see [`super::speech_stream`]. `opus` and `aac` are
+//! refused with a 400 that says so; a request without `response_format` gets `wav` (Orator's
+//! choice: OpenAI's default is `mp3`, which a client names when it wants it). OpenAI's voice names
 //! speak with the default voice, so clients with a hard-coded voice work; a voice alias's name
 //! speaks as that alias (its pace times `speed`); an installed voice's name selects that
 //! voice.
@@ -16,6 +17,7 @@
 
 use super::aliases::{Choice, VoiceAlias, VoiceAliases, is_chatter_voice};
 use super::flac::FlacError;
+use super::mp3::Mp3Error;
 use crate::loudness::{LoudnessError, Target};
 use serde::Deserialize;
 use serde_json::json;
@@ -50,6 +52,17 @@ pub enum Format {
     Pcm,
     /// A FLAC file of the same samples, sent whole ([`super::flac`]).
     Flac,
+    /// An MP3 of the same samples, 64 kbit/s constant ([`super::mp3`]).
+    Mp3,
+}
+
+/// Why a response's audio could not be encoded.
+#[derive(Debug, thiserror::Error)]
+pub enum EncodeError {
+    #[error(transparent)]
+    Flac(#[from] FlacError),
+    #[error(transparent)]
+    Mp3(#[from] Mp3Error),
 }
 
 /// How the audio of a response is sent.
@@ -68,6 +81,7 @@ impl Format {
             Self::Wav => "audio/wav",
             Self::Pcm => "audio/pcm",
             Self::Flac => "audio/flac",
+            Self::Mp3 => "audio/mpeg",
         }
     }
 }
@@ -148,7 +162,7 @@ pub enum BadSpeech {
     #[error("`speed` must be between 0.25 and 4 (got {0})")]
     Speed(f64),
     /// A format not offered.
-    #[error("`response_format` `{0}` is not offered: ask for `wav`, `pcm` or `flac`")]
+    #[error("`response_format` `{0}` is not offered: ask for `wav`, `pcm`, `flac` or `mp3`")]
     Format(String),
     /// A stream format not offered.
     #[error("`stream_format` `{0}` is not offered: ask for `audio` or `sse`")]
@@ -202,6 +216,7 @@ pub fn parse(
         "wav" => Format::Wav,
         "pcm" => Format::Pcm,
         "flac" => Format::Flac,
+        "mp3" => Format::Mp3,
         other => return Err(BadSpeech::Format(other.chars().take(20).collect())),
     };
     let stream = match raw.stream_format.as_deref().unwrap_or("audio") {
@@ -330,7 +345,7 @@ pub fn sample_i16(x: f32) -> i16 {
 }
 
 /// The response body: raw little-endian samples, or a WAV or FLAC file of them.
-pub fn encode(samples: &[i16], format: Format) -> Result<Vec<u8>, FlacError> {
+pub fn encode(samples: &[i16], format: Format) -> Result<Vec<u8>, EncodeError> {
     Ok(match format {
         Format::Pcm => pcm_bytes(samples),
         Format::Wav => {
@@ -342,6 +357,7 @@ pub fn encode(samples: &[i16], format: Format) -> Result<Vec<u8>, FlacError> {
             wav
         }
         Format::Flac => super::flac::encode(samples, 1, RATE)?,
+        Format::Mp3 => super::mp3::encode(samples, 1, RATE)?,
     })
 }
 
@@ -467,7 +483,7 @@ mod tests {
     #[test]
     fn bad_requests_say_why() {
         for (body, part) in [
-            (&br#"{"input":"hi","response_format":"mp3"}"#[..], "mp3"),
+            (&br#"{"input":"hi","response_format":"opus"}"#[..], "opus"),
             (br#"{"input":"hi","speed":9}"#, "speed"),
             (br#"{"input":""}"#, "empty"),
             (br#"{"input":"hi","voice":"nobody"}"#, "unknown voice"),

@@ -165,7 +165,8 @@ fn speech_request(
         ));
     };
     if !timed && speech.format != openai::Format::Flac && speech.loudness.is_none() {
-        let mut streamed = Streamed::new(&*stream, speech.format, speech.stream);
+        let mut streamed = Streamed::new(&*stream, speech.format, speech.stream)
+            .map_err(|e| Refusal::new(500, e.to_string()))?;
         let result = render_speech(hub, &speech, owner, stream, Some(&mut |s| streamed.send(s)));
         drop(waiting);
         return match result {
@@ -203,6 +204,7 @@ fn speech_request(
             openai::Format::Wav => "wav",
             openai::Format::Pcm => "pcm",
             openai::Format::Flac => "flac",
+            openai::Format::Mp3 => "mp3",
         },
         "sample_rate": openai::RATE,
         "audio": http::base64(&audio),

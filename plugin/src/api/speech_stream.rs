@@ -7,13 +7,16 @@
 //! error status. Once the head is out, a render that fails or is cut ends the response
 //! without its last chunk, which every HTTP client reports as an incomplete body.
 //!
-//! `flac` is not streamed (the routes send it whole). A `wav` stream starts with a header whose sizes read "to the end" (0xFFFFFFFF), as
-//! OpenAI's streamed WAV does; the samples after it are those of the whole file.
+//! `flac` is not streamed (the routes send it whole). A `wav` stream starts with a header whose
+//! sizes read "to the end" (0xFFFFFFFF), as OpenAI's streamed WAV does; the samples after it are
+//! those of the whole file. An `mp3` stream is the encoder's output as it comes, the same bytes
+//! as the whole file (a piece LAME holds back for its next frame waits for the next piece).
 //!
 //! Thread model: the connection's thread, which also runs the render; the socket's write
 //! timeout bounds each write, [`STREAM_DEADLINE`] the whole response.
 
 use super::http::{self, Deadline};
+use super::mp3::{Mp3Error, Mp3Stream};
 use super::openai::{self, Format, StreamFormat};
 use std::io::Write;
 use std::time::Duration;
@@ -33,19 +36,28 @@ pub struct Streamed<W: Write> {
     failed: bool,
     /// The piece being sent, reused.
     bytes: Vec<u8>,
+    /// The encoder of an `mp3` response, and its samples, reused.
+    mp3: Option<Mp3Stream>,
+    samples: Vec<i16>,
 }
 
 impl<W: Write> Streamed<W> {
     /// A response to `out` in `format`, sent as `stream` says.
-    pub fn new(out: W, format: Format, stream: StreamFormat) -> Self {
-        Self {
+    pub fn new(out: W, format: Format, stream: StreamFormat) -> Result<Self, Mp3Error> {
+        let mp3 = match format {
+            Format::Mp3 => Some(Mp3Stream::new(openai::RATE, 1)?),
+            Format::Wav | Format::Pcm | Format::Flac => None,
+        };
+        Ok(Self {
             out: Deadline::new(out, STREAM_DEADLINE),
             format,
             stream,
             started: false,
             failed: false,
             bytes: Vec::new(),
-        }
+            mp3,
+            samples: Vec::new(),
+        })
     }
 
     /// Whether the head went out (an error can then no longer be told by its status).
@@ -60,9 +72,19 @@ impl<W: Write> Streamed<W> {
             return false;
         }
         self.start_piece();
-        for &x in samples {
-            self.bytes
-                .extend_from_slice(&openai::sample_i16(x).to_le_bytes());
+        if let Some(mp3) = &mut self.mp3 {
+            self.samples.clear();
+            self.samples
+                .extend(samples.iter().map(|&x| openai::sample_i16(x)));
+            if mp3.encode(&self.samples, &mut self.bytes).is_err() {
+                self.failed = true;
+                return false;
+            }
+        } else {
+            for &x in samples {
+                self.bytes
+                    .extend_from_slice(&openai::sample_i16(x).to_le_bytes());
+            }
         }
         let sent = self.head().and_then(|()| self.piece());
         self.failed = sent.is_err();
@@ -78,10 +100,12 @@ impl<W: Write> Streamed<W> {
             ));
         }
         self.start_piece();
-        self.head()?;
-        if !self.bytes.is_empty() {
-            self.piece()?;
+        if let Some(mp3) = self.mp3.take() {
+            mp3.finish(&mut self.bytes)
+                .map_err(|e| std::io::Error::other(e.to_string()))?;
         }
+        self.head()?;
+        self.piece()?;
         if self.stream == StreamFormat::Sse {
             chunk(&mut self.out, b"data: {\"type\":\"speech.audio.done\"}\n\n")?;
         }
@@ -112,8 +136,12 @@ impl<W: Write> Streamed<W> {
             .write_all(http::head(200, content_type, None).as_bytes())
     }
 
-    /// Sends `self.bytes` as one chunk (audio) or one delta event (SSE).
+    /// Sends `self.bytes` as one chunk (audio) or one delta event (SSE); nothing when it is
+    /// empty (an empty chunk would end the response).
     fn piece(&mut self) -> std::io::Result<()> {
+        if self.bytes.is_empty() {
+            return Ok(());
+        }
         match self.stream {
             StreamFormat::Audio => chunk(&mut self.out, &self.bytes)?,
             StreamFormat::Sse => {
@@ -169,9 +197,10 @@ mod tests {
     #[test]
     fn streamed_audio_is_the_whole_files_bytes_in_chunks() {
         let samples: Vec<f32> = (0..1000).map(|i| (i as f32 * 0.01).sin() * 0.5).collect();
-        for format in [Format::Pcm, Format::Wav] {
+        for format in [Format::Pcm, Format::Wav, Format::Mp3] {
             let mut response = Vec::new();
-            let mut streamed = Streamed::new(&mut response, format, StreamFormat::Audio);
+            let mut streamed =
+                Streamed::new(&mut response, format, StreamFormat::Audio).expect("an encoder");
             for piece in samples.chunks(300) {
                 assert!(streamed.send(piece));
             }
@@ -182,7 +211,7 @@ mod tests {
             let body = dechunk(body).expect("a whole chunked body");
             let whole = openai::encode(&openai::to_i16(&samples), format).expect("encoded");
             match format {
-                Format::Pcm => assert_eq!(body, whole),
+                Format::Pcm | Format::Mp3 => assert_eq!(body, whole),
                 // The same samples after a header that reads "to the end".
                 Format::Wav | Format::Flac => {
                     assert_eq!(body[44..], whole[44..]);
@@ -195,7 +224,8 @@ mod tests {
     #[test]
     fn sse_sends_deltas_then_done() {
         let mut response = Vec::new();
-        let mut streamed = Streamed::new(&mut response, Format::Pcm, StreamFormat::Sse);
+        let mut streamed =
+            Streamed::new(&mut response, Format::Pcm, StreamFormat::Sse).expect("a stream");
         assert!(streamed.send(&[0.5, -0.5]));
         assert!(streamed.send(&[0.25]));
         streamed.finish().expect("written");
@@ -226,7 +256,8 @@ mod tests {
                 Ok(())
             }
         }
-        let mut streamed = Streamed::new(Closed, Format::Pcm, StreamFormat::Audio);
+        let mut streamed =
+            Streamed::new(Closed, Format::Pcm, StreamFormat::Audio).expect("a stream");
         assert!(!streamed.send(&[0.5]));
         assert!(!streamed.send(&[0.5]), "nothing more is tried");
         assert!(streamed.finish().is_err());

@@ -1,6 +1,6 @@
 //! `orator`: Orator from the command line.
 //!
-//! `orator say "text" --out file.wav|file.flac [--input music.wav]` renders speech through the
+//! `orator say "text" --out file.wav|file.flac|file.mp3 [--input music.wav]` renders speech through the
 //! plugin's own realtime path: its speech thread, rings and streaming resampler feed its signal path
 //! (voice chain, ducking, strip mixer) block by block, exactly as `process()` does in a host
 //! rendering offline. With `--input`, the file is the host signal: a podcast bed or a music
@@ -95,8 +95,9 @@ struct ServeArgs {
 struct SayArgs {
     /// The text to speak.
     text: String,
-    /// Where to write the audio: a WAV file (32-bit float), or with `.flac` a FLAC file
-    /// (16-bit); stereo, or the input's channels.
+    /// Where to write the audio: a WAV file (32-bit float), with `.flac` a FLAC file (16-bit),
+    /// with `.mp3` an MP3 (192 kbit/s stereo over 24 kHz, 128 at 24 kHz and under); stereo,
+    /// or the input's channels.
     #[arg(long)]
     out: PathBuf,
     /// A WAV file to play as the host signal, mixed with the speech and ducked under it. The
@@ -173,18 +174,29 @@ fn main() -> Result<()> {
     }
 }
 
-/// Writes `channels` at `rate` to `out`: FLAC (16-bit) when its name ends in `.flac`, else a
+/// The encoded format `out`'s name asks for: `.flac` or `.mp3` (else a float WAV).
+fn encoded_format(out: &Path) -> Option<api::openai::Format> {
+    let extension = out.extension()?.to_str()?.to_ascii_lowercase();
+    match extension.as_str() {
+        "flac" => Some(api::openai::Format::Flac),
+        "mp3" => Some(api::openai::Format::Mp3),
+        _ => None,
+    }
+}
+
+/// Writes `channels` at `rate` to `out`: FLAC (16-bit) or MP3 by its name's extension, else a
 /// 32-bit float WAV.
 fn write_audio(out: &Path, channels: &[Vec<f32>], rate: u32) -> Result<()> {
     let length = channels.first().map_or(0, Vec::len);
-    let flac = out
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("flac"));
-    if flac {
+    if let Some(format) = encoded_format(out) {
         let interleaved: Vec<f32> = (0..length)
             .flat_map(|i| channels.iter().map(move |c| c[i]))
             .collect();
-        let file = api::flac::encode(&api::openai::to_i16(&interleaved), channels.len(), rate)?;
+        let samples = api::openai::to_i16(&interleaved);
+        let file = match format {
+            api::openai::Format::Mp3 => api::mp3::encode(&samples, channels.len(), rate)?,
+            _ => api::flac::encode(&samples, channels.len(), rate)?,
+        };
         return std::fs::write(out, file)
             .with_context(|| format!("could not write {}", out.display()));
     }
@@ -430,6 +442,10 @@ fn say(args: SayArgs) -> Result<()> {
         .or(voice_rate)
         .unwrap_or(22_050);
     let channels = host.as_ref().map_or(2, |h| h.channels.len());
+    if encoded_format(&out) == Some(api::openai::Format::Mp3) {
+        // Refused before the render, not after it.
+        api::mp3::Mp3Stream::new(output_rate, channels)?;
+    }
 
     // The plugin's signal path, fed block by block as a host renders offline.
     let mut settings = PathSettings::default();
