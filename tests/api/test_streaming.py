@@ -149,34 +149,48 @@ def test_flac_decodes_to_the_same_samples(port, tmp_path):
     assert np.array_equal(ints, rounded)
 
 
-def test_mp3_streams_and_decodes_to_the_same_speech(port, tmp_path):
-    """MP3 (OpenAI's default format) read with the official client as it streams: its first
-    bytes long before the render ends, frames an independent decoder (ffmpeg) turns back into
-    the `pcm` samples within a lossy codec's error. `orator say --out x.mp3` the same way."""
-    text = f"{TEXT} Read as mp3."
+# What each lossy format's decoder gives back around the speech: the samples before it (LAME's
+# encoder delay; Opus's pre-skip is in its header and the decoder drops it) and at most how
+# many after it (MP3 pads to whole frames; Ogg Opus ends at its last sample).
+LOSSY = {"mp3": (1105, 2 * 1152), "opus": (0, 0)}
+
+
+@pytest.mark.parametrize("fmt", ["mp3", "opus"])
+def test_lossy_formats_stream_and_decode_to_the_same_speech(port, tmp_path, fmt):
+    """MP3 (OpenAI's default format) and Ogg Opus read with the official client as they
+    stream: first bytes long before the render ends, and an independent decoder (ffmpeg) turns
+    them back into the `pcm` samples within a lossy codec's error. `orator say --out x.mp3` /
+    `x.opus` (48 kHz stereo) the same way."""
+    delay, padding = LOSSY[fmt]
+    text = f"{TEXT} Read as {fmt}."
     expected = orator_say(tmp_path, text)
-    body, first, total = streamed(port, text, "mp3")
-    assert body[:3] == b"ID3" or body[:2] in (b"\xff\xf3", b"\xff\xf2"), body[:4]
+    body, first, total = streamed(port, text, fmt)
+    if fmt == "mp3":
+        assert body[:2] in (b"\xff\xf3", b"\xff\xf2"), body[:4]
+    else:
+        assert body[:4] == b"OggS" and body[28:36] == b"OpusHead", body[:36]
     decoded = ffmpeg_decoded(body, 24000, 1)[:, 0]
     lag, snr, level = lossy_match(decoded, expected)
-    print(f"mp3 streamed: {len(body)} bytes ({len(body) * 8 / (len(expected) / 24000) / 1000:.0f} "
+    print(f"{fmt} streamed: {len(body)} bytes ({len(body) * 8 / (len(expected) / 24000) / 1000:.0f} "
           f"kbit/s), first bytes {first * 1000:.0f} ms, all {total * 1000:.0f} ms; decoded "
           f"{len(decoded) - len(expected):+d} samples, lag {lag}, SNR {snr:.1f} dB, level "
           f"{level:+.2f} dB")
     assert first < total / 2, (first, total)
-    # All of the speech after LAME's delay (1105 samples), then at most two frames of padding.
-    assert lag + len(expected) <= len(decoded) <= lag + len(expected) + 2 * 1152, (lag, len(decoded))
-    # Measured: 23.5 dB and -0.44 dB (LAME's low-pass takes the top octave's little energy).
+    # All of the speech after the decoder's delay, then at most the format's padding.
+    assert lag == delay, lag
+    assert lag + len(expected) <= len(decoded) <= lag + len(expected) + padding, len(decoded)
+    # Measured: MP3 23.5 dB and -0.44 dB (LAME's low-pass takes the top octave's little
+    # energy), Opus at 32 kbit/s 19.4 dB and -0.13 dB; 48 kHz stereo files 30.4 and 22.6 dB.
     assert snr >= 15.0 and abs(level) <= 1.0
-    out = tmp_path / "x.mp3"
-    subprocess.run([str(CLI), "say", text, "--out", str(out), "--sample-rate", "48000",
-                    "--resources", str(RESOURCES)], check=True, capture_output=True)
-    subprocess.run([str(CLI), "say", text, "--out", str(tmp_path / "x.wav"), "--sample-rate",
-                    "48000", "--resources", str(RESOURCES)], check=True, capture_output=True)
+    out = tmp_path / f"x.{fmt}"
+    for path in (out, tmp_path / "x.wav"):
+        subprocess.run([str(CLI), "say", text, "--out", str(path), "--sample-rate", "48000",
+                        "--resources", str(RESOURCES)], check=True, capture_output=True)
     reference, _ = soundfile.read(tmp_path / "x.wav", dtype="float32", always_2d=True)
     decoded = ffmpeg_decoded(out.read_bytes(), 48000, 2)
     lag, snr, level = lossy_match(decoded[:, 0], np.round(reference[:, 0] * 32767))
-    assert lag + len(reference) <= len(decoded) <= lag + len(reference) + 2 * 1152
-    print(f"orator say --out x.mp3 (48 kHz stereo): {out.stat().st_size} bytes, lag {lag}, "
+    print(f"orator say --out x.{fmt} (48 kHz stereo): {out.stat().st_size} bytes, lag {lag}, "
           f"SNR {snr:.1f} dB, level {level:+.2f} dB")
+    assert lag == delay
+    assert lag + len(reference) <= len(decoded) <= lag + len(reference) + padding
     assert snr >= 15.0 and abs(level) <= 1.0

@@ -81,11 +81,11 @@ def test_say_equals_the_linux_build(tmp_path, text):
     assert win_timings == linux_timings
 
 
-def test_loudness_and_mp3_equal_the_linux_build(tmp_path):
-    """`--loudness` (the meter, the limiter) gives the Linux build's samples, and LAME built
-    for Windows encodes the same MP3 frames as on Linux."""
+def test_loudness_mp3_and_opus_equal_the_linux_build(tmp_path):
+    """`--loudness` (the meter, the limiter) gives the Linux build's samples, and LAME and
+    libopus built for Windows encode what they encode on Linux."""
     text = SENTENCES[1]
-    for name, extra in (("loud.wav", ["--loudness", "-14"]), ("x.mp3", [])):
+    for name, extra in (("loud.wav", ["--loudness", "-14"]), ("x.mp3", []), ("x.opus", [])):
         say(WINDOWS / "orator.exe", text, windows_path(tmp_path / f"win-{name}"),
             windows_path(tmp_path / "win.json"), True, *extra)
         say(LINUX_CLI, text, str(tmp_path / f"linux-{name}"), str(tmp_path / "linux.json"),
@@ -96,14 +96,15 @@ def test_loudness_and_mp3_equal_the_linux_build(tmp_path):
     snr = snr_db(ours, theirs)
     print(f"--loudness -14: Windows vs Linux SNR {snr:.1f} dB")
     assert snr >= 100, snr
-    win_mp3 = (tmp_path / "win-x.mp3").read_bytes()
-    linux_mp3 = (tmp_path / "linux-x.mp3").read_bytes()
-    win, linux = ffmpeg_decoded(win_mp3, 22050, 2), ffmpeg_decoded(linux_mp3, 22050, 2)
-    assert win.shape == linux.shape, (win.shape, linux.shape)
-    lag, snr, _ = lossy_match(win[:, 0], linux[:, 0])
-    print(f"mp3: {len(win_mp3)} / {len(linux_mp3)} bytes, identical: {win_mp3 == linux_mp3}; "
-          f"decoded Windows vs Linux SNR {snr:.1f} dB")
-    assert lag == 0 and snr >= 60, (lag, snr)
+    for name, rate in (("x.mp3", 22050), ("x.opus", 48000)):
+        ours = (tmp_path / f"win-{name}").read_bytes()
+        theirs = (tmp_path / f"linux-{name}").read_bytes()
+        win, linux = ffmpeg_decoded(ours, rate, 2), ffmpeg_decoded(theirs, rate, 2)
+        assert win.shape == linux.shape, (name, win.shape, linux.shape)
+        lag, snr, _ = lossy_match(win[:, 0], linux[:, 0])
+        print(f"{name}: {len(ours)} / {len(theirs)} bytes, identical: {ours == theirs}; "
+              f"decoded Windows vs Linux SNR {snr:.1f} dB")
+        assert lag == 0 and snr >= 60, (name, lag, snr)
 
 
 def free_port():

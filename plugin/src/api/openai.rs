@@ -3,9 +3,10 @@
 //!
 //! Formats, as OpenAI defines them: `pcm` is raw 24 kHz 16-bit signed little-endian mono;
 //! `wav` is the same samples in a WAV file, `flac` in a FLAC file (sent whole), `mp3` an MP3 of
-//! them ([`super::mp3`]). Audio is sent as it is made (`stream_format` `audio`, HTTP chunked)
-//! or as server-sent events (`sse`); see [`super::speech_stream`]. `opus` and `aac` are
-//! refused with a 400 that says so; a request without `response_format` gets `wav` (Orator's
+//! them ([`super::mp3`]), `opus` Ogg Opus ([`super::opus`]). Audio is sent as it is made
+//! (`stream_format` `audio`, HTTP chunked) or as server-sent events (`sse`); see
+//! [`super::speech_stream`]. `aac` is refused with a 400 that says so (its one well-kept
+//! encoder, FDK AAC, is under a licence GPL software cannot ship); a request without `response_format` gets `wav` (Orator's
 //! choice: OpenAI's default is `mp3`, which a client names when it wants it). OpenAI's voice names
 //! speak with the default voice, so clients with a hard-coded voice work; a voice alias's name
 //! speaks as that alias (its pace times `speed`); an installed voice's name selects that
@@ -16,8 +17,7 @@
 //! before it is sent, so `sse` is refused with them.
 
 use super::aliases::{Choice, VoiceAlias, VoiceAliases, is_chatter_voice};
-use super::flac::FlacError;
-use super::mp3::Mp3Error;
+pub use super::formats::{EncodeError, Format};
 use crate::loudness::{LoudnessError, Target};
 use serde::Deserialize;
 use serde_json::json;
@@ -43,28 +43,6 @@ pub const OPENAI_VOICES: [&str; 13] = [
 /// Model ids listed (any model id is accepted).
 pub const MODELS: [&str; 4] = ["orator", "tts-1", "tts-1-hd", "gpt-4o-mini-tts"];
 
-/// The response format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    /// A WAV file, 24 kHz 16-bit mono.
-    Wav,
-    /// Raw 24 kHz 16-bit signed little-endian mono.
-    Pcm,
-    /// A FLAC file of the same samples, sent whole ([`super::flac`]).
-    Flac,
-    /// An MP3 of the same samples, 64 kbit/s constant ([`super::mp3`]).
-    Mp3,
-}
-
-/// Why a response's audio could not be encoded.
-#[derive(Debug, thiserror::Error)]
-pub enum EncodeError {
-    #[error(transparent)]
-    Flac(#[from] FlacError),
-    #[error(transparent)]
-    Mp3(#[from] Mp3Error),
-}
-
 /// How the audio of a response is sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StreamFormat {
@@ -72,18 +50,6 @@ pub enum StreamFormat {
     Audio,
     /// Server-sent events: `speech.audio.delta` with base64 audio, then `speech.audio.done`.
     Sse,
-}
-
-impl Format {
-    /// The response's media type.
-    pub fn content_type(self) -> &'static str {
-        match self {
-            Self::Wav => "audio/wav",
-            Self::Pcm => "audio/pcm",
-            Self::Flac => "audio/flac",
-            Self::Mp3 => "audio/mpeg",
-        }
-    }
 }
 
 /// A speech request, checked.
@@ -162,8 +128,16 @@ pub enum BadSpeech {
     #[error("`speed` must be between 0.25 and 4 (got {0})")]
     Speed(f64),
     /// A format not offered.
-    #[error("`response_format` `{0}` is not offered: ask for `wav`, `pcm`, `flac` or `mp3`")]
+    #[error(
+        "`response_format` `{0}` is not offered: ask for `wav`, `pcm`, `flac`, `mp3` or `opus`"
+    )]
     Format(String),
+    /// AAC, which Orator cannot ship an encoder for.
+    #[error(
+        "`response_format` `aac` is not offered: its one well-kept encoder (FDK AAC) has a \
+         licence Orator's GPL cannot ship; ask for `mp3` or `opus`"
+    )]
+    Aac,
     /// A stream format not offered.
     #[error("`stream_format` `{0}` is not offered: ask for `audio` or `sse`")]
     StreamFormat(String),
@@ -212,12 +186,11 @@ pub fn parse(
     if !(speed.is_finite() && (0.25..=4.0).contains(&speed)) {
         return Err(BadSpeech::Speed(speed));
     }
-    let format = match raw.response_format.as_deref().unwrap_or("wav") {
-        "wav" => Format::Wav,
-        "pcm" => Format::Pcm,
-        "flac" => Format::Flac,
-        "mp3" => Format::Mp3,
-        other => return Err(BadSpeech::Format(other.chars().take(20).collect())),
+    let asked = raw.response_format.as_deref().unwrap_or("wav");
+    let format = match Format::named(asked) {
+        Some(format) => format,
+        None if asked.eq_ignore_ascii_case("aac") => return Err(BadSpeech::Aac),
+        None => return Err(BadSpeech::Format(asked.chars().take(20).collect())),
     };
     let stream = match raw.stream_format.as_deref().unwrap_or("audio") {
         "audio" => StreamFormat::Audio,
@@ -356,8 +329,9 @@ pub fn encode(samples: &[i16], format: Format) -> Result<Vec<u8>, EncodeError> {
             wav.extend_from_slice(&pcm);
             wav
         }
-        Format::Flac => super::flac::encode(samples, 1, RATE)?,
-        Format::Mp3 => super::mp3::encode(samples, 1, RATE)?,
+        Format::Flac | Format::Mp3 | Format::Opus => {
+            super::formats::encode_file(samples, 1, RATE, format)?.unwrap_or_default()
+        }
     })
 }
 
@@ -483,7 +457,7 @@ mod tests {
     #[test]
     fn bad_requests_say_why() {
         for (body, part) in [
-            (&br#"{"input":"hi","response_format":"opus"}"#[..], "opus"),
+            (&br#"{"input":"hi","response_format":"aac"}"#[..], "aac"),
             (br#"{"input":"hi","speed":9}"#, "speed"),
             (br#"{"input":""}"#, "empty"),
             (br#"{"input":"hi","voice":"nobody"}"#, "unknown voice"),

@@ -200,12 +200,7 @@ fn speech_request(
     }
     let cues = render::subtitle_cues(&rendered, &text);
     let body = json!({
-        "format": match speech.format {
-            openai::Format::Wav => "wav",
-            openai::Format::Pcm => "pcm",
-            openai::Format::Flac => "flac",
-            openai::Format::Mp3 => "mp3",
-        },
+        "format": speech.format.name(),
         "sample_rate": openai::RATE,
         "audio": http::base64(&audio),
         "timings": render::timings_json(&rendered, &text, openai::RATE),

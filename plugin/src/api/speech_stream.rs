@@ -9,14 +9,15 @@
 //!
 //! `flac` is not streamed (the routes send it whole). A `wav` stream starts with a header whose
 //! sizes read "to the end" (0xFFFFFFFF), as OpenAI's streamed WAV does; the samples after it are
-//! those of the whole file. An `mp3` stream is the encoder's output as it comes, the same bytes
-//! as the whole file (a piece LAME holds back for its next frame waits for the next piece).
+//! those of the whole file. An `mp3` or `opus` stream is the encoder's output as it comes, the
+//! same bytes as the whole file (what an encoder holds back for its next frame or page waits
+//! for the next piece).
 //!
 //! Thread model: the connection's thread, which also runs the render; the socket's write
 //! timeout bounds each write, [`STREAM_DEADLINE`] the whole response.
 
+use super::formats::{EncodeError, StreamEncoder};
 use super::http::{self, Deadline};
-use super::mp3::{Mp3Error, Mp3Stream};
 use super::openai::{self, Format, StreamFormat};
 use std::io::Write;
 use std::time::Duration;
@@ -36,18 +37,15 @@ pub struct Streamed<W: Write> {
     failed: bool,
     /// The piece being sent, reused.
     bytes: Vec<u8>,
-    /// The encoder of an `mp3` response, and its samples, reused.
-    mp3: Option<Mp3Stream>,
+    /// The encoder of an `mp3` or `opus` response, and its samples, reused.
+    encoder: Option<StreamEncoder>,
     samples: Vec<i16>,
 }
 
 impl<W: Write> Streamed<W> {
     /// A response to `out` in `format`, sent as `stream` says.
-    pub fn new(out: W, format: Format, stream: StreamFormat) -> Result<Self, Mp3Error> {
-        let mp3 = match format {
-            Format::Mp3 => Some(Mp3Stream::new(openai::RATE, 1)?),
-            Format::Wav | Format::Pcm | Format::Flac => None,
-        };
+    pub fn new(out: W, format: Format, stream: StreamFormat) -> Result<Self, EncodeError> {
+        let encoder = StreamEncoder::new(format, openai::RATE, 1)?;
         Ok(Self {
             out: Deadline::new(out, STREAM_DEADLINE),
             format,
@@ -55,7 +53,7 @@ impl<W: Write> Streamed<W> {
             started: false,
             failed: false,
             bytes: Vec::new(),
-            mp3,
+            encoder,
             samples: Vec::new(),
         })
     }
@@ -72,11 +70,11 @@ impl<W: Write> Streamed<W> {
             return false;
         }
         self.start_piece();
-        if let Some(mp3) = &mut self.mp3 {
+        if let Some(encoder) = &mut self.encoder {
             self.samples.clear();
             self.samples
                 .extend(samples.iter().map(|&x| openai::sample_i16(x)));
-            if mp3.encode(&self.samples, &mut self.bytes).is_err() {
+            if encoder.encode(&self.samples, &mut self.bytes).is_err() {
                 self.failed = true;
                 return false;
             }
@@ -100,8 +98,9 @@ impl<W: Write> Streamed<W> {
             ));
         }
         self.start_piece();
-        if let Some(mp3) = self.mp3.take() {
-            mp3.finish(&mut self.bytes)
+        if let Some(encoder) = self.encoder.take() {
+            encoder
+                .finish(&mut self.bytes)
                 .map_err(|e| std::io::Error::other(e.to_string()))?;
         }
         self.head()?;
@@ -197,7 +196,7 @@ mod tests {
     #[test]
     fn streamed_audio_is_the_whole_files_bytes_in_chunks() {
         let samples: Vec<f32> = (0..1000).map(|i| (i as f32 * 0.01).sin() * 0.5).collect();
-        for format in [Format::Pcm, Format::Wav, Format::Mp3] {
+        for format in [Format::Pcm, Format::Wav, Format::Mp3, Format::Opus] {
             let mut response = Vec::new();
             let mut streamed =
                 Streamed::new(&mut response, format, StreamFormat::Audio).expect("an encoder");
@@ -211,7 +210,7 @@ mod tests {
             let body = dechunk(body).expect("a whole chunked body");
             let whole = openai::encode(&openai::to_i16(&samples), format).expect("encoded");
             match format {
-                Format::Pcm | Format::Mp3 => assert_eq!(body, whole),
+                Format::Pcm | Format::Mp3 | Format::Opus => assert_eq!(body, whole),
                 // The same samples after a header that reads "to the end".
                 Format::Wav | Format::Flac => {
                     assert_eq!(body[44..], whole[44..]);

@@ -1,6 +1,6 @@
 //! `orator`: Orator from the command line.
 //!
-//! `orator say "text" --out file.wav|file.flac|file.mp3 [--input music.wav]` renders speech through the
+//! `orator say "text" --out file.wav|.flac|.mp3|.opus [--input music.wav]` renders speech through the
 //! plugin's own realtime path: its speech thread, rings and streaming resampler feed its signal path
 //! (voice chain, ducking, strip mixer) block by block, exactly as `process()` does in a host
 //! rendering offline. With `--input`, the file is the host signal: a podcast bed or a music
@@ -12,6 +12,7 @@
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
+use orator::api::formats::Format;
 use orator::api::{self, ApiSettings, ServerState, Target, render};
 use orator::dsp::gain::db_to_gain;
 use orator::dsp::path::{PathSettings, SignalPath, strip};
@@ -96,8 +97,9 @@ struct SayArgs {
     /// The text to speak.
     text: String,
     /// Where to write the audio: a WAV file (32-bit float), with `.flac` a FLAC file (16-bit),
-    /// with `.mp3` an MP3 (192 kbit/s stereo over 24 kHz, 128 at 24 kHz and under); stereo,
-    /// or the input's channels.
+    /// with `.mp3` an MP3 (192 kbit/s stereo over 24 kHz, 128 at 24 kHz and under), with
+    /// `.opus` Ogg Opus (64 kbit/s stereo, 48 kHz unless --sample-rate says); stereo, or the
+    /// input's channels.
     #[arg(long)]
     out: PathBuf,
     /// A WAV file to play as the host signal, mixed with the speech and ducked under it. The
@@ -174,18 +176,14 @@ fn main() -> Result<()> {
     }
 }
 
-/// The encoded format `out`'s name asks for: `.flac` or `.mp3` (else a float WAV).
-fn encoded_format(out: &Path) -> Option<api::openai::Format> {
-    let extension = out.extension()?.to_str()?.to_ascii_lowercase();
-    match extension.as_str() {
-        "flac" => Some(api::openai::Format::Flac),
-        "mp3" => Some(api::openai::Format::Mp3),
-        _ => None,
-    }
+/// The encoded format `out`'s name asks for: `.flac`, `.mp3` or `.opus` (else a float WAV).
+fn encoded_format(out: &Path) -> Option<Format> {
+    let format = Format::named(out.extension()?.to_str()?)?;
+    matches!(format, Format::Flac | Format::Mp3 | Format::Opus).then_some(format)
 }
 
-/// Writes `channels` at `rate` to `out`: FLAC (16-bit) or MP3 by its name's extension, else a
-/// 32-bit float WAV.
+/// Writes `channels` at `rate` to `out`: FLAC (16-bit), MP3 or Ogg Opus by its name's
+/// extension, else a 32-bit float WAV.
 fn write_audio(out: &Path, channels: &[Vec<f32>], rate: u32) -> Result<()> {
     let length = channels.first().map_or(0, Vec::len);
     if let Some(format) = encoded_format(out) {
@@ -193,10 +191,8 @@ fn write_audio(out: &Path, channels: &[Vec<f32>], rate: u32) -> Result<()> {
             .flat_map(|i| channels.iter().map(move |c| c[i]))
             .collect();
         let samples = api::openai::to_i16(&interleaved);
-        let file = match format {
-            api::openai::Format::Mp3 => api::mp3::encode(&samples, channels.len(), rate)?,
-            _ => api::flac::encode(&samples, channels.len(), rate)?,
-        };
+        let file =
+            api::formats::encode_file(&samples, channels.len(), rate, format)?.unwrap_or_default();
         return std::fs::write(out, file)
             .with_context(|| format!("could not write {}", out.display()));
     }
@@ -439,12 +435,15 @@ fn say(args: SayArgs) -> Result<()> {
         .as_ref()
         .map(|h| h.sample_rate)
         .or(sample_rate)
+        // Opus takes five rates and its decoders play 48 kHz: a voice's own rate (22.05 kHz
+        // for most) becomes 48 kHz for it.
+        .or((encoded_format(&out) == Some(Format::Opus)).then_some(48_000))
         .or(voice_rate)
         .unwrap_or(22_050);
     let channels = host.as_ref().map_or(2, |h| h.channels.len());
-    if encoded_format(&out) == Some(api::openai::Format::Mp3) {
-        // Refused before the render, not after it.
-        api::mp3::Mp3Stream::new(output_rate, channels)?;
+    if let Some(format) = encoded_format(&out) {
+        // A rate or layout the encoder cannot take is refused before the render.
+        api::formats::StreamEncoder::new(format, output_rate, channels)?;
     }
 
     // The plugin's signal path, fed block by block as a host renders offline.
