@@ -11,7 +11,8 @@ import openai
 import pytest
 import soundfile
 
-from test_clients import CLI, RESOURCES, free_port
+from test_clients import CLI, RESOURCES
+from test_streaming import port  # noqa: F401 (the server, a fixture)
 
 LINES = [
     "Welcome back to the stream, everyone. Tonight we read your messages aloud!",
@@ -62,16 +63,8 @@ def test_a_target_out_of_range_is_a_clear_error(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def client():
-    port = free_port()
-    proc = subprocess.Popen(
-        [str(CLI), "serve", "--port", str(port), "--udp-port", "0", "--resources",
-         str(RESOURCES)], stderr=subprocess.PIPE, text=True)
-    line = proc.stderr.readline()
-    assert "listening" in line, line
-    yield openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="unused")
-    proc.terminate()
-    proc.wait(timeout=20)
+def client(port):
+    return openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="unused")
 
 
 @pytest.mark.parametrize("fmt", ["wav", "flac"])

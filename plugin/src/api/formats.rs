@@ -126,3 +126,74 @@ pub fn encode_file(
     encoder.finish(&mut out)?;
     Ok(Some(out))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tone(n: usize, step: f32, level: f32) -> Vec<i16> {
+        (0..n)
+            .map(|i| ((i as f32 * step).sin() * level) as i16)
+            .collect()
+    }
+
+    fn file(samples: &[i16], channels: usize, rate: u32, format: Format) -> Vec<u8> {
+        encode_file(samples, channels, rate, format)
+            .expect("encoded")
+            .expect("a compressed format")
+    }
+
+    #[test]
+    fn an_mp3_is_whole_frames_at_its_bit_rate() {
+        // Two seconds of a tone, mono at 24 kHz: MPEG-2 layer III frames, 64 kbit/s.
+        let mp3 = file(&tone(48_000, 0.05, 8000.0), 1, 24_000, Format::Mp3);
+        assert_eq!(&mp3[..2], &[0xff, 0xf3], "an MPEG-2 layer III frame first");
+        let seconds = mp3.len() as f64 * 8.0 / 64_000.0;
+        assert!((1.9..2.3).contains(&seconds), "{} bytes", mp3.len());
+    }
+
+    #[test]
+    fn an_opus_file_starts_with_its_headers_and_ends_at_its_last_sample() {
+        let opus = file(&tone(24_100, 0.05, 8000.0), 1, 24_000, Format::Opus);
+        assert_eq!(&opus[..4], b"OggS");
+        assert_eq!(&opus[28..36], b"OpusHead");
+        // The last page: its granule position is the pre-skip plus the samples at 48 kHz.
+        let last = opus.windows(4).rposition(|w| w == b"OggS").expect("pages");
+        assert_eq!(opus[last + 5] & 4, 4, "the last page ends the stream");
+        let granule = u64::from_le_bytes(opus[last + 6..last + 14].try_into().expect("8 bytes"));
+        let pre_skip = u64::from(u16::from_le_bytes([opus[38], opus[39]]));
+        assert_eq!(granule, pre_skip + 24_100 * 2);
+    }
+
+    #[test]
+    fn streamed_pieces_make_the_same_file_as_the_whole() {
+        let samples = tone(20_000, 0.031, 6000.0);
+        for format in [Format::Mp3, Format::Opus] {
+            let whole = file(&samples, 2, 48_000, format);
+            let mut encoder = StreamEncoder::new(format, 48_000, 2)
+                .expect("an encoder")
+                .expect("a streaming format");
+            let mut pieces = Vec::new();
+            for piece in samples.chunks(1000) {
+                encoder.encode(piece, &mut pieces).expect("encoded");
+            }
+            encoder.finish(&mut pieces).expect("finished");
+            assert_eq!(pieces, whole, "{format:?}");
+        }
+    }
+
+    #[test]
+    fn formats_are_named_as_clients_name_them() {
+        for format in [
+            Format::Wav,
+            Format::Pcm,
+            Format::Flac,
+            Format::Mp3,
+            Format::Opus,
+        ] {
+            assert_eq!(Format::named(format.name()), Some(format));
+        }
+        assert_eq!(Format::named("MP3"), Some(Format::Mp3));
+        assert_eq!(Format::named("aac"), None);
+    }
+}

@@ -4,7 +4,7 @@
 //! can be read as it arrives: 64 kbit/s a channel at 24 kHz and under, 96 above (a mono 24 kHz
 //! response is 64 kbit/s, a stereo 48 kHz file 192), LAME's quality 2 (its "near best").
 //!
-//! [`Mp3Stream`] encodes piece by piece for a streamed response; [`encode`] a whole file.
+//! [`Mp3Stream`] encodes piece by piece (a whole file: [`super::formats::encode_file`]).
 //!
 //! Thread model: whichever thread renders (an HTTP connection's, the CLI's main thread).
 
@@ -95,15 +95,6 @@ impl Mp3Stream {
     }
 }
 
-/// An MP3 file of `interleaved` 16-bit samples, `channels` of them per frame, at `rate` Hz.
-pub fn encode(interleaved: &[i16], channels: usize, rate: u32) -> Result<Vec<u8>, Mp3Error> {
-    let mut stream = Mp3Stream::new(rate, channels)?;
-    let mut out = Vec::new();
-    stream.encode(interleaved, &mut out)?;
-    stream.finish(&mut out)?;
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,33 +107,5 @@ mod tests {
         );
         assert_eq!(Mp3Stream::new(24_000, 3).err(), Some(Mp3Error::Channels(3)));
         assert!(Mp3Stream::new(24_000, 1).is_ok());
-    }
-
-    #[test]
-    fn a_file_is_whole_frames_at_its_bit_rate() {
-        // Two seconds of a tone, mono at 24 kHz: MPEG-2 layer III frames of 576 samples,
-        // each starting with the sync word, 64 kbit/s.
-        let samples: Vec<i16> = (0..48_000)
-            .map(|i| ((i as f32 * 0.05).sin() * 8000.0) as i16)
-            .collect();
-        let file = encode(&samples, 1, 24_000).expect("encoded");
-        assert_eq!(&file[..2], &[0xff, 0xf3], "an MPEG-2 layer III frame first");
-        let seconds = file.len() as f64 * 8.0 / 64_000.0;
-        assert!((1.9..2.3).contains(&seconds), "{} bytes", file.len());
-    }
-
-    #[test]
-    fn pieces_make_the_same_file_as_the_whole() {
-        let samples: Vec<i16> = (0..20_000)
-            .map(|i| ((i as f32 * 0.031).sin() * 6000.0) as i16)
-            .collect();
-        let whole = encode(&samples, 2, 48_000).expect("encoded");
-        let mut stream = Mp3Stream::new(48_000, 2).expect("an encoder");
-        let mut pieces = Vec::new();
-        for piece in samples.chunks(1000) {
-            stream.encode(piece, &mut pieces).expect("encoded");
-        }
-        stream.finish(&mut pieces).expect("finished");
-        assert_eq!(pieces, whole);
     }
 }

@@ -175,15 +175,6 @@ impl OpusStream {
     }
 }
 
-/// An Ogg Opus file of `interleaved` 16-bit samples, `channels` of them per frame, at `rate`.
-pub fn encode(interleaved: &[i16], channels: usize, rate: u32) -> Result<Vec<u8>, OpusError> {
-    let mut stream = OpusStream::new(rate, channels)?;
-    let mut out = Vec::new();
-    stream.encode(interleaved, &mut out)?;
-    stream.finish(&mut out)?;
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,36 +189,5 @@ mod tests {
             OpusStream::new(24_000, 3).err(),
             Some(OpusError::Channels(3))
         );
-    }
-
-    #[test]
-    fn a_file_starts_with_its_headers_and_ends_at_its_last_sample() {
-        let samples: Vec<i16> = (0..24_100)
-            .map(|i| ((i as f32 * 0.05).sin() * 8000.0) as i16)
-            .collect();
-        let file = encode(&samples, 1, 24_000).expect("encoded");
-        assert_eq!(&file[..4], b"OggS");
-        assert_eq!(&file[28..36], b"OpusHead");
-        // The last page: its granule position is the pre-skip plus the samples at 48 kHz.
-        let last = file.windows(4).rposition(|w| w == b"OggS").expect("pages");
-        assert_eq!(file[last + 5] & 4, 4, "the last page ends the stream");
-        let granule = u64::from_le_bytes(file[last + 6..last + 14].try_into().expect("8 bytes"));
-        let pre_skip = u64::from(u16::from_le_bytes([file[38], file[39]]));
-        assert_eq!(granule, pre_skip + 24_100 * 2);
-    }
-
-    #[test]
-    fn pieces_make_the_same_file_as_the_whole() {
-        let samples: Vec<i16> = (0..20_000)
-            .map(|i| ((i as f32 * 0.031).sin() * 6000.0) as i16)
-            .collect();
-        let whole = encode(&samples, 2, 48_000).expect("encoded");
-        let mut stream = OpusStream::new(48_000, 2).expect("an encoder");
-        let mut pieces = Vec::new();
-        for piece in samples.chunks(1000) {
-            stream.encode(piece, &mut pieces).expect("encoded");
-        }
-        stream.finish(&mut pieces).expect("finished");
-        assert_eq!(pieces, whole);
     }
 }
