@@ -46,6 +46,7 @@ pub mod server;
 mod session;
 pub mod speakerbot;
 pub mod speech_stream;
+pub mod ssml;
 pub mod subtitles;
 pub mod timeline_words;
 pub mod token;

@@ -12,13 +12,17 @@
 //! speaks as that alias (its pace times `speed`); an installed voice's name selects that
 //! voice.
 //!
-//! Orator's own fields: `loudness` (LUFS) and `true_peak` (dBTP, default −1) bring the whole
+//! Orator's own fields: `ssml` (true: the input is SSML, [`super::ssml`]; false: it is text
+//! even if it starts with `<speak`; by default input starting with `<speak` is SSML),
+//! `loudness` (LUFS) and `true_peak` (dBTP, default −1) bring the whole
 //! response to a loudness target ([`crate::loudness`]); such a response is rendered whole
 //! before it is sent, so `sse` is refused with them.
 
 use super::aliases::{Choice, VoiceAlias, VoiceAliases, is_chatter_voice};
 pub use super::formats::{EncodeError, Format};
+use super::ssml::{self, Ssml, SsmlError, looks_like_ssml};
 use crate::loudness::{LoudnessError, Target};
+use crate::playback::voicing::Voicing;
 use serde::Deserialize;
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -70,6 +74,8 @@ pub struct Speech {
     /// A loudness to bring the whole response to (`loudness`, LUFS, under `true_peak`, dBTP):
     /// such a response is rendered whole before it is sent.
     pub loudness: Option<Target>,
+    /// The input as SSML (`ssml` true, or input that starts with `<speak`), parsed.
+    pub ssml: Option<Ssml>,
 }
 
 #[derive(Deserialize)]
@@ -93,6 +99,8 @@ struct Raw {
     loudness: Option<f64>,
     #[serde(default)]
     true_peak: Option<f64>,
+    #[serde(default)]
+    ssml: Option<bool>,
 }
 
 /// The voices installed beside the default one: `(name, model file)` for each `.onnx` with its
@@ -164,6 +172,9 @@ pub enum BadSpeech {
         /// The installed voices, comma-separated.
         known: String,
     },
+    /// SSML that is malformed or outside the subset.
+    #[error("{0}")]
+    Ssml(#[from] SsmlError),
 }
 
 /// Parses and checks a request body. `voices` are the installed voices, `aliases` the voice
@@ -245,7 +256,30 @@ pub fn parse(
             }
         },
     };
+    let ssml = match raw.ssml {
+        Some(false) => None,
+        Some(true) => Some(&raw.input),
+        None => Some(&raw.input).filter(|input| looks_like_ssml(input)),
+    };
+    let ssml = match ssml {
+        None => None,
+        Some(input) => {
+            let finder = |name: &str| {
+                aliases.find(name).map(|a| a.voicing.clone()).or_else(|| {
+                    voices
+                        .iter()
+                        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                        .map(|(_, path)| Voicing {
+                            model: Some(path.clone()),
+                            ..Voicing::default()
+                        })
+                })
+            };
+            Some(ssml::parse::parse(input, &finder)?)
+        }
+    };
     Ok(Speech {
+        ssml,
         input: raw.input,
         voice,
         alias,
@@ -296,7 +330,14 @@ pub enum TooLong {
 
 /// Refuses up front a request whose audio would be longer than [`MAX_RENDER_SECONDS`].
 pub fn check_length(speech: &Speech) -> Result<(), TooLong> {
-    let seconds = estimated_seconds(&speech.input, speech.speed);
+    let seconds = match &speech.ssml {
+        None => estimated_seconds(&speech.input, speech.speed),
+        // Each segment at the slowest pace any asks for, and every pause.
+        Some(ssml) => {
+            estimated_seconds(&ssml.spoken(), speech.speed * ssml.slowest_rate())
+                + ssml.pauses_ms() as f64 / 1000.0
+        }
+    };
     if seconds > MAX_RENDER_SECONDS {
         return Err(TooLong::Estimated {
             seconds,
@@ -524,6 +565,7 @@ mod tests {
     #[test]
     fn renders_past_the_length_cap_are_refused_up_front() {
         let speech = |input: String, speed: f32| Speech {
+            ssml: None,
             input,
             voice: None,
             alias: None,

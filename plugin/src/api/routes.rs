@@ -11,7 +11,7 @@ use super::filter::{self, Filtered};
 use super::http::{self, Refusal, Request};
 use super::server::{Hub, refuse};
 use super::speech_stream::Streamed;
-use super::{ApiSettings, Target, openai, render};
+use super::{ApiSettings, Target, openai, render, ssml};
 use crate::dsp::path::PathSettings;
 use crate::playback::service::{SpeechService, State};
 use crate::playback::voicing::Voicing;
@@ -305,8 +305,11 @@ fn render_speech(
     let espeak = status.voice().map(|v| v.espeak_voice);
     let (mut settings, _) = api.filter_settings(espeak.as_deref());
     settings.max_chars = openai::MAX_INPUT;
-    let text = match filter::filter(&speech.input, &settings) {
-        Filtered::Speak(text) => text,
+    // SSML is checked by the filter through the text it shows, and spoken as parsed.
+    let shown = speech.ssml.as_ref().map_or(&speech.input, |s| &s.shown);
+    let text = match filter::filter(shown, &settings) {
+        Filtered::Speak(text) if speech.ssml.is_none() => text,
+        Filtered::Speak(_) => shown.clone(),
         Filtered::Cut { cut, .. } => {
             return Err(Refusal::new(
                 400,
@@ -328,29 +331,27 @@ fn render_speech(
         rate: (alias.voicing.rate * speech.speed).clamp(0.25, 4.0),
         ..alias.voicing.clone()
     });
-    let phrase = render::Phrase {
-        text: &text,
-        voicing,
-    };
-    let settings = PathSettings::default();
-    let rendered = match write {
-        Some(write) => render::render_streamed(
+    let rendered = if let Some(ssml) = &speech.ssml {
+        let base = voicing.unwrap_or_else(|| Voicing {
+            rate: speech.speed,
+            variation: delivery.variation,
+            speaker: delivery.speaker.map(|id| id.to_string()),
+            ..Voicing::default()
+        });
+        let voices = ssml::speak::Voices {
+            base,
+            speed: speech.speed,
+        };
+        ssml::speak::speak(
             &renderer.service,
-            phrase,
+            ssml,
+            &voices,
             openai::RATE,
-            &settings,
             limits,
             write,
-        ),
-        None => render::render(
-            &renderer.service,
-            phrase,
-            openai::RATE,
-            1,
-            &settings,
-            None,
-            limits,
-        ),
+        )
+    } else {
+        render_text(&renderer.service, &text, voicing, limits, write)
     };
     match rendered.ended {
         render::Ended::Complete => {}
@@ -369,6 +370,24 @@ fn render_speech(
         return Err(Refusal::new(500, "nothing was spoken"));
     }
     Ok((rendered, text))
+}
+
+/// Renders plain text whole, or streamed to `write`.
+fn render_text(
+    service: &SpeechService,
+    text: &str,
+    voicing: Option<Voicing>,
+    limits: render::Limits<'_>,
+    write: Option<render::Write<'_>>,
+) -> render::Rendered {
+    let phrase = render::Phrase { text, voicing };
+    let settings = PathSettings::default();
+    match write {
+        Some(write) => {
+            render::render_streamed(service, phrase, openai::RATE, &settings, limits, write)
+        }
+        None => render::render(service, phrase, openai::RATE, 1, &settings, None, limits),
+    }
 }
 
 /// The refusal of a request whose client hung up (nobody reads it; it is counted and noted).
