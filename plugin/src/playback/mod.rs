@@ -15,6 +15,7 @@
 //! - [`render_clock`]: tells an offline render from live playback when the host does not say;
 //! - [`start_gate`]: when a streamed phrase may start without running dry;
 //! - [`resample`]: voice rate to host rate, for speech arriving in pieces;
+//! - [`calibration`]: each voice's loudness matched to the default voice's;
 //! - [`voicing`]: one phrase's own voice and delivery (a voice alias), and `voice_set`, the
 //!   other voices the speech thread keeps loaded for them.
 //!
@@ -25,7 +26,7 @@
 //!   in `process()`), and hands every buffer it lets go of back to the speech thread to free.
 //!   On an empty ring it outputs silence and counts an underrun. Offline renders alone may
 //!   wait for speech (bounded, once per phrase).
-//! - **Speech thread:** [`worker`], `clip_render`, `voice_set`, [`start_gate`], [`resample`],
+//! - **Speech thread:** [`worker`], `clip_render`, `voice_set`, [`calibration`], [`start_gate`], [`resample`],
 //!   [`stream::WorkerSide`] and [`bank::BankFeeder`]. It may allocate and lock; it never holds
 //!   a lock while it waits for room in a ring.
 //! - **Main thread (and the editor):** [`service::SpeechService`]: commands through an `mpsc`
@@ -35,6 +36,7 @@
 //! and block size, and replaced on every activation.
 
 pub mod bank;
+pub mod calibration;
 mod clip_render;
 pub mod control;
 mod fault_injection;

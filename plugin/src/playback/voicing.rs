@@ -2,7 +2,8 @@
 //! delivery: a voice file, a speaker, a pace, a variation and a level (what a voice alias of
 //! the local API names). The speech thread applies it to that phrase only.
 //!
-//! Also [`configured`]: the engine and settings any phrase is spoken with.
+//! Also [`configured`]: the engine and settings any phrase is spoken with (its voice's
+//! loudness calibrated, [`super::calibration`]).
 //!
 //! Thread model: made on any thread, sent to the speech thread with the phrase; plain data.
 
@@ -16,6 +17,9 @@ use std::sync::Arc;
 /// The quietest and loudest level a voicing may ask for, dB (the synthesis gain tops out at
 /// four times the voice's own, +12 dB).
 pub const LEVEL_DB: std::ops::RangeInclusive<f32> = -24.0..=12.0;
+
+/// The most synthesis gain a phrase may have: four times the voice's own.
+const MAX_VOLUME: f32 = 4.0;
 
 /// One phrase's voice and delivery (saved as a voice alias's settings).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -103,13 +107,16 @@ pub(super) fn configured(
     if delivery.whole_sentences {
         engine = engine.whole_sentences();
     }
-    let settings = match voicing {
+    let mut settings = match voicing {
         Some(voicing) => voicing.settings(&engine.voice.config, delivery),
         None => delivery.apply(
             engine.voice.config.defaults,
             engine.voice.config.num_speakers,
         ),
     };
+    // Every voice at the default voice's loudness (the level asked for on top).
+    let gain = super::calibration::gain(&engine, settings.speaker);
+    settings.volume = (settings.volume * gain).min(MAX_VOLUME);
     (engine, settings)
 }
 

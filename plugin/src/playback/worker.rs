@@ -638,9 +638,14 @@ fn load(model: Option<PathBuf>, resources: Option<&Resources>) -> Result<Engine,
         Some(resources) => resources.clone(),
         None => Resources::locate()?,
     };
-    let model = model.unwrap_or_else(|| resources.default_voice());
+    let default = resources.default_voice();
+    let model = model.unwrap_or_else(|| default.clone());
     let voice = Voice::load(&model, &resources.onnxruntime())?;
     let engine = Engine::new(voice, resources.espeak_data());
     engine.check_phonemizer()?;
+    // The default voice is the loudness every other voice is brought to.
+    if default.canonicalize().is_ok_and(|d| d == engine.voice.path) {
+        super::calibration::is_reference(&engine);
+    }
     Ok(engine)
 }

@@ -241,6 +241,12 @@ impl Engine {
         self
     }
 
+    /// Speaks without the phrase cache (for speech no listener hears, such as a measurement).
+    pub fn without_cache(mut self) -> Self {
+        self.cache = None;
+        self
+    }
+
     /// Serves repeated phrases from `cache` (and fills it).
     pub fn with_cache(mut self, cache: Arc<Mutex<PhraseCache>>) -> Self {
         self.cache = Some(cache);

@@ -221,6 +221,8 @@ pub struct Shape {
     /// The op that makes the durations whole: Piper's `Ceil` (the front then gives them as
     /// its second output), or another (`Round`), which hides them.
     pub whole_durations: &'static str,
+    /// The audio's scale: real voices differ in loudness by many dB.
+    pub gain: f32,
 }
 
 /// A medium voice's shape: 22.05 kHz, Piper's strides, one small resblock, one English
@@ -233,6 +235,7 @@ pub const MEDIUM: Shape = Shape {
     speakers: 1,
     espeak_voice: "en-us",
     whole_durations: "Ceil",
+    gain: 1.0,
 };
 
 const CHANNELS: i64 = 16;
@@ -334,6 +337,12 @@ pub fn model(shape: &Shape, num_symbols: i64) -> Vec<u8> {
     let h = g.op("LeakyRelu", &[&h], &[("alpha", Attr::Float(0.01))]);
     let h = g.conv(&h, c, 1, 7, 1);
     let audio = g.op("Tanh", &[&h], &[]);
+    let audio = if shape.gain == 1.0 {
+        audio
+    } else {
+        let gain = g.weights("gain", &[1], 0.0, shape.gain);
+        g.op("Mul", &[&audio, &gain], &[])
+    };
     let output = g.op("Identity", &[&audio], &[]);
 
     let mut inputs = vec![
