@@ -2,6 +2,7 @@
 //! relaxed atomic stores (each value stands alone; a reader may see one block's peak with the
 //! next block's RMS, which no display can tell), read at any time from any thread.
 
+use crate::loudness::live::LiveLoudness;
 use atomic_float::AtomicF32;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -76,6 +77,8 @@ pub struct Meters {
     pub sidechain: Level,
     /// The voice after its chain, before the voice gain.
     pub voice: Level,
+    /// The same voice's short-term loudness and true peak (over the last 3 s).
+    pub voice_loudness: LiveLoudness,
     /// The plugin's output.
     pub output: Level,
     /// The ducker's gain on the host signal, dB (≤ 0).

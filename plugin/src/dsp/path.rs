@@ -5,6 +5,7 @@
 use super::duck::Ducker;
 use super::mix::{Mixer, Source, StripSettings};
 use super::voice_chain::{VoiceChain, VoiceChainSettings};
+use crate::loudness::live::LiveMeter;
 use crate::meters::Meters;
 use std::sync::atomic::Ordering;
 
@@ -87,6 +88,8 @@ pub struct SignalPath {
     key: Vec<f32>,
     /// The ducker's gain per sample of the current block.
     duck_gains: Vec<f32>,
+    /// The voice's short-term loudness and true peak, for the editor.
+    voice_loudness: LiveMeter,
 }
 
 impl Default for SignalPath {
@@ -105,6 +108,7 @@ impl SignalPath {
             voice_chain: VoiceChain::default(),
             key: Vec::new(),
             duck_gains: Vec::new(),
+            voice_loudness: LiveMeter::new(48_000.0),
         }
     }
 
@@ -113,6 +117,7 @@ impl SignalPath {
         self.mixer.prepare(sample_rate, max_block);
         self.ducker.prepare(sample_rate);
         self.voice_chain.prepare(sample_rate, max_block);
+        self.voice_loudness = LiveMeter::new(sample_rate);
         let len = max_block.max(1);
         self.key.clear();
         self.key.resize(len, 0.0);
@@ -128,6 +133,7 @@ impl SignalPath {
         self.mixer.reset();
         self.ducker.reset();
         self.voice_chain.reset();
+        self.voice_loudness.reset();
     }
 
     fn set(&mut self, s: &PathSettings) {
@@ -168,6 +174,7 @@ impl SignalPath {
         }
         self.voice_chain.process(voice);
         meters.voice.measure(&[&*voice]);
+        self.voice_loudness.process(voice, &meters.voice_loudness);
 
         // The key: the voice as it will be heard, the sidechain, or the louder of the two.
         let frames = bus.iter().map(|c| c.len()).min().unwrap_or(0);

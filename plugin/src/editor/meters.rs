@@ -1,6 +1,8 @@
-//! Level meters: peak and RMS bars for the track, sidechain, voice and output, and the gain
-//! reductions of the ducker and the compressor, read from the audio thread's atomics.
+//! Level meters: peak and RMS bars for the track, sidechain, voice and output, the voice's
+//! short-term loudness and true peak, and the gain reductions of the ducker and the
+//! compressor, read from the audio thread's atomics.
 
+use crate::loudness::live::LiveLoudness;
 use crate::meters::{Level, Meters};
 use std::sync::atomic::Ordering;
 
@@ -26,10 +28,11 @@ fn to_db(linear: f32) -> f32 {
 /// Draws every meter in one row.
 pub fn show(ui: &mut egui::Ui, meters: &Meters) {
     ui.horizontal(|ui| {
-        let width = ((ui.available_width() - 40.0) / 6.0).max(60.0);
+        let width = ((ui.available_width() - 48.0) / 7.0).max(60.0);
         level(ui, "Track", &meters.input, width);
         level(ui, "Sidechain", &meters.sidechain, width);
         level(ui, "Voice", &meters.voice, width);
+        loudness(ui, &meters.voice_loudness, width);
         level(ui, "Out", &meters.output, width);
         reduction(ui, "Duck", meters.duck_db.load(Ordering::Relaxed), width);
         reduction(
@@ -66,6 +69,42 @@ fn level(ui: &mut egui::Ui, name: &str, level: &Level, width: f32) {
             egui::Color32::from_rgb(110, 210, 130),
         );
         response.on_hover_text(format!("peak {peak:.1} dBFS, RMS {rms:.1} dBFS"));
+    });
+}
+
+/// The voice's short-term loudness (a bar from −60 to 0 LUFS) and its true peak over the
+/// last 3 s, as numbers.
+fn loudness(ui: &mut egui::Ui, live: &LiveLoudness, width: f32) {
+    let short_term = live.short_term.load(Ordering::Relaxed);
+    let true_peak = live.true_peak.load(Ordering::Relaxed);
+    let number = |v: f32| {
+        if v.is_finite() {
+            format!("{v:.1}")
+        } else {
+            "–".to_owned()
+        }
+    };
+    ui.vertical(|ui| {
+        ui.small(format!(
+            "{} LUFS · {} dBTP",
+            number(short_term),
+            number(true_peak)
+        ));
+        let (rect, response) =
+            ui.allocate_exact_size(egui::vec2(width, 10.0), egui::Sense::hover());
+        let painter = ui.painter();
+        painter.rect_filled(rect, 2.0, ui.visuals().extreme_bg_color);
+        let bar = egui::Rect::from_min_size(
+            rect.min,
+            egui::vec2(rect.width() * fraction(short_term), rect.height()),
+        );
+        painter.rect_filled(bar, 2.0, egui::Color32::from_rgb(90, 160, 220));
+        response.on_hover_text(format!(
+            "The voice's short-term loudness (the last 3 s, BS.1770): {} LUFS; its true peak \
+             over the last 3 s: {} dBTP",
+            number(short_term),
+            number(true_peak)
+        ));
     });
 }
 

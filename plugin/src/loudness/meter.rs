@@ -16,7 +16,7 @@ const OFFSET: f64 = -0.691;
 
 /// One second-order section, direct form I in f64.
 #[derive(Debug, Clone, Copy)]
-struct Section {
+pub(super) struct Section {
     b: [f64; 3],
     a: [f64; 2],
 }
@@ -25,7 +25,7 @@ impl Section {
     /// The pre-filter: a high shelf of about +4 dB above 1.5 kHz. The analogue prototype's
     /// constants are those the standard's 48 kHz coefficients come from, so any rate gets the
     /// same curve (and 48 kHz the standard's own numbers).
-    fn shelf(rate: f64) -> Self {
+    pub(super) fn shelf(rate: f64) -> Self {
         let (f0, gain_db, q) = (
             1_681.974_450_955_533,
             3.999_843_853_973_347,
@@ -46,7 +46,7 @@ impl Section {
     }
 
     /// The RLB weighting: a second-order high-pass at about 38 Hz.
-    fn high_pass(rate: f64) -> Self {
+    pub(super) fn high_pass(rate: f64) -> Self {
         let (f0, q) = (38.135_470_876_024_44, 0.500_327_037_323_877_3);
         let k = (PI * f0 / rate).tan();
         let a0 = 1.0 + k / q + k * k;
@@ -57,13 +57,19 @@ impl Section {
     }
 
     fn run(&self, x: &mut [f64]) {
-        let (mut x1, mut x2, mut y1, mut y2) = (0.0, 0.0, 0.0, 0.0);
+        let mut state = [0.0; 4];
         for v in x.iter_mut() {
-            let y =
-                self.b[0] * *v + self.b[1] * x1 + self.b[2] * x2 - self.a[0] * y1 - self.a[1] * y2;
-            (x2, x1, y2, y1) = (x1, *v, y1, y);
-            *v = y;
+            *v = self.step(&mut state, *v);
         }
+    }
+
+    /// One sample through the section; `state` is (x1, x2, y1, y2).
+    #[inline]
+    pub(super) fn step(&self, state: &mut [f64; 4], x: f64) -> f64 {
+        let [x1, x2, y1, y2] = *state;
+        let y = self.b[0] * x + self.b[1] * x1 + self.b[2] * x2 - self.a[0] * y1 - self.a[1] * y2;
+        *state = [x, x1, y, y1];
+        y
     }
 }
 
@@ -81,7 +87,7 @@ fn weighted_squares(channel: &[f32], rate: f64) -> Vec<f64> {
     x
 }
 
-fn lufs(power: f64) -> f64 {
+pub(super) fn lufs(power: f64) -> f64 {
     OFFSET + 10.0 * power.log10()
 }
 

@@ -7,7 +7,7 @@
 use std::f64::consts::PI;
 
 /// Taps per phase of the interpolator.
-const TAPS: usize = 12;
+pub const TAPS: usize = 12;
 /// How many samples either side of a point the interpolator reads.
 pub const TAPS_REACH: usize = TAPS / 2;
 
@@ -20,6 +20,29 @@ pub fn factor(rate: u32) -> usize {
     }
 }
 
+/// The taps that give the value `frac` of a sample past sample n from samples
+/// n − TAPS/2 + 1 … n + TAPS/2: a Blackman-windowed sinc, summing to 1.
+pub fn taps(frac: f64) -> [f64; TAPS] {
+    let half = (TAPS / 2) as f64;
+    let mut taps = [0.0; TAPS];
+    for (k, tap) in taps.iter_mut().enumerate() {
+        // Distance from the interpolated point to sample n − TAPS/2 + 1 + k.
+        let t = frac + half - 1.0 - k as f64;
+        let sinc = if t.abs() < 1e-12 {
+            1.0
+        } else {
+            (PI * t).sin() / (PI * t)
+        };
+        // Blackman window over the span ±(TAPS/2).
+        let w = (t / half).clamp(-1.0, 1.0);
+        let window = 0.42 + 0.5 * (PI * w).cos() + 0.08 * (2.0 * PI * w).cos();
+        *tap = sinc * window;
+    }
+    let sum: f64 = taps.iter().sum();
+    taps.iter_mut().for_each(|t| *t /= sum);
+    taps
+}
+
 /// The interpolator: `factor` phases of `TAPS` taps; phase p gives the value `p / factor` of
 /// a sample past sample n from samples n − TAPS/2 + 1 … n + TAPS/2. Each phase sums to 1.
 pub struct Interpolator {
@@ -28,28 +51,8 @@ pub struct Interpolator {
 
 impl Interpolator {
     pub fn new(factor: usize) -> Self {
-        let half = (TAPS / 2) as f64;
         let phases = (0..factor)
-            .map(|p| {
-                let frac = p as f64 / factor as f64;
-                let mut taps = [0.0; TAPS];
-                for (k, tap) in taps.iter_mut().enumerate() {
-                    // Distance from the interpolated point to sample n − TAPS/2 + 1 + k.
-                    let t = frac + half - 1.0 - k as f64;
-                    let sinc = if t.abs() < 1e-12 {
-                        1.0
-                    } else {
-                        (PI * t).sin() / (PI * t)
-                    };
-                    // Blackman window over the span ±(TAPS/2).
-                    let w = (t / half).clamp(-1.0, 1.0);
-                    let window = 0.42 + 0.5 * (PI * w).cos() + 0.08 * (2.0 * PI * w).cos();
-                    *tap = sinc * window;
-                }
-                let sum: f64 = taps.iter().sum();
-                taps.iter_mut().for_each(|t| *t /= sum);
-                taps
-            })
+            .map(|p| taps(p as f64 / factor as f64))
             .collect();
         Self { phases }
     }
