@@ -4,6 +4,7 @@ reader for `stream_format: "sse"`. What arrives equals `orator say` of the same 
 first bytes arrive long before the render ends."""
 import base64
 import json
+import re
 import sys
 import subprocess
 import time
@@ -194,3 +195,21 @@ def test_lossy_formats_stream_and_decode_to_the_same_speech(port, tmp_path, fmt)
     assert lag == delay
     assert lag + len(reference) <= len(decoded) <= lag + len(reference) + padding
     assert snr >= 15.0 and abs(level) <= 1.0
+
+
+@pytest.mark.parametrize("fmt", ["pcm", "wav", "mp3", "opus"])
+def test_first_bytes_against_the_same_renders_first_audio(port, fmt):
+    """The server notes, for each streamed response, when the render's first voice sample came
+    out and when the first audio bytes went out, both from the request; read back from `GET
+    /v1` (its `recent` list). Printed for the performance page; the bytes cannot precede the
+    audio they carry."""
+    text = f"{TEXT} Measured as {fmt} at {time.monotonic_ns()}."
+    _, first, _ = streamed(port, text, fmt)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request("GET", "/v1")
+    recent = json.loads(conn.getresponse().read())["recent"]
+    note = [n for n in recent if n.startswith(f"streamed {fmt}:")][-1]
+    audio_ms, bytes_ms = (float(v) for v in re.findall(r"([\d.]+) ms", note))
+    print(f"{fmt}: engine first audio {audio_ms:.1f} ms, first bytes {bytes_ms:.1f} ms "
+          f"(+{bytes_ms - audio_ms:.1f} ms), client saw them at {first * 1000:.0f} ms")
+    assert 0.0 <= audio_ms <= bytes_ms

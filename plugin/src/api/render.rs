@@ -49,6 +49,8 @@ pub struct Rendered {
     pub voice_samples: u64,
     /// From the request to the first voice sample out.
     pub first_audio: Option<Duration>,
+    /// When the first voice sample came out.
+    pub first_audio_at: Option<Instant>,
     /// From the request to the end.
     pub total: Duration,
     /// Voice samples that arrived late.
@@ -286,6 +288,7 @@ fn run(
         channels: Vec::new(),
         voice_samples,
         first_audio,
+        first_audio_at: first_audio.map(|d| spoken_at + d),
         total: spoken_at.elapsed(),
         underruns: stream.underruns(),
         failure: service.failure(phrase).map(|why| why.to_string()),

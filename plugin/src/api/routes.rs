@@ -65,6 +65,9 @@ pub(super) fn serve_http(hub: &Arc<Hub>, stream: &mut TcpStream, request: &Reque
                     "GET /v1/voices",
                     "GET /captions",
                 ],
+                // The last requests' outcomes (no text): refusals, cut responses, and each
+                // streamed response's first audio and first bytes from its request.
+                "recent": hub.status.recent(),
             })
             .to_string()
             .into_bytes(),
@@ -153,6 +156,7 @@ fn speech_request(
     (voices, aliases): (&[(String, std::path::PathBuf)], &VoiceAliases),
     timed: bool,
 ) -> Result<Reply, Refusal> {
+    let received = Instant::now();
     http::check_json(request)?;
     let body = http::read_body(stream, request)?;
     let speech =
@@ -170,7 +174,18 @@ fn speech_request(
         let result = render_speech(hub, &speech, owner, stream, Some(&mut |s| streamed.send(s)));
         drop(waiting);
         return match result {
-            Ok(_) => {
+            Ok((rendered, _)) => {
+                let ms = |at: Option<Instant>| {
+                    at.map_or(-1.0, |at| {
+                        at.duration_since(received).as_secs_f64() * 1000.0
+                    })
+                };
+                hub.status.note(&format!(
+                    "streamed {}: first audio {:.1} ms, first bytes {:.1} ms",
+                    speech.format.name(),
+                    ms(rendered.first_audio_at),
+                    ms(streamed.first_piece()),
+                ));
                 // A client that stops reading now only loses its own response.
                 let _ = streamed.finish();
                 Ok(Reply::Sent)

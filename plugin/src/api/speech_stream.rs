@@ -40,6 +40,8 @@ pub struct Streamed<W: Write> {
     /// The encoder of an `mp3` or `opus` response, and its samples, reused.
     encoder: Option<StreamEncoder>,
     samples: Vec<i16>,
+    /// When the first audio bytes went out.
+    first_piece: Option<std::time::Instant>,
 }
 
 impl<W: Write> Streamed<W> {
@@ -55,12 +57,18 @@ impl<W: Write> Streamed<W> {
             bytes: Vec::new(),
             encoder,
             samples: Vec::new(),
+            first_piece: None,
         })
     }
 
     /// Whether the head went out (an error can then no longer be told by its status).
     pub fn started(&self) -> bool {
         self.started
+    }
+
+    /// When the first audio bytes were written (the head alone does not count).
+    pub fn first_piece(&self) -> Option<std::time::Instant> {
+        self.first_piece
     }
 
     /// Sends `samples` (the head first, with the first piece). False once the client can no
@@ -141,6 +149,7 @@ impl<W: Write> Streamed<W> {
         if self.bytes.is_empty() {
             return Ok(());
         }
+        self.first_piece.get_or_insert_with(std::time::Instant::now);
         match self.stream {
             StreamFormat::Audio => chunk(&mut self.out, &self.bytes)?,
             StreamFormat::Sse => {

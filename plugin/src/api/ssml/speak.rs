@@ -95,6 +95,7 @@ pub fn speak(
         result.underruns += part.underruns;
         if result.first_audio.is_none() {
             result.first_audio = part.first_audio;
+            result.first_audio_at = part.first_audio_at;
         }
         if part.ended != Ended::Complete || part.failure.is_some() {
             result.ended = part.ended;
