@@ -44,8 +44,9 @@ pub struct LiveMeter {
     /// The interpolator's phases past the sample (phase 0, the sample itself, is not needed).
     phases: [[f64; TAPS]; MAX_PHASES],
     phase_count: usize,
-    /// The last `TAPS` samples, oldest first at `next`.
-    history: [f64; TAPS],
+    /// The last `TAPS` samples, twice over (so the window from `next` is one contiguous run),
+    /// oldest first at `next`.
+    history: [f64; 2 * TAPS],
     next: usize,
     /// Samples in a 100 ms step.
     step_len: usize,
@@ -77,7 +78,7 @@ impl LiveMeter {
             high_pass_state: [0.0; 4],
             phases,
             phase_count: count,
-            history: [0.0; TAPS],
+            history: [0.0; 2 * TAPS],
             next: 0,
             step_len: ((rate_f / 10.0).round() as usize).max(1),
             sum: 0.0,
@@ -97,7 +98,7 @@ impl LiveMeter {
     pub fn reset(&mut self) {
         self.shelf_state = [0.0; 4];
         self.high_pass_state = [0.0; 4];
-        self.history = [0.0; TAPS];
+        self.history = [0.0; 2 * TAPS];
         self.next = 0;
         self.sum = 0.0;
         self.peak = 0.0;
@@ -121,7 +122,8 @@ impl LiveMeter {
             let k = if k.abs() < 1e-30 { 0.0 } else { k };
             self.sum += k * k;
             self.history[self.next] = v;
-            self.next = (self.next + 1) % TAPS;
+            self.history[self.next + TAPS] = v;
+            self.next = if self.next + 1 == TAPS { 0 } else { self.next + 1 };
             self.peak = self.peak.max(self.between());
             self.count += 1;
             if self.count == self.step_len {
@@ -132,14 +134,11 @@ impl LiveMeter {
 
     /// The largest absolute value at the history's middle sample and the points after it.
     fn between(&self) -> f64 {
-        // The history's sample n is at position TAPS/2 − 1 from the oldest.
-        let middle = self.history[(self.next + TAPS / 2 - 1) % TAPS];
-        let mut peak = middle.abs();
+        let window = &self.history[self.next..self.next + TAPS];
+        // The window's sample n is at position TAPS/2 − 1 from the oldest.
+        let mut peak = window[TAPS / 2 - 1].abs();
         for phase in &self.phases[1..self.phase_count] {
-            let mut v = 0.0;
-            for (k, tap) in phase.iter().enumerate() {
-                v += tap * self.history[(self.next + k) % TAPS];
-            }
+            let v: f64 = phase.iter().zip(window).map(|(t, x)| t * x).sum();
             peak = peak.max(v.abs());
         }
         peak
