@@ -123,7 +123,11 @@ impl LiveMeter {
             self.sum += k * k;
             self.history[self.next] = v;
             self.history[self.next + TAPS] = v;
-            self.next = if self.next + 1 == TAPS { 0 } else { self.next + 1 };
+            self.next = if self.next + 1 == TAPS {
+                0
+            } else {
+                self.next + 1
+            };
             self.peak = self.peak.max(self.between());
             self.count += 1;
             if self.count == self.step_len {
