@@ -30,10 +30,7 @@ const PEAK_MIB: u64 = 238;
 const RETURN_MIB: u64 = 19;
 
 fn cli() -> PathBuf {
-    std::env::var_os("ORATOR_CLI").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bundled/orator"),
-        PathBuf::from,
-    )
+    orator_tests::cli_path()
 }
 
 /// `n` characters (at most) of comma-grouped nine-digit numbers, counting down: they pass the

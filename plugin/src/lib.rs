@@ -369,6 +369,8 @@ impl Plugin for Orator {
                 if let Some(paused) = actions.pause {
                     control.set_paused(paused);
                 }
+                // Where this block is in the project, for the placements' subtitles.
+                bank.locate(self.transport.position(), moved, frames);
                 // Timeline speech (notes, Trigger, Speak) follows the transport and Stop.
                 if moved || actions.stop || actions.skip {
                     bank.stop_all(0);

@@ -96,6 +96,8 @@ pub struct TransportWatch {
     anchor: Option<i64>,
     /// Samples processed since `anchor` was reported.
     since_anchor: i64,
+    /// The project sample of the current block's first sample, while playing.
+    here: Option<i64>,
 }
 
 impl TransportWatch {
@@ -108,9 +110,14 @@ impl TransportWatch {
         let stopped = was_playing && !playing;
         let started = !was_playing && playing;
         let mut jumped = false;
+        self.here = None;
         match (position, self.anchor) {
-            (Some(p), Some(anchor)) if p == anchor => self.since_anchor += frames,
+            (Some(p), Some(anchor)) if p == anchor => {
+                self.here = playing.then_some(anchor + self.since_anchor);
+                self.since_anchor += frames;
+            }
             (Some(p), anchor) => {
+                self.here = playing.then_some(p);
                 let expected = anchor.map(|a| a + self.since_anchor);
                 jumped = was_playing
                     && playing
@@ -121,6 +128,12 @@ impl TransportWatch {
             (None, _) => self.anchor = None,
         }
         started || stopped || jumped
+    }
+
+    /// The project sample of the block last counted's first sample, while the transport
+    /// plays and the host reports positions (a split block's piece: where the piece starts).
+    pub fn position(&self) -> Option<i64> {
+        self.here
     }
 }
 
@@ -252,15 +265,19 @@ mod tests {
             !watch.moved(true, Some(1024), 312),
             "a split block, the block's position"
         );
+        assert_eq!(watch.position(), Some(1024 + 200), "the piece's own place");
         assert!(!watch.moved(true, Some(1537), 512), "a sample of rounding");
+        assert_eq!(watch.position(), Some(1537));
         assert!(watch.moved(true, Some(0), 512), "a loop back");
         assert!(watch.moved(false, Some(512), 512), "a stop");
         assert!(
             !watch.moved(false, Some(90_000), 512),
             "moving while stopped"
         );
+        assert_eq!(watch.position(), None, "stopped: no place on the timeline");
         assert!(watch.moved(true, Some(90_000), 512), "starting again");
         assert!(!watch.moved(true, None, 512), "a host without positions");
+        assert_eq!(watch.position(), None);
         assert!(!watch.moved(true, None, 512));
     }
 

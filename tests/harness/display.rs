@@ -217,16 +217,71 @@ impl Image {
         Ok(())
     }
 
-    /// The text tesseract reads in it. The image is turned into dark text on a light ground
-    /// and scaled up 3× first (egui draws light, small text on a dark ground, which tesseract
-    /// reads poorly as it is).
+    /// The text tesseract reads in it.
     pub fn read_text(&self, scratch: &Path) -> Result<String> {
-        const SCALE: u32 = 3;
-        let (w, h) = (self.width * SCALE, self.height * SCALE);
+        self.ocr(scratch, &[])
+    }
+
+    /// Where tesseract reads `phrase` (its words in a row on one line, case-blind, punctuation
+    /// around each ignored, a word of four letters or more allowed one misread letter): the
+    /// centre of its first match, in the image's pixels.
+    pub fn find_text(&self, phrase: &str, scratch: &Path) -> Result<Option<(u32, u32)>> {
+        let tsv = self.ocr(scratch, &["tsv"])?;
+        let wanted: Vec<String> = phrase.split_whitespace().map(str::to_lowercase).collect();
+        // Columns: level page block paragraph line word left top width height confidence text.
+        let words: Vec<([&str; 4], [u32; 4], String)> = tsv
+            .lines()
+            .skip(1)
+            .filter_map(|row| {
+                let cols: Vec<&str> = row.split('\t').collect();
+                let [
+                    _,
+                    page,
+                    block,
+                    par,
+                    line,
+                    _,
+                    left,
+                    top,
+                    width,
+                    height,
+                    _,
+                    text,
+                ] = cols[..]
+                else {
+                    return None;
+                };
+                let n = |s: &str| s.parse::<u32>().unwrap_or(0) / OCR_SCALE;
+                let text = text
+                    .trim_matches(|c: char| !c.is_alphanumeric())
+                    .to_lowercase();
+                Some((
+                    [page, block, par, line],
+                    [n(left), n(top), n(width), n(height)],
+                    text,
+                ))
+            })
+            .collect();
+        for run in words.windows(wanted.len().max(1)) {
+            let same_line = run.iter().all(|w| w.0 == run[0].0);
+            if same_line && run.iter().zip(&wanted).all(|(w, x)| read_as(&w.2, x)) {
+                let (first, last) = (run[0].1, run[run.len() - 1].1);
+                let right = last[0] + last[2];
+                return Ok(Some(((first[0] + right) / 2, first[1] + first[3] / 2)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Runs tesseract over the image with `config` (its output format; none: plain text). The
+    /// image is turned into dark text on a light ground and scaled up [`OCR_SCALE`]× first
+    /// (egui draws light, small text on a dark ground, which tesseract reads poorly as it is).
+    fn ocr(&self, scratch: &Path, config: &[&str]) -> Result<String> {
+        let (w, h) = (self.width * OCR_SCALE, self.height * OCR_SCALE);
         let mut grey = Vec::with_capacity((w * h) as usize);
         for y in 0..h {
             for x in 0..w {
-                let i = (((y / SCALE) * self.width + x / SCALE) * 3) as usize;
+                let i = (((y / OCR_SCALE) * self.width + x / OCR_SCALE) * 3) as usize;
                 let p = &self.rgb[i..i + 3];
                 let luma = (u32::from(p[0]) * 3 + u32::from(p[1]) * 6 + u32::from(p[2])) / 10;
                 grey.push(255 - luma as u8);
@@ -243,6 +298,7 @@ impl Image {
         let out = Command::new("tesseract")
             .arg(scratch)
             .arg("stdout")
+            .args(config)
             .output()
             .context("could not run tesseract (Debian package `tesseract-ocr`)")?;
         ensure!(
@@ -253,6 +309,30 @@ impl Image {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 }
+
+/// Whether OCR's `read` is `wanted`, allowing one letter misread, missing or extra in words of
+/// four letters or more ("expert" for "export").
+fn read_as(read: &str, wanted: &str) -> bool {
+    let (a, b): (Vec<char>, Vec<char>) = (read.chars().collect(), wanted.chars().collect());
+    if a == b {
+        return true;
+    }
+    if b.len() < 4 || a.len().abs_diff(b.len()) > 1 {
+        return false;
+    }
+    // Skip the common prefix and suffix; what is left must be one edit.
+    let prefix = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let suffix = a[prefix..]
+        .iter()
+        .rev()
+        .zip(b[prefix..].iter().rev())
+        .take_while(|(x, y)| x == y)
+        .count();
+    a.len() - prefix - suffix <= 1 && b.len() - prefix - suffix <= 1
+}
+
+/// How much [`Image::ocr`] scales a screenshot up before tesseract reads it.
+const OCR_SCALE: u32 = 3;
 
 /// Where tests keep their screenshots: `target/test-artifacts` (never committed).
 pub fn artifacts_dir() -> PathBuf {

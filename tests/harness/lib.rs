@@ -48,6 +48,11 @@ pub fn bundle_path() -> PathBuf {
     path_from_env("ORATOR_CLAP", "target/bundled/Orator.clap")
 }
 
+/// Where the release CLI is, unless `ORATOR_CLI` names another file.
+pub fn cli_path() -> PathBuf {
+    path_from_env("ORATOR_CLI", "target/bundled/orator")
+}
+
 /// Where the debug build with `assert_process_allocs` is, unless `ORATOR_CLAP_ALLOC_CHECK` names
 /// another file.
 pub fn alloc_check_bundle_path() -> PathBuf {

@@ -5,11 +5,13 @@
 //! sentence (`.`, `!`, `?`, `…` after it in the text), before a pause longer than
 //! [`PAUSE_BREAK`], and before it would last longer than [`MAX_CUE`]. A cue shows from its
 //! first word's start to its last word's end, held to at least [`MIN_CUE`] where the next cue
-//! leaves room; cues never overlap. Times are the words' own (samples at the render's rate),
-//! rounded to the millisecond.
+//! leaves room; a phrase's cues never overlap. Times are the words' own (samples at the render's rate),
+//! rounded to the millisecond. A project's cues ([`project_cues`]) place each phrase's at its
+//! place in the project; phrases spoken at once overlap there as they do in the audio.
 //!
 //! Thread model: pure functions.
 
+use crate::playback::bank::PlacedPhrase;
 use crate::tts::timings::WordTiming;
 
 /// Lines a cue has at most.
@@ -41,6 +43,26 @@ pub struct Cue {
 /// The cues for `words` (spans in samples at `sample_rate`, from the phrase's first sample,
 /// which is `offset` samples into the output), whose places are in `text`.
 pub fn cues(words: &[WordTiming], text: &str, sample_rate: u32, offset: u64) -> Vec<Cue> {
+    let mut cues = spoken(words, text, sample_rate, offset);
+    hold(&mut cues);
+    cues
+}
+
+/// The cues of a project's phrases, each at its place ([`PlacedPhrase::at`]), in order of
+/// their start. Phrases that sound at once (two notes) keep their cues: they overlap as the
+/// voices do; a short cue is held only as far as the next cue's start.
+pub fn project_cues(phrases: &[PlacedPhrase]) -> Vec<Cue> {
+    let mut all: Vec<Cue> = phrases
+        .iter()
+        .flat_map(|p| spoken(&p.words, &p.text, p.sample_rate, p.at))
+        .collect();
+    all.sort_by(|a, b| a.start.total_cmp(&b.start));
+    hold(&mut all);
+    all
+}
+
+/// The cues for `words`, each spanning its words exactly.
+fn spoken(words: &[WordTiming], text: &str, sample_rate: u32, offset: u64) -> Vec<Cue> {
     let rate = f64::from(sample_rate.max(1));
     let seconds = |samples: u64| (offset + samples) as f64 / rate;
     let mut cues: Vec<Cue> = Vec::new();
@@ -72,16 +94,19 @@ pub fn cues(words: &[WordTiming], text: &str, sample_rate: u32, offset: u64) -> 
     if !current.is_empty() {
         cues.push(cue(&current, &seconds));
     }
-    // Held to the shortest time where the next cue leaves room; never overlapping.
+    cues
+}
+
+/// Holds each cue (in order of start) shorter than [`MIN_CUE`] to that length, as far as the
+/// next cue's start leaves room; a cue is never shortened below its words.
+fn hold(cues: &mut [Cue]) {
     for i in 0..cues.len() {
         let next_start = cues.get(i + 1).map_or(f64::INFINITY, |c| c.start);
         let cue = &mut cues[i];
         if cue.end - cue.start < MIN_CUE {
-            cue.end = (cue.start + MIN_CUE).min(next_start);
+            cue.end = cue.end.max((cue.start + MIN_CUE).min(next_start));
         }
-        cue.end = cue.end.min(next_start);
     }
-    cues
 }
 
 fn cue(words: &[(&WordTiming, String)], seconds: &impl Fn(u64) -> f64) -> Cue {
@@ -254,6 +279,33 @@ mod tests {
         }
         let shown: usize = c.iter().map(|c| c.lines.join(" ").split(' ').count()).sum();
         assert_eq!(shown, 40);
+    }
+
+    #[test]
+    fn a_projects_phrases_are_placed_in_order_and_short_cues_held_to_the_next() {
+        let placed = |at: u64, text: &str, spans: &[(u64, u64)]| PlacedPhrase {
+            at,
+            sample_rate: 1000,
+            slot: 1,
+            text: text.into(),
+            words: words(text, spans),
+        };
+        let phrases = [
+            placed(10_000, "Later words.", &[(0, 400), (400, 900)]),
+            placed(2_000, "Three.", &[(0, 300)]),
+            placed(2_500, "Overlapping voice.", &[(0, 500), (500, 1200)]),
+        ];
+        let c = project_cues(&phrases);
+        let spans: Vec<(f64, f64)> = c.iter().map(|c| (c.start, c.end)).collect();
+        assert_eq!(spans, [(2.0, 2.5), (2.5, 3.7), (10.0, 10.9)], "{c:?}");
+        assert_eq!(c[0].lines, ["Three."]);
+        // Two phrases at once keep both cues whole.
+        let together = project_cues(&[
+            placed(0, "One two three.", &[(0, 500), (500, 1000), (1000, 1500)]),
+            placed(200, "Four.", &[(0, 900)]),
+        ]);
+        let spans: Vec<(f64, f64)> = together.iter().map(|c| (c.start, c.end)).collect();
+        assert_eq!(spans, [(0.0, 1.5), (0.2, 1.1)]);
     }
 
     #[test]

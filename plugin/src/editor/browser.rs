@@ -1,4 +1,5 @@
-//! A small file picker drawn with egui, for "Load .txt…" and "Load voice…".
+//! A small file picker drawn with egui, for "Load .txt…" and "Load voice…", and the place to
+//! save "Export subtitles…" (a folder and a name).
 //!
 //! Why not a crate: `egui-file-dialog` (the maintained egui picker) targets egui 0.36 while
 //! nice-plug-egui uses 0.37, and `rfd` opens the desktop's dialog through an XDG portal or GTK,
@@ -56,6 +57,9 @@ pub enum Purpose {
     Text,
     /// A Piper voice model.
     Voice,
+    /// Where the project's subtitles go: a folder and a name (an `.srt` and a `.vtt` are
+    /// written there; an existing `.srt` picked is replaced).
+    Subtitles,
 }
 
 impl Purpose {
@@ -63,6 +67,7 @@ impl Purpose {
         match self {
             Self::Text => "txt",
             Self::Voice => "onnx",
+            Self::Subtitles => "srt",
         }
     }
 
@@ -70,6 +75,7 @@ impl Purpose {
         match self {
             Self::Text => "Load a text file",
             Self::Voice => "Load a Piper voice (.onnx with its .onnx.json beside it)",
+            Self::Subtitles => "Export subtitles (.srt and .vtt) to a folder",
         }
     }
 }
@@ -82,6 +88,8 @@ pub struct Browser {
     dir: PathBuf,
     items: Vec<Item>,
     error: Option<String>,
+    /// The name to save under ([`Purpose::Subtitles`]).
+    name: String,
 }
 
 /// How a picker closed.
@@ -108,6 +116,7 @@ impl Browser {
             dir: PathBuf::new(),
             items: Vec::new(),
             error: None,
+            name: "subtitles".to_owned(),
         };
         browser.open(start);
         browser
@@ -152,10 +161,16 @@ impl Browser {
                 }
                 ui.separator();
                 let mut go = None;
+                let footer = if self.purpose == Purpose::Subtitles {
+                    64.0
+                } else {
+                    30.0
+                };
                 egui::ScrollArea::vertical()
                     .id_salt("orator-browser-list")
                     .auto_shrink([false, false])
-                    .max_height(ui.available_height() - 30.0)
+                    // Room below for Cancel (and the name row when saving).
+                    .max_height(ui.available_height() - footer)
                     .show(ui, |ui| {
                         if self.items.is_empty() {
                             ui.weak(format!(
@@ -182,6 +197,20 @@ impl Browser {
                     }
                 }
                 ui.separator();
+                if self.purpose == Purpose::Subtitles {
+                    ui.horizontal(|ui| {
+                        ui.label("Name");
+                        ui.add(egui::TextEdit::singleline(&mut self.name).desired_width(200.0));
+                        let name = self.name.trim();
+                        let usable = !name.is_empty() && !name.contains(['/', '\\']);
+                        if ui
+                            .add_enabled(usable, egui::Button::new("Export here"))
+                            .clicked()
+                        {
+                            outcome = Outcome::Picked(self.dir.join(name));
+                        }
+                    });
+                }
                 if ui.button("Cancel").clicked() {
                     outcome = Outcome::Cancelled;
                 }

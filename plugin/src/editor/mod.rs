@@ -17,6 +17,8 @@
 //! - [`queue`]: the Queue tab and its model of the queue and history ([`queue::QueueView`]);
 //! - `voice`: the Voice tab (voice, speaker, delivery); `mix`: the Mix and Tone tabs;
 //!   `status`: the status line; `api`: the API tab, with `aliases`, its voice aliases;
+//! - [`subtitles`]: "Export subtitles…", the project's SRT and WebVTT from the timeline's
+//!   placements;
 //! - [`browser`]: the file picker; `meters` and `widgets`: shared widgets.
 
 mod aliases;
@@ -27,6 +29,7 @@ mod mix;
 mod presets;
 pub mod queue;
 mod status;
+pub mod subtitles;
 pub mod text;
 mod voice;
 mod widgets;
@@ -80,6 +83,8 @@ pub struct App {
     replaced: Option<text::LoadUndo>,
     /// The folder the last text file came from.
     text_dir: Option<PathBuf>,
+    /// The folder subtitles were last exported to.
+    subtitles_dir: Option<PathBuf>,
     /// Voice models found in the voices folders.
     voices: Vec<PathBuf>,
     /// Whether the text box should take the keyboard focus on the next frame.
@@ -118,6 +123,7 @@ pub fn create(shared: Arc<Shared>) -> Option<nice_plug_egui::EguiEditor<App>> {
         notice: None,
         replaced: None,
         text_dir: None,
+        subtitles_dir: None,
         voices: Vec::new(),
         focus_text: true,
         apply_size: true,
@@ -225,6 +231,7 @@ impl NiceEguiApp for App {
                     match purpose {
                         Purpose::Text => self.load_text(&path),
                         Purpose::Voice => self.load_voice(speech, Some(path)),
+                        Purpose::Subtitles => self.export_subtitles(speech, &path),
                     }
                 }
             }

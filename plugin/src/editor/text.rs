@@ -120,7 +120,12 @@ impl App {
             self.set_text(text);
         }
         ui.separator();
-        ui.label("Phrases — click one to speak it (notes and Trigger play them on the timeline)");
+        ui.horizontal_wrapped(|ui| {
+            ui.label(
+                "Phrases — click one to speak it (notes and Trigger play them on the timeline)",
+            );
+            self.subtitle_buttons(ui, speech);
+        });
         let mut chosen = None;
         // Each phrase's render-ahead state (one short lock per frame, off the audio thread).
         let views = speech.map(|s| s.bank().views()).unwrap_or_default();

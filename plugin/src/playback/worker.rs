@@ -134,6 +134,10 @@ impl Worker {
             }
             self.take_requests();
             self.drop_cancelled();
+            if let Some(bank) = &self.bank {
+                // The timeline's placements, taken in before the ring can fill.
+                bank.drain_placements();
+            }
             if let Some(phrase) = self.queue.pop_front() {
                 // A state load may have changed the voice since it was loaded.
                 let wanted = self.session.read(|session| session.voice.clone());

@@ -53,6 +53,7 @@ impl BankFeeder {
     /// queued nearest the first change first, the whole text last. Cheap when nothing changed.
     pub fn sync(&mut self, session: &SharedSession) {
         self.collect();
+        self.shared.drain_placements();
         // The audio thread cannot log: what it counted is told here.
         let unrendered = self.shared.unrendered();
         if unrendered != self.unrendered_logged {
@@ -291,6 +292,11 @@ impl BankFeeder {
         self.held[job.slot] = if sent { bytes } else { 0 };
         self.table.settle(job.slot, job.key);
         self.publish_views(None);
+    }
+
+    /// Takes in the placements the audio thread recorded.
+    pub fn drain_placements(&self) {
+        self.shared.drain_placements();
     }
 
     /// Keeps the word timings of `job`'s clip (spans at the host's rate from its first

@@ -23,16 +23,22 @@
 //! phrase queued or rendering; a phrase nothing will deliver is streamed at once and counted
 //! ([`BankShared::unrendered`]).
 //!
+//! # Placements
+//! While the host's transport plays, the player records where each phrase starts (and ends)
+//! in project time ([`placements`]), for the project's subtitles.
+//!
 //! # Threads
 //! [`BankPlayer`]: the audio thread, wait-free except [`BankPlayer::trigger`] in a render.
 //! [`BankFeeder`]: the speech thread. [`BankShared`]: the editor reads it from any thread.
 
 mod feeder;
+pub mod placements;
 mod player;
 #[cfg(test)]
 mod tests;
 
 pub use feeder::BankFeeder;
+pub use placements::{Cut, PlacedPhrase, Sheet};
 pub use player::BankPlayer;
 
 use crate::state::SharedSession;
@@ -172,6 +178,8 @@ pub struct BankShared {
     heard_key: AtomicU64,
     /// How many of that clip's samples have been played.
     heard_at: AtomicU64,
+    /// Where the timeline placed its phrases in the project.
+    placements: placements::Placements,
 }
 
 /// A clip's words, spans in samples at the host's rate from the clip's first sample.
@@ -197,6 +205,7 @@ impl Default for BankShared {
             words: Mutex::new(vec![None; SLOTS]),
             heard_key: AtomicU64::new(0),
             heard_at: AtomicU64::new(0),
+            placements: placements::Placements::default(),
         }
     }
 }
@@ -254,6 +263,41 @@ impl BankShared {
             .find(|w| w.span.start <= at)?
             .clone();
         Some((clip, word))
+    }
+
+    /// The words of the clip with content `key` (any slot holding it), else those of the
+    /// clip delivered last for `slot` (its line changed since it was placed, or its key was
+    /// not known then).
+    fn clip_words(&self, slot: usize, key: u64) -> Option<ClipWords> {
+        let words = self.words.lock().unwrap_or_else(|e| e.into_inner());
+        let by_key = (key != 0)
+            .then(|| words.iter().flatten().find(|w| w.key == key))
+            .flatten();
+        by_key
+            .or_else(|| words.get(slot).and_then(Option::as_ref))
+            .cloned()
+    }
+
+    /// Takes in the placements the audio thread recorded (speech thread, between phrases).
+    pub fn drain_placements(&self) {
+        self.placements.drain();
+    }
+
+    /// The phrases the timeline placed in the project, in project order, with their words
+    /// (for the project's subtitles).
+    pub fn placements(&self) -> Sheet {
+        self.placements
+            .sheet(&|slot, key| self.clip_words(slot, key))
+    }
+
+    /// How many phrases the timeline has placed.
+    pub fn placed(&self) -> usize {
+        self.placements.len()
+    }
+
+    /// Forgets the placements (the next playback or export records afresh).
+    pub fn clear_placements(&self) {
+        self.placements.clear();
     }
 
     /// Records the words of the clip delivered for `slot` (speech thread).
@@ -375,8 +419,10 @@ pub fn channel(
     let fade_len = ((sample_rate * super::stream::STOP_FADE_MS / 1000.0) as usize).max(1);
     let table = Arc::new(SlotTable::default());
     let shared_unrendered = shared.unrendered();
+    let placements = shared.placements.recorder(sample_rate);
     (
         BankPlayer {
+            placements,
             shared: shared.clone(),
             table: table.clone(),
             session,

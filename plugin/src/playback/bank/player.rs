@@ -5,6 +5,7 @@
 //! wait-free except [`BankPlayer::trigger`] with `rendering` set (offline renders alone), which
 //! sleeps while this activation's feeder has the phrase queued or rendering.
 
+use super::placements::{Cut, PlacementRecorder};
 use super::{BankShared, Clip, RENDER_WAIT_LIMIT, SLOTS, SlotTable, Triggered, Update};
 use crate::state::SharedSession;
 use std::sync::Arc;
@@ -52,6 +53,8 @@ pub struct BankPlayer {
     pub(super) waited: Duration,
     /// Voices started so far (orders them).
     pub(super) started: u64,
+    /// Where phrases start and end in project time, for the project's subtitles.
+    pub(super) placements: PlacementRecorder,
 }
 
 impl BankPlayer {
@@ -153,6 +156,7 @@ impl BankPlayer {
                 }
             }
         }
+        let at = at.min(self.block.len());
         let Some(clip) = self.current(slot).cloned() else {
             // Behind the session (just activated, or the text just changed), the slot's key is
             // not known yet: stream the phrase rather than call it missing.
@@ -162,9 +166,12 @@ impl BankPlayer {
                 self.shared.missing.fetch_add(1, Ordering::Relaxed);
                 return Triggered::Missing;
             }
+            // Streamed in the bank's place: placed at its trigger all the same (where a
+            // render puts it), its words those of the slot's clip once rendered.
+            self.placements
+                .placed(slot, if behind { 0 } else { key }, at, note);
             return Triggered::NotReady;
         };
-        let at = at.min(self.block.len());
         // The same phrase again restarts it: the old one fades out where the new one starts.
         for voice in &mut self.voices {
             if !voice.done
@@ -182,6 +189,7 @@ impl BankPlayer {
             }
         };
         self.started += 1;
+        self.placements.placed(slot, clip.key, at, note);
         self.voices[free] = Sounding {
             clip: Some(clip),
             pos: 0,
@@ -199,6 +207,8 @@ impl BankPlayer {
     /// phrase any note started).
     pub fn release(&mut self, note: Option<u8>, at: usize) {
         let at = at.min(self.block.len());
+        self.placements
+            .cut(note.map_or(Cut::AnyNote, Cut::Note), at);
         for voice in &mut self.voices {
             let matches = match note {
                 Some(note) => voice.note == Some(note),
@@ -213,11 +223,19 @@ impl BankPlayer {
     /// Fades out every phrase sounding, from sample `at` of this block.
     pub fn stop_all(&mut self, at: usize) {
         let at = at.min(self.block.len());
+        self.placements.cut(Cut::All, at);
         for voice in &mut self.voices {
             if !voice.done && voice.clip.is_some() && voice.fade.is_none() {
                 voice.fade = Some((at, self.fade_len));
             }
         }
+    }
+
+    /// Where this block is in the project, for the phrases' placements: `position` is the
+    /// project sample of its first sample while the transport plays (`None` otherwise),
+    /// `moved` whether it started, stopped or jumped here. Call before the block's triggers.
+    pub fn locate(&mut self, position: Option<i64>, moved: bool, frames: usize) {
+        self.placements.locate(position, moved, frames);
     }
 
     /// Whether any phrase is sounding.
