@@ -12,7 +12,7 @@
 use anyhow::{Context, Result, ensure};
 use orator_tests::display::{Display, X, artifacts_dir};
 use orator_tests::{LoadedPlugin, Note, ParamChange, Transport, bundle_path, cli_path};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -212,6 +212,50 @@ fn said(line: &str, dir: &Path) -> Result<(Cues, Words)> {
     Ok((cue_times(&srt)?, words))
 }
 
+/// The virtual desktop a user clicks in, and the home folder the editor's picker opens in.
+struct Desktop<'a> {
+    display: &'a Display,
+    x: &'a X,
+    home: &'a Path,
+}
+
+impl Desktop<'_> {
+    /// Opens `plugin`'s editor, clicks "Export subtitles…" and "Export here", waits for the
+    /// files and closes the editor; returns the SRT and WebVTT paths (`subtitles.*` in the
+    /// home folder). `shot` names the screenshot kept.
+    fn export(&self, plugin: &mut LoadedPlugin, shot: &str) -> Result<(PathBuf, PathBuf)> {
+        let (srt, vtt) = (
+            self.home.join("subtitles.srt"),
+            self.home.join("subtitles.vtt"),
+        );
+        for file in [&srt, &vtt] {
+            let _ = std::fs::remove_file(file);
+        }
+        let parent = self.x.create_window(1100, 760)?;
+        plugin.open_editor(parent)?;
+        click_text(plugin, self.display, self.x, parent, "Export subtitles")?;
+        click_text(plugin, self.display, self.x, parent, "Export here")?;
+        let started = Instant::now();
+        while !(srt.exists() && vtt.exists()) {
+            if started.elapsed() > Duration::from_secs(10) {
+                let shot = self.x.screenshot(parent)?;
+                shot.save_png(&artifacts_dir().join("subtitles-clap-missing.png"))?;
+                anyhow::bail!(
+                    "no subtitles were written to {}; the editor reads:\n{}",
+                    self.home.display(),
+                    shot.read_text(&artifacts_dir().join("subtitles-clap-ocr.png"))?
+                );
+            }
+            idle(plugin, 0.2)?;
+        }
+        self.x
+            .screenshot(parent)?
+            .save_png(&artifacts_dir().join(format!("subtitles-clap-{shot}.png")))?;
+        plugin.close_editor()?;
+        Ok((srt, vtt))
+    }
+}
+
 #[test]
 fn exported_subtitles_put_each_phrase_at_its_place_in_the_project() -> Result<()> {
     let home = std::env::temp_dir().join(format!("orator-subtitles-{}", std::process::id()));
@@ -278,27 +322,12 @@ fn exported_subtitles_put_each_phrase_at_its_place_in_the_project() -> Result<()
     )?;
 
     // The user exports the subtitles from the editor.
-    let parent = x.create_window(1100, 760)?;
-    plugin.open_editor(parent)?;
-    click_text(&mut plugin, &display, &x, parent, "Export subtitles")?;
-    click_text(&mut plugin, &display, &x, parent, "Export here")?;
-    let (srt, vtt) = (home.join("subtitles.srt"), home.join("subtitles.vtt"));
-    let started = Instant::now();
-    while !(srt.exists() && vtt.exists()) {
-        if started.elapsed() > Duration::from_secs(10) {
-            let shot = x.screenshot(parent)?;
-            shot.save_png(&artifacts_dir().join("subtitles-clap-missing.png"))?;
-            anyhow::bail!(
-                "no subtitles were written to {}; the editor reads:\n{}",
-                home.display(),
-                shot.read_text(&artifacts_dir().join("subtitles-clap-ocr.png"))?
-            );
-        }
-        idle(&mut plugin, 0.2)?;
-    }
-    x.screenshot(parent)?
-        .save_png(&artifacts_dir().join("subtitles-clap-exported.png"))?;
-    plugin.close_editor()?;
+    let desktop = Desktop {
+        display: &display,
+        x: &x,
+        home: &home,
+    };
+    let (srt, vtt) = desktop.export(&mut plugin, "exported")?;
 
     let srt_text = std::fs::read_to_string(&srt)?;
     eprintln!("{srt_text}");
@@ -367,6 +396,28 @@ fn exported_subtitles_put_each_phrase_at_its_place_in_the_project() -> Result<()
         cues[1].1,
         cues[2].0
     );
+
+    // The placements are saved with the project: a fresh instance that loads the state (and
+    // renders its phrases again) exports the same subtitles.
+    let state = plugin.save_state()?;
+    let mut reopened = LoadedPlugin::load(&bundle_path())?;
+    reopened.load_state(&state)?;
+    reopened.activate(RATE, 1, BLOCK as u32)?;
+    let mut again = String::new();
+    for _ in 0..3 {
+        // Time for the bank to render the three phrases (their words come with them).
+        idle(&mut reopened, 4.0)?;
+        let (srt, _) = desktop.export(&mut reopened, "reopened")?;
+        again = std::fs::read_to_string(&srt)?;
+        if again == srt_text {
+            break;
+        }
+    }
+    ensure!(
+        again == srt_text,
+        "the reopened project exports other subtitles:\n{again}"
+    );
+    eprintln!("the reopened project exports the same subtitles");
     let _ = std::fs::remove_dir_all(&home);
     Ok(())
 }

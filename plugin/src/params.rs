@@ -11,8 +11,11 @@ use crate::dsp::mix::StripSettings;
 use crate::dsp::path::{self, DuckSettings, PathSettings, strip};
 use crate::dsp::voice_chain::VoiceChainSettings;
 use crate::playback::bank::MAX_PHRASES;
+use crate::playback::bank::placements::Placements;
 use crate::state::SharedSession;
 use nice_plug::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use std::sync::Arc;
 
 /// The loudest any gain goes, in dB: enough to lift a quiet voice, not enough to hurt.
@@ -53,6 +56,11 @@ pub struct OratorParams {
     /// What the user typed plus the session schema; saved with the project.
     #[persist = "session"]
     pub session: Arc<SharedSession>,
+
+    /// Where the timeline placed its phrases in the project, for its subtitles; saved with
+    /// the project so an export made earlier still has them.
+    #[persist = "placements"]
+    pub placements: Arc<Placements>,
 
     /// Level of the host's own signal passing through, in dB.
     #[id = "dry"]
@@ -194,6 +202,7 @@ impl Default for OratorParams {
     fn default() -> Self {
         Self {
             session: Arc::default(),
+            placements: Arc::default(),
             dry_gain_db: gain_param("Dry Gain", 0.0),
             voice_gain_db: gain_param("Voice Gain", 0.0),
             output_gain_db: gain_param("Output Gain", 0.0),
@@ -507,6 +516,28 @@ pub fn parse_note(text: &str) -> Option<i32> {
     let octave: i32 = octave.trim().parse().ok()?;
     let note = (octave + 2) * 12 + base + shift;
     (0..=127).contains(&note).then_some(note)
+}
+
+/// The timeline's placements as the project holds them: JSON of any shape, so that a newer or
+/// damaged record reaches [`Placements::load_saved`], which says what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SavedPlacements(pub Value);
+
+impl<'a> nice_plug::params::persist::PersistentField<'a, SavedPlacements> for Arc<Placements> {
+    fn set(&self, SavedPlacements(saved): SavedPlacements) {
+        if let Err(err) = self.load_saved(saved) {
+            // Main thread (state load): logging is allowed here.
+            nice_plug::nice_error!("Orator: {err}");
+        }
+    }
+
+    fn map<F, R>(&self, f: F) -> R
+    where
+        F: Fn(&SavedPlacements) -> R,
+    {
+        f(&SavedPlacements(self.saved()))
+    }
 }
 
 #[cfg(test)]

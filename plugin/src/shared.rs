@@ -44,8 +44,12 @@ impl Shared {
     /// thread only: starting spawns a thread.
     pub fn speech(&self) -> Option<&SpeechService> {
         self.speech
-            .get_or_init(
-                || match SpeechService::start(self.params.session.clone(), None) {
+            .get_or_init(|| {
+                match SpeechService::start_with(
+                    self.params.session.clone(),
+                    self.params.placements.clone(),
+                    None,
+                ) {
                     Ok(service) => {
                         service.reload_voice();
                         Some(service)
@@ -54,8 +58,8 @@ impl Shared {
                         nice_plug::nice_error!("Orator could not start its speech thread: {err}");
                         None
                     }
-                },
-            )
+                }
+            })
             .as_ref()
     }
 

@@ -323,6 +323,13 @@ class Session:
     def text(self):
         return json.loads(self.state()["fields"]["session"])["text"]
 
+    def placements(self):
+        """Where Orator's timeline placed its phrases, as the saved session holds them: (slot,
+        sample, cut sample or None), in project order."""
+        saved = json.loads(self.state()["fields"]["placements"])
+        assert saved["schema"] == 1, saved
+        return sorted((p["slot"], p["at"], p.get("cut")) for p in saved["placements"])
+
     def set_text(self, text):
         def change(state):
             session = json.loads(state["fields"]["session"])

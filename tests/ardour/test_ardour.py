@@ -166,6 +166,11 @@ def test_trigger_speaks_the_chosen_phrases_at_their_samples(host, references, tm
     assert len(played) >= len(out), f"{len(played)} samples recorded"
     np.testing.assert_array_equal(played[: len(out)], out, err_msg="playback differs from the export")
     print("real-time playback equals the export")
+    # The playback noted each phrase at its trigger's sample in project time, for the
+    # project's subtitles, and Ardour saved that with the session.
+    placed = sorted(session.placements(), key=lambda p: p[1])
+    assert [(slot, at) for slot, at, _ in placed] == [(2, first), (1, second)], placed
+    print("placements saved with the session:", placed)
 
 
 @pytest.mark.parametrize("note_off", ["finish", "stop"])
@@ -181,7 +186,8 @@ def test_midi_notes_speak_their_phrases_at_their_note_on(host, references, tmp_p
         session.add_notes(notes)
         session.set_note_off(note_off)
 
-    out, _ = exported(host, tmp_path, f"notes-{note_off}", "\n".join(LINES), {}, midi=prepare)
+    out, session = exported(host, tmp_path, f"notes-{note_off}", "\n".join(LINES), {},
+                            midi=prepare)
     two, one = references[LINES[1]], references[LINES[0]]
     if note_off == "finish":
         assert_phrase_at(out, two, first, "note 61")
@@ -198,6 +204,12 @@ def test_midi_notes_speak_their_phrases_at_their_note_on(host, references, tmp_p
         assert np.all(np.abs(tail) <= np.abs(reference[off - on:off - on + fade]) + 1e-7)
         assert np.all(out[off + fade:off + fade + RATE // 2] == 0.0), f"{what}: not cut"
         print(f"{what}: cut at its note-off, faded over {fade} samples")
+    # Played in real time, the notes' phrases are noted at their note-ons and cut at their
+    # note-offs in project time (the subtitles' record), and Ardour saves that with the session.
+    session.host.play(session, SECONDS)
+    placed = sorted(session.placements(), key=lambda p: p[1])
+    assert placed == [(2, first, first_off), (1, second, second_off)], placed
+    print("placements saved with the session:", placed)
 
 
 def test_a_session_saved_while_its_phrases_render_exports_exactly(host, references, tmp_path):

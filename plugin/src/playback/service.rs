@@ -11,6 +11,7 @@
 //!   under a mutex that only the editor and logging read);
 //! - phrase events, audio thread → main thread, drained with [`SpeechService::drain_events`].
 
+use super::bank::placements::Placements;
 use super::bank::{self, BankFeeder, BankPlayer, BankShared};
 use super::stream::{self, AudioSide, Control, EventReader, PhraseEvent, PhraseId, WorkerSide};
 use super::timing_log::{PhraseWords, TimingLog};
@@ -262,6 +263,16 @@ impl SpeechService {
         session: Arc<SharedSession>,
         resources: Option<Resources>,
     ) -> std::io::Result<Self> {
+        Self::start_with(session, Arc::default(), resources)
+    }
+
+    /// [`Self::start`], recording the timeline's placements into `placements` (the plugin's,
+    /// saved with the project).
+    pub fn start_with(
+        session: Arc<SharedSession>,
+        placements: Arc<Placements>,
+        resources: Option<Resources>,
+    ) -> std::io::Result<Self> {
         let status = Arc::new(ServiceStatus::new());
         let stop = Arc::new(AtomicBool::new(false));
         let control = Arc::new(Control::default());
@@ -269,7 +280,7 @@ impl SpeechService {
         let cache = phrase_cache();
         let log = Arc::new(PhraseLog::default());
         let timings = Arc::new(TimingLog::default());
-        let bank = Arc::new(BankShared::default());
+        let bank = Arc::new(BankShared::new(placements));
         let memory = std::env::var(bank::MEMORY_VAR).ok();
         match bank::bound_from(memory.as_deref()) {
             Ok(bytes) => bank.set_bound(bytes),

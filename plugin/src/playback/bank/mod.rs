@@ -178,8 +178,9 @@ pub struct BankShared {
     heard_key: AtomicU64,
     /// How many of that clip's samples have been played.
     heard_at: AtomicU64,
-    /// Where the timeline placed its phrases in the project.
-    placements: placements::Placements,
+    /// Where the timeline placed its phrases in the project (the plugin's, saved with the
+    /// project).
+    placements: Arc<placements::Placements>,
 }
 
 /// A clip's words, spans in samples at the host's rate from the clip's first sample.
@@ -197,6 +198,13 @@ pub struct ClipWords {
 
 impl Default for BankShared {
     fn default() -> Self {
+        Self::new(Arc::default())
+    }
+}
+
+impl BankShared {
+    /// A bank recording the timeline's placements into `placements`.
+    pub fn new(placements: Arc<placements::Placements>) -> Self {
         Self {
             bound: AtomicUsize::new(BANK_BYTES),
             missing: AtomicU64::new(0),
@@ -205,12 +213,10 @@ impl Default for BankShared {
             words: Mutex::new(vec![None; SLOTS]),
             heard_key: AtomicU64::new(0),
             heard_at: AtomicU64::new(0),
-            placements: placements::Placements::default(),
+            placements,
         }
     }
-}
 
-impl BankShared {
     /// The bound on the clips one activation holds, bytes (one clip included).
     pub fn bound(&self) -> usize {
         self.bound.load(Ordering::Relaxed)

@@ -11,7 +11,8 @@
 //! audio thread and only pushes fixed-size events into a wait-free `rtrb` ring (a full ring
 //! counts the event as lost). [`Placements`] lives as long as the speech service, behind a
 //! mutex the audio thread never takes; the speech thread drains the ring between its phrases,
-//! and a reader (the editor's export) drains it before it reads.
+//! and a reader (the editor's export) drains it before it reads. The record is saved with the
+//! project ([`Placements::saved`], [`Placements::load_saved`]; the main thread).
 
 use super::ClipWords;
 use crate::tts::timings::WordTiming;
@@ -160,6 +161,43 @@ pub struct Sheet {
     pub lost: u64,
 }
 
+/// The schema of the placements a project saves.
+pub const SAVED_SCHEMA: u32 = 1;
+
+/// One placement as a project saves it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Saved {
+    slot: usize,
+    key: u64,
+    at: i64,
+    rate: u32,
+    #[serde(default)]
+    note: Option<u8>,
+    #[serde(default)]
+    cut: Option<i64>,
+}
+
+/// The placements as a project saves them.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+struct SavedLog {
+    schema: u32,
+    placements: Vec<Saved>,
+}
+
+/// Why a project's placements were not loaded (the record is left as it was).
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum LoadError {
+    /// Not the shape this version saves.
+    #[error("the project's subtitle placements could not be read ({0}); they were left out")]
+    Unreadable(String),
+    /// Saved by a newer Orator.
+    #[error(
+        "the project's subtitle placements were saved by a newer Orator (schema {0}, this \
+         one reads {SAVED_SCHEMA}); they were left out"
+    )]
+    Newer(u32),
+}
+
 #[derive(Debug)]
 struct Entry {
     slot: usize,
@@ -243,6 +281,68 @@ impl Placements {
         log.entries.clear();
         log.run += 1;
         self.lost.store(0, Ordering::Relaxed);
+    }
+
+    /// The record as a project saves it (JSON).
+    pub fn saved(&self) -> serde_json::Value {
+        let mut log = self.log.lock().unwrap_or_else(|e| e.into_inner());
+        log.drain(&self.lost);
+        let placements = log
+            .entries
+            .iter()
+            .map(|e| Saved {
+                slot: e.slot,
+                key: e.key,
+                at: e.at,
+                rate: e.rate,
+                note: e.note,
+                cut: e.cut,
+            })
+            .collect();
+        serde_json::to_value(SavedLog {
+            schema: SAVED_SCHEMA,
+            placements,
+        })
+        .unwrap_or(serde_json::Value::Null)
+    }
+
+    /// Replaces the record with a project's (`saved`, from [`Self::saved`]). Placements that
+    /// cannot be real (a slot past the bank, a rate outside 8–768 kHz, a place before the
+    /// project's start) are left out, and at most [`KEPT`] are taken. Returns how many were
+    /// taken; on an error the record is left as it was.
+    pub fn load_saved(&self, saved: serde_json::Value) -> Result<usize, LoadError> {
+        if let Some(schema) = saved.get("schema").and_then(serde_json::Value::as_u64)
+            && schema > u64::from(SAVED_SCHEMA)
+        {
+            return Err(LoadError::Newer(u32::try_from(schema).unwrap_or(u32::MAX)));
+        }
+        let saved: SavedLog =
+            serde_json::from_value(saved).map_err(|e| LoadError::Unreadable(e.to_string()))?;
+        let mut log = self.log.lock().unwrap_or_else(|e| e.into_inner());
+        log.drain(&self.lost);
+        // Older than any run to come: a playback of their stretch replaces them.
+        log.run += 1;
+        log.entries = saved
+            .placements
+            .into_iter()
+            .filter(|p| {
+                p.slot <= super::MAX_PHRASES
+                    && (8_000..=768_000).contains(&p.rate)
+                    && p.at >= 0
+                    && p.cut.is_none_or(|c| c >= p.at)
+            })
+            .take(KEPT)
+            .map(|p| Entry {
+                slot: p.slot,
+                key: p.key,
+                at: p.at,
+                rate: p.rate,
+                note: p.note,
+                run: 0,
+                cut: p.cut,
+            })
+            .collect();
+        Ok(log.entries.len())
     }
 
     /// The phrases placed, in project order, with their words as heard. `words` gives a
@@ -510,6 +610,52 @@ mod tests {
             .map(|p| p.words.iter().map(|w| w.span.end).collect())
             .collect();
         assert_eq!(ends, [vec![200], vec![150]]);
+    }
+
+    #[test]
+    fn the_record_round_trips_through_a_project_and_bad_ones_are_refused() {
+        let log = Placements::default();
+        let words = lines();
+        let mut rec = log.recorder(48_000.0);
+        play(&mut rec, 0, 40, |b, rec| match b {
+            3 => rec.placed(1, 11, 5, Some(60)),
+            9 => rec.cut(Cut::Note(60), 7),
+            20 => rec.placed(2, 22, 0, None),
+            _ => {}
+        });
+        let saved = log.saved();
+        let loaded = Placements::default();
+        assert_eq!(loaded.load_saved(saved.clone()), Ok(2));
+        assert_eq!(loaded.sheet(&words), log.sheet(&words));
+        assert_eq!(loaded.saved(), saved);
+        // A playback over the loaded stretch replaces it.
+        let mut rec = loaded.recorder(48_000.0);
+        play(&mut rec, 0, 40, |b, rec| {
+            if b == 30 {
+                rec.placed(2, 22, 0, None);
+            }
+        });
+        assert_eq!(placed(&loaded.sheet(&words)), [(2, 3000, 2)]);
+
+        let newer = serde_json::json!({"schema": SAVED_SCHEMA + 1, "placements": []});
+        assert_eq!(
+            loaded.load_saved(newer),
+            Err(LoadError::Newer(SAVED_SCHEMA + 1))
+        );
+        let garbage = serde_json::json!({"schema": 1, "placements": "lots"});
+        assert!(matches!(
+            loaded.load_saved(garbage),
+            Err(LoadError::Unreadable(_))
+        ));
+        assert_eq!(loaded.len(), 1, "a refused load keeps the record");
+        let hostile = serde_json::json!({"schema": 1, "placements": [
+            {"slot": 9999, "key": 1, "at": 0, "rate": 48000},
+            {"slot": 1, "key": 1, "at": -5, "rate": 48000},
+            {"slot": 1, "key": 1, "at": 5, "rate": 1},
+            {"slot": 1, "key": 1, "at": 5, "rate": 48000, "cut": 2},
+            {"slot": 1, "key": 1, "at": 5, "rate": 48000, "note": 60}
+        ]});
+        assert_eq!(loaded.load_saved(hostile), Ok(1));
     }
 
     #[test]
