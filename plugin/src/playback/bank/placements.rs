@@ -9,7 +9,7 @@
 //!
 //! Thread model: [`PlacementRecorder`] belongs to an activation's [`super::BankPlayer`] on the
 //! audio thread and only pushes fixed-size events into a wait-free `rtrb` ring (a full ring
-//! counts the event as lost). [`Placements`] lives as long as the speech service, behind a
+//! counts the event as lost). [`Placements`] lives as long as the plugin instance, behind a
 //! mutex the audio thread never takes; the speech thread drains the ring between its phrases,
 //! and a reader (the editor's export) drains it before it reads. The record is saved with the
 //! project ([`Placements::saved`], [`Placements::load_saved`]; the main thread).
