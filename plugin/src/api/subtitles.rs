@@ -215,27 +215,10 @@ pub fn vtt(cues: &[Cue]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tts::timings::Span;
 
     /// Words of `text` at `rate` 1000 (samples are ms), each `(start, end)`.
     fn words(text: &str, spans: &[(u64, u64)]) -> Vec<WordTiming> {
-        let mut at = 0;
-        text.split_whitespace()
-            .zip(spans)
-            .enumerate()
-            .map(|(index, (w, &(start, end)))| {
-                let from = text[at..].find(w).map_or(at, |i| at + i);
-                at = from + w.len();
-                let bare = w.trim_end_matches(['.', ',', '!', '?']);
-                WordTiming {
-                    index,
-                    text: bare.into(),
-                    range: Some((from, from + bare.len())),
-                    span: Span { start, end },
-                    phonemes: Vec::new(),
-                }
-            })
-            .collect()
+        crate::tts::timings::fixture_words(text, spans)
     }
 
     #[test]

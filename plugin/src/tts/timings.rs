@@ -451,6 +451,29 @@ pub fn rescale(n: u64, from: u32, to: u32) -> u64 {
     u64::try_from((scaled + from / 2) / from).unwrap_or(u64::MAX)
 }
 
+/// Words of `text` with `spans` (start, end) in order, each word's text and range its own
+/// without the marks after it (`there.` is `there`). A fixture for tests of what uses timings.
+#[cfg(test)]
+pub(crate) fn fixture_words(text: &str, spans: &[(u64, u64)]) -> Vec<WordTiming> {
+    let mut at = 0;
+    text.split_whitespace()
+        .zip(spans)
+        .enumerate()
+        .map(|(index, (w, &(start, end)))| {
+            let from = text[at..].find(w).map_or(at, |i| at + i);
+            at = from + w.len();
+            let bare = w.trim_end_matches(['.', ',', '!', '?']);
+            WordTiming {
+                index,
+                text: bare.into(),
+                range: Some((from, from + bare.len())),
+                span: Span { start, end },
+                phonemes: Vec::new(),
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

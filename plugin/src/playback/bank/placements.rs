@@ -461,27 +461,10 @@ impl Log {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tts::timings::Span;
 
     /// Words of `text` at 1000 Hz, each `(start, end)` in ms.
     fn clip(slot: usize, key: u64, text: &str, spans: &[(u64, u64)]) -> ClipWords {
-        let mut at = 0;
-        let words = text
-            .split_whitespace()
-            .zip(spans)
-            .enumerate()
-            .map(|(index, (w, &(start, end)))| {
-                let from = text[at..].find(w).map_or(at, |i| at + i);
-                at = from + w.len();
-                WordTiming {
-                    index,
-                    text: w.into(),
-                    range: Some((from, from + w.len())),
-                    span: Span { start, end },
-                    phonemes: Vec::new(),
-                }
-            })
-            .collect::<Vec<_>>();
+        let words = crate::tts::timings::fixture_words(text, spans);
         ClipWords {
             key,
             slot,
