@@ -53,7 +53,6 @@ impl BankFeeder {
     /// queued nearest the first change first, the whole text last. Cheap when nothing changed.
     pub fn sync(&mut self, session: &SharedSession) {
         self.collect();
-        self.shared.drain_placements();
         // The audio thread cannot log: what it counted is told here.
         let unrendered = self.shared.unrendered();
         if unrendered != self.unrendered_logged {

@@ -38,7 +38,7 @@ mod player;
 mod tests;
 
 pub use feeder::BankFeeder;
-pub use placements::{Cut, PlacedPhrase, Sheet};
+pub use placements::{PlacedPhrase, Sheet};
 pub use player::BankPlayer;
 
 use crate::state::SharedSession;
